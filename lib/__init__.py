@@ -1,0 +1,1 @@
+"""LiteLLM Console library: everything that decides, importable without a running Streamlit."""

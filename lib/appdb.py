@@ -1,0 +1,108 @@
+"""The app database (SQLAlchemy 2): SQLite under data/ by default, PostgreSQL via DATABASE_URL (psycopg 3).
+
+Schema changes are a numbered list of migrations applied at start, each in its own transaction, with
+the applied number kept in `schema_version`; the operator never runs SQL by hand. Concurrent starts
+(app + CLI) are safe: a migration that another process already applied is skipped.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import (JSON, Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, event,
+                        insert, select, text)
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
+
+metadata = MetaData()
+
+schema_version = Table(
+    "schema_version", metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+job_runs = Table(
+    "job_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", String(64), nullable=False, index=True),          # e.g. refresh_today, backfill
+    Column("trigger", String(128), nullable=False),                 # "scheduler", "startup", "cli" or a username
+    Column("started_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False),                   # running | success | failed
+    Column("rows", Integer),
+    Column("details", JSON),
+    Column("error", Text),
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _migration_1(conn: Connection) -> None:
+    job_runs.create(conn, checkfirst=True)
+
+
+# Append new migrations at the end; never edit or reorder applied ones.
+MIGRATIONS = [_migration_1]
+
+_engines: dict[str, Engine] = {}
+_engines_lock = threading.Lock()
+
+
+def get_engine(database_url: str) -> Engine:
+    """One engine (connection pool) per URL per process, schema brought up to date on first use."""
+    with _engines_lock:
+        engine = _engines.get(database_url)
+        if engine is None:
+            if database_url.startswith("sqlite:///"):
+                Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+                engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
+                event.listen(engine, "connect", _sqlite_pragmas)
+            else:
+                engine = create_engine(database_url, pool_pre_ping=True)
+            init_db(engine)
+            _engines[database_url] = engine
+        return engine
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")      # readers do not block the scheduler's writes
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()
+
+
+def current_version(conn: Connection) -> int:
+    schema_version.create(conn, checkfirst=True)
+    return conn.execute(select(schema_version.c.version).order_by(schema_version.c.version.desc())).scalar() or 0
+
+
+def init_db(engine: Engine) -> int:
+    """Apply pending migrations; returns the schema version."""
+    with engine.begin() as conn:
+        schema_version.create(conn, checkfirst=True)
+    for number, migrate in enumerate(MIGRATIONS, start=1):
+        try:
+            with engine.begin() as conn:
+                if engine.dialect.name == "postgresql":
+                    # serialise concurrent starts; released at commit
+                    conn.execute(text("SELECT pg_advisory_xact_lock(7426001)"))
+                if current_version(conn) >= number:
+                    continue
+                migrate(conn)
+                conn.execute(insert(schema_version).values(version=number, applied_at=utcnow()))
+        except IntegrityError:
+            continue  # another process applied it first
+    with engine.connect() as conn:
+        return current_version(conn)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    with engine.begin() as conn:
+        yield conn

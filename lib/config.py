@@ -1,0 +1,105 @@
+"""Settings from environment variables, with `.streamlit/secrets.toml` as an alternative source.
+
+Environment variables win over secrets.toml. No LITELLM_BASE_URL means demo mode.
+An invalid setting raises `SettingsError` with one line naming the variable.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = PROJECT_ROOT / "data"
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the variable."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    LITELLM_BASE_URL: str | None = None
+    LITELLM_API_KEY: str | None = None
+    LITELLM_TIMEOUT_S: float = Field(30.0, gt=0, le=600)
+    DATABASE_URL: str = f"sqlite:///{DATA_DIR / 'app.db'}"
+    DUCKDB_PATH: str = str(DATA_DIR / "usage.duckdb")
+    REFRESH_INTERVAL_MINUTES: int = Field(5, ge=1, le=1440)
+    MODEL_SYNC_INTERVAL_MINUTES: int = Field(60, ge=1, le=10080)
+    BACKFILL_DAYS: int = Field(90, ge=0, le=3650)
+    BACKFILL_CONCURRENCY: int = Field(4, ge=1, le=16)
+    COMPLETE_GRACE_MINUTES: int = Field(60, ge=0, le=1440)
+    ACTIVITY_PAGE_SIZE: int = Field(1000, ge=1, le=1000)
+    APP_SECRET_KEY: str | None = None
+    ADMIN_USERNAME: str | None = None
+    ADMIN_PASSWORD: str | None = None
+    DEMO_SEED: int = 42
+
+    @field_validator("LITELLM_BASE_URL")
+    @classmethod
+    def _base_url(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip().rstrip("/")
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v
+
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, v: str) -> str:
+        if not v.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        if v.startswith("postgresql://") or v.startswith("postgres://"):
+            # psycopg 3 is the one PostgreSQL driver we ship
+            v = "postgresql+psycopg://" + v.split("://", 1)[1]
+        return v
+
+    @property
+    def demo_mode(self) -> bool:
+        return self.LITELLM_BASE_URL is None
+
+    @property
+    def store_dir(self) -> Path:
+        """Folder of the usage store: day partitions beside the DUCKDB_PATH name."""
+        p = Path(self.DUCKDB_PATH)
+        return p.with_suffix("") if p.suffix else p.with_name(p.name + ".store")
+
+
+SECRETS_TOML = PROJECT_ROOT / ".streamlit" / "secrets.toml"
+_SECRET_NAMES = {"LITELLM_API_KEY", "APP_SECRET_KEY", "ADMIN_PASSWORD", "DATABASE_URL"}
+
+
+def _read_secrets_toml(path: Path) -> dict:
+    if not path.exists():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path.name}: not valid TOML ({exc})") from exc
+    return {k: v for k, v in data.items() if not isinstance(v, dict)}
+
+
+def load_settings(env: dict[str, str] | None = None, secrets_path: Path | None = SECRETS_TOML) -> Settings:
+    """Build settings from secrets.toml overlaid by the environment."""
+    env = dict(os.environ) if env is None else env
+    names = set(Settings.model_fields)
+    raw = _read_secrets_toml(secrets_path) if secrets_path else {}
+    raw.update({k: v for k, v in env.items() if k in names and v != ""})
+    raw = {k: v for k, v in raw.items() if k in names}
+    try:
+        return Settings(**raw)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = str(err["loc"][0]) if err["loc"] else "settings"
+        shown = "" if name in _SECRET_NAMES else f" (got {raw.get(name)!r})"
+        raise SettingsError(f"{name}: {err['msg']}{shown}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,147 @@
+"""HTTP client for the LiteLLM proxy's admin API.
+
+One error type per failure kind, each with a message an operator can act on. Timeouts and 5xx are
+retried a bounded number of times with exponential backoff; 4xx never are (they will not heal).
+"""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date
+from typing import Any, Callable
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from lib.schemas import ActivityPage, ModelInfoResponse
+
+log = logging.getLogger(__name__)
+
+
+class LiteLLMError(Exception):
+    """Base of every client failure; `str()` is safe to show to a person (no secrets)."""
+
+    kind = "error"
+
+
+class LiteLLMUnreachable(LiteLLMError):
+    kind = "unreachable"
+
+
+class LiteLLMAuthError(LiteLLMError):
+    kind = "auth"
+
+
+class LiteLLMTimeout(LiteLLMError):
+    kind = "timeout"
+
+
+class LiteLLMBadResponse(LiteLLMError):
+    kind = "bad_response"
+
+
+class LiteLLMClient:
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str | None,
+        timeout_s: float = 30.0,
+        retries: int = 2,
+        backoff_s: float = 0.5,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self._sleep = sleep
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport)
+        self.requests_made = 0
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- transport ---------------------------------------------------------------------------
+    def _get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
+        where = f"{self.base_url}{path}"
+        for attempt in range(self.retries + 1):
+            last = attempt == self.retries
+            try:
+                self.requests_made += 1
+                resp = self._http.get(path, params=params)
+            except httpx.TimeoutException:
+                if last:
+                    raise LiteLLMTimeout(
+                        f"LiteLLM at {self.base_url} did not answer {path} within {self._http.timeout.read}s "
+                        f"({self.retries + 1} tries); check the proxy's load or raise LITELLM_TIMEOUT_S"
+                    ) from None
+            except httpx.TransportError as exc:
+                # Connection refused / DNS: retrying a few times covers a proxy restart.
+                if last:
+                    raise LiteLLMUnreachable(
+                        f"Cannot reach LiteLLM at {self.base_url} ({type(exc).__name__}: {exc}); "
+                        "check LITELLM_BASE_URL and that the proxy is running"
+                    ) from None
+            else:
+                if resp.status_code in (401, 403):
+                    raise LiteLLMAuthError(
+                        f"LiteLLM refused the API key for {path} (HTTP {resp.status_code}); LITELLM_API_KEY must be "
+                        "the master key or a proxy_admin_viewer key"
+                    )
+                if 400 <= resp.status_code < 500:
+                    raise LiteLLMBadResponse(f"LiteLLM answered HTTP {resp.status_code} for {path}: {_short(resp.text)}")
+                if resp.status_code >= 500:
+                    if last:
+                        raise LiteLLMBadResponse(
+                            f"LiteLLM failed with HTTP {resp.status_code} for {path} after {self.retries + 1} tries: "
+                            f"{_short(resp.text)}"
+                        )
+                else:
+                    try:
+                        return resp.json()
+                    except ValueError:
+                        raise LiteLLMBadResponse(f"LiteLLM answered {where} with something that is not JSON: "
+                                                 f"{_short(resp.text)}") from None
+            delay = self.backoff_s * (2 ** attempt)
+            log.warning("LiteLLM %s failed (try %d of %d); retrying in %.1fs", path, attempt + 1, self.retries + 1, delay)
+            self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _parse(self, model: type[BaseModel], data: Any, path: str):
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            loc = ".".join(str(p) for p in first["loc"])
+            raise LiteLLMBadResponse(f"LiteLLM's {path} response has an unexpected shape at '{loc}': {first['msg']}") from None
+
+    # -- endpoints ---------------------------------------------------------------------------
+    def daily_activity_page(self, start: date, end: date, page: int = 1, page_size: int = 1000) -> ActivityPage:
+        path = "/user/daily/activity"
+        data = self._get_json(path, {"start_date": start.isoformat(), "end_date": end.isoformat(),
+                                     "page": page, "page_size": page_size})
+        return self._parse(ActivityPage, data, path)
+
+    def daily_activity_aggregated(self, start: date, end: date) -> ActivityPage:
+        path = "/user/daily/activity/aggregated"
+        data = self._get_json(path, {"start_date": start.isoformat(), "end_date": end.isoformat()})
+        return self._parse(ActivityPage, data, path)
+
+    def model_info(self) -> ModelInfoResponse:
+        path = "/model/info"
+        return self._parse(ModelInfoResponse, self._get_json(path), path)
+
+    def health(self) -> dict:
+        return self._get_json("/health/liveliness")
+
+
+def _short(text: str, limit: int = 200) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit] + "…"

@@ -1,0 +1,193 @@
+"""The usage store: LiteLLM daily activity at its finest grain, queried with DuckDB.
+
+Durable layout (any process may read it; writers take a file lock):
+
+    <store_dir>/days/YYYY-MM-DD.parquet   one file per UTC day, replaced atomically (os.replace)
+    <store_dir>/manifest.json             per day: status (complete|partial), fetched_at, rows, version
+    <store_dir>/write.lock                fcntl lock serialising writers across processes
+
+Why not a single DuckDB file: DuckDB lets only one process open a file for writing and then no other
+process may even read it, yet the CLI (cron exports, backfills) must work while the app runs. Parquet
+day partitions give atomic, idempotent day replacement and multi-process reads; each process keeps ONE
+in-memory DuckDB connection holding the `activity` table, and reloads only the days whose version
+changed in the manifest before answering (a stat() when nothing changed). Each thread uses its own
+cursor of that connection.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import threading
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+METRICS = [
+    "spend", "prompt_tokens", "completion_tokens", "total_tokens", "cache_read_input_tokens",
+    "cache_creation_input_tokens", "api_requests", "successful_requests", "failed_requests",
+    "total_response_time_ms", "timed_requests",
+]
+# dim: which LiteLLM breakdown a row comes from. value: that breakdown's key (model name, user id...).
+# api_key and key_* describe the API key of the row (NULL api_key = part LiteLLM did not attribute to a key).
+# provider: the provider a model / model-group row is attributed to (see lib/ingest.py for the rule).
+SCHEMA = pa.schema(
+    [("date", pa.date32()), ("dim", pa.string()), ("value", pa.string()), ("api_key", pa.string()),
+     ("key_alias", pa.string()), ("key_user_id", pa.string()), ("user_email", pa.string()),
+     ("team_id", pa.string()), ("provider", pa.string()), ("spend", pa.float64())]
+    + [(m, pa.int64()) for m in METRICS[1:9]]
+    + [("total_response_time_ms", pa.float64()), ("timed_requests", pa.int64())]
+)
+DIMENSIONS = ("model", "model_group", "provider", "user", "api_key")
+COLUMNS = SCHEMA.names
+
+
+@dataclass(frozen=True)
+class DayState:
+    day: date
+    status: str          # "complete" | "partial"
+    fetched_at: datetime
+    rows: int
+    version: int
+
+
+class UsageStore:
+    def __init__(self, store_dir: str | Path):
+        self.dir = Path(store_dir)
+        self.days_dir = self.dir / "days"
+        self.days_dir.mkdir(parents=True, exist_ok=True)
+        self.manifest_path = self.dir / "manifest.json"
+        self._lock_path = self.dir / "write.lock"
+        self._con = duckdb.connect(":memory:")
+        self._con.execute(f"CREATE TABLE activity ({self._ddl()})")
+        self._loaded: dict[str, int] = {}          # day -> version held in memory
+        self._manifest_stamp: tuple | None = None
+        self._sync_lock = threading.Lock()
+        self._local = threading.local()
+
+    @staticmethod
+    def _ddl() -> str:
+        types = {pa.date32(): "DATE", pa.string(): "VARCHAR", pa.float64(): "DOUBLE", pa.int64(): "BIGINT"}
+        return ", ".join(f"{f.name} {types[f.type]}" for f in SCHEMA)
+
+    # -- reading -----------------------------------------------------------------------------
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """This thread's cursor of the process's single DuckDB connection."""
+        cur = getattr(self._local, "cursor", None)
+        if cur is None:
+            cur = self._local.cursor = self._con.cursor()
+        return cur
+
+    def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
+        self.sync()
+        return self.cursor().execute(sql, params or []).df()
+
+    def day_states(self) -> dict[date, DayState]:
+        return {date.fromisoformat(d): DayState(date.fromisoformat(d), s["status"],
+                                                datetime.fromisoformat(s["fetched_at"]), s["rows"], s["version"])
+                for d, s in self._read_manifest()["days"].items()}
+
+    def date_bounds(self) -> tuple[date, date] | None:
+        days = sorted(d for d, s in self.day_states().items() if s.rows > 0)
+        return (days[0], days[-1]) if days else None
+
+    def _read_manifest(self) -> dict:
+        try:
+            return json.loads(self.manifest_path.read_text())
+        except FileNotFoundError:
+            return {"generation": 0, "days": {}}
+
+    def _stamp(self) -> tuple | None:
+        try:
+            st = self.manifest_path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def sync(self) -> None:
+        """Bring the in-memory table up to date with what any process has written."""
+        stamp = self._stamp()
+        if stamp == self._manifest_stamp:
+            return
+        with self._sync_lock:
+            stamp = self._stamp()
+            if stamp == self._manifest_stamp:
+                return
+            days = self._read_manifest()["days"]
+            changed = [d for d, s in days.items() if self._loaded.get(d) != s["version"]]
+            gone = [d for d in self._loaded if d not in days]
+            if changed or gone:
+                cur = self._con.cursor()
+                cur.execute("BEGIN")
+                try:
+                    for d in changed + gone:
+                        cur.execute("DELETE FROM activity WHERE date = ?", [date.fromisoformat(d)])
+                    files = [str(self._day_file(d)) for d in sorted(changed) if days[d]["rows"] > 0]
+                    if files:
+                        cur.execute(f"INSERT INTO activity SELECT {', '.join(COLUMNS)} FROM read_parquet(?)", [files])
+                    cur.execute("COMMIT")
+                except Exception:
+                    cur.execute("ROLLBACK")
+                    raise
+                for d in changed:
+                    self._loaded[d] = days[d]["version"]
+                for d in gone:
+                    self._loaded.pop(d, None)
+            self._manifest_stamp = stamp
+
+    # -- writing -----------------------------------------------------------------------------
+    @contextmanager
+    def write_lock(self, blocking: bool = True) -> Iterator[bool]:
+        """Cross-process writer lock. With blocking=False, yields False if another writer holds it."""
+        with open(self._lock_path, "a+") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _day_file(self, day: str) -> Path:
+        return self.days_dir / f"{day}.parquet"
+
+    def replace_days(self, tables: dict[date, pa.Table], status: dict[date, str], fetched_at: datetime) -> int:
+        """Atomically replace whole days. Idempotent: writing the same rows twice changes nothing.
+
+        Each day file is written aside and renamed into place; the manifest is rewritten last, so a
+        crash leaves either the old or the new day, never a mix. Returns rows written.
+        """
+        written = 0
+        with self.write_lock():
+            manifest = self._read_manifest()
+            manifest["generation"] = manifest.get("generation", 0) + 1
+            for day, table in sorted(tables.items()):
+                key = day.isoformat()
+                table = table.select(COLUMNS).cast(SCHEMA)
+                tmp = self._day_file(key).with_suffix(".parquet.tmp")
+                pq.write_table(table, tmp, compression="zstd")
+                os.replace(tmp, self._day_file(key))
+                manifest["days"][key] = {"status": status[day], "fetched_at": fetched_at.isoformat(),
+                                         "rows": table.num_rows, "version": manifest["generation"]}
+                written += table.num_rows
+            tmp = self.manifest_path.with_suffix(".json.tmp")
+            tmp.write_text(json.dumps(manifest, sort_keys=True))
+            os.replace(tmp, self.manifest_path)
+        self.sync()
+        return written
+
+    def close(self) -> None:
+        self._con.close()
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
