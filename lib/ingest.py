@@ -20,9 +20,11 @@ This rule is shown in the UI wherever a provider filter meets a model-group view
 from __future__ import annotations
 
 import logging
+import math
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
+from typing import Callable
 from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
@@ -81,17 +83,26 @@ def fetch_range(client: LiteLLMClient, start: date, end: date, page_size: int = 
 
 
 # -- merging and flattening ---------------------------------------------------------------------
-def _vec(m: SpendMetrics) -> list[float]:
-    return [getattr(m, name) for name in METRICS]
+def _vec(m: SpendMetrics) -> list:
+    # spend (index 0) collects its parts and is summed with math.fsum at the end, so the stored value
+    # does not depend on how LiteLLM split the rows across pages (re-ingest is byte-identical).
+    v = [getattr(m, name) for name in METRICS]
+    v[0] = [v[0]]
+    return v
 
 
 def _add(acc: dict, key, vec: list) -> None:
     cur = acc.get(key)
     if cur is None:
-        acc[key] = list(vec)
+        acc[key] = [list(vec[0])] + vec[1:]
     else:
-        for i, v in enumerate(vec):
-            cur[i] += v
+        cur[0].extend(vec[0])
+        for i in range(1, len(vec)):
+            cur[i] += vec[i]
+
+
+def _total(vec: list) -> list:
+    return [math.fsum(vec[0])] + vec[1:]
 
 
 def merge_results(results: list[DailyResult]) -> dict[date, pa.Table]:
@@ -120,16 +131,17 @@ def merge_results(results: list[DailyResult]) -> dict[date, pa.Table]:
     for (d, dim, value, _k), vec in cells.items():
         _add(split_sums, (d, dim, None if dim == "api_key" else value), vec)
     for (d, dim, value), vec in entries.items():
-        got = split_sums.get((d, dim, value), [0] * len(METRICS))
-        rest = [a - b for a, b in zip(vec, got)]
+        got = _total(split_sums.get((d, dim, value), [[0.0]] + [0] * (len(METRICS) - 1)))
+        rest = [a - b for a, b in zip(_total(vec), got)]
         if any(abs(x) > _EPS for x in rest):
+            rest[0] = [rest[0]]
             _add(cells, (d, dim, value if dim != "api_key" else None, None), rest)
 
     providers_by_key = _providers_by_key(cells)
     model_provider = _model_providers(cells)
     cols: dict[str, list] = {name: [] for name in SCHEMA.names}
     for (d, dim, value, key_hash) in sorted(cells, key=lambda c: (c[0], c[1], c[2] or "", c[3] or "")):
-        vec = cells[(d, dim, value, key_hash)]
+        vec = _total(cells[(d, dim, value, key_hash)])
         meta = key_meta.get((d, key_hash), {})
         cols["date"].append(d)
         cols["dim"].append(dim)
@@ -230,7 +242,7 @@ def _chunks(days: list[date], max_len: int) -> list[tuple[date, date]]:
 
 def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, page_size: int = 1000,
                 concurrency: int = 4, grace_minutes: int = 60, chunk_days: int = 7,
-                now=None) -> IngestSummary:
+                now=None, progress: Callable[[int, int], None] | None = None) -> IngestSummary:
     """Fetch the given days (in chunks of consecutive days, `concurrency` at a time) and replace them.
 
     Each chunk is written as soon as it is fetched; a failing chunk leaves its days as they were.
@@ -253,10 +265,16 @@ def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, p
         return len(wanted), rows, pages, complete
 
     chunks = _chunks(sorted(days), chunk_days)
+    done = 0
+    if progress:
+        progress(0, len(days))
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as pool:
         futures = {pool.submit(run, c): c for c in chunks}
         for fut in as_completed(futures):
             a, b = futures[fut]
+            done += (b - a).days + 1
+            if progress:
+                progress(done, len(days))
             try:
                 n, rows, pages, complete = fut.result()
             except LiteLLMError as exc:

@@ -130,10 +130,8 @@ def overview(store: UsageStore, start: date, end: date, f: Filters = Filters()) 
     models = store.query(f"SELECT count(DISTINCT value) AS n FROM activity WHERE {mwhere} AND api_requests > 0",
                          mparams)
     df = _finish(df)
-    row = {c: df[c].iloc[0].item() if hasattr(df[c].iloc[0], "item") else df[c].iloc[0] for c in df.columns}
+    row = {c: _scalar(df[c].iloc[0]) for c in df.columns}
     out = {m: row[m] for m in ROW_METRICS}
-    out["avg_latency_ms"] = None if pd.isna(out["avg_latency_ms"]) else float(out["avg_latency_ms"])
-    out["success_rate"] = None if pd.isna(out["success_rate"]) else float(out["success_rate"])
     out["active_users"] = int(row["active_users"] or 0)
     out["active_keys"] = int(row["active_keys"] or 0)
     out["active_models"] = int(models.iloc[0]["n"] or 0)
@@ -226,6 +224,20 @@ def breakdown(store: UsageStore, start: date, end: date, f: Filters = Filters(),
     if note:
         df.attrs["note"] = note
     return df
+
+
+def totals(store: UsageStore, start: date, end: date, f: Filters = Filters(), by: str = "daily") -> dict:
+    """ROW_METRICS over exactly the stored rows that `breakdown(..., by=by)` groups."""
+    base, _ = _plan(by, f)
+    where, params = _where(base, f, start, end)
+    df = _finish(store.query(f"SELECT {_AGG} FROM activity WHERE {where}", params))
+    return {m: _scalar(df[m].iloc[0]) for m in ROW_METRICS}
+
+
+def _scalar(v):
+    if pd.isna(v):
+        return None
+    return v.item() if hasattr(v, "item") else v
 
 
 def daily_series(store: UsageStore, start: date, end: date, f: Filters = Filters(),

@@ -59,8 +59,10 @@ class DayState:
 
 
 class UsageStore:
-    def __init__(self, store_dir: str | Path):
+    def __init__(self, store_dir: str | Path, window: tuple[date, date] | None = None):
+        """`window` limits what this process loads to a date range (short-lived CLI exports)."""
         self.dir = Path(store_dir)
+        self.window = window
         self.days_dir = self.dir / "days"
         self.days_dir.mkdir(parents=True, exist_ok=True)
         self.manifest_path = self.dir / "manifest.json"
@@ -121,6 +123,9 @@ class UsageStore:
             if stamp == self._manifest_stamp:
                 return
             days = self._read_manifest()["days"]
+            if self.window:
+                lo, hi = (d.isoformat() for d in self.window)
+                days = {d: s for d, s in days.items() if lo <= d <= hi}
             changed = [d for d, s in days.items() if self._loaded.get(d) != s["version"]]
             gone = [d for d in self._loaded if d not in days]
             if changed or gone:

@@ -1,0 +1,149 @@
+"""Process-wide services: the usage store, the app database, and the one background scheduler.
+
+Everything here exists once per process (module-level singletons behind a lock), so the Streamlit
+app, the CLI and tests share one code path. Scheduler jobs never touch Streamlit.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from lib.appdb import get_engine
+from lib.config import Settings
+from lib.ingest import IngestError, IngestSummary, backfill, refresh_today
+from lib.jobs import record_job
+from lib.litellm_client import LiteLLMError, client_from_settings
+from lib.store import UsageStore
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_stores: dict[str, UsageStore] = {}
+_scheduler: BackgroundScheduler | None = None
+
+
+def get_store(settings: Settings) -> UsageStore:
+    key = str(settings.store_dir)
+    with _lock:
+        if key not in _stores:
+            _stores[key] = UsageStore(settings.store_dir)
+        return _stores[key]
+
+
+@dataclass
+class BackfillProgress:
+    running: bool = False
+    done_days: int = 0
+    total_days: int = 0
+    started_at: datetime | None = None
+    error: str | None = None
+
+    @property
+    def fraction(self) -> float:
+        return self.done_days / self.total_days if self.total_days else 1.0
+
+
+backfill_progress = BackfillProgress()
+
+
+class RefreshInProgress(RuntimeError):
+    pass
+
+
+_refresh_lock = threading.Lock()
+
+
+def _ingest_kwargs(settings: Settings) -> dict:
+    return {"page_size": settings.ACTIVITY_PAGE_SIZE, "concurrency": settings.BACKFILL_CONCURRENCY,
+            "grace_minutes": settings.COMPLETE_GRACE_MINUTES}
+
+
+def run_refresh_today(settings: Settings, trigger: str, wait: bool = False) -> IngestSummary:
+    """Refresh today (and yesterday until complete), recorded as a job run.
+
+    Two refreshes in one process never overlap: the second waits (wait=True) or is refused.
+    """
+    if not _refresh_lock.acquire(blocking=wait):
+        raise RefreshInProgress("A refresh is already running; try again in a moment.")
+    try:
+        store, engine = get_store(settings), get_engine(settings.DATABASE_URL)
+        with record_job(engine, "refresh_today", trigger) as run, client_from_settings(settings) as client:
+            try:
+                summary = refresh_today(client, store, **_ingest_kwargs(settings))
+            except IngestError as exc:
+                run.details = exc.summary.as_dict()
+                raise
+            run.rows, run.details = summary.rows_written, summary.as_dict()
+            return summary
+    finally:
+        _refresh_lock.release()
+
+
+def run_backfill(settings: Settings, trigger: str, start=None, end=None, force: bool = False) -> IngestSummary:
+    """Fill missing or partial days of [start, end] (default: the last BACKFILL_DAYS), recorded as a job run."""
+    today = datetime.now(timezone.utc).date()
+    end = end or today
+    start = start or (today - timedelta(days=max(settings.BACKFILL_DAYS - 1, 0)))
+    store, engine = get_store(settings), get_engine(settings.DATABASE_URL)
+
+    def progress(done: int, total: int) -> None:
+        backfill_progress.done_days, backfill_progress.total_days = done, total
+
+    backfill_progress.running, backfill_progress.started_at, backfill_progress.error = True, datetime.now(timezone.utc), None
+    try:
+        with record_job(engine, "backfill", trigger) as run, client_from_settings(settings) as client:
+            run.details = {"start": start.isoformat(), "end": end.isoformat(), "force": force}
+            try:
+                summary = backfill(client, store, start, end, force=force, progress=progress,
+                                   **_ingest_kwargs(settings))
+            except IngestError as exc:
+                run.details |= exc.summary.as_dict()
+                raise
+            run.rows = summary.rows_written
+            run.details |= summary.as_dict()
+            return summary
+    except Exception as exc:
+        backfill_progress.error = str(exc)
+        raise
+    finally:
+        backfill_progress.running = False
+
+
+def _scheduled(fn, *args, **kwargs) -> None:
+    """Job wrapper: failures are already recorded in job_runs; log one line, keep the scheduler alive."""
+    try:
+        fn(*args, **kwargs)
+    except (LiteLLMError, IngestError, RefreshInProgress) as exc:
+        log.warning("%s failed: %s", fn.__name__, exc)
+    except Exception:
+        log.exception("%s crashed", fn.__name__)
+
+
+def start_background_services(settings: Settings) -> BackgroundScheduler:
+    """Start the process's one scheduler (idempotent): startup backfill, then refresh_today on an interval."""
+    global _scheduler
+    with _lock:
+        if _scheduler is not None:
+            return _scheduler
+        get_engine(settings.DATABASE_URL)  # schema up to date before any job records a run
+        scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
+                                                                      "misfire_grace_time": 300})
+        scheduler.add_job(_scheduled, "date", args=[run_backfill, settings, "startup"], id="startup_backfill")
+        scheduler.add_job(_scheduled, "interval", args=[run_refresh_today, settings, "scheduler"],
+                          minutes=settings.REFRESH_INTERVAL_MINUTES, id="refresh_today",
+                          next_run_time=datetime.now(timezone.utc) + timedelta(minutes=settings.REFRESH_INTERVAL_MINUTES))
+        scheduler.start()
+        _scheduler = scheduler
+        return scheduler
+
+
+def stop_background_services() -> None:
+    global _scheduler
+    with _lock:
+        if _scheduler is not None:
+            _scheduler.shutdown(wait=False)
+            _scheduler = None
