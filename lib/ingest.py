@@ -29,7 +29,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pyarrow as pa
 
-from lib.litellm_client import LiteLLMClient, LiteLLMError
+from lib.litellm_client import LiteLLMAuthError, LiteLLMClient, LiteLLMError, LiteLLMUnreachable
 from lib.schemas import DailyResult, SpendMetrics
 from lib.store import METRICS, SCHEMA, UsageStore
 
@@ -53,6 +53,7 @@ class IngestSummary:
     days_complete: int = 0
     days_partial: int = 0
     errors: list[str] = field(default_factory=list)
+    skipped_ranges: int = 0
 
     def as_dict(self) -> dict:
         return {"days_fetched": self.days_fetched, "rows_written": self.rows_written, "pages": self.pages,
@@ -254,7 +255,13 @@ def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, p
 
     def run(chunk: tuple[date, date]) -> tuple[int, int, int, int]:
         a, b = chunk
-        results, pages = fetch_range(client, a, b, page_size)
+        if fatal:
+            raise fatal[0]
+        try:
+            results, pages = fetch_range(client, a, b, page_size)
+        except (LiteLLMUnreachable, LiteLLMAuthError) as exc:
+            fatal.append(exc)
+            raise
         fetched_at = now()
         tables = merge_results(results)
         wanted = [a + timedelta(days=i) for i in range((b - a).days + 1)]
@@ -265,6 +272,7 @@ def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, p
         return len(wanted), rows, pages, complete
 
     chunks = _chunks(sorted(days), chunk_days)
+    fatal: list[LiteLLMError] = []   # unreachable or refused key: the other chunks would fail alike
     done = 0
     if progress:
         progress(0, len(days))
@@ -278,7 +286,10 @@ def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, p
             try:
                 n, rows, pages, complete = fut.result()
             except LiteLLMError as exc:
-                summary.errors.append(f"{a}..{b}: {exc}")
+                if not (fatal and exc is fatal[0] and summary.errors):
+                    summary.errors.append(f"{a}..{b}: {exc}")
+                else:
+                    summary.skipped_ranges += 1
                 continue
             summary.days_fetched += n
             summary.rows_written += rows
@@ -286,6 +297,8 @@ def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, p
             summary.days_complete += complete
             summary.days_partial += n - complete
     summary.seconds = time.perf_counter() - t0
+    if summary.skipped_ranges:
+        summary.errors.append(f"{summary.skipped_ranges} more ranges not fetched for the same reason")
     if summary.errors:
         raise IngestError(summary)
     return summary

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Iterator
 
 import pandas as pd
@@ -64,5 +64,32 @@ def as_aware(ts: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes; we only ever store UTC."""
     if ts is None or ts.tzinfo is not None:
         return ts
-    from datetime import timezone
     return ts.replace(tzinfo=timezone.utc)
+
+
+def humanize_ago(ts: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - ts).total_seconds()))
+    if seconds < 60:
+        return "just now"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
+
+
+def freshness(engine: Engine, now: datetime | None = None) -> dict:
+    """What pages say about data freshness: last successful refresh, and the last failure if newer."""
+    now = now or utcnow()
+    ok = last_run(engine, "refresh_today", "success") or last_run(engine, "backfill", "success")
+    latest = [r for r in (last_run(engine, "refresh_today"), last_run(engine, "backfill")) if r]
+    newest = max(latest, key=lambda r: as_aware(r["started_at"])) if latest else None
+    out = {"refreshed_at": None, "text": "No data fetched from LiteLLM yet", "failed": False, "error": None,
+           "running": bool(newest and newest["status"] == "running")}
+    if ok:
+        at = as_aware(ok["finished_at"] or ok["started_at"])
+        out["refreshed_at"] = at
+        out["text"] = f"Today refreshed {humanize_ago(at, now)}"
+    if newest and newest["status"] == "failed":
+        out["failed"], out["error"] = True, newest["error"]
+    return out

@@ -1,0 +1,20 @@
+"""Sidebar freshness line: when today's data was refreshed, and the last failure (error for admins)."""
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.appdb import get_engine
+from lib.config import get_settings
+from lib.jobs import freshness
+from lib.services import backfill_progress
+
+
+def render_freshness(show_errors: bool = False) -> None:
+    info = freshness(get_engine(get_settings().DATABASE_URL))
+    if backfill_progress.running:
+        st.progress(backfill_progress.fraction,
+                    text=f"Loading history from LiteLLM: {backfill_progress.done_days} of "
+                         f"{backfill_progress.total_days} days")
+    if info["failed"]:
+        st.warning("Last refresh failed; showing stored data." + (f"\n\n{info['error']}" if show_errors else ""))
+    st.caption(info["text"])

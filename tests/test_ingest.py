@@ -1,0 +1,197 @@
+"""Ingest: page merging, day replacement, complete vs partial days, failures leaving data intact."""
+from __future__ import annotations
+
+import copy
+import json
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+
+from lib.ingest import backfill, day_status, days_to_fetch, merge_results, refresh_today, IngestError
+from lib.litellm_client import LiteLLMClient
+from lib.queries import breakdown, overview
+from lib.schemas import ActivityPage
+from lib.store import UsageStore
+
+FIXTURES = Path(__file__).parent / "fixtures"
+AGG = json.loads((FIXTURES / "activity_aggregated_1_108.json").read_text())
+DAY = date.fromisoformat(AGG["results"][0]["date"])
+
+
+def _split_entry(entry: dict, keep: set[str]) -> tuple[dict, dict]:
+    """Split one breakdown entry's key split in two, as two pages of LiteLLM would show it."""
+    def part(keys):
+        kb = {k: v for k, v in entry["api_key_breakdown"].items() if k in keys}
+        metrics = {m: sum(v["metrics"][m] for v in kb.values()) for m in entry["metrics"]}
+        return {"metrics": metrics, "metadata": entry.get("metadata", {}), "api_key_breakdown": kb}
+    keys = set(entry["api_key_breakdown"])
+    return part(keys & keep), part(keys - keep)
+
+
+def _two_pages(agg: dict) -> list[dict]:
+    """The aggregated day, split by API key into two pages, each page's metadata covering only itself."""
+    res = agg["results"][0]
+    all_keys = sorted(res["breakdown"]["api_keys"])
+    keep = set(all_keys[: len(all_keys) // 2])
+    pages = []
+    for i in (0, 1):
+        bd = {}
+        for name, entries in res["breakdown"].items():
+            if name == "api_keys":
+                bd[name] = {k: v for k, v in entries.items() if (k in keep) == (i == 0)}
+            elif name in ("models", "model_groups", "providers", "entities"):
+                bd[name] = {}
+                for value, entry in entries.items():
+                    p = _split_entry(entry, keep)[i]
+                    if p["api_key_breakdown"]:
+                        bd[name][value] = p
+            else:
+                bd[name] = {}
+        metrics = {m: sum(v["metrics"][m] for v in bd["api_keys"].values()) for m in res["metrics"]}
+        pages.append({"results": [{"date": res["date"], "metrics": metrics, "breakdown": bd}],
+                      "metadata": {"page": i + 1, "total_pages": 2, "has_more": i == 0}})
+    return pages
+
+
+def _as_table(tables):
+    return {d: t.to_pandas().sort_values(["dim", "value", "api_key"]).reset_index(drop=True) for d, t in tables.items()}
+
+
+def test_a_date_split_across_pages_merges_to_the_same_rows():
+    whole = merge_results(ActivityPage.model_validate(AGG).results)
+    pages = _two_pages(AGG)
+    assert {d["results"][0]["date"] for d in pages} == {DAY.isoformat()}  # same date on both pages
+    split = merge_results([r for p in pages for r in ActivityPage.model_validate(p).results])
+    a, b = _as_table(whole)[DAY], _as_table(split)[DAY]
+    assert len(a) == len(b)
+    for col in ["api_requests", "prompt_tokens", "completion_tokens", "successful_requests", "failed_requests"]:
+        assert (a[col].values == b[col].values).all(), col
+    assert a["spend"].sum() == pytest.approx(b["spend"].sum(), abs=1e-12)
+
+
+def test_every_breakdown_totals_the_day(tmp_path):
+    store = UsageStore(tmp_path)
+    tables = merge_results(ActivityPage.model_validate(AGG).results)
+    store.replace_days(tables, {DAY: "complete"}, datetime.now(timezone.utc))
+    meta = AGG["metadata"]
+    for by in ("model", "model_group", "provider", "user", "api_key", "team", "daily"):
+        df = breakdown(store, DAY, DAY, by=by)
+        assert df["requests"].sum() == meta["total_api_requests"], by
+        assert df["spend"].sum() == pytest.approx(meta["total_spend"], abs=1e-12), by
+
+
+def test_old_litellm_shape_keeps_exact_totals(tmp_path):
+    """1.74-like: no model_groups/entities, no latency fields, some entries without a key split."""
+    old = copy.deepcopy(AGG)
+    res = old["results"][0]
+    for name in ("model_groups", "entities", "endpoints", "mcp_servers"):
+        res["breakdown"].pop(name)
+    for entry in res["breakdown"]["models"].values():
+        entry.pop("api_key_breakdown")
+    def strip(m):
+        for k in ("total_response_time_ms", "timed_requests", "flat_cost", "ptu_hours"):
+            m.pop(k, None)
+    strip(res["metrics"])
+    for entries in res["breakdown"].values():
+        for e in entries.values():
+            strip(e["metrics"])
+            for kb in e.get("api_key_breakdown", {}).values():
+                strip(kb["metrics"])
+    res["metrics"]["some_future_metric"] = 7
+    store = UsageStore(tmp_path)
+    store.replace_days(merge_results(ActivityPage.model_validate(old).results), {DAY: "complete"},
+                       datetime.now(timezone.utc))
+    by_model = breakdown(store, DAY, DAY, by="model")
+    assert by_model["requests"].sum() == AGG["metadata"]["total_api_requests"]
+    assert by_model["avg_latency_ms"].isna().all()        # unknown, not zero
+    assert overview(store, DAY, DAY)["avg_latency_ms"] is None
+
+
+class FakeLiteLLM:
+    """Serves the fixture day through the real client; can be switched off to simulate an outage."""
+
+    def __init__(self, days: dict[date, dict] | None = None):
+        self.days = days or {DAY: AGG["results"][0]}
+        self.down = False
+        self.calls = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        if self.down:
+            raise httpx.ConnectError("connection refused")
+        q = request.url.params
+        start, end = date.fromisoformat(q["start_date"]), date.fromisoformat(q["end_date"])
+        results = [r for d, r in sorted(self.days.items()) if start <= d <= end]
+        return httpx.Response(200, json={"results": results, "metadata": {"page": 1, "total_pages": 1}})
+
+    def client(self) -> LiteLLMClient:
+        return LiteLLMClient("http://litellm.test", "sk-test", transport=httpx.MockTransport(self), retries=1,
+                             sleep=lambda s: None)
+
+
+def test_reingest_is_idempotent_and_empty_days_are_recorded(tmp_path):
+    fake, store = FakeLiteLLM(), UsageStore(tmp_path)
+    start = DAY - timedelta(days=3)
+    backfill(fake.client(), store, start, DAY, force=True)
+    first = store.query("SELECT * FROM activity ORDER BY ALL")
+    files = {p.name: p.read_bytes() for p in (tmp_path / "days").iterdir()}
+    backfill(fake.client(), store, start, DAY, force=True)
+    assert store.query("SELECT * FROM activity ORDER BY ALL").equals(first)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "days").iterdir()} == files
+    states = store.day_states()
+    assert sorted(states) == [start + timedelta(days=i) for i in range(4)]
+    assert [states[d].rows for d in sorted(states)][:3] == [0, 0, 0]     # no activity is still a known day
+
+
+def test_complete_days_are_not_fetched_again_partial_days_are(tmp_path):
+    fake, store = FakeLiteLLM(), UsageStore(tmp_path)
+    yesterday = DAY - timedelta(days=1)
+    # fetched during DAY: yesterday is complete only if fetched after its end + grace
+    during_day = datetime(DAY.year, DAY.month, DAY.day, 0, 30, tzinfo=timezone.utc)
+    backfill(fake.client(), store, yesterday, DAY, now=lambda: during_day, grace_minutes=60)
+    states = store.day_states()
+    assert states[yesterday].status == "partial" and states[DAY].status == "partial"
+    later = during_day + timedelta(hours=1)
+    backfill(fake.client(), store, yesterday, DAY, now=lambda: later, grace_minutes=60)
+    assert store.day_states()[yesterday].status == "complete"
+    assert days_to_fetch(store, yesterday, DAY) == [DAY]
+    calls = fake.calls
+    backfill(fake.client(), store, yesterday, yesterday)
+    assert fake.calls == calls                                    # complete day: no call at all
+    backfill(fake.client(), store, yesterday, yesterday, force=True)
+    assert fake.calls == calls + 1                                # an admin's rebuild re-fetches
+
+
+def test_day_status_uses_utc_day_end_plus_grace():
+    d = date(2026, 3, 1)
+    end = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    assert day_status(d, end + timedelta(minutes=59), 60) == "partial"
+    assert day_status(d, end + timedelta(minutes=60), 60) == "complete"
+
+
+def test_litellm_down_during_refresh_leaves_stored_data_untouched(tmp_path):
+    fake, store = FakeLiteLLM(), UsageStore(tmp_path)
+    now = lambda: datetime(DAY.year, DAY.month, DAY.day, 12, tzinfo=timezone.utc)
+    refresh_today(fake.client(), store, now=now)
+    before = store.query("SELECT * FROM activity ORDER BY ALL")
+    states = store.day_states()
+    fake.down = True
+    with pytest.raises(IngestError) as err:
+        refresh_today(fake.client(), store, now=now)
+    assert "Cannot reach LiteLLM" in str(err.value)
+    assert store.query("SELECT * FROM activity ORDER BY ALL").equals(before)
+    assert store.day_states() == states
+    fake.down = False
+    refresh_today(fake.client(), store, now=now)               # the next run retries and succeeds
+    assert store.day_states()[DAY].version > states[DAY].version
+
+
+def test_a_second_process_view_sees_writes(tmp_path):
+    """Two UsageStore instances (as two processes would) over one folder: writes become visible."""
+    writer, reader = UsageStore(tmp_path), UsageStore(tmp_path)
+    assert overview(reader, DAY, DAY)["requests"] == 0
+    writer.replace_days(merge_results(ActivityPage.model_validate(AGG).results), {DAY: "partial"},
+                        datetime.now(timezone.utc))
+    assert overview(reader, DAY, DAY)["requests"] == AGG["metadata"]["total_api_requests"]

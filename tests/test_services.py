@@ -1,0 +1,75 @@
+"""Background services: job runs recorded, one scheduler per process, refreshes never overlap."""
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from lib import services
+from lib.appdb import get_engine
+from lib.config import load_settings
+from lib.ingest import IngestError
+from lib.jobs import last_run, recent_runs
+
+
+def _closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@pytest.fixture
+def down_settings(tmp_path):
+    return load_settings({"LITELLM_BASE_URL": f"http://127.0.0.1:{_closed_port()}", "LITELLM_API_KEY": "sk-secret-xyz",
+                          "LITELLM_TIMEOUT_S": "2", "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
+                          "DUCKDB_PATH": str(tmp_path / "usage.duckdb")}, secrets_path=None)
+
+
+def test_failed_refresh_is_recorded_with_its_error(down_settings):
+    with pytest.raises(IngestError):
+        services.run_refresh_today(down_settings, "scheduler")
+    run = last_run(get_engine(down_settings.DATABASE_URL), "refresh_today")
+    assert run["status"] == "failed" and run["trigger"] == "scheduler"
+    assert "Cannot reach LiteLLM" in run["error"]
+    assert "sk-secret-xyz" not in run["error"]
+    assert run["finished_at"] is not None
+
+
+def test_second_refresh_in_the_same_process_is_refused(down_settings):
+    services._refresh_lock.acquire()
+    try:
+        with pytest.raises(services.RefreshInProgress):
+            services.run_refresh_today(down_settings, "admin")
+    finally:
+        services._refresh_lock.release()
+
+
+def test_one_scheduler_per_process(down_settings):
+    try:
+        a = services.start_background_services(down_settings)
+        b = services.start_background_services(down_settings)
+        assert a is b
+        jobs = {j.id: j for j in a.get_jobs()}
+        assert set(jobs) >= {"refresh_today", "startup_backfill"} or "refresh_today" in jobs
+        refresh = jobs["refresh_today"]
+        assert refresh.trigger.interval.total_seconds() == down_settings.REFRESH_INTERVAL_MINUTES * 60
+        assert refresh.coalesce and refresh.max_instances == 1
+    finally:
+        services.stop_background_services()
+
+
+def test_demo_backfill_and_refresh_record_success(tmp_path):
+    settings = load_settings({"DATABASE_URL": f"sqlite:///{tmp_path}/app.db", "DUCKDB_PATH": str(tmp_path / "u.duckdb"),
+                              "BACKFILL_DAYS": "10"}, secrets_path=None)
+    assert settings.demo_mode
+    summary = services.run_backfill(settings, "startup")
+    assert summary.days_fetched == 10 and summary.rows_written > 0
+    again = services.run_backfill(settings, "startup")
+    assert again.days_fetched == 1            # only today (partial) is fetched again
+    services.run_refresh_today(settings, "scheduler")
+    runs = recent_runs(get_engine(settings.DATABASE_URL))
+    assert list(runs["status"]) == ["success"] * 3
+    assert list(runs["job"]) == ["refresh_today", "backfill", "backfill"]
