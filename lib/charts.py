@@ -27,3 +27,44 @@ def empty_figure(message: str) -> go.Figure:
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     return _layout(fig)
+
+
+def stacked_daily(df: pd.DataFrame, split_col: str, metric: str = "requests", top: int = 8) -> go.Figure:
+    """Stacked bars per day, one colour per model/provider; beyond `top` folded into "other"."""
+    totals = df.groupby(split_col)[metric].sum().sort_values(ascending=False)
+    keep = set(totals.head(top).index)
+    df = df.assign(**{split_col: df[split_col].where(df[split_col].isin(keep), "other")})
+    df = df.groupby(["date", split_col], as_index=False)[metric].sum()
+    fig = px.bar(df, x="date", y=metric, color=split_col,
+                 labels={"date": "", metric: METRIC_LABELS.get(metric, metric), split_col: ""})
+    fig.update_layout(barmode="stack", legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    return _layout(fig, 360)
+
+
+def cost_share(df: pd.DataFrame, label_col: str, top: int = 8) -> go.Figure:
+    """Donut of spend by model or provider (top N, the rest as "other")."""
+    df = df[df["spend"] > 0].sort_values("spend", ascending=False)
+    if len(df) > top:
+        rest = pd.DataFrame({label_col: ["other"], "spend": [df["spend"].iloc[top:].sum()]})
+        df = pd.concat([df.head(top)[[label_col, "spend"]], rest])
+    fig = px.pie(df, names=label_col, values="spend", hole=0.55)
+    fig.update_traces(textposition="inside", textinfo="percent", hovertemplate="%{label}<br>$%{value:,.4f}")
+    fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.05, x=0))
+    return _layout(fig, 360)
+
+
+def weekday_heatmap(grid: pd.DataFrame, metric: str = "requests") -> go.Figure:
+    fig = go.Figure(go.Heatmap(z=grid.values, x=[f"{w:%d %b}" for w in grid.columns], y=list(grid.index),
+                               colorscale="Blues", hovertemplate="week of %{x}, %{y}: %{z:,}<extra></extra>",
+                               colorbar=dict(title=METRIC_LABELS.get(metric, metric))))
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(hovermode="closest")
+    return _layout(fig, 300)
+
+
+def success_failure(daily: pd.DataFrame) -> go.Figure:
+    fig = go.Figure()
+    fig.add_bar(x=daily["date"], y=daily["successful_requests"], name="Successful", marker_color="#16a34a")
+    fig.add_bar(x=daily["date"], y=daily["failed_requests"], name="Failed", marker_color="#dc2626")
+    fig.update_layout(barmode="stack", legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    return _layout(fig, 320)

@@ -75,6 +75,11 @@ def _plan(by: str | None, f: Filters) -> tuple[str, str | None]:
     return _NATURAL_BASE[by], None
 
 
+def check_breakdown(by: str, f: Filters) -> None:
+    """Raise QueryError if this breakdown cannot be answered under these filters."""
+    _plan(by, f)
+
+
 def _where(base: str, f: Filters, start: date, end: date) -> tuple[str, list]:
     sql = ["date BETWEEN ? AND ?", "dim = ?"]
     params: list = [start, end, base]
@@ -282,23 +287,25 @@ def weekday_heatmap(store: UsageStore, start: date, end: date, f: Filters = Filt
 
 # -- filter options ----------------------------------------------------------------------------------
 def filter_options(store: UsageStore, start: date | None = None, end: date | None = None,
-                   users: tuple[str, ...] = ()) -> dict[str, pd.DataFrame | list[str]]:
-    """Values to offer in filter widgets. API keys cascade from the selected users."""
-    rng, params = ("", [])
+                   owner: str | None = None) -> dict[str, pd.DataFrame | list[str]]:
+    """Values to offer in filter widgets; with `owner`, only what that LiteLLM user's keys touched."""
+    cond, params = [], []
     if start and end:
-        rng, params = (" AND date BETWEEN ? AND ?", [start, end])
+        cond.append("date BETWEEN ? AND ?")
+        params += [start, end]
+    if owner is not None:
+        cond.append("key_user_id = ?")
+        params.append(owner)
+    extra = "".join(f" AND {c}" for c in cond)
+
     def values(dim: str) -> list[str]:
-        df = store.query(f"SELECT DISTINCT value FROM activity WHERE dim = ? AND value IS NOT NULL{rng} ORDER BY 1",
+        df = store.query(f"SELECT DISTINCT value FROM activity WHERE dim = ? AND value IS NOT NULL{extra} ORDER BY 1",
                          [dim] + params)
         return df["value"].tolist()
-    key_sql = ("SELECT api_key, max(key_alias) AS key_alias, max(key_user_id) AS owner FROM activity "
-               f"WHERE dim = 'api_key' AND api_key IS NOT NULL{rng}")
-    key_params = list(params)
-    if users:
-        key_sql += " AND list_contains(?::VARCHAR[], key_user_id)"
-        key_params.append(list(users))
-    keys = store.query(key_sql + " GROUP BY api_key ORDER BY coalesce(max(key_alias), api_key)", key_params)
-    teams = store.query(f"SELECT DISTINCT team_id FROM activity WHERE team_id IS NOT NULL{rng} ORDER BY 1", params)
+    keys = store.query("SELECT api_key, max(key_alias) AS key_alias, max(key_user_id) AS owner FROM activity "
+                       f"WHERE dim = 'api_key' AND api_key IS NOT NULL{extra} "
+                       "GROUP BY api_key ORDER BY coalesce(max(key_alias), api_key)", params)
+    teams = store.query(f"SELECT DISTINCT team_id FROM activity WHERE team_id IS NOT NULL{extra} ORDER BY 1", params)
     return {"models": values("model"), "model_groups": values("model_group"), "providers": values("provider"),
             "users": values("user"), "teams": teams["team_id"].tolist(), "api_keys": keys}
 

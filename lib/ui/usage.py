@@ -1,0 +1,226 @@
+"""Shared drawing of the usage views (admin Usage page and My usage): filters, KPIs, charts, tables, exports.
+
+Thin UI helper: it reads widgets, asks lib/ for frames and figures, and renders them.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pandas as pd
+import streamlit as st
+
+from lib import charts
+from lib.exports import FORMATS, export_filename, render_export
+from lib.formatting import kpi_delta, kpi_value
+from lib.periods import PRESETS
+from lib.queries import BREAKDOWNS, Filters, QueryError, check_breakdown, usage_page_queries
+from lib.usage_view import ViewState, parse_query
+
+RANGE_CHOICES = list(PRESETS) + ["Custom"]
+KPI_CARDS = [("Requests", "requests"), ("Success rate", "success_rate"), ("Total tokens", "total_tokens"),
+             ("Prompt tokens", "prompt_tokens"), ("Completion tokens", "completion_tokens"), ("Spend", "spend"),
+             ("Avg latency", "avg_latency_ms"), ("Active users", "active_users")]
+SERIES_METRICS = ["requests", "total_tokens", "spend", "avg_latency_ms", "failed_requests"]
+BREAKDOWN_LABELS = {"daily": "Daily", "model": "Model", "model_group": "Model group", "provider": "Provider",
+                    "user": "User", "api_key": "API key", "team": "Team"}
+
+
+def read_view(prefix: str, options: dict, today, first_day, show_users: bool = True) -> tuple[ViewState, tuple]:
+    """Range and filter widgets, seeded from the URL on first load; the URL follows the widgets."""
+    params = {k: st.query_params.get_all(k) for k in st.query_params}
+    url_state = parse_query(params, options)
+    k = lambda name: f"{prefix}_{name}"  # noqa: E731
+    if k("range") not in st.session_state:        # first run of this page in the session: URL wins
+        st.session_state[k("range")] = url_state.preset
+        if url_state.preset == "Custom":
+            st.session_state[k("custom")] = (url_state.start, url_state.end)
+        f = url_state.filters
+        for name, values in (("models", f.models), ("providers", f.providers), ("users", f.users),
+                             ("api_keys", f.api_keys), ("teams", f.teams)):
+            st.session_state[k(name)] = list(values)
+        for problem in url_state.problems:
+            st.toast(problem)
+
+    for name, value in st.session_state.pop(k("pending"), []):
+        if value not in st.session_state.get(k(name), []):
+            st.session_state[k(name)] = list(st.session_state.get(k(name), [])) + [value]
+
+    top = st.columns([3, 2])
+    preset = top[0].segmented_control("Range", RANGE_CHOICES, key=k("range"), required=True)
+    state = ViewState(preset=preset)
+    if preset == "Custom":
+        default = st.session_state.get(k("custom")) or url_state.range(today, first_day)
+        picked = top[1].date_input("Custom range (UTC)", value=default, key=k("custom"),
+                                   min_value=first_day, max_value=today, format="YYYY-MM-DD")
+        if isinstance(picked, (tuple, list)) and len(picked) == 2:
+            state.start, state.end = picked
+        else:
+            st.info("Pick an end date to apply the custom range.")
+            state.start = state.end = picked[0] if picked else today
+    start, end = state.range(today, first_day)
+
+    with st.expander("Filters", expanded=any(st.session_state.get(k(n)) for n in
+                                              ("models", "providers", "users", "api_keys", "teams"))):
+        c = st.columns(3)
+        models = c[0].multiselect("Models", options["models"], key=k("models"), placeholder="All models")
+        providers = c[1].multiselect("Providers", options["providers"], key=k("providers"), placeholder="All providers")
+        teams = c[2].multiselect("Teams", options["teams"], key=k("teams"), placeholder="All teams")
+        c = st.columns(2)
+        users: list[str] = []
+        if show_users:
+            users = c[0].multiselect("Users", options["users"], key=k("users"), placeholder="All users",
+                                     on_change=_clear_keys, args=(k("api_keys"),))
+        keys = options["api_keys"]
+        if users:
+            keys = keys[keys["owner"].isin(users)]      # the API-key list cascades from the chosen users
+        labels = {r.api_key: (r.key_alias or f"key …{r.api_key[-6:]}") + (f" ({r.owner})" if r.owner else "")
+                  for r in keys.itertuples()}
+        st.session_state[k("api_keys")] = [x for x in st.session_state.get(k("api_keys"), []) if x in labels]
+        api_keys = c[1].multiselect("API keys", list(labels), key=k("api_keys"), format_func=labels.get,
+                                    placeholder="All API keys")
+    state.filters = Filters.of(models=models, providers=providers, users=users, api_keys=api_keys, teams=teams)
+    st.query_params.from_dict(state.to_query())
+    return state, (start, end)
+
+
+def _clear_keys(key: str) -> None:
+    st.session_state[key] = []
+
+
+def render_kpis(trends: pd.DataFrame, total_users: int | None) -> None:
+    t = trends.set_index("metric")
+    cols = st.columns(4)
+    for i, (label, metric) in enumerate(KPI_CARDS):
+        row = t.loc[metric]
+        value = kpi_value(metric, row["current"])
+        if metric == "active_users" and total_users:
+            value = f"{value} of {total_users}"
+        flat = row["direction"] in ("stable", "new", "none")
+        bad_up = metric in ("avg_latency_ms",)
+        cols[i % 4].metric(label, value, kpi_delta(row["change_pct"], row["direction"]), border=True,
+                           delta_color="off" if flat else ("inverse" if bad_up else "normal"),
+                           delta_arrow="off" if flat else "auto",
+                           help=f"Previous period: {kpi_value(metric, row['previous'])}")
+
+
+def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
+    """Charts of the view; returns (filter name, value) picked by clicking a donut slice."""
+    picked: list[tuple[str, str]] = []
+    daily = data["daily"]
+    metric = st.segmented_control("Metric over time", SERIES_METRICS, default="requests", key=f"{prefix}_metric",
+                                  format_func=lambda m: charts.METRIC_LABELS[m], required=True)
+    st.plotly_chart(charts.daily_metric(daily, metric), key=f"{prefix}_series")
+    c = st.columns(2)
+    with c[0]:
+        st.markdown("**By model**")
+        st.plotly_chart(charts.stacked_daily(data["daily_by_model"], "model", metric if metric != "avg_latency_ms"
+                                             else "requests"), key=f"{prefix}_by_model")
+    with c[1]:
+        st.markdown("**By provider**")
+        st.plotly_chart(charts.stacked_daily(data["daily_by_provider"], "provider", metric if metric != "avg_latency_ms"
+                                             else "requests"), key=f"{prefix}_by_provider")
+    c = st.columns(2)
+    for col, name, frame_key, label_col in ((c[0], "providers", "provider", "provider"),
+                                            (c[1], "models", "model", "model")):
+        frame = data[frame_key]
+        with col:
+            st.markdown(f"**Cost by {frame_key}** · click a slice to filter")
+            if isinstance(frame, QueryError) or frame["spend"].sum() == 0:
+                st.caption("No spend in this view.")
+                continue
+            event = st.plotly_chart(charts.cost_share(frame, label_col), key=f"{prefix}_cost_{frame_key}",
+                                    on_select="rerun", selection_mode="points")
+            for point in (event.selection.points if event and event.selection else []):
+                if point.get("label") and point["label"] != "other":
+                    picked.append((name, point["label"]))
+    c = st.columns(2)
+    with c[0]:
+        st.markdown("**Requests by weekday and week**")
+        if data["heatmap"].empty:
+            st.caption("No data.")
+        else:
+            st.plotly_chart(charts.weekday_heatmap(data["heatmap"]), key=f"{prefix}_heatmap")
+    with c[1]:
+        st.markdown("**Success vs failure**")
+        st.plotly_chart(charts.success_failure(daily), key=f"{prefix}_success")
+    return picked
+
+
+TABLE_CONFIG = {
+    "requests": st.column_config.NumberColumn("Requests", format="compact"),
+    "total_tokens": st.column_config.NumberColumn("Tokens", format="compact"),
+    "spend": st.column_config.NumberColumn("Spend", format="$%.4f"),
+    "success_rate": st.column_config.NumberColumn("Success", format="%.1f%%"),
+    "avg_latency_ms": st.column_config.NumberColumn("Avg latency", format="%.0f ms"),
+    "key_alias": st.column_config.TextColumn("Alias"),
+    "owner": st.column_config.TextColumn("Owner"),
+    "last_active": st.column_config.DateColumn("Last active", format="YYYY-MM-DD"),
+    "user_id": st.column_config.TextColumn("User"),
+    "model": st.column_config.TextColumn("Model"),
+}
+TABLE_COLUMNS = {"user": ["user_id", "user_email"], "model": ["model"],
+                 "api_key": ["key_alias", "owner"]}
+
+
+def render_table(title: str, frame, by: str) -> None:
+    st.markdown(f"**{title}**")
+    if isinstance(frame, QueryError):
+        st.info(str(frame))
+        return
+    if frame.empty:
+        st.caption("No rows in this view.")
+        return
+    extra = ["last_active"] if by == "api_key" else []
+    cols = TABLE_COLUMNS[by] + ["spend", "requests", "total_tokens", "success_rate", "avg_latency_ms"] + extra
+    st.dataframe(frame[cols], hide_index=True, column_config=TABLE_CONFIG, width="stretch")
+
+
+def render_exports(store, start, end, f: Filters, prefix: str, filename_prefix: str, on_export) -> None:
+    """CSV/JSON downloads of the current view, built by the same code as the CLI export.
+
+    The file is generated (and `on_export(by, fmt, filename)` audits it) only when a button is clicked.
+    """
+    c = st.columns([2, 1, 1])
+    by = c[0].selectbox("Export breakdown", BREAKDOWNS, format_func=BREAKDOWN_LABELS.get, key=f"{prefix}_export_by")
+    try:
+        check_breakdown(by, f)
+    except QueryError as exc:
+        c[1].caption(str(exc))
+        return
+    for col, fmt in zip(c[1:], FORMATS):
+        name = export_filename(start, end, fmt, filename_prefix)
+
+        def build(fmt=fmt, name=name) -> str:
+            text = render_export(store, start, end, by, f, fmt)
+            on_export(by, fmt, name)
+            return text
+
+        col.download_button(f"Download {fmt.upper()}", build, file_name=name, on_click="ignore",
+                            mime="text/csv" if fmt == "csv" else "application/json", key=f"{prefix}_dl_{fmt}",
+                            width="stretch")
+
+
+def compute(store, start, end, f: Filters) -> dict:
+    with st.spinner("Crunching usage…"):
+        return usage_page_queries(store, start, end, f)
+
+
+def now_utc():
+    return datetime.now(timezone.utc)
+
+
+def render_empty_store() -> None:
+    from lib.services import backfill_progress
+    if backfill_progress.running:
+        st.info("Loading usage history from LiteLLM… the charts appear as days arrive.")
+        st.progress(backfill_progress.fraction,
+                    text=f"{backfill_progress.done_days} of {backfill_progress.total_days} days")
+    else:
+        st.info("No usage is stored yet. The history is loaded when the app starts; the sidebar shows the "
+                "last refresh and its error, if any.")
+
+
+def apply_picks(prefix: str, picked: list[tuple[str, str]]) -> None:
+    """A clicked chart slice becomes a filter: applied before the widgets are drawn on the rerun."""
+    st.session_state[f"{prefix}_pending"] = picked
+    st.rerun()

@@ -1,0 +1,87 @@
+"""The Usage pages' view state: range and filters, to and from the URL query string.
+
+A link reproduces the view. Anything invalid in the URL is dropped with a message (never an error
+page, never data outside what the viewer may see).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from lib.periods import DEFAULT_PRESET, PRESETS, preset_range
+from lib.queries import Filters
+
+LIST_PARAMS = ("model", "provider", "user", "key", "team")
+_FILTER_FIELD = {"model": "models", "provider": "providers", "user": "users", "key": "api_keys", "team": "teams"}
+
+
+@dataclass
+class ViewState:
+    preset: str = DEFAULT_PRESET      # one of PRESETS, or "Custom"
+    start: date | None = None         # only for "Custom"
+    end: date | None = None
+    filters: Filters = field(default_factory=Filters)
+    problems: list[str] = field(default_factory=list)
+
+    def range(self, today: date, first_day: date | None) -> tuple[date, date]:
+        if self.preset == "Custom" and self.start and self.end:
+            return self.start, self.end
+        return preset_range(self.preset if self.preset in PRESETS else DEFAULT_PRESET, today, first_day)
+
+    def to_query(self) -> dict[str, str | list[str]]:
+        q: dict[str, str | list[str]] = {"range": self.preset}
+        if self.preset == "Custom" and self.start and self.end:
+            q["start"], q["end"] = self.start.isoformat(), self.end.isoformat()
+        for param, name in _FILTER_FIELD.items():
+            values = list(getattr(self.filters, name))
+            if values:
+                q[param] = values
+        return q
+
+
+def parse_query(params: dict[str, list[str]], options: dict | None = None) -> ViewState:
+    """Read a view from query parameters (each a list of values).
+
+    `options` (from queries.filter_options) lets unknown filter values be dropped with a message.
+    """
+    state = ViewState()
+    preset = (params.get("range") or [DEFAULT_PRESET])[0]
+    if preset == "Custom":
+        try:
+            start = date.fromisoformat((params.get("start") or [""])[0])
+            end = date.fromisoformat((params.get("end") or [""])[0])
+        except ValueError:
+            state.problems.append("The custom range in the link is not valid dates; showing the last 7 days.")
+        else:
+            if start > end:
+                state.problems.append("The link's start date is after its end date; showing the last 7 days.")
+            else:
+                state.preset, state.start, state.end = "Custom", start, end
+    elif preset in PRESETS:
+        state.preset = preset
+    else:
+        state.problems.append(f"Unknown range {preset!r} in the link; showing the last 7 days.")
+    chosen = {}
+    for param, name in _FILTER_FIELD.items():
+        values = [v for v in params.get(param, []) if v]
+        if options is not None and values:
+            allowed = _allowed(options, name)
+            unknown = [v for v in values if v not in allowed]
+            if unknown:
+                state.problems.append(f"Ignored unknown {param} filter value(s): {', '.join(unknown[:5])}")
+            values = [v for v in values if v in allowed]
+        chosen[name] = values
+    state.filters = Filters.of(**chosen)
+    return state
+
+
+def _allowed(options: dict, name: str) -> set[str]:
+    if name == "api_keys":
+        return set(options["api_keys"]["api_key"])
+    return set(options[name])
+
+
+def restrict_to_user(f: Filters, litellm_user_id: str, own_keys: set[str]) -> Filters:
+    """My-usage views: whatever was asked, only this user's keys and data remain."""
+    keys = tuple(k for k in f.api_keys if k in own_keys)
+    return Filters.of(models=f.models, providers=f.providers, users=[litellm_user_id], api_keys=keys, teams=f.teams)

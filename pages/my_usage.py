@@ -1,0 +1,48 @@
+"""My usage: the same views as Usage analytics, restricted on the server to the caller's own API keys."""
+import streamlit as st
+
+from lib.ui.guard import require_page
+
+user = require_page("self:usage")
+
+from lib.config import get_settings  # noqa: E402
+from lib.queries import filter_options  # noqa: E402
+from lib.services import get_store  # noqa: E402
+from lib.ui import usage as view  # noqa: E402
+from lib.ui.actions import export_auditor  # noqa: E402
+from lib.usage_view import restrict_to_user  # noqa: E402
+
+st.title("My usage")
+uid = getattr(user, "litellm_user_id", None)
+if not uid:
+    st.info("No LiteLLM user is linked to your login, so there is no usage to show. "
+            "Ask an admin to link your LiteLLM user id on the Users page.")
+    st.stop()
+
+settings = get_settings()
+store = get_store(settings)
+bounds = store.date_bounds()
+if bounds is None:
+    view.render_empty_store()
+    st.stop()
+today = view.now_utc().date()
+options = filter_options(store, owner=uid)
+if options["api_keys"].empty:
+    st.info(f"LiteLLM has no usage recorded for your user id `{uid}` yet.")
+    st.stop()
+state, (start, end) = view.read_view("mine", options, today, bounds[0], show_users=False)
+f = restrict_to_user(state.filters, uid, set(options["api_keys"]["api_key"]))
+st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · UTC days · LiteLLM user `{uid}`")
+
+data = view.compute(store, start, end, f)
+view.render_kpis(data["trends"], total_users=None)
+picked = view.render_charts(data, "mine")
+if picked:
+    view.apply_picks("mine", picked)
+c = st.columns(2)
+with c[0]:
+    view.render_table("My models", data["model"], "model")
+with c[1]:
+    view.render_table("My API keys", data["api_key"], "api_key")
+st.subheader("Export")
+view.render_exports(store, start, end, f, "mine", "my-usage-export", export_auditor(settings, user, start, end, f))

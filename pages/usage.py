@@ -1,0 +1,50 @@
+"""Usage Analytics: who used what, what it cost, how it trends, and whether it works."""
+import streamlit as st
+
+from lib.ui.guard import require_page
+
+user = require_page("usage:read")
+
+from lib.config import get_settings  # noqa: E402
+from lib.queries import filter_options  # noqa: E402
+from lib.services import get_store  # noqa: E402
+from lib.ui import usage as view  # noqa: E402
+from lib.ui.actions import export_auditor, refresh_button  # noqa: E402
+
+settings = get_settings()
+store = get_store(settings)
+st.title("Usage analytics")
+refresh_button(settings, user)
+
+bounds = store.date_bounds()
+if bounds is None:
+    view.render_empty_store()
+    st.stop()
+
+today = view.now_utc().date()
+options = filter_options(store)
+state, (start, end) = view.read_view("usage", options, today, bounds[0])
+st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · UTC days · compared with the previous {(end - start).days + 1} days")
+
+data = view.compute(store, start, end, state.filters)
+if data["trends"].set_index("metric").loc["requests", "current"] == 0:
+    st.info("No requests in this range with these filters. Widen the range or clear a filter.")
+view.render_kpis(data["trends"], total_users=len(options["users"]))
+picked = view.render_charts(data, "usage")
+if picked:
+    view.apply_picks("usage", picked)
+
+c = st.columns(2)
+with c[0]:
+    view.render_table("Top users", data["user"], "user")
+with c[1]:
+    view.render_table("Top models", data["model"], "model")
+view.render_table("Top API keys", data["api_key"], "api_key")
+for key in ("model_group", "provider"):
+    note = getattr(data[key], "attrs", {}).get("note")
+    if note:
+        st.caption(f"ℹ️ {note}")
+
+st.subheader("Export")
+view.render_exports(store, start, end, state.filters, "usage", "admin-usage-export",
+                    export_auditor(settings, user, start, end, state.filters))
