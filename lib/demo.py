@@ -1,0 +1,247 @@
+"""Demo mode: a deterministic fake LiteLLM proxy served through httpx.MockTransport.
+
+It holds a generated copy of LiteLLM's daily table (one row per date x user x key x model x group)
+and answers `/user/daily/activity` exactly like LiteLLM 1.108: pages count table rows, so a date can be
+split across pages, and each page's metadata covers only that page. Demo data therefore flows through
+the very same client and ingest code as production.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import random
+from collections import defaultdict
+from datetime import date, datetime, timedelta, timezone
+
+import httpx
+
+METRICS = ["spend", "prompt_tokens", "completion_tokens", "total_tokens", "cache_read_input_tokens",
+           "cache_creation_input_tokens", "api_requests", "successful_requests", "failed_requests",
+           "total_response_time_ms", "timed_requests"]
+# Fields newer LiteLLM adds; always zero here, so the parser is exercised on unknown fields.
+EXTRA_METRICS = {"flat_cost": 0.0, "ptu_hours": 0.0, "compression_saved_tokens": 0}
+
+# public name -> (underlying model, provider, $ per 1M input, $ per 1M output, latency ms, failure rate, mode)
+MODELS = {
+    "gpt-4o": ("openai/gpt-4o", "openai", 2.5, 10.0, 1400, 0.02, "chat"),
+    "gpt-4o-mini": ("openai/gpt-4o-mini", "openai", 0.15, 0.6, 650, 0.01, "chat"),
+    "fast-chat": ("openai/gpt-4o-mini", "openai", 0.15, 0.6, 600, 0.01, "chat"),          # alias group
+    "claude-3-5-sonnet": ("anthropic/claude-3-5-sonnet-20241022", "anthropic", 3.0, 15.0, 2100, 0.03, "chat"),
+    "claude-3-5-haiku": ("anthropic/claude-3-5-haiku-20241022", "anthropic", 0.8, 4.0, 900, 0.02, "chat"),
+    "gemini-1.5-pro": ("vertex_ai/gemini-1.5-pro", "vertex_ai", 1.25, 5.0, 1800, 0.05, "chat"),
+    "mistral-large": ("mistral/mistral-large-latest", "mistral", 2.0, 6.0, 1600, 0.04, "chat"),
+    "llama3-local": ("ollama/llama3", "ollama", 0.0, 0.0, 3200, 0.08, "chat"),
+    "text-embedding-3-small": ("openai/text-embedding-3-small", "openai", 0.02, 0.0, 300, 0.005, "embedding"),
+}
+FIRST = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
+         "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yasmin", "zoe", "liam", "mia", "noah"]
+LAST = ["martin", "nguyen", "smith", "garcia", "kowalski", "okafor", "tanaka", "larsen", "rossi", "dubois"]
+TEAMS = ["team-search", "team-support", "team-data", "team-platform", "team-research", "team-marketing"]
+KEY_NAMES = ["laptop", "ci-pipeline", "notebook", "prod-service", "staging", "batch-jobs"]
+OUTAGE_MODEL, OUTAGE_DAYS_AGO = "gemini-1.5-pro", 17
+
+
+class DemoLiteLLM:
+    def __init__(self, seed: int = 42, today: date | None = None, days: int = 120):
+        self.seed = seed
+        self.today = today or datetime.now(timezone.utc).date()
+        self.days = days
+        rng = random.Random(seed)
+        self.users, self.keys = self._people(rng)
+        self.rows = self._generate(rng)
+        self._by_date: dict[str, list[dict]] = defaultdict(list)
+        for r in self.rows:
+            self._by_date[r["date"]].append(r)
+
+    # -- generation -------------------------------------------------------------------------------
+    def _people(self, rng: random.Random):
+        users, keys, seen = [], [], set()
+        while len(users) < 40:
+            uid = f"{rng.choice(FIRST)}.{rng.choice(LAST)}"
+            if uid in seen:
+                continue
+            seen.add(uid)
+            # a few heavy users, many light ones (Pareto-like activity)
+            users.append({"user_id": uid, "user_email": f"{uid}@example.com", "weight": rng.paretovariate(1.6),
+                          "team": rng.choice(TEAMS + [None])})
+        users[0]["user_id"], users[0]["user_email"] = "alice.martin", "alice.martin@example.com"
+        for u in users:
+            for name in rng.sample(KEY_NAMES, rng.randint(1, 3)):
+                plaintext = f"sk-demo-{self.seed}-{u['user_id']}-{name}"
+                keys.append({"hash": hashlib.sha256(plaintext.encode()).hexdigest(),
+                             "alias": f"{u['user_id'].split('.')[0]}-{name}", "user_id": u["user_id"],
+                             "user_email": u["user_email"], "team_id": u["team"] if rng.random() < 0.85 else None,
+                             "models": rng.sample(list(MODELS), rng.randint(2, 5)), "weight": rng.random() + 0.2})
+        return users, keys
+
+    def _generate(self, rng: random.Random) -> list[dict]:
+        rows = []
+        weights = {u["user_id"]: u["weight"] for u in self.users}
+        elapsed = _fraction_of_day_elapsed() if self.today == datetime.now(timezone.utc).date() else 0.55
+        for offset in range(self.days - 1, -1, -1):
+            day = self.today - timedelta(days=offset)
+            weekend = day.weekday() >= 5
+            scale = (0.3 if weekend else 1.0) * (1 + 0.6 * (self.days - offset) / self.days)
+            if offset == 0:
+                scale *= elapsed
+            for key in self.keys:
+                activity = weights[key["user_id"]] * key["weight"] * scale
+                for group in key["models"]:
+                    if rng.random() > min(0.9, 0.35 * activity):
+                        continue
+                    requests = max(1, int(rng.expovariate(1 / (12 * activity))))
+                    rows.append(self._row(rng, day, key, group, requests, offset))
+        return rows
+
+    def _row(self, rng: random.Random, day: date, key: dict, group: str, requests: int, offset: int) -> dict:
+        model, provider, pin, pout, latency, fail_rate, mode = MODELS[group]
+        if group == OUTAGE_MODEL and offset == OUTAGE_DAYS_AGO:
+            fail_rate = 0.6
+        failed = sum(1 for _ in range(requests) if rng.random() < fail_rate) if requests < 50 \
+            else int(requests * fail_rate * rng.uniform(0.5, 1.5))
+        failed = min(failed, requests)
+        ok = requests - failed
+        prompt = sum(rng.randint(80, 2400) for _ in range(min(ok, 30))) * max(1, ok // 30) if ok else 0
+        completion = 0 if mode == "embedding" else (int(prompt * rng.uniform(0.1, 0.5)) if ok else 0)
+        cache_read = int(prompt * rng.uniform(0.05, 0.4)) if provider in ("anthropic", "openai") and ok else 0
+        cache_create = int(prompt * rng.uniform(0.0, 0.08)) if provider == "anthropic" and ok else 0
+        spend = round((prompt * pin + completion * pout) / 1e6, 10)
+        return {"date": day.isoformat(), "user_id": key["user_id"], "api_key": key["hash"], "model": model,
+                "model_group": group, "custom_llm_provider": provider,
+                "endpoint": "/embeddings" if mode == "embedding" else "/chat/completions",
+                "spend": spend, "prompt_tokens": prompt, "completion_tokens": completion,
+                "total_tokens": prompt + completion, "cache_read_input_tokens": cache_read,
+                "cache_creation_input_tokens": cache_create, "api_requests": requests, "successful_requests": ok,
+                "failed_requests": failed,
+                "total_response_time_ms": float(round(ok * latency * rng.uniform(0.75, 1.3))),
+                "timed_requests": ok}
+
+    # -- serving ----------------------------------------------------------------------------------
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        if not request.headers.get("authorization", "").removeprefix("Bearer ").strip():
+            return _json(401, {"error": {"message": "Authentication Error, No api key passed in.", "code": "401"}})
+        path = request.url.path.rstrip("/")
+        if path == "/health/liveliness":
+            return _json(200, "I'm alive!")
+        if path == "/user/daily/activity":
+            return self._activity(request, paged=True)
+        if path == "/user/daily/activity/aggregated":
+            return self._activity(request, paged=False)
+        if path == "/model/info":
+            return _json(200, {"data": self.model_info()})
+        if path in ("/models", "/v1/models"):
+            return _json(200, {"object": "list", "data": [{"id": g, "object": "model", "created": 0,
+                                                           "owned_by": MODELS[g][1]} for g in MODELS]})
+        if path == "/key/list":
+            keys = [{"token": k["hash"], "key_alias": k["alias"], "user_id": k["user_id"], "team_id": k["team_id"]}
+                    for k in self.keys]
+            return _json(200, {"keys": keys, "total_count": len(keys), "current_page": 1, "total_pages": 1})
+        return _json(404, {"detail": "Not Found"})
+
+    def _activity(self, request: httpx.Request, paged: bool) -> httpx.Response:
+        q = request.url.params
+        try:
+            start, end = date.fromisoformat(q["start_date"]), date.fromisoformat(q["end_date"])
+            page, page_size = int(q.get("page", 1)), int(q.get("page_size", 50))
+        except (KeyError, ValueError) as exc:
+            return _json(422, {"detail": f"invalid query: {exc}"})
+        if paged and not (1 <= page_size <= 1000 and page >= 1):
+            return _json(422, {"detail": "page_size must be between 1 and 1000, page >= 1"})
+        rows = [r for d in _days(start, end) for r in self._by_date.get(d.isoformat(), [])]
+        total_pages = 1
+        if paged:
+            total_pages = max(1, math.ceil(len(rows) / page_size))
+            rows = rows[(page - 1) * page_size: page * page_size]
+        else:
+            page = 1
+        body = aggregate(rows, {k["hash"]: k for k in self.keys})
+        body["metadata"].update({"page": page, "total_pages": total_pages, "has_more": page < total_pages})
+        return _json(200, body)
+
+    def model_info(self) -> list[dict]:
+        out = []
+        for group, (model, provider, pin, pout, _lat, _f, mode) in MODELS.items():
+            if group == "fast-chat":      # aliases come from router settings, not deployments
+                continue
+            out.append({"model_name": group,
+                        "litellm_params": {"model": model} | ({"api_base": "http://ollama.internal:11434"}
+                                                              if provider == "ollama" else {}),
+                        "model_info": {"id": hashlib.sha256(group.encode()).hexdigest()[:32], "mode": mode,
+                                       "litellm_provider": provider, "input_cost_per_token": pin / 1e6,
+                                       "output_cost_per_token": pout / 1e6,
+                                       "max_input_tokens": 8192 if provider == "ollama" else 128000,
+                                       "max_output_tokens": 0 if mode == "embedding" else 8192,
+                                       "supports_vision": provider in ("openai", "anthropic", "vertex_ai")
+                                       and mode == "chat",
+                                       "supports_function_calling": mode == "chat" and provider != "ollama",
+                                       "supports_tool_choice": mode == "chat" and provider != "ollama",
+                                       "supports_parallel_function_calling": provider == "openai" and mode == "chat",
+                                       "tpm": 200000, "rpm": 1000}})
+        return out
+
+
+def aggregate(rows: list[dict], keys: dict[str, dict]) -> dict:
+    """LiteLLM's aggregation of daily-table rows into the activity response."""
+    by_date: dict[str, dict] = {}
+    meta_totals = _zero()
+    for r in rows:
+        day = by_date.setdefault(r["date"], {"date": r["date"], "metrics": _zero(), "breakdown": {
+            "mcp_servers": {}, "models": {}, "model_groups": {}, "providers": {}, "endpoints": {}, "api_keys": {},
+            "entities": {}}})
+        _acc(day["metrics"], r)
+        _acc(meta_totals, r)
+        k = keys.get(r["api_key"], {})
+        key_meta = {"key_alias": k.get("alias"), "team_id": k.get("team_id"), "user_id": k.get("user_id"),
+                    "user_email": k.get("user_email"), "key_exists": True}
+        bd = day["breakdown"]
+        for name, value, meta in (("models", r["model"], {}), ("model_groups", r["model_group"], {}),
+                                  ("providers", r["custom_llm_provider"], {}), ("endpoints", r["endpoint"], {}),
+                                  ("entities", r["user_id"], {"user_email": k.get("user_email"), "user_alias": None})):
+            entry = bd[name].setdefault(value, {"metrics": _zero(), "metadata": meta, "api_key_breakdown": {}})
+            _acc(entry["metrics"], r)
+            kb = entry["api_key_breakdown"].setdefault(r["api_key"], {"metrics": _zero(), "metadata": key_meta})
+            _acc(kb["metrics"], r)
+        entry = bd["api_keys"].setdefault(r["api_key"], {"metrics": _zero(), "metadata": key_meta})
+        _acc(entry["metrics"], r)
+    metadata = {"total_spend": meta_totals["spend"], "total_prompt_tokens": meta_totals["prompt_tokens"],
+                "total_completion_tokens": meta_totals["completion_tokens"], "total_tokens": meta_totals["total_tokens"],
+                "total_api_requests": meta_totals["api_requests"],
+                "total_successful_requests": meta_totals["successful_requests"],
+                "total_failed_requests": meta_totals["failed_requests"],
+                "total_cache_read_input_tokens": meta_totals["cache_read_input_tokens"],
+                "total_cache_creation_input_tokens": meta_totals["cache_creation_input_tokens"],
+                "total_response_time_ms": meta_totals["total_response_time_ms"],
+                "total_timed_requests": meta_totals["timed_requests"],
+                "page": 1, "total_pages": 1, "has_more": False, "api_key_limit": None, "total_api_keys": None,
+                "entity_total_api_keys": None}
+    return {"results": [by_date[d] for d in sorted(by_date)], "metadata": metadata}
+
+
+def _zero() -> dict:
+    return {m: (0.0 if m in ("spend", "total_response_time_ms") else 0) for m in METRICS} | dict(EXTRA_METRICS)
+
+
+def _acc(target: dict, row: dict) -> None:
+    for m in METRICS:
+        target[m] += row[m]
+
+
+def _days(start: date, end: date):
+    d = start
+    while d <= end:
+        yield d
+        d += timedelta(days=1)
+
+
+def _json(status: int, body) -> httpx.Response:
+    return httpx.Response(status, content=json.dumps(body).encode(), headers={"content-type": "application/json"})
+
+
+def _fraction_of_day_elapsed() -> float:
+    now = datetime.now(timezone.utc)
+    return max(0.05, (now.hour * 3600 + now.minute * 60) / 86400)
+
+
+def demo_transport(seed: int = 42, today: date | None = None, days: int = 120) -> httpx.MockTransport:
+    return httpx.MockTransport(DemoLiteLLM(seed=seed, today=today, days=days).handle)
