@@ -87,7 +87,7 @@ def fetch_range(client: LiteLLMClient, start: date, end: date, page_size: int = 
 def _vec(m: SpendMetrics) -> list:
     # spend (index 0) collects its parts and is summed with math.fsum at the end, so the stored value
     # does not depend on how LiteLLM split the rows across pages (re-ingest is byte-identical).
-    v = [getattr(m, name) for name in METRICS]
+    v = [getattr(m, name) or 0 for name in METRICS]
     v[0] = [v[0]]
     return v
 
@@ -119,7 +119,7 @@ def merge_results(results: list[DailyResult]) -> dict[date, pa.Table]:
         for attr, dim in _DIM_OF.items():
             for value, entry in getattr(bd, attr).items():
                 _add(entries, (d, dim, value), _vec(entry.metrics))
-                for key_hash, kb in entry.api_key_breakdown.items():
+                for key_hash, kb in (entry.api_key_breakdown or {}).items():
                     _add(cells, (d, dim, value, key_hash), _vec(kb.metrics))
                     _remember_meta(key_meta, d, key_hash, kb.metadata)
         for key_hash, kb in bd.api_keys.items():

@@ -105,46 +105,54 @@ def _user_expr(base: str) -> str:
     return "value" if base == "user" else "key_user_id"
 
 
-_AGG = ", ".join(f"sum({m})::{'DOUBLE' if m == 'spend' else 'BIGINT'} AS {m}" for m in SUM_METRICS) + \
-    ", sum(total_response_time_ms)::DOUBLE AS total_response_time_ms, sum(timed_requests)::BIGINT AS timed_requests"
+def _agg(cond: str = "") -> str:
+    """SQL of every metric (sums, success rate, average latency), optionally over `FILTER (WHERE cond)` rows."""
+    flt = f" FILTER (WHERE {cond})" if cond else ""
+    sums = [f"coalesce(sum({m}){flt}, 0)::{'DOUBLE' if m == 'spend' else 'BIGINT'} AS "
+            f"{'requests' if m == 'api_requests' else m}" for m in SUM_METRICS]
+    return ", ".join(sums + [
+        f"(sum(successful_requests){flt} * 100.0 / nullif(sum(api_requests){flt}, 0))::DOUBLE AS success_rate",
+        f"(sum(total_response_time_ms){flt} / nullif(sum(timed_requests){flt}, 0))::DOUBLE AS avg_latency_ms",
+        f"coalesce(sum(total_response_time_ms){flt}, 0)::DOUBLE AS total_response_time_ms",
+        f"coalesce(sum(timed_requests){flt}, 0)::BIGINT AS timed_requests"])
 
 
-def _finish(df: pd.DataFrame) -> pd.DataFrame:
-    """Derived metrics, in the export column order after the key columns."""
-    df = df.rename(columns={"api_requests": "requests"})
-    for m in ["requests", "successful_requests", "failed_requests", "prompt_tokens", "completion_tokens",
-              "total_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "timed_requests"]:
-        df[m] = df[m].fillna(0).astype("int64")
-    df["spend"] = df["spend"].fillna(0.0).astype(float)
-    req = df["requests"].where(df["requests"] > 0)
-    df["success_rate"] = (df["successful_requests"] / req * 100).astype(float)
-    timed = df["timed_requests"].where(df["timed_requests"] > 0)
-    df["avg_latency_ms"] = (df["total_response_time_ms"].astype(float) / timed).astype(float)
-    return df
+_AGG = _agg()
 
 
 # -- overview and trends ----------------------------------------------------------------------------
-def overview(store: UsageStore, start: date, end: date, f: Filters = Filters()) -> dict:
+def _overviews(store: UsageStore, periods: list[tuple[date, date]], f: Filters) -> list[dict]:
+    """Overview of several periods in one scan per stored breakdown."""
     base, note = _plan(None, f)
-    where, params = _where(base, f, start, end)
+    lo, hi = min(p[0] for p in periods), max(p[1] for p in periods)
     user = _user_expr(base)
-    df = store.query(
-        f"SELECT {_AGG}, count(DISTINCT {user}) FILTER (WHERE api_requests > 0) AS active_users, "
-        f"count(DISTINCT api_key) FILTER (WHERE api_requests > 0) AS active_keys FROM activity WHERE {where}", params)
-    mwhere, mparams = _where("model", f, start, end)
-    models = store.query(f"SELECT count(DISTINCT value) AS n FROM activity WHERE {mwhere} AND api_requests > 0",
-                         mparams)
-    df = _finish(df)
-    row = {c: _scalar(df[c].iloc[0]) for c in df.columns}
-    out = {m: row[m] for m in ROW_METRICS}
-    out["active_users"] = int(row["active_users"] or 0)
-    out["active_keys"] = int(row["active_keys"] or 0)
-    out["active_models"] = int(models.iloc[0]["n"] or 0)
-    out["total_response_time_ms"] = float(row["total_response_time_ms"] or 0)
-    out["timed_requests"] = int(row["timed_requests"])
-    if note:
-        out["note"] = note
+    where, params = _where(base, f, lo, hi)
+    mwhere, mparams = _where("model", f, lo, hi)
+    parts, mparts = [], []
+    for i, (a, b) in enumerate(periods):
+        within = f"date BETWEEN DATE '{a.isoformat()}' AND DATE '{b.isoformat()}'"
+        parts.append(_agg(within).replace(" AS ", f" AS p{i}_") + f", count(DISTINCT {user}) FILTER "
+                     f"(WHERE {within} AND api_requests > 0) AS p{i}_active_users, count(DISTINCT api_key) FILTER "
+                     f"(WHERE {within} AND api_requests > 0) AS p{i}_active_keys")
+        mparts.append(f"count(DISTINCT value) FILTER (WHERE {within} AND api_requests > 0) AS p{i}_n")
+    row = store.query(f"SELECT {', '.join(parts)} FROM activity WHERE {where}", params).iloc[0]
+    mrow = store.query(f"SELECT {', '.join(mparts)} FROM activity WHERE {mwhere}", mparams).iloc[0]
+    out = []
+    for i in range(len(periods)):
+        o = {m: _scalar(row[f"p{i}_{m}"]) for m in ROW_METRICS}
+        o["active_users"] = int(row[f"p{i}_active_users"] or 0)
+        o["active_keys"] = int(row[f"p{i}_active_keys"] or 0)
+        o["active_models"] = int(mrow[f"p{i}_n"] or 0)
+        o["total_response_time_ms"] = float(row[f"p{i}_total_response_time_ms"])
+        o["timed_requests"] = int(row[f"p{i}_timed_requests"])
+        if note:
+            o["note"] = note
+        out.append(o)
     return out
+
+
+def overview(store: UsageStore, start: date, end: date, f: Filters = Filters()) -> dict:
+    return _overviews(store, [(start, end)], f)[0]
 
 
 def previous_period(start: date, end: date) -> tuple[date, date]:
@@ -166,9 +174,8 @@ def trend(current: float | None, previous: float | None) -> tuple[float | None, 
 
 
 def trends(store: UsageStore, start: date, end: date, f: Filters = Filters()) -> pd.DataFrame:
-    cur = overview(store, start, end, f)
     pstart, pend = previous_period(start, end)
-    prev = overview(store, pstart, pend, f)
+    cur, prev = _overviews(store, [(start, end), (pstart, pend)], f)
     rows = []
     for m in TREND_METRICS:
         pct, direction = trend(cur[m], prev[m])
@@ -214,7 +221,6 @@ def breakdown(store: UsageStore, start: date, end: date, f: Filters = Filters(),
     select, group = _key_columns(by, base)
     df = store.query(f"SELECT {', '.join(select)}, {_AGG} FROM activity WHERE {where} "
                      f"GROUP BY {', '.join(group)}", params)
-    df = _finish(df)
     if by == "daily":
         df["date"] = pd.to_datetime(df["date"]).dt.date
         df = df.sort_values("date")
@@ -235,7 +241,7 @@ def totals(store: UsageStore, start: date, end: date, f: Filters = Filters(), by
     """ROW_METRICS over exactly the stored rows that `breakdown(..., by=by)` groups."""
     base, _ = _plan(by, f)
     where, params = _where(base, f, start, end)
-    df = _finish(store.query(f"SELECT {_AGG} FROM activity WHERE {where}", params))
+    df = store.query(f"SELECT {_AGG} FROM activity WHERE {where}", params)
     return {m: _scalar(df[m].iloc[0]) for m in ROW_METRICS}
 
 
@@ -247,7 +253,7 @@ def _scalar(v):
 
 def daily_series(store: UsageStore, start: date, end: date, f: Filters = Filters(),
                  split_by: str | None = None) -> pd.DataFrame:
-    """Per-day metrics, optionally per model or per provider (long format), every day of the range present."""
+    """Per-day metrics, optionally per model or per provider (long format); unsplit, every day is present."""
     if split_by not in (None, "model", "provider", "model_group"):
         raise QueryError(f"daily series can be split by model, model_group or provider, not {split_by!r}")
     base, note = _plan(split_by or "daily", f)
@@ -257,11 +263,15 @@ def daily_series(store: UsageStore, start: date, end: date, f: Filters = Filters
         df = store.query(f"SELECT date, {select[0]}, {_AGG} FROM activity WHERE {where} "
                          f"GROUP BY date, {group[0]} ORDER BY date", params)
     else:
-        df = store.query(f"SELECT date, {_AGG} FROM activity WHERE {where} GROUP BY date ORDER BY date", params)
-        days = pd.DataFrame({"date": pd.date_range(start, end, freq="D").date})
-        df["date"] = pd.to_datetime(df["date"]).dt.date
-        df = days.merge(df, on="date", how="left")
-    df = _finish(df)
+        # a calendar of the range left-joined, so days without traffic show as zero
+        df = store.query(f"WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS date),"
+                         f" agg AS (SELECT date, {_AGG} FROM activity WHERE {where} GROUP BY date) "
+                         f"SELECT days.date, agg.* EXCLUDE (date) FROM days LEFT JOIN agg USING (date) ORDER BY 1",
+                         [start, end] + params)
+        for m in ROW_METRICS:
+            if m not in ("success_rate", "avg_latency_ms"):
+                df[m] = df[m].fillna(0)
+        df = df.astype({m: "int64" for m in ROW_METRICS if m not in ("spend", "success_rate", "avg_latency_ms")})
     df["date"] = pd.to_datetime(df["date"]).dt.date
     keys = ["date"] + ([split_by] if split_by else [])
     df = df[keys + ROW_METRICS].reset_index(drop=True)
@@ -270,19 +280,24 @@ def daily_series(store: UsageStore, start: date, end: date, f: Filters = Filters
     return df
 
 
-def weekday_heatmap(store: UsageStore, start: date, end: date, f: Filters = Filters(),
-                    metric: str = "requests") -> pd.DataFrame:
-    """Grid of weekday (rows, Monday first) x ISO week start (columns) for one metric."""
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+def weekday_grid(daily: pd.DataFrame, metric: str = "requests") -> pd.DataFrame:
+    """Grid of weekday (rows, Monday first) x week start (columns) for one metric of a daily series."""
     if metric not in ROW_METRICS:
         raise QueryError(f"unknown metric {metric!r}")
-    daily = daily_series(store, start, end, f)
     if daily.empty:
         return pd.DataFrame()
     d = pd.to_datetime(daily["date"])
     daily = daily.assign(week=(d - pd.to_timedelta(d.dt.weekday, unit="D")).dt.date, weekday=d.dt.day_name())
     grid = daily.pivot_table(index="weekday", columns="week", values=metric, aggfunc="sum")
-    order = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-    return grid.reindex([w for w in order if w in grid.index])
+    return grid.reindex([w for w in WEEKDAYS if w in grid.index])
+
+
+def weekday_heatmap(store: UsageStore, start: date, end: date, f: Filters = Filters(),
+                    metric: str = "requests") -> pd.DataFrame:
+    return weekday_grid(daily_series(store, start, end, f), metric)
 
 
 # -- filter options ----------------------------------------------------------------------------------
@@ -342,5 +357,5 @@ def usage_page_queries(store: UsageStore, start: date, end: date, f: Filters = F
     out["daily"] = daily_series(store, start, end, f)
     out["daily_by_model"] = daily_series(store, start, end, f, split_by="model")
     out["daily_by_provider"] = daily_series(store, start, end, f, split_by="provider")
-    out["heatmap"] = weekday_heatmap(store, start, end, f)
+    out["heatmap"] = weekday_grid(out["daily"])
     return out

@@ -15,22 +15,19 @@ class _Lenient(BaseModel):
 
 
 class SpendMetrics(_Lenient):
-    spend: float = 0.0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    total_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    api_requests: int = 0
-    successful_requests: int = 0
-    failed_requests: int = 0
-    total_response_time_ms: float = 0.0   # absent before ~1.76
-    timed_requests: int = 0               # absent before ~1.76
-
-    @field_validator("*", mode="before")
-    @classmethod
-    def _none_is_zero(cls, v):
-        return 0 if v is None else v
+    # Optional with a zero default, no Python validators: parsing stays in pydantic's Rust core (ingest
+    # speed); readers treat None as zero.
+    spend: float | None = 0.0
+    prompt_tokens: int | None = 0
+    completion_tokens: int | None = 0
+    total_tokens: int | None = 0
+    cache_read_input_tokens: int | None = 0
+    cache_creation_input_tokens: int | None = 0
+    api_requests: int | None = 0
+    successful_requests: int | None = 0
+    failed_requests: int | None = 0
+    total_response_time_ms: float | None = 0.0   # absent before ~1.76
+    timed_requests: int | None = 0               # absent before ~1.76
 
 
 class KeyMetadata(_Lenient):
@@ -47,13 +44,8 @@ class KeyBreakdown(_Lenient):
 
 class DimensionEntry(_Lenient):
     metrics: SpendMetrics = Field(default_factory=SpendMetrics)
-    metadata: dict = Field(default_factory=dict)
-    api_key_breakdown: dict[str, KeyBreakdown] = Field(default_factory=dict)
-
-    @field_validator("metadata", "api_key_breakdown", mode="before")
-    @classmethod
-    def _none_is_empty(cls, v):
-        return {} if v is None else v
+    metadata: dict | None = None
+    api_key_breakdown: dict[str, KeyBreakdown] | None = None
 
 
 class Breakdown(_Lenient):
