@@ -47,8 +47,15 @@ def _migration_1(conn: Connection) -> None:
     job_runs.create(conn, checkfirst=True)
 
 
+def _migration_2(conn: Connection) -> None:
+    from lib.accounts import sessions, users   # tables live beside their logic
+    from lib.audit import audit_log
+    for table in (users, sessions, audit_log):
+        table.create(conn, checkfirst=True)
+
+
 # Append new migrations at the end; never edit or reorder applied ones.
-MIGRATIONS = [_migration_1]
+MIGRATIONS = [_migration_1, _migration_2]
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()

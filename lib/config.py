@@ -38,6 +38,7 @@ class Settings(BaseModel):
     ADMIN_USERNAME: str | None = None
     ADMIN_PASSWORD: str | None = None
     DEMO_SEED: int = 42
+    BACKGROUND_SERVICES: bool = True    # false in tests that fill the store themselves
 
     @field_validator("LITELLM_BASE_URL")
     @classmethod

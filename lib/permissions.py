@@ -1,0 +1,47 @@
+"""Roles and permissions as data: the one place that says who may do what.
+
+Pages use these to show or disable things; every state-changing lib function checks them again
+(`require`), so hiding a button is never the only protection.
+"""
+from __future__ import annotations
+
+ROLES = ("admin", "admin-readonly", "user")
+PERMISSIONS = {
+    "usage:read": "view usage analytics",
+    "usage:export": "export usage data",
+    "usage:refresh": "refresh usage data",
+    "models:read": "view models",
+    "models:sync": "sync models",
+    "models:test": "test model configurations",
+    "providers:read": "view providers",
+    "providers:write": "change providers",
+    "users:read": "view users",
+    "users:manage": "manage users",
+    "audit:read": "view the audit log",
+    "self:usage": "view your own usage",
+}
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset(PERMISSIONS),
+    "admin-readonly": frozenset({p for p in PERMISSIONS if p.endswith(":read")} | {"usage:export", "self:usage"}),
+    "user": frozenset({"self:usage"}),
+}
+
+
+class PermissionDenied(Exception):
+    """The acting user's role lacks a permission; the message is safe to show."""
+
+
+def has_permission(role: str | None, permission: str) -> bool:
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    return permission in ROLE_PERMISSIONS.get(role or "", frozenset())
+
+
+def require(role: str | None, permission: str) -> None:
+    if not has_permission(role, permission):
+        raise PermissionDenied(denied_message(permission))
+
+
+def denied_message(permission: str) -> str:
+    """Tooltip / error for a missing permission, e.g. 'Admin access required to sync models'."""
+    return f"Admin access required to {PERMISSIONS[permission]}"

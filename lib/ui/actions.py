@@ -1,0 +1,48 @@
+"""Buttons that change state: permission-aware (disabled with the reason) and audited."""
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.accounts import User
+from lib.appdb import get_engine
+from lib.audit import audit
+from lib.permissions import PermissionDenied, denied_message, has_permission, require
+from lib.queries import Filters
+
+
+def refresh_button(settings, user: User) -> None:
+    """'Refresh today' for admins; readonly admins see it disabled with the reason."""
+    from lib.services import RefreshInProgress, run_refresh_today
+    allowed = has_permission(user.role, "usage:refresh")
+    if not st.button("Refresh today", icon=":material/refresh:", disabled=not allowed, key="refresh_today",
+                     help=None if allowed else denied_message("usage:refresh")):
+        return
+    engine = get_engine(settings.DATABASE_URL)
+    try:
+        require(user.role, "usage:refresh")          # enforced here too, not only by the disabled button
+        with st.spinner("Fetching today's usage from LiteLLM…"):
+            summary = run_refresh_today(settings, trigger=user.username)
+    except PermissionDenied as exc:
+        audit(engine, user.username, "usage.refresh", "today", "denied", {})
+        st.error(str(exc))
+    except RefreshInProgress as exc:
+        st.warning(str(exc))
+    except Exception as exc:  # LiteLLM down: stored data stays; say what happened
+        audit(engine, user.username, "usage.refresh", "today", "failure", {"error": str(exc)[:500]})
+        st.error(f"Refresh failed; the stored data is unchanged. {exc}")
+    else:
+        audit(engine, user.username, "usage.refresh", "today", "success", summary.as_dict())
+        st.toast(f"Refreshed {summary.days_fetched} day(s): {summary.rows_written:,} rows")
+
+
+def export_auditor(settings, user: User, start, end, f: Filters):
+    """Callback run when an export is downloaded: checks usage:export (or self:usage) and audits it."""
+    engine = get_engine(settings.DATABASE_URL)
+
+    def on_export(by: str, fmt: str, filename: str) -> None:
+        if not (has_permission(user.role, "usage:export") or has_permission(user.role, "self:usage")):
+            raise PermissionDenied(denied_message("usage:export"))
+        audit(engine, user.username, "usage.export", filename, "success",
+              {"start": start.isoformat(), "end": end.isoformat(), "breakdown": by, "format": fmt,
+               "filters": f.as_dict()})
+    return on_export

@@ -1,0 +1,113 @@
+"""Who is logged in, for this browser session: login form, cookie re-login, server-side session check.
+
+The login cookie is streamlit-authenticator's signed JWT (username + expiry stamp). A cookie only counts
+while a matching open row exists in the `sessions` table, so logging out (which closes it) makes a
+copied or replayed cookie useless.
+"""
+from __future__ import annotations
+
+import jwt
+import streamlit as st
+
+from lib import accounts
+from lib.accounts import LoginError, User
+
+COOKIE_NAME = "litellm_console_auth"
+_USER_KEY = "console_user"
+_EXP_KEY = "console_cookie_exp"
+
+
+def current_user() -> User | None:
+    return st.session_state.get(_USER_KEY)
+
+
+def verified_user() -> User | None:
+    """This session's user, re-checked against the sessions table (logout elsewhere, disabled, role change)."""
+    from lib.appdb import get_engine
+    from lib.config import get_settings
+    username, exp = st.session_state.get("username"), st.session_state.get(_EXP_KEY)
+    if not (st.session_state.get("authentication_status") and username and exp):
+        return None
+    user = accounts.session_user(get_engine(get_settings().DATABASE_URL), username, exp)
+    st.session_state[_USER_KEY] = user
+    return user
+
+
+def start_session_for_tests(engine, user: User, state) -> None:
+    """Put a logged-in session into `state` (AppTest's session_state) with its server-side row."""
+    from datetime import datetime, timedelta
+    exp = (datetime.now() + timedelta(days=1)).timestamp()
+    accounts.open_session(engine, user.username, exp)
+    for k, v in {"authentication_status": True, "username": user.username, "name": user.display_name,
+                 "roles": [user.role], "logout": False, _EXP_KEY: exp, _USER_KEY: user}.items():
+        state[k] = v
+
+
+def resolve_user(engine, authenticator, secret: str) -> User | None:
+    """Run once per script run in app.py, right after authenticator.login('unrendered')."""
+    if not st.session_state.get("authentication_status"):
+        st.session_state.pop(_USER_KEY, None)
+        return None
+    username, exp = st.session_state.get("username"), st.session_state.get(_EXP_KEY)
+    if exp is None:   # logged in from a cookie in a new browser session: find its expiry stamp
+        token = st.context.cookies.get(COOKIE_NAME)
+        try:
+            exp = jwt.decode(token, secret, algorithms=["HS256"]).get("exp_date") if token else None
+        except jwt.PyJWTError:
+            exp = None
+    user = accounts.session_user(engine, username, exp) if username and exp else None
+    if user is None:
+        _forget(authenticator)
+        return None
+    st.session_state[_EXP_KEY] = exp
+    st.session_state[_USER_KEY] = user
+    return user
+
+
+def _forget(authenticator) -> None:
+    for k in ("authentication_status", "name", "username", "roles", _USER_KEY, _EXP_KEY):
+        st.session_state[k] = None
+    try:
+        authenticator.cookie_controller.delete_cookie()
+    except Exception:  # the cookie component may be absent (tests); the session row is what counts
+        pass
+
+
+def render_login(engine, authenticator, demo_accounts: bool) -> None:
+    """Our own login form (lockout, disabled accounts, audit), then the library's cookie."""
+    st.title("LiteLLM Console")
+    if demo_accounts:
+        st.info("Demo mode: log in as **admin** / admin, **viewer** / viewer (read-only admin) or "
+                "**alice** / alice (a user who sees only her own usage).")
+    with st.form("login_form"):
+        st.subheader("Log in")
+        username = st.text_input("Username", key="login_username", autocomplete="username")
+        password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
+        submitted = st.form_submit_button("Log in", type="primary")
+    if not submitted:
+        return
+    try:
+        user = accounts.authenticate(engine, username.strip(), password)
+    except LoginError as exc:
+        st.error(str(exc))
+        return
+    st.session_state.update({"authentication_status": True, "username": user.username, "name": user.display_name,
+                             "roles": [user.role], "logout": False})
+    authenticator.cookie_controller.set_cookie()
+    exp = authenticator.cookie_controller.cookie_model.exp_date
+    accounts.open_session(engine, user.username, exp)
+    st.session_state[_EXP_KEY] = exp
+    st.session_state[_USER_KEY] = user
+    st.rerun()
+
+
+def logout(engine, authenticator) -> None:
+    user = current_user()
+    if user:
+        accounts.close_session(engine, user.username, st.session_state.get(_EXP_KEY))
+    try:
+        authenticator.logout(location="unrendered")
+    except Exception:
+        pass
+    _forget(authenticator)
+    st.rerun()
