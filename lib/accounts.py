@@ -186,37 +186,46 @@ def set_litellm_user(engine, actor: User | None, username: str, litellm_user_id:
 
 
 def authenticate(engine, username: str, password: str, now: datetime | None = None) -> User:
-    """Check a login. Counts failures; after MAX_FAILED_LOGINS the account is locked for LOCKOUT."""
+    """Check a login. Counts failures; after MAX_FAILED_LOGINS the account is locked for LOCKOUT.
+
+    The failure count and the audit row are committed before the refusal is raised.
+    """
     now = now or utcnow()
+    error = _login_attempt(engine, username, password, now)
+    if error:
+        raise LoginError(error)
+    return get_user(engine, username)
+
+
+def _login_attempt(engine, username: str, password: str, now: datetime) -> str | None:
     generic = "Wrong username or password."
     with engine.begin() as c:
         row = c.execute(select(users).where(users.c.username == username)).mappings().first()
         if row is None:
             audit(engine, username or "anonymous", "login", username, "failure", {"reason": "unknown user"}, conn=c)
-            raise LoginError(generic)
+            return generic
         locked = as_aware(row["locked_until"])
         if locked and locked > now:
             audit(engine, username, "login", username, "locked", {}, conn=c)
             minutes = max(1, int((locked - now).total_seconds() // 60) + 1)
-            raise LoginError(f"Too many failed logins: this account is locked for {minutes} more minute(s).")
+            return f"Too many failed logins: this account is locked for {minutes} more minute(s)."
         if not row["enabled"]:
             audit(engine, username, "login", username, "failure", {"reason": "disabled"}, conn=c)
-            raise LoginError("This account is disabled. Ask an admin to enable it.")
+            return "This account is disabled. Ask an admin to enable it."
         if not bcrypt.checkpw(password.encode(), row["password_hash"].encode()):
             failures = (row["failed_logins"] or 0) + 1
-            values = {"failed_logins": failures}
-            if failures >= MAX_FAILED_LOGINS:
-                values = {"failed_logins": 0, "locked_until": now + LOCKOUT}
-            c.execute(update(users).where(users.c.id == row["id"]).values(**values))
-            audit(engine, username, "login", username, "failure",
+            locks = failures >= MAX_FAILED_LOGINS
+            c.execute(update(users).where(users.c.id == row["id"]).values(
+                failed_logins=0 if locks else failures, locked_until=now + LOCKOUT if locks else None))
+            audit(engine, username, "login", username, "locked" if locks else "failure",
                   {"reason": "wrong password", "failures": failures}, conn=c)
-            if failures >= MAX_FAILED_LOGINS:
-                raise LoginError(f"Too many failed logins: this account is locked for {int(LOCKOUT.total_seconds() // 60)} minutes.")
-            raise LoginError(generic)
+            if locks:
+                return f"Too many failed logins: this account is locked for {int(LOCKOUT.total_seconds() // 60)} minutes."
+            return generic
         c.execute(update(users).where(users.c.id == row["id"]).values(failed_logins=0, locked_until=None,
                                                                        last_login_at=now))
         audit(engine, username, "login", username, "success", {}, conn=c)
-    return _user(row)
+    return None
 
 
 def open_session(engine, username: str, cookie_exp: float) -> str:
