@@ -113,3 +113,11 @@ def init_db(engine: Engine) -> int:
 def transaction(engine: Engine) -> Iterator[Connection]:
     with engine.begin() as conn:
         yield conn
+
+
+def _migration_model_catalog(conn: Connection) -> None:
+    from lib.model_catalog import create_tables   # models catalogue, sync runs, sync lease (lazy: no cycle)
+    create_tables(conn)
+
+
+MIGRATIONS.append(_migration_model_catalog)
