@@ -26,19 +26,26 @@ if settings.BACKGROUND_SERVICES:
 
 # Built once per run from the users table (a fresh dict; never the YAML-path mode).
 authenticator = stauth.Authenticate(accounts.credentials(engine), session.COOKIE_NAME, secret,
-                                    cookie_expiry_days=7, auto_hash=False, login_sleep_time=0)
+                                    cookie_expiry_days=session.COOKIE_DAYS, auto_hash=False, login_sleep_time=0)
 authenticator.login(location="unrendered")          # re-login from the cookie, if any
 user = session.resolve_user(engine, authenticator, secret)
 
 # Every page is routable (a deep link survives the login; the guard answers 403); the menu below
 # lists only the pages the role may open.
 allowed = [p for p in PAGES if user and has_permission(user.role, p.permission)]
-default = allowed[0] if allowed else PAGES[0]
-pages = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, default=p is default) for p in PAGES]
+
+
+def home() -> None:
+    """The root URL: each role lands on its first page."""
+    st.switch_page(allowed[0].path)
+
+
+pages = [st.Page(home, title="Home", url_path="home", default=True)]
+pages += [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in PAGES]
 nav = st.navigation(pages, position="hidden")
 
 if user is None:
-    session.render_login(engine, authenticator, demo_accounts=settings.demo_mode)
+    session.render_login(engine, demo_accounts=settings.demo_mode)
     st.stop()
 
 with st.sidebar:

@@ -108,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings()
         return args.func(args, settings)
-    except (SettingsError, CliError, ValueError) as exc:
+    except (SettingsError, CliError, ValueError, PermissionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # LiteLLM down, ingest errors: one line, non-zero

@@ -1,8 +1,204 @@
-"""Models: catalogue synced from LiteLLM, and configuration testing."""
+"""Models: the catalogue synced from LiteLLM (sync, history, browser with 30-day usage) and Test Configuration."""
+from datetime import datetime, timezone
+
 import streamlit as st
 
 from lib.ui.guard import require_page
 
 user = require_page("models:read")
+
+from lib.appdb import get_engine  # noqa: E402  (after the guard: nothing is computed without a login)
+from lib.config import get_settings  # noqa: E402
+from lib.config_probe import DEFAULT_TIMEOUT_S, test_configuration  # noqa: E402
+from lib.jobs import humanize_ago  # noqa: E402
+from lib.model_catalog import (CAPABILITY_LABELS, ModelSyncError, SyncInProgress, catalogue, facets,  # noqa: E402
+                               filter_catalogue, last_sync, sync_history, sync_models_as, sync_running, with_usage)
+from lib.permissions import PermissionDenied, denied_message, has_permission  # noqa: E402
+from lib.services import get_store  # noqa: E402
+
+settings = get_settings()
+engine = get_engine(settings.DATABASE_URL)
+can_sync = has_permission(user.role, "models:sync")
+can_test = has_permission(user.role, "models:test")
+now = datetime.now(timezone.utc)
+
 st.title("Models")
-st.info("The models catalogue is being built; sync and configuration testing arrive with the models tools.")
+manage_tab, test_tab = st.tabs(["Models Management", "Test Configuration"])
+
+
+def _when(ts) -> str:
+    return f"{ts:%Y-%m-%d %H:%M:%S} UTC ({humanize_ago(ts, now)})" if ts else "—"
+
+
+def _stats(result, key: str) -> None:
+    cols = st.columns(4)
+    for col, (label, value) in zip(cols, [("Total", result.total), ("New", result.new),
+                                          ("Updated", result.updated), ("Unavailable", result.unavailable)]):
+        col.metric(label, f"{value:,}", border=True)
+    st.caption(f"Synchronized {_when(result.finished_at)} · triggered by {result.trigger} · run #{result.run_id}")
+    details = [("New", result.new_models), ("Updated", [f"{n} ({', '.join(f)})" for n, f in
+                                                         result.updated_models.items()]),
+               ("Unavailable", result.unavailable_models), ("Available again", result.restored_models)]
+    lines = [f"**{label}:** {', '.join(names)}" for label, names in details if names]
+    if lines:
+        with st.expander("What changed", expanded=False, key=f"{key}_changes"):
+            st.markdown("\n\n".join(lines))
+
+
+def _errors(result) -> None:
+    if result.errors:
+        st.markdown("\n".join(f"- **{e.get('model')}**: {e.get('message')}" for e in result.errors))
+
+
+with manage_tab:
+    left, right = st.columns([3, 2], vertical_alignment="center")
+    left.caption(f"The catalogue follows LiteLLM's `/model/info`: synced at start and every "
+                 f"{settings.MODEL_SYNC_INTERVAL_MINUTES} min, or now with the button.")
+    clicked = right.button("Refresh Models from LiteLLM", key="models_sync", type="primary",
+                           icon=":material/sync:", disabled=not can_sync,
+                           help=None if can_sync else denied_message("models:sync"), width="stretch")
+    if clicked:
+        try:
+            with st.spinner("Synchronizing models from LiteLLM…"):
+                sync_models_as(settings, user)          # checks models:sync itself; audited
+        except PermissionDenied as exc:
+            st.error(str(exc))
+        except SyncInProgress as exc:
+            st.warning(str(exc), icon=":material/hourglass_top:")
+        except ModelSyncError:
+            pass                                        # recorded as the last run: shown in red below
+
+    running = sync_running(engine)
+    if running and not clicked:
+        st.info(f"A model sync started by {running} is running; this page shows the previous results.",
+                icon=":material/sync:")
+
+    st.subheader("Last Synchronization")
+    latest = last_sync(engine)
+    if latest is None:
+        st.info("No synchronization yet. It runs when the app starts"
+                + ("; or press **Refresh Models from LiteLLM**." if can_sync else "."))
+    elif latest.status == "failed":
+        st.error(f"Synchronization failed {_when(latest.finished_at)} (triggered by {latest.trigger}): "
+                 f"{latest.error}", icon=":material/error:")
+        previous = last_sync(engine, succeeded=True)
+        if previous is not None:
+            st.caption("Previous successful synchronization (the catalogue below is from it):")
+            _stats(previous, "models_previous")
+            _errors(previous)
+    else:
+        if latest.status == "success":
+            st.success(f"Synchronization succeeded: {latest.total:,} models from LiteLLM.",
+                       icon=":material/check_circle:")
+        else:
+            st.warning(f"Partial success: {latest.total:,} models synchronized; {len(latest.errors)} problem(s) "
+                       "found in LiteLLM's model data.", icon=":material/warning:")
+        _stats(latest, "models_latest")
+        _errors(latest)
+
+    st.subheader("Sync history")
+    history = sync_history(engine, limit=20)
+    if history.empty:
+        st.caption("No runs yet.")
+    else:
+        history = history.assign(duration_s=(history["finished_at"] - history["started_at"]).dt.total_seconds())
+        st.dataframe(history[["started_at", "trigger", "status", "total", "new", "updated", "unavailable",
+                              "error_count", "duration_s", "error"]], hide_index=True, width="stretch",
+                     key="models_history", column_config={
+                         "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                         "trigger": "Triggered by", "status": "Outcome", "total": "Total", "new": "New",
+                         "updated": "Updated", "unavailable": "Unavailable", "error_count": "Problems",
+                         "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.2f"),
+                         "error": "Failure"})
+
+    st.subheader("Model browser")
+    models = catalogue(engine)
+    if models.empty:
+        st.info("The catalogue is empty until the first synchronization.")
+    else:
+        today = now.date()
+        models = with_usage(models, get_store(settings), today, days=30)
+        f = facets(models)
+        c = st.columns([3, 2, 2, 2])
+        search = c[0].text_input("Search", key="models_search", placeholder="name, model, provider, API base")
+        providers = c[1].multiselect("Provider", f["providers"], key="models_provider")
+        modes = c[2].multiselect("Mode", f["modes"], key="models_mode")
+        caps = c[3].multiselect("Capabilities (all of)", f["capabilities"], key="models_capability",
+                                format_func=lambda k: CAPABILITY_LABELS.get(k, k))
+        c = st.columns([3, 2])
+        availability = c[0].segmented_control("Availability", ["all", "available", "unavailable"], default="all",
+                                              key="models_availability", format_func=str.capitalize) or "all"
+        idle_only = c[1].toggle("Idle only (no requests in 30 days)", key="models_idle")
+        shown = filter_catalogue(models, search, providers, modes, caps, availability)
+        usage_known = "usage_error" not in models.attrs
+        if idle_only and usage_known:
+            shown = shown[shown["requests_30d"] == 0].reset_index(drop=True)
+        idle = int((models.loc[models["available"], "requests_30d"] == 0).sum()) if usage_known else None
+        st.caption(f"{len(shown):,} of {len(models):,} models shown · prices per 1M tokens · usage over the last "
+                   f"30 UTC days" + (f" · {idle} available model(s) idle" if idle is not None else
+                                     f" · usage unavailable: {models.attrs['usage_error']}"))
+        shown = shown.assign(capabilities=shown["capabilities"].map(
+            lambda cs: [CAPABILITY_LABELS.get(x, x) for x in cs]))
+        st.dataframe(
+            shown[["name", "available", "provider", "mode", "input_cost_per_1m", "output_cost_per_1m",
+                   "max_input_tokens", "max_output_tokens", "requests_30d", "spend_30d", "capabilities",
+                   "underlying_model", "api_base", "alias_of", "tpm", "rpm", "deployments", "first_seen", "last_seen",
+                   "unavailable_since", "issues", "litellm_model_id"]],
+            hide_index=True, width="stretch", key="models_browser", column_config={
+                "name": st.column_config.TextColumn("Model", pinned=True),
+                "available": st.column_config.CheckboxColumn("Available"),
+                "provider": "Provider", "mode": "Mode",
+                "input_cost_per_1m": st.column_config.NumberColumn("Input $/1M", format="$%.4g"),
+                "output_cost_per_1m": st.column_config.NumberColumn("Output $/1M", format="$%.4g"),
+                "max_input_tokens": st.column_config.NumberColumn("Context (input)", format="localized"),
+                "max_output_tokens": st.column_config.NumberColumn("Max output", format="localized"),
+                "requests_30d": st.column_config.NumberColumn("Requests 30d", format="localized"),
+                "spend_30d": st.column_config.NumberColumn("Spend 30d", format="dollar"),
+                "capabilities": st.column_config.ListColumn("Capabilities"),
+                "underlying_model": "Underlying model", "api_base": "API base", "alias_of": "Alias of",
+                "tpm": st.column_config.NumberColumn("TPM", format="localized"),
+                "rpm": st.column_config.NumberColumn("RPM", format="localized"),
+                "deployments": "Deployments",
+                "first_seen": st.column_config.DatetimeColumn("First seen", format="YYYY-MM-DD HH:mm"),
+                "last_seen": st.column_config.DatetimeColumn("Last seen", format="YYYY-MM-DD HH:mm"),
+                "unavailable_since": st.column_config.DatetimeColumn("Unavailable since", format="YYYY-MM-DD HH:mm"),
+                "issues": st.column_config.ListColumn("Problems"),
+                "litellm_model_id": "LiteLLM model id"})
+
+with test_tab:
+    st.caption(f"Checks an OpenAI-compatible endpoint before you create a model in LiteLLM: `GET <API base>/models` "
+               f"with the key, {DEFAULT_TIMEOUT_S:g} s timeout. The key is sent once and never stored, logged or "
+               "audited.")
+    with st.form("models_test_form"):
+        api_base = st.text_input("API base URL", key="models_test_base", placeholder="https://api.openai.com/v1")
+        api_key = st.text_input("API key", key="models_test_key", type="password", autocomplete="off",
+                                help="Use the eye icon to show or hide the key.")
+        model = st.text_input("Backend model name", key="models_test_model", placeholder="gpt-4o")
+        submitted = st.form_submit_button("Test Configuration", type="primary", disabled=not can_test,
+                                          help=None if can_test else denied_message("models:test"),
+                                          key="models_test_submit")
+    if submitted:
+        try:
+            with st.spinner("Contacting the endpoint…"):
+                result = test_configuration(engine, user, api_base, api_key, model)
+        except PermissionDenied as exc:
+            st.error(str(exc))
+        else:
+            st.session_state["models_test_result"] = result     # the answer only: no key in it
+    result = st.session_state.get("models_test_result")
+    if result is not None:
+        facts = [f"{result.latency_ms:g} ms" if result.latency_ms is not None else None,
+                 f"{result.models_available} model(s) listed" if result.models_available is not None else None,
+                 result.url]
+        detail = " · ".join(x for x in facts if x)
+        if result.result == "model_found":
+            st.success(result.message, icon=":material/check_circle:")
+        elif result.result == "model_not_found":
+            st.warning(result.message, icon=":material/search_off:")
+            if result.suggestions:
+                st.markdown("Closest names: " + ", ".join(f"`{s}`" for s in result.suggestions))
+        else:
+            icons = {"auth_error": ":material/key_off:", "timeout": ":material/timer_off:"}
+            st.error(result.message, icon=icons.get(result.result, ":material/cloud_off:"))
+        if detail:
+            st.caption(detail)

@@ -6,6 +6,8 @@ copied or replayed cookie useless.
 """
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import jwt
 import streamlit as st
 
@@ -13,8 +15,10 @@ from lib import accounts
 from lib.accounts import LoginError, User
 
 COOKIE_NAME = "litellm_console_auth"
+COOKIE_DAYS = 7
 _USER_KEY = "console_user"
 _EXP_KEY = "console_cookie_exp"
+_PENDING_KEY = "console_pending_cookie"
 
 
 def current_user() -> User | None:
@@ -61,11 +65,18 @@ def resolve_user(engine, authenticator, secret: str) -> User | None:
         return None
     st.session_state[_EXP_KEY] = exp
     st.session_state[_USER_KEY] = user
+    if st.session_state.get(_PENDING_KEY):
+        # Just logged in with a password: the cookie is set in a normal run that renders the cookie
+        # component (a rerun right after setting it would drop it). Same token format as the library.
+        token = jwt.encode({"username": username, "exp_date": exp}, secret, algorithm="HS256")
+        authenticator.cookie_controller.cookie_model.cookie_manager.set(
+            COOKIE_NAME, token, expires_at=datetime.fromtimestamp(exp))
+        st.session_state[_PENDING_KEY] = False
     return user
 
 
 def _forget(authenticator) -> None:
-    for k in ("authentication_status", "name", "username", "roles", _USER_KEY, _EXP_KEY):
+    for k in ("authentication_status", "name", "username", "roles", _USER_KEY, _EXP_KEY, _PENDING_KEY):
         st.session_state[k] = None
     try:
         authenticator.cookie_controller.delete_cookie()
@@ -73,32 +84,35 @@ def _forget(authenticator) -> None:
         pass
 
 
-def render_login(engine, authenticator, demo_accounts: bool) -> None:
-    """Our own login form (lockout, disabled accounts, audit), then the library's cookie."""
+def render_login(engine, demo_accounts: bool) -> None:
+    """Our own login form: lockout, disabled accounts and audit live in lib.accounts."""
     st.title("LiteLLM Console")
     if demo_accounts:
         st.info("Demo mode: log in as **admin** / admin, **viewer** / viewer (read-only admin) or "
                 "**alice** / alice (a user who sees only her own usage).")
     with st.form("login_form"):
         st.subheader("Log in")
-        username = st.text_input("Username", key="login_username", autocomplete="username")
-        password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
-        submitted = st.form_submit_button("Log in", type="primary")
-    if not submitted:
-        return
+        st.text_input("Username", key="login_username", autocomplete="username")
+        st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
+        st.form_submit_button("Log in", type="primary", on_click=_attempt_login, args=(engine,))
+    if st.session_state.get("login_error"):
+        st.error(st.session_state.pop("login_error"))
+
+
+def _attempt_login(engine) -> None:
+    """Form callback (runs before the script): check the password, open the session, forget the password."""
+    username = (st.session_state.get("login_username") or "").strip()
+    password = st.session_state.get("login_password") or ""
+    st.session_state["login_password"] = ""          # a typed password never stays in the page
     try:
-        user = accounts.authenticate(engine, username.strip(), password)
+        user = accounts.authenticate(engine, username, password)
     except LoginError as exc:
-        st.error(str(exc))
+        st.session_state["login_error"] = str(exc)
         return
-    st.session_state.update({"authentication_status": True, "username": user.username, "name": user.display_name,
-                             "roles": [user.role], "logout": False})
-    authenticator.cookie_controller.set_cookie()
-    exp = authenticator.cookie_controller.cookie_model.exp_date
+    exp = (datetime.now() + timedelta(days=COOKIE_DAYS)).timestamp()
     accounts.open_session(engine, user.username, exp)
-    st.session_state[_EXP_KEY] = exp
-    st.session_state[_USER_KEY] = user
-    st.rerun()
+    st.session_state.update({"authentication_status": True, "username": user.username, "name": user.display_name,
+                             "roles": [user.role], "logout": False, _EXP_KEY: exp, _PENDING_KEY: True})
 
 
 def logout(engine, authenticator) -> None:

@@ -1,0 +1,57 @@
+"""CLI commands for console accounts: create-user, set-password, disable-user (the operator's bootstrap)."""
+from __future__ import annotations
+
+import json
+import sys
+
+from lib import accounts
+from lib.permissions import ROLES
+
+
+def _engine(settings):
+    from lib.appdb import get_engine
+    return get_engine(settings.DATABASE_URL)
+
+
+def _password() -> str:
+    password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise accounts.AccountError("no password on standard input")
+    return password
+
+
+def cmd_create_user(args, settings) -> int:
+    user = accounts.create_user(_engine(settings), None, args.username, _password(), args.role, name=args.name,
+                                email=args.email, litellm_user_id=args.litellm_user_id)
+    print(json.dumps({"created": user.username, "role": user.role}))
+    return 0
+
+
+def cmd_set_password(args, settings) -> int:
+    accounts.set_password(_engine(settings), None, args.username, _password())
+    print(json.dumps({"password_set": args.username}))
+    return 0
+
+
+def cmd_disable_user(args, settings) -> int:
+    accounts.set_enabled(_engine(settings), None, args.username, False)
+    print(json.dumps({"disabled": args.username}))
+    return 0
+
+
+def add_user_commands(sub) -> None:
+    c = sub.add_parser("create-user", help="create a console login (password read from stdin)")
+    c.add_argument("--username", required=True)
+    c.add_argument("--role", choices=ROLES, required=True)
+    c.add_argument("--name")
+    c.add_argument("--email")
+    c.add_argument("--litellm-user-id", help="LiteLLM user id whose usage 'My usage' shows")
+    c.add_argument("--password-stdin", action="store_true", required=True)
+    c.set_defaults(func=cmd_create_user)
+    p = sub.add_parser("set-password", help="set a user's password (read from stdin)")
+    p.add_argument("--username", required=True)
+    p.add_argument("--password-stdin", action="store_true", required=True)
+    p.set_defaults(func=cmd_set_password)
+    d = sub.add_parser("disable-user", help="disable a login (its sessions end)")
+    d.add_argument("--username", required=True)
+    d.set_defaults(func=cmd_disable_user)

@@ -1,0 +1,293 @@
+"""Test Configuration: can LiteLLM reach this OpenAI-compatible endpoint with this key, and does it serve this model?
+
+One `GET {base}/models` with a bearer token answers exactly one of: model found, model not found (with the
+closest names), authentication failed, cannot contact the endpoint (DNS, refused, TLS, not JSON, HTTP errors
+other than 401/403), or timeout. The API key is sent and forgotten: it is never stored, logged, audited or
+repeated in a message (an endpoint that echoes it gets it masked).
+"""
+from __future__ import annotations
+
+import difflib
+import re
+import socket
+import ssl
+import time
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+DEFAULT_TIMEOUT_S = 10.0
+MAX_SUGGESTIONS = 5
+MIN_SIMILARITY = 0.4
+SUCCESS_MESSAGE = "Connection successful! You can create the model."
+RESULTS = ("model_found", "model_not_found", "auth_error", "connection_error", "timeout")
+_VERSION_SEGMENT = re.compile(r"^v\d+[a-z0-9]*$", re.IGNORECASE)     # v1, v1beta, v2alpha1
+_SEPARATORS = re.compile(r"[\s\-_.:/]+")
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")                       # printable ASCII, no spaces
+
+
+@dataclass
+class ProbeResult:
+    success: bool
+    result: str                      # one of RESULTS
+    message: str
+    suggestions: list[str] = field(default_factory=list)
+    latency_ms: float | None = None
+    models_available: int | None = None
+    url: str | None = None           # the models URL asked (credentials and query string removed)
+
+    def as_dict(self) -> dict:
+        """The CLI's JSON: success, result, message, suggestions, latency_ms, models_available."""
+        d = asdict(self)
+        d.pop("url")
+        return d
+
+
+class InvalidApiBase(ValueError):
+    pass
+
+
+def _clean(url: str) -> str:
+    """For messages and the audit: no user:password@, no query string, no fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return urlunsplit((parts.scheme, host + (f":{port}" if port else ""), parts.path, "", ""))
+
+
+def clean_api_base(api_base: str) -> str:
+    """The API base as shown and audited (credentials and query removed); the raw text if it is not a URL."""
+    try:
+        return _clean(api_base.strip()) if "://" in (api_base or "") else (api_base or "").strip()
+    except ValueError:
+        return "(invalid URL)"
+
+
+def models_urls(api_base: str) -> list[str]:
+    """The URLs to ask for the model list, in order (the next one only if the previous answered 404).
+
+    `https://h/v1`, `https://h/v1/`, `https://h/v1/models` -> `https://h/v1/models`;
+    `https://h` -> `https://h/v1/models`, then `https://h/models`;
+    `https://h/openai` (no version segment) -> `https://h/openai/models`, then `https://h/openai/v1/models`.
+    """
+    text = (api_base or "").strip()
+    if not text:
+        raise InvalidApiBase("Enter the API base URL, e.g. https://api.openai.com/v1")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018  (validates the port)
+    except ValueError as exc:
+        raise InvalidApiBase(f"The API base URL is not valid ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InvalidApiBase("The API base URL must start with http:// or https:// and name a host, "
+                             "e.g. https://api.openai.com/v1")
+    segments = [s for s in parts.path.split("/") if s]
+    if segments and segments[-1].lower() == "models":
+        segments = segments[:-1]
+    # keep the query string (some gateways need ?api-version=); drop user:password@ (the key is the credential)
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    build = lambda segs: urlunsplit((parts.scheme, netloc, "/" + "/".join(segs), parts.query, ""))  # noqa: E731
+    if segments and _VERSION_SEGMENT.match(segments[-1]):
+        return [build(segments + ["models"])]
+    if not segments:
+        return [build(["v1", "models"]), build(["models"])]
+    return [build(segments + ["models"]), build(segments + ["v1", "models"])]
+
+
+# -- closeness ------------------------------------------------------------------------------------
+def _norm(name: str) -> str:
+    return _SEPARATORS.sub("", name.lower())
+
+
+def similarity(query: str, candidate: str) -> float:
+    """0..1: how close a model name is to what was typed. Case and separators (-_.:/ and spaces) are ignored
+    when they are the only difference; a provider prefix (openai/gpt-4o) is ignored; a name that extends
+    what was typed (gpt-4 -> gpt-4o) gets a bonus over one that merely shares letters."""
+    q, c = query.strip().lower(), candidate.strip().lower()
+    if not q or not c:
+        return 0.0
+    if q == c:
+        return 1.0
+    variants = {q, q.split("/", 1)[1]} if "/" in q else {q}
+    best = 0.0
+    for v in variants:
+        nv, nc = _norm(v), _norm(c)
+        if nv and nv == nc:
+            best = max(best, 0.99)
+            continue
+        score = max(difflib.SequenceMatcher(None, v, c, autojunk=False).ratio(),
+                    difflib.SequenceMatcher(None, nv, nc, autojunk=False).ratio())
+        if nv and nc and (nc.startswith(nv) or nv.startswith(nc)):
+            score += 0.1 * (1 - score)             # same family, more (or less) specific
+        elif nv and nc and (nv in nc or nc in nv):
+            score += 0.05 * (1 - score)
+        best = max(best, min(score, 0.98))
+    return best
+
+
+def closest_models(query: str, names: list[str], limit: int = MAX_SUGGESTIONS,
+                   min_similarity: float = MIN_SIMILARITY) -> list[str]:
+    """Up to `limit` names, closest first (ties by name); names below `min_similarity` are not suggested."""
+    scored = sorted(((similarity(query, n), n) for n in set(names)), key=lambda t: (-t[0], t[1]))
+    return [n for s, n in scored if s >= min_similarity][:limit]
+
+
+# -- the probe ------------------------------------------------------------------------------------
+def _reason(exc: Exception) -> str:
+    """A person's reason for a transport failure: DNS, refused, TLS, or the library's words."""
+    chain, seen = [], exc
+    while seen is not None and len(chain) < 10:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    text = " ".join(str(e) for e in chain).lower()
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or "certificate verify failed" in text:
+        return "TLS error: the server's certificate could not be verified"
+    ssl_errors = [e for e in chain if isinstance(e, ssl.SSLError)]
+    if ssl_errors:
+        return f"TLS error: {ssl_errors[0]}"
+    if any(isinstance(e, socket.gaierror) for e in chain) or any(
+            s in text for s in ("name or service not known", "nodename nor servname", "name resolution",
+                                "getaddrinfo", "no address associated")):
+        return "DNS lookup failed: the host name does not resolve"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "connection refused" in text:
+        return "connection refused: nothing is listening on that host and port"
+    if "ssl" in text or "tls" in text:
+        return f"TLS error: {exc}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the server closed the connection or did not speak HTTP ({exc})"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _scrub(text: str, api_key: str) -> str:
+    text = text or ""
+    for secret in {api_key or "", (api_key or "").strip()}:
+        if len(secret) >= 4:
+            text = text.replace(secret, "***")
+    text = " ".join(text.split())
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _provider_error(resp: httpx.Response, api_key: str) -> str:
+    try:
+        body = resp.json()
+        err = body.get("error") if isinstance(body, dict) else None
+        msg = err.get("message") if isinstance(err, dict) else (err if isinstance(err, str) else body.get("detail"))
+        if msg:
+            return _scrub(str(msg), api_key)
+    except (ValueError, AttributeError):
+        pass
+    return _scrub(resp.text, api_key)
+
+
+def probe_config(api_base: str, api_key: str, model: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 transport: httpx.BaseTransport | None = None) -> ProbeResult:
+    """Ask the endpoint for its models with the key; never raises for network or endpoint problems."""
+    model = (model or "").strip()
+    try:
+        urls = models_urls(api_base)
+    except InvalidApiBase as exc:
+        return ProbeResult(False, "connection_error", f"Cannot contact the endpoint: {exc}")
+    api_key = (api_key or "").strip()
+    if api_key and not _HEADER_SAFE.fullmatch(api_key):
+        return ProbeResult(False, "auth_error", "Authentication failed: the API key contains characters that cannot "
+                           "be sent (spaces, line breaks or non-ASCII); check that it was pasted whole.",
+                           url=_clean(urls[0]))
+    headers = {"Accept": "application/json"}
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key}"
+    with httpx.Client(timeout=httpx.Timeout(timeout_s), transport=transport, follow_redirects=True,
+                      headers=headers) as http:
+        deadline = time.perf_counter() + timeout_s
+        for i, url in enumerate(urls):
+            shown = _clean(url)
+            started = time.perf_counter()
+            # a fallback URL gets what is left of the one timeout
+            limit = httpx.Timeout(max(0.1, deadline - started)) if i else httpx.USE_CLIENT_DEFAULT
+            try:
+                resp = http.get(url, timeout=limit)
+            except httpx.TimeoutException:
+                return ProbeResult(False, "timeout", f"Timeout: {shown} did not answer within {timeout_s:g} s. "
+                                   "Check the URL, the network path (proxy, firewall) and that the server is up.",
+                                   url=shown)
+            except (httpx.TransportError, httpx.InvalidURL, ssl.SSLError, OSError) as exc:
+                return ProbeResult(False, "connection_error",
+                                   f"Cannot contact the endpoint {shown}: {_scrub(_reason(exc), api_key)}", url=shown)
+            latency = round((time.perf_counter() - started) * 1000, 1)
+            if resp.status_code == 404 and i + 1 < len(urls):
+                continue                                  # e.g. a base without /v1: try the other form
+            if resp.status_code in (401, 403):
+                return ProbeResult(False, "auth_error",
+                                   f"Authentication failed (HTTP {resp.status_code}): the endpoint refused the API "
+                                   f"key. {_provider_error(resp, api_key)}".strip(), latency_ms=latency, url=shown)
+            if not 200 <= resp.status_code < 300:
+                return ProbeResult(False, "connection_error",
+                                   f"Cannot contact the endpoint: {shown} answered HTTP {resp.status_code}. "
+                                   f"{_provider_error(resp, api_key)}".strip(), latency_ms=latency, url=shown)
+            try:
+                body = resp.json()
+            except ValueError:
+                return ProbeResult(False, "connection_error",
+                                   f"Cannot contact the endpoint: {shown} did not answer with JSON — is this an "
+                                   "OpenAI-compatible API base (usually ending in /v1)?", latency_ms=latency, url=shown)
+            data = body.get("data") if isinstance(body, dict) else None
+            if not isinstance(data, list):
+                return ProbeResult(False, "connection_error",
+                                   f"Cannot contact the endpoint: {shown} answered JSON without a model list "
+                                   "(data[]) — is this an OpenAI-compatible API base?", latency_ms=latency, url=shown)
+            names = [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id") is not None]
+            return _model_answer(model, names, latency, shown)
+    raise AssertionError("unreachable")
+
+
+def _model_answer(model: str, names: list[str], latency: float, url: str) -> ProbeResult:
+    if model and model in names:
+        return ProbeResult(True, "model_found", SUCCESS_MESSAGE, latency_ms=latency, models_available=len(names),
+                           url=url)
+    suggestions = closest_models(model, names) if model else []
+    if not model:
+        msg = f"Enter the backend model name; the endpoint lists {len(names)} model(s)."
+    else:
+        msg = f"Model not available: '{model}' is not among the {len(names)} model(s) this endpoint lists."
+        if "/" in model and model.split("/", 1)[1] in names:
+            msg += (f" The backend calls it '{model.split('/', 1)[1]}': LiteLLM's provider prefix "
+                    f"('{model.split('/', 1)[0]}/') is not part of the backend model name.")
+        elif suggestions:
+            msg += " Closest names: " + ", ".join(suggestions) + "."
+        else:
+            msg += " No listed model has a similar name."
+    return ProbeResult(False, "model_not_found", msg, suggestions, latency, len(names), url)
+
+
+def test_configuration(engine, user, api_base: str, api_key: str, model: str, *,
+                       timeout_s: float = DEFAULT_TIMEOUT_S, transport: httpx.BaseTransport | None = None,
+                       actor: str | None = None) -> ProbeResult:
+    """The page's and CLI's Test Configuration: checks models:test (when a user is given), probes, audits the
+    URL (cleaned), model and outcome — never the key. `user=None` is the operator's CLI (actor "cli")."""
+    from lib.audit import audit
+    from lib.permissions import PermissionDenied, require
+    who = actor or (user.username if user is not None else "cli")
+    target = clean_api_base(api_base)
+    if user is not None:
+        try:
+            require(user.role, "models:test")
+        except PermissionDenied as exc:
+            if engine is not None:
+                audit(engine, who, "models.test_config", target, "denied", {"url": target, "model": model,
+                                                                           "reason": str(exc)})
+            raise
+    result = probe_config(api_base, api_key, model, timeout_s=timeout_s, transport=transport)
+    if engine is not None:
+        audit(engine, who, "models.test_config", target, result.result,
+              {"url": result.url or target, "model": model, "result": result.result, "success": result.success,
+               "latency_ms": result.latency_ms, "models_available": result.models_available,
+               "suggestions": result.suggestions})
+    return result
+
+
+test_configuration.__test__ = False   # not a pytest test, despite the name

@@ -1,0 +1,329 @@
+"""Test Configuration: URL handling, every outcome, closest-name suggestions, the CLI, and the key kept secret."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import httpx
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from lib.accounts import User
+from lib.appdb import get_engine
+from lib.audit import list_audit
+from lib.config_probe import (MAX_SUGGESTIONS, SUCCESS_MESSAGE, closest_models, models_urls, probe_config,
+                              similarity, test_configuration)
+from lib.permissions import PermissionDenied
+
+ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+KEY = "sk-local-secret-123"
+LOCAL_MODELS = ["gpt-4o", "gpt-4o-mini", "in-house-model", "llama3"]
+ADMIN = User("root", "Root", None, "admin", None, True)
+VIEWER = User("viewer", "Viewer", None, "admin-readonly", None, True)
+
+
+# -- a local OpenAI-compatible stub, and sockets that misbehave ------------------------------------
+class _Handler(BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        if self.headers.get("Authorization") != f"Bearer {KEY}":
+            body, code = {"error": {"message": f"Incorrect API key provided: {self.headers.get('Authorization')}"}}, 401
+        elif self.path.split("?")[0].rstrip("/") == "/v1/models":
+            body, code = {"object": "list", "data": [{"id": m, "object": "model"} for m in LOCAL_MODELS]}, 200
+        else:
+            body, code = {"error": {"message": "not found"}}, 404
+        raw = json.dumps(body).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+@pytest.fixture(scope="module")
+def local_backend():
+    """http://127.0.0.1:PORT/v1 serving LOCAL_MODELS to the key KEY (401 otherwise)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def silent_server():
+    """Accepts connections and never answers."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(8)
+    held, stop = [], threading.Event()
+
+    def accept():
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(sock.accept()[0])
+            except OSError:
+                continue
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    stop.set()
+    t.join(2)
+    for c in held:
+        c.close()
+    sock.close()
+
+
+def closed_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def mock(handler) -> httpx.MockTransport:
+    return httpx.MockTransport(handler)
+
+
+def models_json(names):
+    return httpx.Response(200, json={"object": "list", "data": [{"id": n} for n in names]})
+
+
+# -- URLs ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("base, urls", [
+    ("https://api.openai.com/v1", ["https://api.openai.com/v1/models"]),
+    ("https://api.openai.com/v1/", ["https://api.openai.com/v1/models"]),
+    ("  https://api.openai.com/v1//  ", ["https://api.openai.com/v1/models"]),
+    ("https://api.openai.com/v1/models", ["https://api.openai.com/v1/models"]),
+    ("https://api.openai.com", ["https://api.openai.com/v1/models", "https://api.openai.com/models"]),
+    ("http://127.0.0.1:8000/", ["http://127.0.0.1:8000/v1/models", "http://127.0.0.1:8000/models"]),
+    ("https://openrouter.ai/api/v1", ["https://openrouter.ai/api/v1/models"]),
+    ("https://g.example/v1beta/openai", ["https://g.example/v1beta/openai/models",
+                                         "https://g.example/v1beta/openai/v1/models"]),
+    ("https://gw.example/openai?api-version=2024-10-21", ["https://gw.example/openai/models?api-version=2024-10-21",
+                                                          "https://gw.example/openai/v1/models?api-version=2024-10-21"]),
+])
+def test_models_urls(base, urls):
+    assert models_urls(base) == urls
+
+
+@pytest.mark.parametrize("base", ["", "api.openai.com/v1", "ftp://x.example", "http://", "http://h:99999/v1"])
+def test_bad_api_base_is_a_connection_error_without_a_request(base):
+    called = []
+    r = probe_config(base, KEY, "gpt-4o", transport=mock(lambda req: called.append(req) or models_json([])))
+    assert (r.success, r.result, called) == (False, "connection_error", [])
+    assert r.message.startswith("Cannot contact the endpoint")
+
+
+# -- each outcome (mocked HTTP) --------------------------------------------------------------------
+def test_found_sends_the_bearer_key_once_and_reports_latency_and_count():
+    seen = []
+
+    def handler(req):
+        seen.append((str(req.url), req.headers.get("authorization")))
+        return models_json(LOCAL_MODELS)
+    r = probe_config("https://h.example/v1/", f"  {KEY} ", "gpt-4o", transport=mock(handler))
+    assert seen == [("https://h.example/v1/models", f"Bearer {KEY}")]
+    assert r.as_dict() == {"success": True, "result": "model_found", "message": SUCCESS_MESSAGE, "suggestions": [],
+                           "latency_ms": r.latency_ms, "models_available": 4}
+    assert r.latency_ms is not None and r.latency_ms >= 0
+
+
+def test_missing_v1_falls_back_on_404():
+    def handler(req):
+        return models_json(["m"]) if req.url.path == "/models" else httpx.Response(404, text="no")
+    r = probe_config("https://h.example", KEY, "m", transport=mock(handler))
+    assert r.result == "model_found" and r.url == "https://h.example/models"
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_error_masks_an_echoed_key(status):
+    r = probe_config("https://h.example/v1", KEY, "m", transport=mock(
+        lambda req: httpx.Response(status, json={"error": {"message": f"bad key {KEY}"}})))
+    assert r.result == "auth_error" and not r.success and f"HTTP {status}" in r.message
+    assert KEY not in r.message and "***" in r.message
+
+
+@pytest.mark.parametrize("response, reason", [
+    (httpx.Response(500, text="boom"), "HTTP 500"),
+    (httpx.Response(404, text="nope"), "HTTP 404"),
+    (httpx.Response(429, json={"error": {"message": "slow down"}}), "slow down"),
+    (httpx.Response(200, text="<html>login</html>"), "did not answer with JSON"),
+    (httpx.Response(200, json={"models": []}), "without a model list"),
+    (httpx.Response(200, json=[1, 2]), "without a model list"),
+])
+def test_endpoint_problems_are_connection_errors(response, reason):
+    r = probe_config("https://h.example/v1", KEY, "m", transport=mock(lambda req: response))
+    assert r.result == "connection_error" and reason in r.message
+
+
+def test_not_found_suggests_closest_first():
+    names = [f"model-{i}" for i in range(12)] + ["gpt-4o-mini", "gpt-4-turbo", "gpt-4o"]
+    r = probe_config("https://h.example/v1", KEY, "gpt-4", transport=mock(lambda req: models_json(names)))
+    assert r.result == "model_not_found" and not r.success and r.models_available == 15
+    assert r.suggestions[0] == "gpt-4o" and set(r.suggestions[:3]) == {"gpt-4o", "gpt-4-turbo", "gpt-4o-mini"}
+    assert len(r.suggestions) <= MAX_SUGGESTIONS and "gpt-4" in r.message
+
+
+def test_provider_prefix_is_explained():
+    r = probe_config("https://h.example/v1", KEY, "openai/gpt-4o", transport=mock(lambda req: models_json(LOCAL_MODELS)))
+    assert r.result == "model_not_found" and r.suggestions[0] == "gpt-4o" and "provider prefix" in r.message
+
+
+def test_a_key_that_cannot_be_sent_is_refused_without_echoing_it():
+    r = probe_config("https://h.example/v1", "sk-abc\ndef", "m", transport=mock(lambda req: models_json(["m"])))
+    assert r.result == "auth_error" and "sk-abc" not in r.message
+
+
+# -- real sockets ----------------------------------------------------------------------------------
+def test_closed_port_cannot_contact():
+    r = probe_config(f"http://127.0.0.1:{closed_port()}/v1", KEY, "m")
+    assert r.result == "connection_error" and "refused" in r.message and r.latency_ms is None
+
+
+def test_silent_server_times_out_quickly(silent_server):
+    started = time.monotonic()
+    r = probe_config(silent_server, KEY, "m", timeout_s=1.0)
+    took = time.monotonic() - started
+    assert r.result == "timeout" and not r.success and "1 s" in r.message
+    assert 0.9 <= took < 4
+
+
+def test_silent_server_without_v1_is_still_bounded_by_one_timeout(silent_server):
+    started = time.monotonic()
+    r = probe_config(silent_server.removesuffix("/v1"), KEY, "m", timeout_s=1.0)
+    assert r.result == "timeout" and time.monotonic() - started < 4
+
+
+def test_tls_to_a_plain_http_server_is_a_tls_error(local_backend):
+    r = probe_config(local_backend.replace("http://", "https://"), KEY, "gpt-4o", timeout_s=3)
+    assert r.result == "connection_error" and "TLS" in r.message
+
+
+def test_unknown_host_is_a_dns_error():
+    r = probe_config("http://no-such-host.invalid/v1", KEY, "gpt-4o", timeout_s=3)
+    assert r.result in ("connection_error", "timeout")
+    if r.result == "connection_error":
+        assert "DNS" in r.message
+
+
+def test_local_backend_outcomes(local_backend):
+    assert probe_config(local_backend, KEY, "llama3").result == "model_found"
+    assert probe_config(local_backend.removesuffix("/v1") + "/", KEY, "llama3").result == "model_found"
+    wrong = probe_config(local_backend, "sk-wrong-key-999", "llama3")
+    assert wrong.result == "auth_error" and "sk-wrong-key-999" not in wrong.message
+    assert probe_config(local_backend, KEY, "gpt-4").suggestions[0] == "gpt-4o"
+
+
+# -- closeness -------------------------------------------------------------------------------------
+def test_similarity_basics():
+    assert similarity("gpt-4o", "gpt-4o") == 1.0
+    assert similarity("GPT_4O", "gpt-4o") > similarity("gpt-4", "gpt-4o") > similarity("gpt-4", "llama3")
+    assert closest_models("gpt4o", ["llama3", "gpt-4o-mini", "gpt-4o"])[:2] == ["gpt-4o", "gpt-4o-mini"]
+    assert closest_models("claude-3-5-sonet", ["claude-3-5-haiku", "claude-3-5-sonnet", "gpt-4o"])[0] == \
+        "claude-3-5-sonnet"
+    assert closest_models("zzzz", ["gpt-4o", "llama3"]) == []        # nothing similar: no noise
+
+
+names_st = st.lists(st.text(alphabet="abcdefgo-_.0123456789", min_size=1, max_size=14), min_size=0, max_size=30)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.text(alphabet="abcdefgo-_.0123456789", min_size=1, max_size=14), names_st)
+def test_suggestions_are_the_closest_in_order(query, names):
+    got = closest_models(query, names)
+    assert len(got) <= MAX_SUGGESTIONS and len(set(got)) == len(got) and set(got) <= set(names)
+    scores = [similarity(query, n) for n in got]
+    assert scores == sorted(scores, reverse=True)
+    left_out = set(names) - set(got)
+    if len(got) == MAX_SUGGESTIONS and left_out:
+        assert max(similarity(query, n) for n in left_out) <= scores[-1]      # no closer name left out
+    if query in names:
+        assert got[0] == query
+
+
+# -- audit, permission, CLI ------------------------------------------------------------------------
+def test_audit_records_url_model_outcome_never_the_key(tmp_path, local_backend):
+    engine = get_engine(f"sqlite:///{tmp_path}/app.db")
+    r = test_configuration(engine, ADMIN, local_backend.replace("http://", "http://u:pw@") + "?token=zz", KEY,
+                           "gpt-4o")
+    assert r.result == "model_found"
+    row = list_audit(engine, action="models.test_config").iloc[0]
+    assert row["actor"] == "root" and row["outcome"] == "model_found"
+    assert row["details"]["model"] == "gpt-4o" and row["details"]["url"] == local_backend + "/models"
+    dump = json.dumps(list_audit(engine).to_dict("records"), default=str)
+    assert KEY not in dump and "pw@" not in dump and "zz" not in dump
+
+
+def test_readonly_may_not_test(tmp_path):
+    engine = get_engine(f"sqlite:///{tmp_path}/app.db")
+    with pytest.raises(PermissionDenied, match="Admin access required to test model configurations"):
+        test_configuration(engine, VIEWER, "https://h.example/v1", KEY, "m")
+    assert list_audit(engine, action="models.test_config")["outcome"].tolist() == ["denied"]
+
+
+def _cli() -> str:
+    from lib.cli import build_parser
+    try:
+        build_parser().parse_args(["test-config", "--api-base", "x", "--api-key", "k", "--model", "m"])
+    except SystemExit:
+        return "lib.cli_models"
+    return "lib.cli"
+
+
+@pytest.mark.parametrize("key, model, result, code", [
+    (KEY, "gpt-4o", "model_found", 0), ("sk-nope-nope", "gpt-4o", "auth_error", 1),
+    (KEY, "gpt-4", "model_not_found", 1)])
+def test_cli_test_config(tmp_path, local_backend, key, model, result, code):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/app.db", "DUCKDB_PATH": str(tmp_path / "u.duckdb"),
+           "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([sys.executable, "-m", _cli(), "test-config", "--api-base", local_backend, "--api-key", key,
+                          "--model", model], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == code, out.stderr
+    answer = json.loads(out.stdout)
+    assert list(answer) == ["success", "result", "message", "suggestions", "latency_ms", "models_available"]
+    assert answer["result"] == result and answer["success"] is (code == 0)
+    assert key not in out.stdout + out.stderr
+    engine = get_engine(env["DATABASE_URL"])
+    audit = list_audit(engine, action="models.test_config")
+    assert audit["actor"].tolist() == ["cli"] and key not in json.dumps(audit.to_dict("records"), default=str)
+    if result == "model_not_found":
+        assert answer["suggestions"][0] == "gpt-4o" and answer["models_available"] == 4
+
+
+def test_cli_timeout_and_closed_port(tmp_path, silent_server):
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/app.db", "PATH": "/usr/bin:/bin"}
+    for base, result in ((silent_server, "timeout"), (f"http://127.0.0.1:{closed_port()}", "connection_error")):
+        out = subprocess.run([sys.executable, "-m", _cli(), "test-config", "--api-base", base, "--api-key", KEY,
+                              "--model", "m", "--timeout", "1"], cwd=ROOT, env=env, capture_output=True, text=True,
+                             timeout=60)
+        answer = json.loads(out.stdout)
+        assert out.returncode == 1 and answer["result"] == result and answer["latency_ms"] is None
+
+
+# -- the harness's fake OpenAI backend -------------------------------------------------------------
+@pytest.mark.litellm
+def test_against_the_harness_fake_backend(litellm_harness, silent_server):
+    base = litellm_harness["LITELLM_FAKE_BACKEND_URL"]
+    ok = probe_config(base, "sk-fake-backend", "gpt-4o")
+    assert ok.success and ok.result == "model_found" and ok.message == SUCCESS_MESSAGE
+    assert ok.models_available == 4 and ok.latency_ms is not None
+    assert probe_config(base.removesuffix("/v1"), "sk-fake-backend", "in-house-model").result == "model_found"
+    assert probe_config(base, "sk-wrong", "gpt-4o").result == "auth_error"
+    missing = probe_config(base, "sk-fake-backend", "gpt-4")
+    assert missing.result == "model_not_found" and missing.suggestions[0] == "gpt-4o"
+    assert set(missing.suggestions) <= {"gpt-4o", "gpt-4o-mini", "in-house-model", "llama3"}
+    assert probe_config(f"http://127.0.0.1:{closed_port()}/v1", "sk-fake-backend", "gpt-4o").result == \
+        "connection_error"
+    started = time.monotonic()
+    assert probe_config(silent_server, "sk-fake-backend", "gpt-4o", timeout_s=1).result == "timeout"
+    assert time.monotonic() - started < 4
