@@ -1,24 +1,30 @@
 """Console users: bcrypt passwords, roles, lockout after repeated failures, server-side sessions.
 
-State-changing functions take the acting user (`actor`; None = the operator's CLI or bootstrap) and
-check its permission themselves, then write the change and its audit row in one transaction.
+State-changing functions take the acting user (`actor`; None = the operator's CLI) and check its
+permission themselves, then write the change and its audit row in one transaction; a refused change
+is audited too. Usernames are case-insensitive (stored lower-case).
 """
 from __future__ import annotations
 
 import os
 import secrets
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from pathlib import Path
+from typing import Iterator
 
 import bcrypt
 import pandas as pd
 from sqlalchemy import (Boolean, Column, DateTime, Float, Integer, String, Table, func, insert, select, update)
+from sqlalchemy.exc import IntegrityError
 
 from lib.appdb import metadata, utcnow
 from lib.audit import audit
 from lib.jobs import as_aware
-from lib.permissions import ROLES, require
+from lib.permissions import ROLES, PermissionDenied, require
 
 users = Table(
     "users", metadata,
@@ -49,6 +55,7 @@ sessions = Table(
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
 MIN_PASSWORD = 8
+MAX_PASSWORD_BYTES = 72     # bcrypt's limit
 DEMO_ACCOUNTS = (("admin", "admin", "admin", "Demo Admin", None),
                  ("viewer", "viewer", "admin-readonly", "Demo Viewer", None),
                  ("alice", "alice", "user", "Alice Martin", "alice.martin"))
@@ -64,12 +71,20 @@ class LoginError(Exception):
 
 @dataclass(frozen=True)
 class User:
+    """A console login as pages see it (`user = require_page(...)`); never carries the password hash.
+
+    `litellm_user_id` links the login to a LiteLLM user for "My usage" (None: not linked).
+    """
     username: str
     display_name: str
     email: str | None
     role: str
     litellm_user_id: str | None
     enabled: bool
+
+    def can(self, permission: str) -> bool:
+        from lib.permissions import has_permission
+        return has_permission(self.role, permission)
 
 
 def _user(row) -> User:
@@ -86,11 +101,18 @@ def _check_password(password: str, demo: bool) -> None:
         raise AccountError("The password must not be empty")
     if not demo and len(password) < MIN_PASSWORD:
         raise AccountError(f"The password must have at least {MIN_PASSWORD} characters")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise AccountError(f"The password must have at most {MAX_PASSWORD_BYTES} bytes")
 
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
         raise AccountError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}")
+
+
+def normalize_username(username: str | None) -> str:
+    """Usernames are case-insensitive and stored lower-case (streamlit-authenticator lower-cases its keys)."""
+    return (username or "").strip().lower()
 
 
 def _actor_name(actor: User | None) -> str:
@@ -102,9 +124,22 @@ def _require(actor: User | None, permission: str) -> None:
         require(actor.role, permission)
 
 
+@contextmanager
+def _audit_refusal(engine, actor: User | None, action: str, target: str | None) -> Iterator[None]:
+    """A refused change is audited too (outcome 'denied' or 'failure', with the reason)."""
+    try:
+        yield
+    except PermissionDenied as exc:
+        audit(engine, _actor_name(actor), action, target, "denied", {"error": str(exc)})
+        raise
+    except AccountError as exc:
+        audit(engine, _actor_name(actor), action, target, "failure", {"error": str(exc)})
+        raise
+
+
 def get_user(engine, username: str) -> User | None:
     with engine.connect() as c:
-        row = c.execute(select(users).where(users.c.username == username)).mappings().first()
+        row = c.execute(select(users).where(users.c.username == normalize_username(username))).mappings().first()
     return _user(row) if row else None
 
 
@@ -123,30 +158,46 @@ def count_users(engine) -> int:
 
 def create_user(engine, actor: User | None, username: str, password: str, role: str, name: str | None = None,
                 email: str | None = None, litellm_user_id: str | None = None, demo: bool = False) -> User:
+    with _audit_refusal(engine, actor, "user.create", normalize_username(username)[:64] or None):
+        return _create_user(engine, actor, username, password, role, name, email, litellm_user_id, demo)
+
+
+def _create_user(engine, actor, username, password, role, name, email, litellm_user_id, demo) -> User:
     _require(actor, "users:manage")
-    username = (username or "").strip()
+    username = normalize_username(username)
     if not username or len(username) > 64 or not all(ch.isalnum() or ch in "._-@" for ch in username):
         raise AccountError("Username must be 1-64 letters, digits or . _ - @")
     _check_role(role)
     _check_password(password, demo)
-    with engine.begin() as c:
-        if c.execute(select(users.c.id).where(users.c.username == username)).first():
-            raise AccountError(f"User {username!r} already exists")
-        c.execute(insert(users).values(username=username, display_name=name or username, email=email,
-                                       password_hash=hash_password(password), role=role,
-                                       litellm_user_id=litellm_user_id or None, enabled=True, failed_logins=0,
-                                       created_at=utcnow()))
-        audit(engine, _actor_name(actor), "user.create", username, "success",
-              {"role": role, "email": email, "litellm_user_id": litellm_user_id}, conn=c)
+    try:
+        with engine.begin() as c:
+            if c.execute(select(users.c.id).where(users.c.username == username)).first():
+                raise AccountError(f"User {username!r} already exists")
+            c.execute(insert(users).values(username=username, display_name=(name or "").strip() or username,
+                                           email=(email or "").strip() or None, password_hash=hash_password(password),
+                                           role=role, litellm_user_id=(litellm_user_id or "").strip() or None,
+                                           enabled=True, failed_logins=0, created_at=utcnow()))
+            audit(engine, _actor_name(actor), "user.create", username, "success",
+                  {"role": role, "email": email, "litellm_user_id": litellm_user_id}, conn=c)
+    except IntegrityError:   # created by a concurrent request between our check and our insert
+        raise AccountError(f"User {username!r} already exists") from None
     return get_user(engine, username)
 
 
 def _enabled_admins(c) -> int:
-    return c.execute(select(func.count()).select_from(users).where(users.c.role == "admin",
-                                                                   users.c.enabled.is_(True))).scalar()
+    # FOR UPDATE (PostgreSQL) serialises two concurrent demotions of the last two admins
+    ids = c.execute(select(users.c.id).where(users.c.role == "admin", users.c.enabled.is_(True))
+                    .with_for_update()).all()
+    return len(ids)
 
 
 def _change(engine, actor: User | None, username: str, action: str, values: dict, details: dict) -> User:
+    username = normalize_username(username)
+    with _audit_refusal(engine, actor, action, username):
+        return _apply_change(engine, actor, username, action, values, details)
+
+
+def _apply_change(engine, actor: User | None, username: str, action: str, values: dict, details: dict) -> User:
     _require(actor, "users:manage")
     with engine.begin() as c:
         row = c.execute(select(users).where(users.c.username == username)).mappings().first()
@@ -156,6 +207,8 @@ def _change(engine, actor: User | None, username: str, action: str, values: dict
             values.get("role", "admin") != "admin" or values.get("enabled", True) is False)
         if loses_admin and _enabled_admins(c) <= 1:
             raise AccountError("This is the last enabled admin: make another admin first")
+        if actor is not None and actor.username == username and values.get("enabled") is False:
+            raise AccountError("You cannot disable your own account")
         c.execute(update(users).where(users.c.username == username).values(**values))
         if values.get("enabled") is False or "password_hash" in values or "role" in values:
             c.execute(update(sessions).where(sessions.c.username == username, sessions.c.revoked_at.is_(None))
@@ -165,7 +218,9 @@ def _change(engine, actor: User | None, username: str, action: str, values: dict
 
 
 def set_password(engine, actor: User | None, username: str, password: str, demo: bool = False) -> User:
-    _check_password(password, demo)
+    with _audit_refusal(engine, actor, "user.set_password", normalize_username(username)):
+        _require(actor, "users:manage")
+        _check_password(password, demo)
     return _change(engine, actor, username, "user.set_password",
                    {"password_hash": hash_password(password), "failed_logins": 0, "locked_until": None}, {})
 
@@ -176,7 +231,9 @@ def set_enabled(engine, actor: User | None, username: str, enabled: bool) -> Use
 
 
 def change_role(engine, actor: User | None, username: str, role: str) -> User:
-    _check_role(role)
+    with _audit_refusal(engine, actor, "user.change_role", normalize_username(username)):
+        _require(actor, "users:manage")
+        _check_role(role)
     return _change(engine, actor, username, "user.change_role", {"role": role}, {"role": role})
 
 
@@ -197,11 +254,31 @@ def authenticate(engine, username: str, password: str, now: datetime | None = No
     return get_user(engine, username)
 
 
+@lru_cache(maxsize=1)
+def _dummy_hash() -> bytes:
+    return bcrypt.hashpw(b"not-a-password", bcrypt.gensalt(rounds=10))
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """bcrypt check; always does one bcrypt's worth of work (unknown users, over-long input) and never raises."""
+    raw = (password or "").encode()
+    if password_hash is None or len(raw) > MAX_PASSWORD_BYTES:
+        bcrypt.checkpw(b"x", _dummy_hash())
+        return False
+    try:
+        return bcrypt.checkpw(raw, password_hash.encode())
+    except ValueError:      # not a bcrypt hash
+        return False
+
+
 def _login_attempt(engine, username: str, password: str, now: datetime) -> str | None:
     generic = "Wrong username or password."
+    username = normalize_username(username)
+    password = password or ""
     with engine.begin() as c:
         row = c.execute(select(users).where(users.c.username == username)).mappings().first()
         if row is None:
+            verify_password(password, None)          # same work as a real check: no user enumeration
             audit(engine, username or "anonymous", "login", username, "failure", {"reason": "unknown user"}, conn=c)
             return generic
         locked = as_aware(row["locked_until"])
@@ -209,19 +286,23 @@ def _login_attempt(engine, username: str, password: str, now: datetime) -> str |
             audit(engine, username, "login", username, "locked", {}, conn=c)
             minutes = max(1, int((locked - now).total_seconds() // 60) + 1)
             return f"Too many failed logins: this account is locked for {minutes} more minute(s)."
-        if not row["enabled"]:
-            audit(engine, username, "login", username, "failure", {"reason": "disabled"}, conn=c)
-            return "This account is disabled. Ask an admin to enable it."
-        if not bcrypt.checkpw(password.encode(), row["password_hash"].encode()):
-            failures = (row["failed_logins"] or 0) + 1
+        if not verify_password(password, row["password_hash"]):
+            # counted in the database (not read-modify-write), so parallel guesses are all counted
+            failures = c.execute(update(users).where(users.c.id == row["id"])
+                                 .values(failed_logins=users.c.failed_logins + 1)
+                                 .returning(users.c.failed_logins)).scalar_one()
             locks = failures >= MAX_FAILED_LOGINS
-            c.execute(update(users).where(users.c.id == row["id"]).values(
-                failed_logins=0 if locks else failures, locked_until=now + LOCKOUT if locks else None))
+            if locks:
+                c.execute(update(users).where(users.c.id == row["id"]).values(failed_logins=0,
+                                                                               locked_until=now + LOCKOUT))
             audit(engine, username, "login", username, "locked" if locks else "failure",
                   {"reason": "wrong password", "failures": failures}, conn=c)
             if locks:
                 return f"Too many failed logins: this account is locked for {int(LOCKOUT.total_seconds() // 60)} minutes."
             return generic
+        if not row["enabled"]:      # said only to someone who knows the password
+            audit(engine, username, "login", username, "failure", {"reason": "disabled"}, conn=c)
+            return "This account is disabled. Ask an admin to enable it."
         c.execute(update(users).where(users.c.id == row["id"]).values(failed_logins=0, locked_until=None,
                                                                        last_login_at=now))
         audit(engine, username, "login", username, "success", {}, conn=c)
@@ -231,7 +312,10 @@ def _login_attempt(engine, username: str, password: str, now: datetime) -> str |
 def open_session(engine, username: str, cookie_exp: float) -> str:
     sid = secrets.token_hex(16)
     with engine.begin() as c:
-        c.execute(insert(sessions).values(id=sid, username=username, cookie_exp=cookie_exp, created_at=utcnow()))
+        # sessions whose cookie expired a day ago can never be used again: drop them
+        c.execute(sessions.delete().where(sessions.c.cookie_exp < datetime.now(timezone.utc).timestamp() - 86400))
+        c.execute(insert(sessions).values(id=sid, username=normalize_username(username), cookie_exp=cookie_exp,
+                                          created_at=utcnow()))
     return sid
 
 
@@ -264,23 +348,84 @@ def credentials(engine) -> dict:
                                           "failed_login_attempts": 0, "logged_in": False} for r in rows}}
 
 
+# The actor recorded for changes made at start-up from the environment (not by a person or the CLI).
+BOOTSTRAP = User("bootstrap", "bootstrap", None, "admin", None, True)
+_demo_checked: set[str] = set()
+
+
+def has_enabled_admin(engine) -> bool:
+    with engine.connect() as c:
+        return c.execute(select(users.c.id).where(users.c.role == "admin", users.c.enabled.is_(True)).limit(1)).first() \
+            is not None
+
+
 def bootstrap_accounts(engine, settings) -> list[str]:
-    """First start: demo accounts in demo mode, or ADMIN_USERNAME/ADMIN_PASSWORD. Never a default password."""
-    if count_users(engine):
-        return []
-    created = []
+    """Called by app.py on every run (cheap). Returns the usernames it created or changed.
+
+    Demo mode: the three demo accounts when the database has no user. Production: no default password
+    exists anywhere: accounts still carrying a demo password (a database first used in demo mode) are
+    disabled, and ADMIN_USERNAME/ADMIN_PASSWORD make the first admin when no enabled admin exists.
+    """
     if settings.demo_mode:
+        if count_users(engine):
+            return []
+        created = []
         for username, password, role, name, litellm_id in DEMO_ACCOUNTS:
-            create_user(engine, None, username, password, role, name=name, litellm_user_id=litellm_id, demo=True)
-            created.append(username)
-    elif settings.ADMIN_USERNAME and settings.ADMIN_PASSWORD:
-        create_user(engine, None, settings.ADMIN_USERNAME, settings.ADMIN_PASSWORD, "admin", name="Administrator")
-        created.append(settings.ADMIN_USERNAME)
-    return created
+            try:
+                create_user(engine, BOOTSTRAP, username, password, role, name=name, litellm_user_id=litellm_id,
+                            demo=True)
+                created.append(username)
+            except AccountError:    # another session created it first
+                pass
+        return created
+    changed = _retire_demo_passwords(engine)
+    if has_enabled_admin(engine) or not (settings.ADMIN_USERNAME or settings.ADMIN_PASSWORD):
+        return changed
+    if not settings.ADMIN_USERNAME or not settings.ADMIN_PASSWORD:
+        raise AccountError("ADMIN_USERNAME and ADMIN_PASSWORD: set both to create the first admin")
+    password = settings.ADMIN_PASSWORD
+    try:
+        _check_password(password, demo=False)
+    except AccountError as exc:
+        raise AccountError(f"ADMIN_PASSWORD: {exc}") from None
+    username = normalize_username(settings.ADMIN_USERNAME)
+    try:
+        if get_user(engine, username) is None:
+            create_user(engine, BOOTSTRAP, username, password, "admin", name="Administrator")
+        else:   # no enabled admin left: the environment's admin takes this account back
+            _change(engine, BOOTSTRAP, username, "user.restore_admin",
+                    {"password_hash": hash_password(password), "role": "admin", "enabled": True, "failed_logins": 0,
+                     "locked_until": None}, {"reason": "ADMIN_USERNAME/ADMIN_PASSWORD at start, no enabled admin"})
+    except AccountError as exc:
+        if has_enabled_admin(engine):   # a concurrent start did it
+            return changed
+        raise AccountError(f"ADMIN_USERNAME: {exc}") from None
+    return changed + [username]
+
+
+def _retire_demo_passwords(engine) -> list[str]:
+    """Outside demo mode, disable accounts whose password is still a published demo password (once per process)."""
+    key = engine.url.render_as_string(hide_password=True)
+    if key in _demo_checked:
+        return []
+    retired = []
+    with engine.begin() as c:
+        for username, password, *_ in DEMO_ACCOUNTS:
+            row = c.execute(select(users.c.password_hash).where(users.c.username == username,
+                                                                users.c.enabled.is_(True))).first()
+            if row and verify_password(password, row[0]):
+                c.execute(update(users).where(users.c.username == username).values(enabled=False))
+                c.execute(update(sessions).where(sessions.c.username == username, sessions.c.revoked_at.is_(None))
+                          .values(revoked_at=utcnow()))
+                audit(engine, BOOTSTRAP.username, "user.disable", username, "success",
+                      {"reason": "demo password outside demo mode"}, conn=c)
+                retired.append(username)
+    _demo_checked.add(key)
+    return retired
 
 
 def cookie_secret(settings, data_dir: Path) -> str:
-    """APP_SECRET_KEY; in demo mode generated once into data/ (0600) if unset; in production required."""
+    """APP_SECRET_KEY; in demo mode generated once into data/ (0600) if unset; in production required (>= 32)."""
     if settings.APP_SECRET_KEY:
         if len(settings.APP_SECRET_KEY) < 32 and not settings.demo_mode:
             raise AccountError("APP_SECRET_KEY: must be at least 32 characters")
@@ -290,11 +435,18 @@ def cookie_secret(settings, data_dir: Path) -> str:
     path = data_dir / "app_secret_key"
     if not path.exists():
         data_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".app_secret_key.")      # created 0600
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            pass  # another process created it first
-        else:
-            with open(fd, "w") as fh:
+            with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
-    return path.read_text().strip()
+            os.link(tmp, path)      # atomic: a concurrent start never reads a half-written key
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    if path.stat().st_mode & 0o077:
+        os.chmod(path, 0o600)
+    secret = path.read_text().strip()
+    if len(secret) < 32:
+        raise AccountError(f"{path}: the generated APP_SECRET_KEY is damaged; delete the file to make a new one")
+    return secret

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 from datetime import date, datetime, timedelta, timezone
 
 import pandas as pd
@@ -35,8 +36,11 @@ def mask(value):
 def audit(engine, actor: str, action: str, target: str | None, outcome: str, details: dict | None = None,
           conn=None) -> None:
     """Write one audit row (inside `conn`'s transaction if given, so it commits with the change)."""
-    row = dict(at=utcnow(), actor=actor or "anonymous", action=action, target=target, outcome=outcome,
-               details=mask(details or {}))
+    # JSON-safe (dates and other values become text) and bounded to the column sizes, so an odd value
+    # (a 5 kB "username" typed into the login form) can never make the action itself fail.
+    safe = json.loads(json.dumps(mask(details or {}), default=str))
+    row = dict(at=utcnow(), actor=(actor or "anonymous")[:128], action=action[:64],
+               target=None if target is None else str(target)[:512], outcome=outcome[:32], details=safe)
     if conn is not None:
         conn.execute(insert(audit_log).values(**row))
     else:
@@ -44,11 +48,13 @@ def audit(engine, actor: str, action: str, target: str | None, outcome: str, det
             c.execute(insert(audit_log).values(**row))
 
 
-def list_audit(engine, actor: str | None = None, action: str | None = None, start: date | None = None,
-               end: date | None = None, limit: int = 5000) -> pd.DataFrame:
+def list_audit(engine, user: str | None = None, action: str | None = None, start: date | None = None,
+               end: date | None = None, limit: int = 5000, actor: str | None = None) -> pd.DataFrame:
+    """Audit rows, newest first. `user` (alias `actor`) is who acted; start/end are inclusive UTC days."""
+    who = user or actor
     q = select(audit_log)
-    if actor:
-        q = q.where(audit_log.c.actor == actor)
+    if who:
+        q = q.where(audit_log.c.actor == who)
     if action:
         q = q.where(audit_log.c.action == action)
     if start:
@@ -65,7 +71,18 @@ def audit_actions(engine) -> list[str]:
         return [r[0] for r in c.execute(select(audit_log.c.action).distinct().order_by(audit_log.c.action))]
 
 
-def audit_csv(df: pd.DataFrame) -> str:
+def audit_actors(engine) -> list[str]:
+    with engine.connect() as c:
+        return [r[0] for r in c.execute(select(audit_log.c.actor).distinct().order_by(audit_log.c.actor))]
+
+
+def audit_csv(source, **filters) -> str:
+    """CSV of audit rows: `audit_csv(df)` for rows already listed, or `audit_csv(engine, user=..., action=...,
+    start=..., end=...)` with list_audit's filters. Details are written as JSON."""
+    df = source if isinstance(source, pd.DataFrame) else list_audit(source, **filters)
+    out = df.copy()
+    if "details" in out.columns:
+        out["details"] = [json.dumps(d, sort_keys=True, default=str) if d is not None else "" for d in out["details"]]
     buf = io.StringIO()
-    df.to_csv(buf, index=False)
+    out.to_csv(buf, index=False)
     return buf.getvalue()

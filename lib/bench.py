@@ -1,17 +1,43 @@
-"""Benchmark: the Usage page's whole query set on DuckDB vs pandas vs PostgreSQL (LiteLLM's own layout).
+"""Benchmark: the Usage page's whole query set on DuckDB, against pandas and PostgreSQL (LiteLLM's layout).
 
-    python -m lib.bench --rows 10000000 [--json] [--repeat 5]
+    python -m lib.bench [--rows 10000000] [--repeat 5] [--json] [--no-postgres]
 
-Generates N stored rows of activity (the store's grain: every breakdown x API key), times the query set
-for 7/30/90/365 days with and without filters, and in the same run answers the same questions with
-pandas over the daily-table rows and, where `initdb` exists, with PostgreSQL on LiteLLM's
-`LiteLLM_DailyUserSpend` layout and indexes. Also times ingest (parse + merge + write) and reports
-peak memory. Figures are medians; ratios are against DuckDB in the same run. Exits 1 if the engines
-disagree on the totals (a correctness check, not a timing assertion).
+What it does, in one run:
+
+1. Generates a synthetic LiteLLM deployment (1,500 API keys of 500 users in 10 teams, 15 models of 6
+   providers behind 18 model groups, ~2 years of days ending today, growing traffic, quiet weekends) as
+   rows of LiteLLM's daily table (`LiteLLM_DailyUserSpend`: date x user x key x model x group), and
+   derives from them, vectorised, exactly the rows ingest stores (every breakdown x API key, with
+   lib/ingest.py's provider attribution) until there are `--rows` stored rows.
+2. Writes them with `UsageStore.replace_days` (64 days per call) and loads a fresh `UsageStore`.
+3. Times `lib.queries.usage_page_queries` (overview + trends + every breakdown + daily series + heatmap)
+   for 7, 30, 90 and 365 days, unfiltered, with 2 providers + 3 users, and with 1 model; the same
+   questions with pandas on a DataFrame of the same stored rows (in memory, date-sorted; only the
+   queries are timed); and, where `initdb` exists, with SQL GROUP BYs on a throwaway PostgreSQL holding
+   the same data in LiteLLM's own `LiteLLM_DailyUserSpend` layout with LiteLLM's indexes (plus key and
+   user tables for aliases, owners, teams and e-mails). Figures are medians; ratios are against DuckDB.
+4. Times ingest without HTTP: LiteLLM-shaped pages (built by lib.demo.aggregate from a sample of the
+   daily rows, 1,000 table rows per page) are parsed the way the client does (json.loads, what
+   `resp.json()` runs, then `ActivityPage.model_validate`), merged and written by `ingest_days`.
+   Rows/s counts STORED rows written; the daily-table rows/s and a serial split of the cost (parse,
+   validate, merge, write; and `model_validate_json` as an alternative) are printed too.
+5. Cross-checks the engines: DuckDB and pandas must agree on every answer of every configuration,
+   DuckDB and PostgreSQL on every answer that LiteLLM's table answers the same way, and the generated
+   stored rows must equal what ingest (`merge_results`) stores for the ingested days. Any difference
+   is printed and the exit status is 1 (a correctness check; nothing here asserts a timing).
+
+With --json the output ends with one JSON line: rows, range_days (90), duckdb_ms, pandas_ms, postgres_ms
+(null without PostgreSQL), ingest_rows_per_s and peak_rss_mb, plus a few extra keys (see `summary`).
+If --pg-rows caps the PostgreSQL data below --rows, DuckDB is also timed on that capped dataset and
+the PostgreSQL ratio is computed on it (like for like); the output says so.
 """
 from __future__ import annotations
 
 import argparse
+import binascii
+import gc
+import hashlib
+import io
 import json
 import os
 import resource
@@ -22,179 +48,574 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from lib.queries import Filters, usage_page_queries
-from lib.store import METRICS, SCHEMA, UsageStore
+from lib.queries import (KEY_COLUMNS, NO_TEAM, NO_USER, ROW_METRICS, TREND_METRICS, UNATTRIBUTED, UNKNOWN_KEY,
+                         Filters, QueryError, _plan, breakdown, daily_series, previous_period, trend, trends,
+                         usage_page_queries, weekday_grid)
+from lib.store import SCHEMA, UsageStore
 
 RANGES = (7, 30, 90, 365)
-DIMS = ("model", "model_group", "provider", "user", "api_key")
-
-
-# -- data -------------------------------------------------------------------------------------------
-def daily_table(n_rows: int, days: int, today: date, seed: int = 7) -> pd.DataFrame:
-    """LiteLLM daily-table rows (date x user x key x model x group) with realistic cardinalities."""
-    rng = np.random.default_rng(seed)
-    n_keys, n_users = 800, 400
-    providers = np.array(["openai", "anthropic", "vertex_ai", "mistral", "ollama", "bedrock"])
-    models = [f"{providers[i % 6]}/model-{i}" for i in range(15)]
-    groups = [m.split("/")[1] for m in models]
-    key_user = rng.integers(0, n_users, n_keys)
-    key_team = rng.integers(0, 11, n_keys)                 # 10 teams + "no team"
-    day = rng.integers(0, days, n_rows)
-    key = (rng.zipf(1.3, n_rows) - 1) % n_keys
-    model = rng.integers(0, 15, n_rows)
-    requests = rng.integers(1, 60, n_rows)
-    failed = rng.binomial(requests, 0.03)
-    prompt = requests * rng.integers(50, 3000, n_rows)
-    completion = (prompt * rng.uniform(0.05, 0.5, n_rows)).astype(np.int64)
-    dates = np.array([today - timedelta(days=int(d)) for d in range(days)], dtype="datetime64[D]")
-    return pd.DataFrame({
-        "date": dates[day], "user_id": np.char.add("user-", key_user[key].astype(str)),
-        "api_key": np.char.add("hash-", key.astype(str)), "key_alias": np.char.add("key-", key.astype(str)),
-        "team_id": np.where(key_team[key] == 10, None, np.char.add("team-", key_team[key].astype(str))),
-        "model": np.array(models)[model], "model_group": np.array(groups)[model],
-        "provider": providers[model % 6], "spend": prompt * 2e-6 + completion * 8e-6,
-        "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-        "cache_read_input_tokens": (prompt * 0.1).astype(np.int64), "cache_creation_input_tokens": 0,
-        "api_requests": requests, "successful_requests": requests - failed, "failed_requests": failed,
-        "total_response_time_ms": ((requests - failed) * rng.uniform(200, 3000, n_rows)).round(),
-        "timed_requests": requests - failed})
-
-
-def store_rows(base: pd.DataFrame) -> pa.Table:
-    """What ingest would store for these daily-table rows: each breakdown with its per-key split."""
-    con = duckdb.connect()
-    con.register("base", base)
-    sums = ", ".join(f"sum({m}) AS {m}" for m in METRICS)
-    parts = []
-    for dim, col, prov in (("model", "model", "provider"), ("model_group", "model_group", "provider"),
-                           ("provider", "provider", "provider"), ("user", "user_id", "NULL"),
-                           ("api_key", "api_key", "NULL")):
-        parts.append(f"SELECT date::DATE AS date, '{dim}' AS dim, {col} AS value, api_key, any_value(key_alias) AS key_alias,"
-                     f" any_value(user_id) AS key_user_id, any_value(user_id) || '@example.com' AS user_email,"
-                     f" any_value(team_id) AS team_id, any_value({prov})::VARCHAR AS provider, {sums}"
-                     f" FROM base GROUP BY date, {col}, api_key")
-    table = con.execute(" UNION ALL ".join(parts) + " ORDER BY date, dim").to_arrow_table()
-    return table.select(SCHEMA.names).cast(SCHEMA)
-
-
-def fill_store(store: UsageStore, table: pa.Table) -> None:
-    days = table.column("date").to_numpy()
-    cuts = np.flatnonzero(days[1:] != days[:-1]) + 1
-    bounds = [0, *cuts.tolist(), len(days)]
-    fetched = datetime.now(timezone.utc)
-    batch: dict = {}
-    for a, b in zip(bounds, bounds[1:]):
-        d = pd.Timestamp(days[a]).date()
-        batch[d] = table.slice(a, b - a)
-        if len(batch) >= 64:
-            store.replace_days(batch, {k: "complete" for k in batch}, fetched)
-            batch = {}
-    if batch:
-        store.replace_days(batch, {k: "complete" for k in batch}, fetched)
-
-
-# -- the question set in pandas and PostgreSQL ---------------------------------------------------------
+HEADLINE_DAYS = 90
+BREAKDOWN_BYS = ("model", "model_group", "provider", "user", "api_key", "team")
+DIM_ORDER = ("api_key", "model", "model_group", "provider", "user")   # ingest's row order (sorted names)
 SUMS = ["api_requests", "successful_requests", "failed_requests", "prompt_tokens", "completion_tokens",
         "total_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "spend",
         "total_response_time_ms", "timed_requests"]
+INT_SUMS = [m for m in SUMS if m not in ("spend", "total_response_time_ms")]
+EPOCH = date(1970, 1, 1)
+
+# -- the synthetic deployment -----------------------------------------------------------------------
+PROVIDERS = ["openai", "anthropic", "vertex_ai", "bedrock", "mistral", "azure"]
+# underlying model, $ per 1M input, $ per 1M output, latency ms, failure rate, embedding, popularity
+MODELS = [
+    ("openai/gpt-4o", 2.5, 10.0, 1400, 0.02, False, 8.0),
+    ("openai/gpt-4o-mini", 0.15, 0.6, 650, 0.01, False, 10.0),
+    ("openai/o3-mini", 1.1, 4.4, 4200, 0.03, False, 2.0),
+    ("openai/text-embedding-3-small", 0.02, 0.0, 250, 0.005, True, 4.0),
+    ("anthropic/claude-3-5-sonnet-20241022", 3.0, 15.0, 2100, 0.03, False, 9.0),
+    ("anthropic/claude-3-5-haiku-20241022", 0.8, 4.0, 900, 0.02, False, 5.0),
+    ("anthropic/claude-3-opus-20240229", 15.0, 75.0, 3900, 0.04, False, 1.0),
+    ("vertex_ai/gemini-1.5-pro", 1.25, 5.0, 1800, 0.05, False, 3.0),
+    ("vertex_ai/gemini-1.5-flash", 0.075, 0.3, 700, 0.03, False, 4.0),
+    ("bedrock/meta.llama3-70b-instruct-v1:0", 2.65, 3.5, 1600, 0.04, False, 1.5),
+    ("bedrock/amazon.titan-embed-text-v2:0", 0.02, 0.0, 300, 0.01, True, 1.0),
+    ("mistral/mistral-large-latest", 2.0, 6.0, 1600, 0.04, False, 2.0),
+    ("mistral/codestral-latest", 0.2, 0.6, 800, 0.02, False, 2.5),
+    ("azure/gpt-4o-eu", 2.5, 10.0, 1500, 0.02, False, 3.0),
+    ("azure/gpt-35-turbo", 0.5, 1.5, 700, 0.02, False, 1.5),
+]
+# public model groups that are aliases (router settings), not a deployment's own name
+ALIASES = [("fast-chat", "openai/gpt-4o-mini", 3.0), ("smart", "anthropic/claude-3-5-sonnet-20241022", 2.0),
+           ("cheap", "vertex_ai/gemini-1.5-flash", 1.5)]
+KEY_NAMES = ["laptop", "ci", "notebook", "prod-service", "staging", "batch", "eval", "agent"]
+MAX_ROUTES = 10
 
 
-def pandas_query_set(df: pd.DataFrame, start: date, end: date, f: dict) -> dict:
-    def select(a, b):
-        m = (df["date"] >= pd.Timestamp(a)) & (df["date"] <= pd.Timestamp(b))
-        if f.get("providers"):
-            m &= df["provider"].isin(f["providers"])
-        if f.get("users"):
-            m &= df["user_id"].isin(f["users"])
-        return df[m]
-    cur = select(start, end)
-    length = (end - start).days + 1
-    prev = select(start - timedelta(days=length), start - timedelta(days=1))
-    out = {}
-    for name, part in (("current", cur), ("previous", prev)):
-        s = part[SUMS].sum()
-        out[name] = s.to_dict() | {"users": part["user_id"].nunique(), "keys": part["api_key"].nunique(),
-                                   "models": part["model"].nunique()}
-    for col in ("model", "model_group", "provider", "user_id", "api_key", "team_id"):
-        out[col] = cur.groupby(col, dropna=False)[SUMS].sum().nlargest(10, "spend")
-    out["daily"] = cur.groupby("date")[SUMS].sum()
-    out["daily_model"] = cur.groupby(["date", "model"])[SUMS].sum()
-    out["daily_provider"] = cur.groupby(["date", "provider"])[SUMS].sum()
+@dataclass
+class World:
+    """Who and what exists: keys, users, teams, models, providers, model groups ("routes")."""
+    models: list[str]
+    model_provider: np.ndarray        # model -> provider index
+    price_in: np.ndarray
+    price_out: np.ndarray
+    latency: np.ndarray
+    fail_rate: np.ndarray
+    embedding: np.ndarray
+    groups: list[str]                 # one model group per route
+    route_model: np.ndarray           # route -> model
+    group_fallback: np.ndarray        # route -> provider of the model of the same short name, else -1
+    users: list[str]
+    emails: list[str]
+    teams: list[str]
+    keys: list[str]                   # sha256 hashes, as LiteLLM reports them
+    aliases: list[str]
+    key_user: np.ndarray
+    key_team: np.ndarray              # -1 = no team
+    key_weight: np.ndarray
+    key_nroutes: np.ndarray
+    key_routes: np.ndarray            # keys x MAX_ROUTES, preferred routes first
+    key_q: np.ndarray                 # chance a key uses each of its routes on an active day
+    values: list[str]                 # the `value` dictionary: models, groups, providers, users, keys
+    offsets: dict[str, int]
+
+
+def make_world(seed: int = 7, n_keys: int = 1500, n_users: int = 500, n_teams: int = 10) -> World:
+    rng = np.random.default_rng(seed)
+    models = [m[0] for m in MODELS]
+    model_provider = np.array([PROVIDERS.index(m.split("/")[0]) for m in models])
+    short = {m.split("/", 1)[1]: i for i, m in enumerate(models)}
+    groups = [m.split("/", 1)[1] for m in models] + [a[0] for a in ALIASES]
+    route_model = np.array(list(range(len(models))) + [models.index(a[1]) for a in ALIASES])
+    group_fallback = np.array([model_provider[short[g]] if g in short else -1 for g in groups])
+    popularity = np.array([m[6] for m in MODELS] + [a[2] for a in ALIASES])
+    users = [f"user-{i:04d}" for i in range(n_users)]
+    teams = [str(uuid.UUID(bytes=rng.bytes(16), version=4)) for _ in range(n_teams)]
+    user_team = np.where(rng.random(n_users) < 0.12, -1, rng.integers(0, n_teams, n_users))
+    key_user = rng.integers(0, n_users, n_keys)
+    key_team = np.where(rng.random(n_keys) < 0.05, -1, user_team[key_user])
+    scores = np.log(popularity)[None, :] + rng.gumbel(size=(n_keys, len(groups)))
+    key_routes = np.argsort(-scores, axis=1)[:, :MAX_ROUTES]
+    keys = [hashlib.sha256(f"sk-bench-{seed}-{i}".encode()).hexdigest() for i in range(n_keys)]
+    aliases = [f"{users[key_user[i]]}-{KEY_NAMES[i % len(KEY_NAMES)]}-{i}" for i in range(n_keys)]
+    values, offsets = [], {}
+    for dim, names in (("model", models), ("model_group", groups), ("provider", PROVIDERS), ("user", users),
+                       ("api_key", keys)):
+        offsets[dim] = len(values)
+        values += names
+    assert len(set(values)) == len(values), "value names must be unique across breakdowns"
+    return World(models=models, model_provider=model_provider, price_in=np.array([m[1] for m in MODELS]),
+                 price_out=np.array([m[2] for m in MODELS]), latency=np.array([m[3] for m in MODELS], float),
+                 fail_rate=np.array([m[4] for m in MODELS]), embedding=np.array([m[5] for m in MODELS]),
+                 groups=groups, route_model=route_model, group_fallback=group_fallback, users=users,
+                 emails=[f"{u}@example.com" for u in users], teams=teams, keys=keys, aliases=aliases,
+                 key_user=key_user, key_team=key_team, key_weight=rng.lognormal(0.0, 1.0, n_keys),
+                 key_nroutes=rng.integers(2, MAX_ROUTES + 1, n_keys), key_routes=key_routes,
+                 key_q=rng.uniform(0.35, 1.0, n_keys), values=values, offsets=offsets)
+
+
+@dataclass
+class Daily:
+    """Rows of LiteLLM's daily table as codes: (day, key, route) unique, plus metrics."""
+    first_epoch: int                  # days since 1970-01-01 of day index 0
+    days: int
+    day: np.ndarray                   # int32 day index
+    key: np.ndarray                   # int32
+    route: np.ndarray                 # int16
+    metrics: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.day)
+
+
+def _pairs_and_routes(w: World, prob: np.ndarray, uniform: np.ndarray, seed: int):
+    d, k = np.nonzero(uniform < prob)
+    rng = np.random.default_rng(seed)
+    used = rng.random((len(d), MAX_ROUTES)) < w.key_q[k][:, None]
+    used &= np.arange(MAX_ROUTES)[None, :] < w.key_nroutes[k][:, None]
+    used[~used.any(axis=1), 0] = True
+    pair, slot = np.nonzero(used)
+    return d, k, pair, w.key_routes[k[pair], slot], rng
+
+
+def _stored_count(w: World, n_pairs: int, pair: np.ndarray, route: np.ndarray) -> int:
+    """Stored rows these daily rows make: per (day, key) one api_key and one user row, plus one row per
+    distinct model, model group and provider."""
+    total = 2 * n_pairs + len(route)             # api_key + user rows; model groups are unique per route
+    for v, n in ((w.route_model[route], len(w.models)), (w.model_provider[w.route_model[route]], len(PROVIDERS))):
+        seen = np.zeros(n_pairs * n, dtype=bool)
+        seen[pair.astype(np.int64) * n + v] = True
+        total += int(seen.sum())
+    return total
+
+
+def generate_daily(w: World, target_rows: int, days: int, today: date, seed: int = 7, log=print) -> Daily:
+    """Daily-table rows whose stored rows number about `target_rows` (within ~1 %)."""
+    first_epoch = (today - EPOCH).days - (days - 1)
+    weekday = (first_epoch + np.arange(days) + 3) % 7            # 1970-01-01 was a Thursday
+    growth = (0.35 + 0.65 * np.arange(days) / max(days - 1, 1)) * np.where(weekday >= 5, 0.4, 1.0)
+    base = np.outer(growth, w.key_weight)                         # relative activity, days x keys
+    uniform = np.random.default_rng(seed + 100).random(base.shape)
+    capacity = base.size * 16
+    per_pair = 12.0                                               # stored rows per active (day, key); refined below
+    for _ in range(6):
+        want = min(target_rows / per_pair, base.size)
+        lo, hi = 1e-12, 1e12
+        for _ in range(100):                                      # scale s: sum(min(1, s * base)) = want
+            mid = (lo * hi) ** 0.5
+            lo, hi = (mid, hi) if np.minimum(1.0, mid * base).sum() < want else (lo, mid)
+        prob = np.minimum(1.0, hi * base)
+        d, k, pair, route, rng = _pairs_and_routes(w, prob, uniform, seed)
+        got = _stored_count(w, len(d), pair, route)
+        if abs(got - target_rows) <= 0.01 * target_rows or want >= base.size or got == 0:
+            break
+        per_pair = got / max(len(d), 1)
+    if got < 0.97 * target_rows:
+        log(f"note: {got:,} stored rows, fewer than the {target_rows:,} asked for "
+            f"(this deployment's capacity over {days} days is ~{capacity:,})")
+    day, key = d[pair].astype(np.int32), k[pair].astype(np.int32)
+    n = len(route)
+    m = w.route_model[route]
+    req = (1 + np.floor(rng.lognormal(np.log(3 + 5 * np.sqrt(w.key_weight[key])), 0.9, n))).astype(np.int64)
+    failed = rng.binomial(req, w.fail_rate[m]).astype(np.int64)
+    ok = req - failed
+    prompt = ok * rng.integers(150, 2500, n)
+    completion = np.where(w.embedding[m], 0, prompt * rng.uniform(0.05, 0.6, n)).astype(np.int64)
+    prov = w.model_provider[m]
+    cache_read = np.where(prov <= 1, prompt * rng.uniform(0.0, 0.3, n), 0).astype(np.int64)
+    cache_creation = np.where(prov == 1, prompt * rng.uniform(0.0, 0.05, n), 0).astype(np.int64)
+    metrics = {"spend": (prompt * w.price_in[m] + completion * w.price_out[m]) / 1e6,
+               "prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
+               "cache_read_input_tokens": cache_read, "cache_creation_input_tokens": cache_creation,
+               "api_requests": req, "successful_requests": ok, "failed_requests": failed,
+               "total_response_time_ms": np.round(ok * w.latency[m] * rng.uniform(0.7, 1.4, n)),
+               "timed_requests": ok}
+    return Daily(first_epoch, days, day, key, route.astype(np.int16), metrics)
+
+
+def store_columns(w: World, daily: Daily) -> dict[str, np.ndarray]:
+    """The stored rows (lib.store.SCHEMA) of these daily-table rows, as codes, sorted by date then breakdown.
+
+    Same grain and attribution as lib.ingest.merge_results: per breakdown value and API key; provider
+    of model rows = the model's prefix; of model-group rows = the key's only provider that day, else the
+    provider of the same-named model, else NULL; NULL on user and api_key rows.
+    """
+    n_keys, day64 = len(w.keys), daily.day.astype(np.int64)
+    value_of = {"api_key": (daily.key, n_keys), "model": (w.route_model[daily.route], len(w.models)),
+                "model_group": (daily.route.astype(np.int64), len(w.groups)),
+                "provider": (w.model_provider[w.route_model[daily.route]], len(PROVIDERS)),
+                "user": (w.key_user[daily.key], len(w.users))}
+    parts = {}
+    for dim in DIM_ORDER:
+        v, nv = value_of[dim]
+        u, inv = np.unique((day64 * nv + v) * n_keys + daily.key, return_inverse=True)
+        cols = {"day": (u // (nv * n_keys)).astype(np.int32), "v": (u // n_keys) % nv, "key": (u % n_keys).astype(np.int32)}
+        for name, x in daily.metrics.items():
+            s = np.bincount(inv, weights=x, minlength=len(u))
+            cols[name] = s if name in ("spend", "total_response_time_ms") else s.astype(np.int64)
+        parts[dim] = cols
+    # provider attribution
+    pp = parts["provider"]
+    dk = pp["day"].astype(np.int64) * n_keys + pp["key"]
+    n_prov = np.bincount(dk, minlength=daily.days * n_keys)
+    only = np.full(daily.days * n_keys, -1, dtype=np.int64)
+    only[dk] = pp["v"]
+    g = parts["model_group"]
+    gdk = g["day"].astype(np.int64) * n_keys + g["key"]
+    g["prov"] = np.where(n_prov[gdk] == 1, only[gdk], w.group_fallback[g["v"]])
+    parts["model"]["prov"] = w.model_provider[parts["model"]["v"]]
+    pp["prov"] = pp["v"]
+    for dim in ("user", "api_key"):
+        parts[dim]["prov"] = np.full(len(parts[dim]["v"]), -1, dtype=np.int64)
+    out = {"day": np.concatenate([parts[d]["day"] for d in DIM_ORDER])}
+    order = np.argsort(out["day"], kind="stable")
+    out["day"] = out["day"][order]
+    out["dim"] = np.concatenate([np.full(len(parts[d]["v"]), i, dtype=np.int8)
+                                 for i, d in enumerate(DIM_ORDER)])[order]
+    out["value"] = np.concatenate([parts[d]["v"] + w.offsets[d] for d in DIM_ORDER]).astype(np.int32)[order]
+    for name in ["key", "prov"] + list(daily.metrics):
+        out[name] = np.concatenate([parts[d][name] for d in DIM_ORDER])[order]
+        for d in DIM_ORDER:
+            parts[d].pop(name, None)
+    out["prov"] = out["prov"].astype(np.int32)
+    out["day"] = out["day"] + np.int32(daily.first_epoch)
     return out
 
 
+def _dict_col(codes: np.ndarray, names: list[str]) -> pa.DictionaryArray:
+    codes = codes.astype(np.int32, copy=False)
+    mask = codes < 0
+    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=mask if mask.any() else None), pa.array(names))
+
+
+def store_table(w: World, cols: dict[str, np.ndarray]) -> pa.Table:
+    """An arrow table in SCHEMA's column order; strings dictionary-encoded (replace_days casts per day)."""
+    key = cols["key"]
+    arrays = {"date": pa.array(cols["day"]).view(pa.date32()), "dim": _dict_col(cols["dim"], list(DIM_ORDER)),
+              "value": _dict_col(cols["value"], w.values), "api_key": _dict_col(key, w.keys),
+              "key_alias": _dict_col(key, w.aliases), "key_user_id": _dict_col(w.key_user[key], w.users),
+              "user_email": _dict_col(w.key_user[key], w.emails), "team_id": _dict_col(w.key_team[key], w.teams),
+              "provider": _dict_col(cols["prov"], PROVIDERS)}
+    arrays |= {m: pa.array(cols[m]) for m in SUMS}
+    return pa.table({name: arrays[name] for name in SCHEMA.names})
+
+
+def store_frame(w: World, cols: dict[str, np.ndarray]) -> pd.DataFrame:
+    """The same stored rows as a pandas DataFrame (categoricals for strings), sorted by date."""
+    key = cols["key"]
+    cat = pd.Categorical.from_codes
+    frame = {"date": cols["day"].astype("datetime64[D]").astype("datetime64[ns]"),
+             "dim": cat(cols["dim"], list(DIM_ORDER)), "value": cat(cols["value"], w.values),
+             "api_key": cat(key, w.keys), "key_alias": cat(key, w.aliases),
+             "key_user_id": cat(w.key_user[key], w.users), "user_email": cat(w.key_user[key], w.emails),
+             "team_id": cat(w.key_team[key], w.teams), "provider": cat(cols["prov"], PROVIDERS)}
+    frame |= {m: cols[m] for m in SUMS}
+    return pd.DataFrame(frame)
+
+
+def fill_store(store: UsageStore, table: pa.Table, days_per_call: int = 64) -> int:
+    """replace_days in batches of days (one manifest write per batch)."""
+    day = table.column("date").combine_chunks().view(pa.int32()).to_numpy()
+    cuts = [0, *(np.flatnonzero(day[1:] != day[:-1]) + 1).tolist(), len(day)]
+    fetched, written, batch = datetime.now(timezone.utc), 0, {}
+    for a, b in zip(cuts, cuts[1:]):
+        batch[EPOCH + timedelta(days=int(day[a]))] = table.slice(a, b - a)
+        if len(batch) >= days_per_call or b == len(day):
+            written += store.replace_days(batch, {d: "complete" for d in batch}, fetched)
+            batch = {}
+    return written
+
+
+@dataclass
+class Dataset:
+    daily: Daily
+    store: UsageStore
+    frame: pd.DataFrame | None
+    rows: int
+    seconds: dict
+
+
+def build_dataset(w: World, target_rows: int, days: int, today: date, seed: int, folder: Path,
+                  with_frame: bool, log=print) -> Dataset:
+    t0 = time.perf_counter()
+    daily = generate_daily(w, target_rows, days, today, seed, log)
+    cols = store_columns(w, daily)
+    t_gen = time.perf_counter() - t0
+    table = store_table(w, cols)
+    t0 = time.perf_counter()
+    written = fill_store(UsageStore(folder), table)
+    t_write = time.perf_counter() - t0
+    del table
+    frame = store_frame(w, cols) if with_frame else None
+    del cols
+    gc.collect()
+    rss0 = rss_mb()
+    store = UsageStore(folder)
+    t0 = time.perf_counter()
+    store.sync()
+    t_load = time.perf_counter() - t0
+    return Dataset(daily, store, frame, written, {"generate": t_gen, "write": t_write, "load": t_load,
+                                                  "store_rss_mb": rss_mb() - rss0})
+
+
+# -- the question set in pandas ------------------------------------------------------------------------
+def _row_metrics(g: pd.DataFrame) -> pd.DataFrame:
+    out = g.rename(columns={"api_requests": "requests"})
+    out["success_rate"] = g["successful_requests"] * 100.0 / g["api_requests"].where(g["api_requests"] != 0)
+    out["avg_latency_ms"] = g["total_response_time_ms"] / g["timed_requests"].where(g["timed_requests"] != 0)
+    return out
+
+
+class PandasUsage:
+    """usage_page_queries answered with pandas over the stored rows (same plan: lib.queries._plan)."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.df = frame
+        self.dates = frame["date"].to_numpy()
+
+    def _rows(self, base: str, f: Filters, a: date, b: date) -> pd.DataFrame:
+        i = np.searchsorted(self.dates, np.datetime64(a, "ns"), "left")
+        j = np.searchsorted(self.dates, np.datetime64(b, "ns"), "right")
+        part = self.df.iloc[i:j]
+        m = (part["dim"] == base).to_numpy()
+        for values, col in ((f.models, "value"), (f.providers, "value" if base == "provider" else "provider"),
+                            (f.users, "value" if base == "user" else "key_user_id"), (f.api_keys, "api_key"),
+                            (f.teams, "team_id")):
+            if values:
+                m = m & part[col].isin(values).to_numpy()
+        return part[m]
+
+    def _overviews(self, periods: list[tuple[date, date]], f: Filters) -> list[dict]:
+        base, note = _plan(None, f)
+        lo, hi = min(p[0] for p in periods), max(p[1] for p in periods)
+        rows, mrows = self._rows(base, f, lo, hi), self._rows("model", f, lo, hi)
+        user = "value" if base == "user" else "key_user_id"
+        out = []
+        for a, b in periods:
+            sel = rows[(rows["date"] >= pd.Timestamp(a)) & (rows["date"] <= pd.Timestamp(b))]
+            msel = mrows[(mrows["date"] >= pd.Timestamp(a)) & (mrows["date"] <= pd.Timestamp(b))]
+            s = _row_metrics(sel[SUMS].sum().to_frame().T).iloc[0]
+            o = {m: (None if pd.isna(s[m]) else s[m].item()) for m in ROW_METRICS}
+            for m in ROW_METRICS:
+                if m not in ("spend", "success_rate", "avg_latency_ms"):
+                    o[m] = int(o[m])
+            active = sel[sel["api_requests"] > 0]
+            o["active_users"] = int(active[user].nunique())
+            o["active_keys"] = int(active["api_key"].nunique())
+            o["active_models"] = int(msel.loc[msel["api_requests"] > 0, "value"].nunique())
+            out.append(o)
+        return out
+
+    def trends(self, start: date, end: date, f: Filters) -> pd.DataFrame:
+        cur, prev = self._overviews([(start, end), previous_period(start, end)], f)
+        return pd.DataFrame([{"metric": m, "current": cur[m], "previous": prev[m],
+                              "change_pct": trend(cur[m], prev[m])[0], "direction": trend(cur[m], prev[m])[1]}
+                             for m in TREND_METRICS])
+
+    @staticmethod
+    def _key(rows: pd.DataFrame, by: str, base: str) -> tuple[pd.Series, str]:
+        if by in ("model", "model_group"):
+            return rows["value"], ""
+        if by == "provider":
+            return (rows["value"], "") if base == "provider" else (rows["provider"], UNATTRIBUTED)
+        if by == "user":
+            return rows["value" if base == "user" else "key_user_id"], NO_USER
+        if by == "api_key":
+            return rows["api_key"], UNKNOWN_KEY
+        return rows["team_id"], NO_TEAM
+
+    def breakdown(self, start: date, end: date, f: Filters, by: str, top_n: int = 10) -> pd.DataFrame:
+        base, _ = _plan(by, f)
+        rows = self._rows(base, f, start, end)
+        key, missing = self._key(rows, by, base)
+        name = KEY_COLUMNS[by][0]
+        grouped = rows.groupby(key.rename(name), observed=True, dropna=False)
+        df = _row_metrics(grouped[SUMS].sum())
+        if by == "user":
+            df["user_email"] = grouped["user_email"].first()
+        elif by == "api_key":
+            df["key_alias"] = grouped["key_alias"].first()
+            df["owner"] = grouped["key_user_id"].first()
+            df["team"] = grouped["team_id"].first()
+            active = rows["api_requests"] > 0
+            df["last_active"] = rows.loc[active, "date"].groupby(key[active].rename(name), observed=True,
+                                                                 dropna=False).max().dt.date
+        df = df.reset_index()
+        df[name] = df[name].astype(object).where(df[name].notna(), missing)
+        df = df.sort_values(["spend", name], ascending=[False, True]).head(top_n)
+        return df[KEY_COLUMNS[by] + ROW_METRICS].reset_index(drop=True)
+
+    def daily_series(self, start: date, end: date, f: Filters, split_by: str | None = None) -> pd.DataFrame:
+        base, _ = _plan(split_by or "daily", f)
+        rows = self._rows(base, f, start, end)
+        if split_by is None:
+            df = _row_metrics(rows.groupby("date")[SUMS].sum())
+            df = df.reindex(pd.date_range(start, end, freq="D")).rename_axis("date")
+            df[[m for m in ROW_METRICS if m not in ("success_rate", "avg_latency_ms")]] = \
+                df[[m for m in ROW_METRICS if m not in ("success_rate", "avg_latency_ms")]].fillna(0)
+            df = df.reset_index()
+        else:
+            key, missing = self._key(rows, split_by, base)
+            df = _row_metrics(rows.groupby([rows["date"], key.rename(split_by)], observed=True,
+                                           dropna=False)[SUMS].sum()).reset_index()
+            df[split_by] = df[split_by].astype(object).where(df[split_by].notna(), missing)
+        df["date"] = df["date"].dt.date
+        return df[["date"] + ([split_by] if split_by else []) + ROW_METRICS]
+
+    def page(self, start: date, end: date, f: Filters) -> dict:
+        out: dict = {"trends": self.trends(start, end, f)}
+        for by in BREAKDOWN_BYS:
+            try:
+                out[by] = self.breakdown(start, end, f, by)
+            except QueryError as exc:
+                out[by] = exc
+        out["daily"] = self.daily_series(start, end, f)
+        out["daily_by_model"] = self.daily_series(start, end, f, "model")
+        out["daily_by_provider"] = self.daily_series(start, end, f, "provider")
+        out["heatmap"] = weekday_grid(out["daily"])
+        return out
+
+
+# -- the question set in PostgreSQL, on LiteLLM's own layout ------------------------------------------------
+# LiteLLM_DailyUserSpend as LiteLLM 1.108's migrations leave it (schema.prisma), plus the key and user
+# tables the console's alias / owner / team / e-mail columns come from.
 PG_DDL = """
 CREATE TABLE "LiteLLM_DailyUserSpend" (
   id TEXT PRIMARY KEY, user_id TEXT, date TEXT NOT NULL, api_key TEXT NOT NULL, model TEXT, model_group TEXT,
   custom_llm_provider TEXT, mcp_namespaced_tool_name TEXT, endpoint TEXT,
-  prompt_tokens BIGINT DEFAULT 0, completion_tokens BIGINT DEFAULT 0, cache_read_input_tokens BIGINT DEFAULT 0,
-  cache_creation_input_tokens BIGINT DEFAULT 0, spend DOUBLE PRECISION DEFAULT 0, api_requests BIGINT DEFAULT 0,
-  successful_requests BIGINT DEFAULT 0, failed_requests BIGINT DEFAULT 0,
-  created_at TIMESTAMP DEFAULT now(), updated_at TIMESTAMP DEFAULT now());
+  prompt_tokens BIGINT NOT NULL DEFAULT 0, completion_tokens BIGINT NOT NULL DEFAULT 0,
+  cache_read_input_tokens BIGINT NOT NULL DEFAULT 0, cache_creation_input_tokens BIGINT NOT NULL DEFAULT 0,
+  compression_saved_tokens BIGINT NOT NULL DEFAULT 0, compression_savings_spend DOUBLE PRECISION NOT NULL DEFAULT 0,
+  prompt_caching_savings_spend DOUBLE PRECISION NOT NULL DEFAULT 0,
+  gateway_injected_caching_savings_spend DOUBLE PRECISION NOT NULL DEFAULT 0,
+  autorouter_savings_spend DOUBLE PRECISION NOT NULL DEFAULT 0, spend DOUBLE PRECISION NOT NULL DEFAULT 0,
+  api_requests BIGINT NOT NULL DEFAULT 0, successful_requests BIGINT NOT NULL DEFAULT 0,
+  failed_requests BIGINT NOT NULL DEFAULT 0, total_response_time_ms BIGINT NOT NULL DEFAULT 0,
+  timed_requests BIGINT NOT NULL DEFAULT 0,
+  created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP);
 CREATE TABLE "LiteLLM_VerificationToken" (token TEXT PRIMARY KEY, key_alias TEXT, user_id TEXT, team_id TEXT);
+CREATE TABLE "LiteLLM_UserTable" (user_id TEXT PRIMARY KEY, user_email TEXT);
 """
-# LiteLLM's own indexes (schema.prisma): unique row key, and date / user / api_key / model lookups.
-PG_INDEXES = """
-CREATE UNIQUE INDEX ON "LiteLLM_DailyUserSpend" (user_id, date, api_key, model, custom_llm_provider, mcp_namespaced_tool_name, endpoint);
-CREATE INDEX ON "LiteLLM_DailyUserSpend" (date); CREATE INDEX ON "LiteLLM_DailyUserSpend" (user_id);
-CREATE INDEX ON "LiteLLM_DailyUserSpend" (api_key); CREATE INDEX ON "LiteLLM_DailyUserSpend" (model);
-ANALYZE;
-"""
+PG_INDEXES = [
+    'CREATE UNIQUE INDEX "LiteLLM_DailyUserSpend_user_id_date_api_key_model_custom_ll_key" ON "LiteLLM_DailyUserSpend"'
+    '(user_id, date, api_key, model, custom_llm_provider, mcp_namespaced_tool_name, endpoint)',
+    'CREATE INDEX "LiteLLM_DailyUserSpend_date_idx" ON "LiteLLM_DailyUserSpend"(date)',
+    'CREATE INDEX "LiteLLM_DailyUserSpend_user_id_date_idx" ON "LiteLLM_DailyUserSpend"(user_id, date)',
+    'CREATE INDEX "LiteLLM_DailyUserSpend_api_key_idx" ON "LiteLLM_DailyUserSpend"(api_key)',
+    'CREATE INDEX "LiteLLM_DailyUserSpend_model_idx" ON "LiteLLM_DailyUserSpend"(model)',
+    'CREATE INDEX "LiteLLM_DailyUserSpend_mcp_namespaced_tool_name_idx" ON "LiteLLM_DailyUserSpend"(mcp_namespaced_tool_name)',
+    'CREATE INDEX "LiteLLM_DailyUserSpend_endpoint_idx" ON "LiteLLM_DailyUserSpend"(endpoint)',
+]
+PG_COPY_COLUMNS = ["id", "user_id", "date", "api_key", "model", "model_group", "custom_llm_provider", "endpoint",
+                   "prompt_tokens", "completion_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
+                   "spend", "api_requests", "successful_requests", "failed_requests", "total_response_time_ms",
+                   "timed_requests"]
+T = '"LiteLLM_DailyUserSpend"'
 
 
-def pg_query_set(conn, start: date, end: date, f: dict) -> dict:
-    t = '"LiteLLM_DailyUserSpend"'
-    cond = "date BETWEEN %(a)s AND %(b)s"
-    if f.get("providers"):
-        cond += " AND custom_llm_provider = ANY(%(providers)s)"
-    if f.get("users"):
-        cond += " AND user_id = ANY(%(users)s)"
-    sums = ", ".join(f"sum({m})" for m in SUMS if m not in ("total_tokens", "total_response_time_ms", "timed_requests"))
-    length = (end - start).days + 1
-    out = {}
-    with conn.cursor() as cur:
-        for name, (a, b) in (("current", (start, end)),
-                             ("previous", (start - timedelta(days=length), start - timedelta(days=1)))):
-            p = {"a": a.isoformat(), "b": b.isoformat(), **f}
-            cur.execute(f"SELECT {sums}, count(DISTINCT user_id), count(DISTINCT api_key), count(DISTINCT model) "
-                        f"FROM {t} WHERE {cond}", p)
-            out[name] = cur.fetchone()
-        p = {"a": start.isoformat(), "b": end.isoformat(), **f}
-        for col in ("model", "model_group", "custom_llm_provider", "user_id", "api_key"):
-            cur.execute(f"SELECT {col}, {sums} FROM {t} WHERE {cond} GROUP BY {col} ORDER BY sum(spend) DESC LIMIT 10", p)
-            out[col] = cur.fetchall()
-        cur.execute(f"SELECT k.team_id, {sums} FROM {t} s LEFT JOIN \"LiteLLM_VerificationToken\" k ON k.token = s.api_key "
-                    f"WHERE {cond.replace('date', 's.date').replace('user_id', 's.user_id')} GROUP BY k.team_id "
-                    "ORDER BY sum(spend) DESC LIMIT 10", p)
-        out["team"] = cur.fetchall()
-        for name, extra in (("daily", ""), ("daily_model", ", model"), ("daily_provider", ", custom_llm_provider")):
-            cur.execute(f"SELECT date{extra}, {sums} FROM {t} WHERE {cond} GROUP BY date{extra}", p)
-            out[name] = cur.fetchall()
-    return out
+def _pg_agg(flt: str = "", total_tokens: str = "prompt_tokens + completion_tokens", prefix: str = "") -> str:
+    f = f" FILTER (WHERE {flt})" if flt else ""
+    cols = [f"coalesce(sum({src}){f}, 0) AS {prefix}{name}" for name, src in (
+        ("requests", "api_requests"), ("successful_requests", "successful_requests"),
+        ("failed_requests", "failed_requests"), ("prompt_tokens", "prompt_tokens"),
+        ("completion_tokens", "completion_tokens"), ("total_tokens", total_tokens),
+        ("cache_read_input_tokens", "cache_read_input_tokens"),
+        ("cache_creation_input_tokens", "cache_creation_input_tokens"), ("spend", "spend"))]
+    return ", ".join(cols + [
+        f"sum(successful_requests){f} * 100.0 / nullif(sum(api_requests){f}, 0) AS {prefix}success_rate",
+        f"sum(total_response_time_ms){f}::float8 / nullif(sum(timed_requests){f}, 0) AS {prefix}avg_latency_ms"])
+
+
+class PostgresUsage:
+    """The same questions as SQL GROUP BYs over LiteLLM_DailyUserSpend (+ key and user tables)."""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    @staticmethod
+    def _where(f: Filters) -> str:
+        cond = ["date BETWEEN %(a)s AND %(b)s"]
+        for values, sql in ((f.models, "model = ANY(%(models)s)"), (f.providers, "custom_llm_provider = ANY(%(providers)s)"),
+                            (f.users, "user_id = ANY(%(users)s)"), (f.api_keys, "api_key = ANY(%(api_keys)s)"),
+                            (f.teams, 'api_key IN (SELECT token FROM "LiteLLM_VerificationToken" '
+                                      'WHERE team_id = ANY(%(teams)s))')):
+            if values:
+                cond.append(sql)
+        return " AND ".join(cond)
+
+    def page(self, start: date, end: date, f: Filters) -> dict:
+        ps, pe = previous_period(start, end)
+        p = {"a": start.isoformat(), "b": end.isoformat(), "pa": ps.isoformat(), "pb": pe.isoformat(),
+             **{k: list(v) for k, v in f.as_dict().items()}}
+        where = self._where(f)
+        cur_p, prev_p = "date BETWEEN %(a)s AND %(b)s", "date BETWEEN %(pa)s AND %(pb)s"
+        distinct = ", ".join(f"count(DISTINCT {col}) FILTER (WHERE {cond} AND api_requests > 0) AS {pre}active_{name}"
+                             for pre, cond in (("c_", cur_p), ("p_", prev_p))
+                             for name, col in (("users", "user_id"), ("keys", "api_key"), ("models", "model")))
+        out: dict = {}
+        with self.conn.cursor() as cur:
+            def q(sql: str) -> list[dict]:
+                cur.execute(sql, p)
+                return cur.fetchall()
+            out["overview"] = q(f"SELECT {_pg_agg(cur_p, prefix='c_')}, {_pg_agg(prev_p, prefix='p_')}, {distinct} "
+                                f"FROM {T} WHERE {where.replace('%(a)s', '%(pa)s')}")[0]
+            for by, col in (("model", "model"), ("model_group", "model_group"), ("provider", "custom_llm_provider")):
+                if by == "model_group" and f.models:
+                    out[by] = QueryError("no model x model-group split in the console's store")   # same question set
+                    continue
+                out[by] = q(f"SELECT coalesce({col}, '{UNATTRIBUTED}') AS {by}, {_pg_agg()} FROM {T} WHERE {where} "
+                            f"GROUP BY 1 ORDER BY spend DESC, 1 LIMIT 10")
+            out["user"] = q(f"WITH a AS (SELECT coalesce(user_id, '{NO_USER}') AS user_id, {_pg_agg()} FROM {T} "
+                            f"WHERE {where} GROUP BY 1 ORDER BY spend DESC, 1 LIMIT 10) SELECT a.*, u.user_email "
+                            f'FROM a LEFT JOIN "LiteLLM_UserTable" u USING (user_id) ORDER BY spend DESC, user_id')
+            out["api_key"] = q(f"WITH a AS (SELECT api_key, {_pg_agg()}, max(date) FILTER (WHERE api_requests > 0) "
+                               f"AS last_active FROM {T} WHERE {where} GROUP BY 1 ORDER BY spend DESC, 1 LIMIT 10) "
+                               f"SELECT a.*, k.key_alias, k.user_id AS owner, k.team_id AS team FROM a "
+                               f'LEFT JOIN "LiteLLM_VerificationToken" k ON k.token = a.api_key ORDER BY spend DESC, api_key')
+            per_key = ", ".join(f"sum({c}) AS {c}" for c in (
+                "api_requests", "successful_requests", "failed_requests", "prompt_tokens", "completion_tokens",
+                "cache_read_input_tokens", "cache_creation_input_tokens", "spend", "total_response_time_ms",
+                "timed_requests"))
+            out["team"] = q(f"WITH a AS (SELECT api_key, {per_key}, sum(prompt_tokens + completion_tokens) AS total_tokens "
+                            f"FROM {T} WHERE {where} GROUP BY api_key) SELECT coalesce(k.team_id, '{NO_TEAM}') AS team, "
+                            f"{_pg_agg(total_tokens='total_tokens')} FROM a LEFT JOIN \"LiteLLM_VerificationToken\" k "
+                            f"ON k.token = a.api_key GROUP BY 1 ORDER BY spend DESC, 1 LIMIT 10")
+            out["daily"] = q(f"SELECT date, {_pg_agg()} FROM {T} WHERE {where} GROUP BY date ORDER BY date")
+            out["daily_by_model"] = q(f"SELECT date, model, {_pg_agg()} FROM {T} WHERE {where} "
+                                      f"GROUP BY date, model ORDER BY date")
+            out["daily_by_provider"] = q(f"SELECT date, coalesce(custom_llm_provider, '{UNATTRIBUTED}') AS provider, "
+                                         f"{_pg_agg()} FROM {T} WHERE {where} GROUP BY 1, 2 ORDER BY date")
+        return out
 
 
 class ThrowawayPostgres:
-    """A PostgreSQL server in a temp dir on a free loopback port (as root: run as the postgres user)."""
+    """A PostgreSQL server in a temp dir on a free loopback port (as root: run as the postgres user, like
+    ../shared/litellm/up.sh). Durability is off (fsync, WAL) to load fast; query settings are generous."""
 
-    def __init__(self):
-        self.bin = next((str(p) for p in sorted(Path("/usr/lib/postgresql").glob("*/bin"))[::-1]), None) \
-            if Path("/usr/lib/postgresql").exists() else None
-        if self.bin is None and shutil.which("initdb"):
-            self.bin = str(Path(shutil.which("initdb")).parent)
-        self.dir = None
+    SETTINGS = ("-c shared_buffers=2GB -c work_mem=256MB -c maintenance_work_mem=1GB -c effective_cache_size=8GB "
+                "-c max_parallel_workers_per_gather=2 -c max_parallel_maintenance_workers=2 -c random_page_cost=1.1 "
+                "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c wal_level=minimal "
+                "-c max_wal_senders=0 -c max_wal_size=16GB -c checkpoint_timeout=1h -c autovacuum=off")
 
-    def _as_pg(self, *cmd):
+    def __init__(self, jit: bool = False):
+        self.jit = jit
+        self.dir: str | None = None
+        versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=lambda p: int(p.parent.name)) \
+            if Path("/usr/lib/postgresql").exists() else []
+        found = shutil.which("initdb")
+        self.bin = str(versions[-1]) if versions else (str(Path(found).resolve().parent) if found else None)
+
+    def _as_pg(self, *cmd: str) -> None:
         if os.geteuid() == 0:
             cmd = ("runuser", "-u", "postgres", "--") + cmd
-        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+        subprocess.run(cmd, check=True, capture_output=True, timeout=300)
 
     def start(self) -> str | None:
         if not self.bin:
@@ -209,156 +630,465 @@ class ThrowawayPostgres:
         s.close()
         self._as_pg(f"{self.bin}/initdb", "-D", f"{self.dir}/data", "-U", "postgres", "--auth=trust", "-E", "UTF8")
         self._as_pg(f"{self.bin}/pg_ctl", "-D", f"{self.dir}/data", "-l", f"{self.dir}/pg.log", "-w", "-o",
-                    f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c shared_buffers=1GB "
-                    "-c work_mem=256MB -c max_parallel_workers_per_gather=2", "start")
+                    f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 {self.SETTINGS} "
+                    f"-c jit={'on' if self.jit else 'off'}", "start")
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def stop(self) -> None:
         if self.dir:
             try:
                 self._as_pg(f"{self.bin}/pg_ctl", "-D", f"{self.dir}/data", "-m", "fast", "stop")
-            finally:
-                shutil.rmtree(self.dir, ignore_errors=True)
+            except Exception:
+                pass
+            shutil.rmtree(self.dir, ignore_errors=True)
+            self.dir = None
 
 
-def load_postgres(url: str, base: pd.DataFrame):
+def _hex_ids(n: int, rng: np.random.Generator) -> pa.Array:
+    """n random 32-hex-digit ids (LiteLLM uses uuid4 text ids), built without a Python loop."""
+    data = binascii.hexlify(rng.bytes(16 * n))
+    offsets = np.arange(0, 32 * (n + 1), 32, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets.tobytes()), pa.py_buffer(data))
+
+
+def daily_table(w: World, daily: Daily, rng: np.random.Generator | None = None) -> pa.Table:
+    """The daily rows in LiteLLM_DailyUserSpend's columns (for COPY), strings dictionary-encoded."""
+    rng = rng or np.random.default_rng(11)
+    m = w.route_model[daily.route]
+    endpoints = ["/chat/completions", "/embeddings"]
+    cols = {"id": _hex_ids(len(daily), rng), "user_id": _dict_col(w.key_user[daily.key], w.users),
+            "date": pa.array(daily.day + np.int32(daily.first_epoch)).view(pa.date32()).cast(pa.string()),
+            "api_key": _dict_col(daily.key, w.keys), "model": _dict_col(m, w.models),
+            "model_group": _dict_col(daily.route, w.groups),
+            "custom_llm_provider": _dict_col(w.model_provider[m], PROVIDERS),
+            "endpoint": _dict_col(w.embedding[m].astype(np.int32), endpoints)}
+    for c in PG_COPY_COLUMNS[8:]:
+        x = daily.metrics[c]
+        cols[c] = pa.array(x.astype(np.int64) if c == "total_response_time_ms" else x)
+    return pa.table(cols)
+
+
+def load_postgres(url: str, w: World, daily: Daily, log=print):
     import psycopg
-    conn = psycopg.connect(url, autocommit=True)
-    conn.execute(PG_DDL)
-    cols = ["id", "user_id", "date", "api_key", "model", "model_group", "custom_llm_provider", "endpoint",
-            "prompt_tokens", "completion_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "spend",
-            "api_requests", "successful_requests", "failed_requests"]
-    frame = base.assign(id=np.arange(len(base)).astype(str), date=base["date"].dt.strftime("%Y-%m-%d"),
-                        custom_llm_provider=base["provider"], endpoint="/chat/completions")[cols]
-    with conn.cursor() as cur:
-        with cur.copy(f'COPY "LiteLLM_DailyUserSpend" ({", ".join(cols)}) FROM STDIN') as copy:
-            for chunk in range(0, len(frame), 200_000):
-                copy.write(frame.iloc[chunk:chunk + 200_000].to_csv(sep="\t", header=False, index=False, na_rep="\\N"))
-        keys = base.drop_duplicates("api_key")[["api_key", "key_alias", "user_id", "team_id"]]
-        with cur.copy('COPY "LiteLLM_VerificationToken" (token, key_alias, user_id, team_id) FROM STDIN') as copy:
-            copy.write(keys.to_csv(sep="\t", header=False, index=False, na_rep="\\N"))
-    conn.execute(PG_INDEXES)
+    from psycopg.rows import dict_row
+    import pyarrow.csv as pacsv
+    conn = psycopg.connect(url, autocommit=True, row_factory=dict_row, prepare_threshold=None)
+    t0 = time.perf_counter()
+    table = daily_table(w, daily)
+    with conn.transaction():     # created and filled in one transaction: wal_level=minimal skips the WAL
+        conn.execute(PG_DDL)
+        with conn.cursor() as cur:
+            with cur.copy(f"COPY {T} ({', '.join(PG_COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv)") as copy:
+                for a in range(0, table.num_rows, 250_000):
+                    part = table.slice(a, 250_000)
+                    part = part.cast(pa.schema([(f.name, pa.string()) if pa.types.is_dictionary(f.type) else f
+                                                for f in part.schema]))
+                    buf = io.BytesIO()
+                    pacsv.write_csv(part, buf, pacsv.WriteOptions(include_header=False))
+                    copy.write(buf.getvalue())
+            with cur.copy('COPY "LiteLLM_VerificationToken" (token, key_alias, user_id, team_id) FROM STDIN') as copy:
+                for i, h in enumerate(w.keys):
+                    team = w.teams[w.key_team[i]] if w.key_team[i] >= 0 else None
+                    copy.write_row((h, w.aliases[i], w.users[w.key_user[i]], team))
+            with cur.copy('COPY "LiteLLM_UserTable" (user_id, user_email) FROM STDIN') as copy:
+                for u, e in zip(w.users, w.emails):
+                    copy.write_row((u, e))
+    t_copy = time.perf_counter() - t0
+    del table
+    t0 = time.perf_counter()
+    for sql in PG_INDEXES:
+        conn.execute(sql)
+    t_index = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    conn.execute("VACUUM ANALYZE")
+    t_vacuum = time.perf_counter() - t0
+    size = conn.execute(f"SELECT pg_total_relation_size('{T}') AS n").fetchone()["n"]
+    log(f"PostgreSQL {conn.info.server_version // 10000}: loaded {len(daily):,} LiteLLM_DailyUserSpend rows "
+        f"(COPY {t_copy:.1f}s, LiteLLM's 7 indexes {t_index:.1f}s, VACUUM ANALYZE {t_vacuum:.1f}s; "
+        f"{size / 2**20:,.0f} MB with indexes)")
     return conn
 
 
-# -- ingest ---------------------------------------------------------------------------------------------
-def time_ingest(base: pd.DataFrame, tmp: Path) -> dict:
-    """Parse + merge + write of LiteLLM-shaped pages built from a sample of daily-table rows."""
+# -- cross-checking answers --------------------------------------------------------------------------------
+OVERVIEW_CHECK = ["requests", "successful_requests", "failed_requests", "prompt_tokens", "completion_tokens",
+                  "total_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "spend",
+                  "active_users", "active_keys", "active_models"]
+VALUE_CHECK = ["requests", "successful_requests", "prompt_tokens", "completion_tokens", "spend"]
+
+
+def _vals(row) -> tuple:
+    return tuple(float(row[m]) for m in VALUE_CHECK)
+
+
+def canon(out: dict) -> dict:
+    """Answers of usage_page_queries (or PandasUsage.page) reduced to comparable dicts."""
+    c: dict = {}
+    t = out["trends"].set_index("metric")
+    c["overview"] = {m: (t.at[m, "current"], t.at[m, "previous"]) for m in OVERVIEW_CHECK}
+    for by in BREAKDOWN_BYS:
+        df = out[by]
+        c[by] = "error" if isinstance(df, Exception) else \
+            {str(k): _vals(r) for k, r in zip(df[KEY_COLUMNS[by][0]], df.to_dict("records"))}
+    for name, key in (("daily", None), ("daily_by_model", "model"), ("daily_by_provider", "provider")):
+        df = out[name]
+        c[name] = {(str(r["date"]), r[key]) if key else str(r["date"]): _vals(r)
+                   for r in df.to_dict("records") if r["requests"]}
+    return c
+
+
+def canon_pg(out: dict) -> dict:
+    o = out["overview"]
+    c: dict = {"overview": {m: (o["c_" + m], o["p_" + m]) for m in OVERVIEW_CHECK}}
+    for by in BREAKDOWN_BYS:
+        c[by] = "error" if isinstance(out[by], Exception) else {str(r[KEY_COLUMNS[by][0]]): _vals(r) for r in out[by]}
+    for name, key in (("daily", None), ("daily_by_model", "model"), ("daily_by_provider", "provider")):
+        c[name] = {(r["date"], r[key]) if key else r["date"]: _vals(r) for r in out[name] if r["requests"]}
+    return c
+
+
+def _close(a, b) -> bool:
+    if a is None or b is None or (isinstance(a, float) and np.isnan(a)) or (isinstance(b, float) and np.isnan(b)):
+        return (a is None or a != a) and (b is None or b != b)
+    a, b = float(a), float(b)
+    return abs(a - b) <= 1e-9 * max(1.0, abs(a), abs(b))
+
+
+def compare(a: dict, b: dict, skip: tuple = ()) -> list[str]:
+    problems = []
+    for section in a:
+        if section in skip:
+            continue
+        x, y = a[section], b[section]
+        if isinstance(x, str) or isinstance(y, str):
+            if x != y:
+                problems.append(f"{section}: {x if isinstance(x, str) else 'answer'} vs {y if isinstance(y, str) else 'answer'}")
+            continue
+        if set(x) != set(y):
+            only_a, only_b = sorted(set(x) - set(y), key=str)[:3], sorted(set(y) - set(x), key=str)[:3]
+            problems.append(f"{section}: different keys (only first: {only_a}; only second: {only_b})")
+            continue
+        for k in x:
+            xa, ya = (x[k], y[k]) if isinstance(x[k], tuple) else ((x[k],), (y[k],))
+            if not all(_close(p, q) for p, q in zip(xa, ya)):
+                problems.append(f"{section}[{k}]: {xa} vs {ya}")
+                break
+    return problems
+
+
+def check_ingest_equivalence(bench: UsageStore, ingested: UsageStore, lo: date, hi: date) -> list[str]:
+    """The generated stored rows must be what ingest stores from the same daily-table rows."""
+    sql = ("SELECT date, dim, count(*) AS n, count(DISTINCT value) AS nv, count(DISTINCT api_key) AS nk, "
+           "count(*) FILTER (WHERE provider IS NULL) AS no_provider, count(DISTINCT provider) AS np, "
+           "count(DISTINCT team_id) AS nt, count(DISTINCT user_email) AS ne, sum(api_requests) AS req, "
+           "sum(total_tokens) AS tok, sum(spend) AS spend, sum(total_response_time_ms) AS ms "
+           "FROM activity WHERE date BETWEEN ? AND ? GROUP BY 1, 2 ORDER BY 1, 2")
+    a, b = bench.query(sql, [lo, hi]), ingested.query(sql, [lo, hi])
+    if len(a) != len(b) or not (a[["date", "dim"]].values == b[["date", "dim"]].values).all():
+        return [f"generated vs ingested: different (date, breakdown) sets ({len(a)} vs {len(b)})"]
+    bad = [f"generated vs ingested {r.date} {r.dim} {col}: {getattr(r, col)} vs {b.at[i, col]}"
+           for i, r in enumerate(a.itertuples()) for col in ("n", "nv", "nk", "no_provider", "np", "nt", "ne", "req",
+                                                             "tok", "spend", "ms")
+           if not _close(getattr(r, col), b.at[i, col])]
+    return bad[:5]
+
+
+# -- ingest ----------------------------------------------------------------------------------------------------
+class ReplayClient:
+    """Stands in for LiteLLMClient.daily_activity_page: same parse (resp.json() = json.loads, then
+    ActivityPage.model_validate), from pre-built response bodies instead of HTTP."""
+
+    def __init__(self, bodies: dict[tuple[date, date], list[bytes]]):
+        self.bodies = bodies
+
+    def daily_activity_page(self, start: date, end: date, page: int = 1, page_size: int = 1000):
+        from lib.schemas import ActivityPage
+        return ActivityPage.model_validate(json.loads(self.bodies[(start, end)][page - 1]))
+
+
+def build_pages(w: World, daily: Daily, n_rows: int, page_size: int = 1000) -> tuple[list[date], dict]:
+    """LiteLLM /user/daily/activity bodies for the most recent days holding >= n_rows daily-table rows,
+    per 7-day chunk as ingest_days asks for them."""
     from lib.demo import aggregate
-    from lib.ingest import merge_results
+    from lib.ingest import _chunks
+    per_day = np.bincount(daily.day, minlength=daily.days)
+    cum = np.cumsum(per_day[::-1])
+    first = daily.days - 1 - int(min(np.searchsorted(cum, min(n_rows, int(cum[-1]))), daily.days - 1))
+    days = [EPOCH + timedelta(days=daily.first_epoch + d) for d in range(first, daily.days)]
+    idx = np.flatnonzero(daily.day >= first)
+    m = w.route_model[daily.route[idx]]
+    cols = {"date": [d.isoformat() for d in (EPOCH + timedelta(days=int(x)) for x in daily.day[idx] + daily.first_epoch)],
+            "user_id": [w.users[u] for u in w.key_user[daily.key[idx]]], "api_key": [w.keys[k] for k in daily.key[idx]],
+            "model": [w.models[i] for i in m], "model_group": [w.groups[r] for r in daily.route[idx]],
+            "custom_llm_provider": [PROVIDERS[p] for p in w.model_provider[m]],
+            "endpoint": ["/embeddings" if e else "/chat/completions" for e in w.embedding[m]]}
+    for name, x in daily.metrics.items():
+        cols[name] = x[idx].tolist()
+    rows = [dict(zip(cols, vals)) for vals in zip(*cols.values())]
+    keys = {h: {"alias": w.aliases[i], "user_id": w.users[w.key_user[i]], "user_email": w.emails[w.key_user[i]],
+                "team_id": w.teams[w.key_team[i]] if w.key_team[i] >= 0 else None} for i, h in enumerate(w.keys)}
+    bodies: dict = {}
+    for a, b in _chunks(days, 7):
+        chunk = [r for r in rows if a.isoformat() <= r["date"] <= b.isoformat()]
+        pages = max(1, -(-len(chunk) // page_size))
+        bodies[(a, b)] = []
+        for p in range(pages):
+            body = aggregate(chunk[p * page_size:(p + 1) * page_size], keys)
+            body["metadata"].update({"page": p + 1, "total_pages": pages, "has_more": p + 1 < pages})
+            bodies[(a, b)].append(json.dumps(body).encode())
+    return days, bodies
+
+
+def time_ingest(w: World, daily: Daily, bench_store: UsageStore, n_rows: int, tmp: Path, log=print) -> dict:
+    from lib.ingest import ingest_days, merge_results
     from lib.schemas import ActivityPage
-    sample = base.sort_values("date").head(min(len(base), 200_000))
-    rows = sample.assign(date=sample["date"].dt.strftime("%Y-%m-%d"), custom_llm_provider=sample["provider"],
-                         endpoint="/chat/completions").to_dict("records")
-    keys = {r["api_key"]: {"alias": r["key_alias"], "user_id": r["user_id"],
-                           "team_id": r["team_id"] if isinstance(r["team_id"], str) else None,
-                           "user_email": None} for r in rows}
-    pages = [json.dumps(aggregate(rows[i:i + 1000], keys)).encode() for i in range(0, len(rows), 1000)]
-    store = UsageStore(tmp / "ingest")
     t0 = time.perf_counter()
-    results = []
-    for body in pages:
-        results.extend(ActivityPage.model_validate(json.loads(body)).results)
-    t_parse = time.perf_counter() - t0
-    tables = merge_results(results)
-    t_merge = time.perf_counter() - t0 - t_parse
-    written = store.replace_days(tables, {d: "complete" for d in tables}, datetime.now(timezone.utc))
-    total = time.perf_counter() - t0
-    return {"daily_table_rows": len(rows), "stored_rows": written, "seconds": total, "parse_s": t_parse,
-            "merge_s": t_merge, "write_s": total - t_parse - t_merge, "rows_per_s": written / total}
-
-
-# -- driver -----------------------------------------------------------------------------------------------
-def median_ms(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
+    days, bodies = build_pages(w, daily, n_rows)
+    all_bodies = [b for bs in bodies.values() for b in bs]
+    n_daily = int(np.count_nonzero(daily.day >= (days[0] - EPOCH).days - daily.first_epoch))
+    log(f"ingest sample: {n_daily:,} daily-table rows of the last {len(days)} days as {len(all_bodies)} pages "
+        f"({sum(map(len, all_bodies)) / 2**20:,.0f} MB JSON), built in {time.perf_counter() - t0:.1f}s")
+    # 1. as production runs it: ingest_days (4 chunks in parallel threads), minus HTTP
+    store = UsageStore(tmp / "ingest")
+    gc.collect()
+    t0 = time.perf_counter()
+    summary = ingest_days(ReplayClient(bodies), store, days)
+    seconds = time.perf_counter() - t0
+    problems = check_ingest_equivalence(bench_store, store, days[0], days[-1])
+    store.close()
+    # 2. the same work serially, chunk by chunk, split by step
+    split = dict.fromkeys(("json.loads", "model_validate", "merge_results", "replace_days"), 0.0)
+    alt_validate_json = 0.0
+    store2 = UsageStore(tmp / "ingest-serial")
+    fetched = datetime.now(timezone.utc)
+    for chunk in bodies.values():
+        gc.collect()
         t0 = time.perf_counter()
-        fn()
+        loaded = [json.loads(b) for b in chunk]
+        t1 = time.perf_counter()
+        results = [r for d in loaded for r in ActivityPage.model_validate(d).results]
+        t2 = time.perf_counter()
+        del loaded
+        tables = merge_results(results)
+        t3 = time.perf_counter()
+        store2.replace_days(tables, {d: "complete" for d in tables}, fetched)
+        t4 = time.perf_counter()
+        for k, v in zip(split, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
+            split[k] += v
+        del results, tables
+        t0 = time.perf_counter()
+        for b in chunk:
+            ActivityPage.model_validate_json(b)
+        alt_validate_json += time.perf_counter() - t0
+    store2.close()
+    serial = sum(split.values())
+    return {"daily_rows": n_daily, "stored_rows": summary.rows_written, "pages": summary.pages, "seconds": seconds,
+            "rows_per_s": summary.rows_written / seconds, "daily_rows_per_s": n_daily / seconds, "split": split,
+            "serial_s": serial, "model_validate_json_s": alt_validate_json, "problems": problems}
+
+
+# -- driver --------------------------------------------------------------------------------------------------
+def timed(fn, repeat: int) -> tuple[float, object]:
+    """Median wall time in ms over `repeat` runs, and the first run's answer."""
+    times, first = [], None
+    for i in range(max(1, repeat)):
+        t0 = time.perf_counter()
+        out = fn()
         times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+        if i == 0:
+            first = out
+    return statistics.median(times), first
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def rss_mb() -> float:
+    try:
+        import psutil
+        return psutil.Process().memory_info().rss / 2**20
+    except ImportError:       # pragma: no cover
+        return 0.0
+
+
+def profile_page(store: UsageStore, start: date, end: date, f: Filters, repeat: int) -> list[tuple[str, float]]:
+    """Median ms of each query of usage_page_queries."""
+    steps = [("trends (overview, 2 periods)", lambda: trends(store, start, end, f))]
+    steps += [(f"breakdown {by}", lambda by=by: breakdown(store, start, end, f, by=by, top_n=10))
+              for by in BREAKDOWN_BYS if not (by == "model_group" and f.models)]
+    steps += [("daily series", lambda: daily_series(store, start, end, f)),
+              ("daily series by model", lambda: daily_series(store, start, end, f, split_by="model")),
+              ("daily series by provider", lambda: daily_series(store, start, end, f, split_by="provider")),
+              ("store.query('SELECT 1') (fixed cost per query)", lambda: store.query("SELECT 1 AS x"))]
+    return [(name, timed(fn, repeat)[0]) for name, fn in steps]
+
+
+def _fmt(x: float | None, unit: str = "") -> str:
+    return "-" if x is None else f"{x:,.1f}{unit}"
+
+
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m lib.bench")
+    ap = argparse.ArgumentParser(prog="python -m lib.bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=1_000_000, help="stored rows to generate (up to 10 million)")
-    ap.add_argument("--days", type=int, default=730, help="days of history the rows spread over")
-    ap.add_argument("--repeat", type=int, default=5)
-    ap.add_argument("--json", action="store_true", help="end with one JSON line of the 90-day figures")
+    ap.add_argument("--days", type=int, default=730, help="days of history, ending today (default ~2 years)")
+    ap.add_argument("--repeat", type=int, default=5, help="timed runs per configuration for DuckDB and pandas")
+    ap.add_argument("--pg-repeat", type=int, default=3, help="timed runs per configuration for PostgreSQL")
+    ap.add_argument("--pg-rows", type=int, default=10_000_000,
+                    help="cap of the PostgreSQL dataset in stored-row equivalents; below --rows, DuckDB is "
+                         "also timed on that smaller dataset so the ratio is like for like")
+    ap.add_argument("--pg-jit", action="store_true", help="leave PostgreSQL's JIT on (default off: faster here)")
     ap.add_argument("--no-postgres", action="store_true")
+    ap.add_argument("--ingest-rows", type=int, default=200_000, help="daily-table rows in the ingest sample")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--json", action="store_true", help="end with one JSON line of the 90-day figures")
     a = ap.parse_args(argv)
-    log = (lambda *x: print(*x, file=sys.stderr)) if a.json else print
+    t_start = time.perf_counter()
+
+    def log(*x):
+        print(*x, flush=True)
+
     today = datetime.now(timezone.utc).date()
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
-    pg = ThrowawayPostgres()
+    pg = ThrowawayPostgres(jit=a.pg_jit)
+    problems: list[str] = []
     try:
-        t0 = time.perf_counter()
-        # ~5 stored rows per daily-table row (one per breakdown), a little less after grouping
-        base = daily_table(max(1, a.rows // 5), a.days, today)
-        table = store_rows(base)
-        while table.num_rows < a.rows * 0.97 and len(base) < a.rows:
-            base = daily_table(int(len(base) * a.rows / max(table.num_rows, 1)) + 1, a.days, today)
-            table = store_rows(base)
-        fill_store(UsageStore(tmp / "store"), table)
-        log(f"generated {table.num_rows:,} stored rows ({len(base):,} daily-table rows) over {a.days} days "
-            f"in {time.perf_counter() - t0:.1f}s")
-        del table
-        store = UsageStore(tmp / "store")
-        t0 = time.perf_counter()
-        store.sync()
-        log(f"loaded into DuckDB in {time.perf_counter() - t0:.1f}s")
-        users = sorted(base["user_id"].unique())[:3]
-        filt = {"providers": ["openai", "anthropic"], "users": users}
-        conn, pg_url = None, None
+        log(f"machine: {os.cpu_count()} CPUs, load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}; "
+            f"DuckDB {__import__('duckdb').__version__}, pandas {pd.__version__}")
+        w = make_world(a.seed)
+        main_ds = build_dataset(w, a.rows, a.days, today, a.seed, tmp / "store", with_frame=True, log=log)
+        s = main_ds.seconds
+        log(f"data: {main_ds.rows:,} stored rows from {len(main_ds.daily):,} daily-table rows over {a.days} days "
+            f"({len(w.keys):,} keys, {len(w.users)} users, {len(w.teams)} teams, {len(w.models)} models, "
+            f"{len(w.groups)} model groups, {len(PROVIDERS)} providers); generated in {s['generate']:.1f}s, "
+            f"written with replace_days in {s['write']:.1f}s ({main_ds.rows / s['write']:,.0f} rows/s)")
+        log(f"DuckDB: fresh UsageStore loaded (sync) in {s['load']:.1f}s, +{s['store_rss_mb']:,.0f} MB RSS")
+        store, daily = main_ds.store, main_ds.daily
+        pand = PandasUsage(main_ds.frame)
+
+        # filters: the two busiest providers' ... fixed names; the 3 busiest users; the busiest model
+        req = daily.metrics["api_requests"]
+        top_users = np.argsort(-np.bincount(w.key_user[daily.key], weights=req, minlength=len(w.users)))[:3]
+        top_model = int(np.argmax(np.bincount(w.route_model[daily.route], weights=req, minlength=len(w.models))))
+        filter_sets = [("none", Filters()),
+                       ("2 prov + 3 users", Filters.of(providers=["openai", "anthropic"],
+                                                       users=[w.users[u] for u in top_users])),
+                       ("1 model", Filters.of(models=[w.models[top_model]]))]
+
+        # PostgreSQL on the same data (or a capped dataset, then DuckDB too)
+        conn, pg_ds = None, None
         if not a.no_postgres:
             try:
-                pg_url = pg.start()
-                if pg_url:
-                    t0 = time.perf_counter()
-                    conn = load_postgres(pg_url, base)
-                    log(f"loaded PostgreSQL (LiteLLM layout + indexes) in {time.perf_counter() - t0:.1f}s")
-            except Exception as exc:  # no PostgreSQL here: report null, not a failure
-                log(f"PostgreSQL unavailable: {exc}")
+                url = pg.start()
+                if url is None:
+                    log("PostgreSQL: initdb not found; postgres_ms will be null")
+                else:
+                    if a.pg_rows < main_ds.rows:
+                        pg_ds = build_dataset(w, a.pg_rows, a.days, today, a.seed, tmp / "store-pg", with_frame=False,
+                                              log=log)
+                        log(f"PostgreSQL dataset capped (--pg-rows): {pg_ds.rows:,} stored rows = "
+                            f"{len(pg_ds.daily):,} daily-table rows; DuckDB is timed on it as well")
+                    conn = load_postgres(url, w, (pg_ds or main_ds).daily, log)
+            except Exception as exc:  # no usable PostgreSQL here: report null, not a failure
+                log(f"PostgreSQL unavailable ({type(exc).__name__}: {str(exc)[:300]}); postgres_ms will be null")
                 conn = None
-        results = {}
-        log(f"{'range':>6} {'filters':>8} {'duckdb ms':>10} {'pandas ms':>10} {'postgres ms':>12} {'pd/duck':>8} {'pg/duck':>8}")
+        pg_engine = PostgresUsage(conn) if conn else None
+        pg_store = (pg_ds or main_ds).store
+
+        # warm-up (first-run costs: imports, caches, PostgreSQL buffers)
+        warm = (today - timedelta(days=364), today)
+        usage_page_queries(store, *warm)
+        pand.page(*warm, Filters())
+        if pg_engine:
+            pg_engine.page(*warm, Filters())
+            if pg_ds:
+                usage_page_queries(pg_store, *warm)
+
+        results: dict = {}
+        log("")
+        log(f"Usage page query set (overview + trends + 6 breakdowns + 3 daily series + heatmap), medians of "
+            f"{a.repeat} runs (PostgreSQL: {a.pg_repeat}), ms; {main_ds.rows:,} stored rows")
+        head = f"{'range':>6}  {'filters':<17}{'DuckDB':>9}{'pandas':>10}{'pandas/DuckDB':>15}"
+        if pg_engine:
+            head += (f"{'DuckDB@PG data':>16}" if pg_ds else "") + f"{'PostgreSQL':>12}{'PG/DuckDB':>11}"
+        log(head)
         for days in RANGES:
             start, end = today - timedelta(days=days - 1), today
-            for name, f in (("none", {}), ("2prov+3u", filt)):
-                duck = median_ms(lambda: usage_page_queries(store, start, end, Filters.of(**f)), a.repeat)
-                pand = median_ms(lambda: pandas_query_set(base, start, end, f), a.repeat)
-                pgms = median_ms(lambda: pg_query_set(conn, start, end, f), max(1, a.repeat // 2)) if conn else None
-                results[(days, name)] = (duck, pand, pgms)
-                log(f"{days:>5}d {name:>8} {duck:>10.1f} {pand:>10.1f} {pgms if pgms is None else round(pgms, 1)!s:>12} "
-                    f"{pand / duck:>7.1f}x {('%.1fx' % (pgms / duck)) if pgms else '-':>8}")
-        # correctness: the engines must agree on the 90-day totals
-        start = today - timedelta(days=89)
-        duck_total = usage_page_queries(store, start, today)["trends"].set_index("metric")["current"]
-        pd_total = pandas_query_set(base, start, today, {})["current"]
-        ok = duck_total["requests"] == pd_total["api_requests"] and \
-            abs(duck_total["spend"] - pd_total["spend"]) <= 1e-6 * max(1.0, pd_total["spend"])
+            for label, f in filter_sets:
+                duck_ms, duck_out = timed(lambda: usage_page_queries(store, start, end, f), a.repeat)
+                pd_ms, pd_out = timed(lambda: pand.page(start, end, f), a.repeat)
+                duck_c = canon(duck_out)
+                problems += [f"pandas {days}d {label}: {p}" for p in compare(duck_c, canon(pd_out))]
+                line = f"{days:>5}d  {label:<17}{duck_ms:>9.1f}{pd_ms:>10.1f}{pd_ms / duck_ms:>14.1f}x"
+                pg_ms = duck_pg_ms = None
+                if pg_engine:
+                    if pg_ds:
+                        duck_pg_ms, duck_pg_out = timed(lambda: usage_page_queries(pg_store, start, end, f), a.repeat)
+                        duck_c = canon(duck_pg_out)
+                    pg_ms, pg_out = timed(lambda: pg_engine.page(start, end, f), a.pg_repeat)
+                    # a provider filter on model groups is answered by attribution in the store, exactly in PostgreSQL
+                    skip = ("model_group",) if f.providers else ()
+                    problems += [f"PostgreSQL {days}d {label}: {p}" for p in compare(duck_c, canon_pg(pg_out), skip)]
+                    ref = duck_pg_ms if pg_ds else duck_ms
+                    line += (f"{duck_pg_ms:>16.1f}" if pg_ds else "") + f"{pg_ms:>12.1f}{pg_ms / ref:>10.1f}x"
+                results[(days, label)] = {"duckdb": duck_ms, "pandas": pd_ms, "postgres": pg_ms, "duckdb_pg": duck_pg_ms}
+                log(line)
+
+        start90 = today - timedelta(days=HEADLINE_DAYS - 1)
+        log("")
+        log(f"DuckDB, {HEADLINE_DAYS}-day query set split by query (medians, ms):")
+        for label, f in filter_sets[:2]:
+            prof = profile_page(store, start90, today, f, a.repeat)
+            log(f"  filters {label}: " + "; ".join(f"{n} {ms:.1f}" for n, ms in prof))
+        main_ds.frame = pand = None
+        gc.collect()
+
         if conn:
-            pg_total = pg_query_set(conn, start, today, {})["current"]
-            ok = ok and int(pg_total[0]) == int(duck_total["requests"])
-        ingest = time_ingest(base, tmp)
-        log(f"ingest: {ingest['stored_rows']:,} stored rows from {ingest['daily_table_rows']:,} daily-table rows in "
-            f"{ingest['seconds']:.2f}s = {ingest['rows_per_s']:,.0f} rows/s (parse {ingest['parse_s']:.2f}s, "
-            f"merge {ingest['merge_s']:.2f}s, write {ingest['write_s']:.2f}s)")
-        duck90, pd90, pg90 = results[(90, "none")]
-        summary = {"rows": int(store.query("SELECT count(*) AS n FROM activity")["n"].iloc[0]), "range_days": 90,
-                   "duckdb_ms": round(duck90, 1), "pandas_ms": round(pd90, 1),
-                   "postgres_ms": None if pg90 is None else round(pg90, 1),
-                   "ingest_rows_per_s": round(ingest["rows_per_s"]), "peak_rss_mb": round(peak_rss_mb())}
-        if not ok:
-            log("ERROR: DuckDB, pandas and PostgreSQL disagree on the 90-day totals")
-        log(f"90-day query set: DuckDB {duck90:.1f} ms; pandas {pd90 / duck90:.1f}x slower"
-            + (f"; PostgreSQL {pg90 / duck90:.1f}x slower" if pg90 else "; PostgreSQL not measured"))
+            conn.close()
+            conn = None
+        pg.stop()
+
+        log("")
+        ing = time_ingest(w, daily, store, a.ingest_rows, tmp, log)
+        problems += ing["problems"]
+        sp = ing["split"]
+        log(f"ingest (ingest_days, no HTTP): {ing['stored_rows']:,} stored rows from {ing['daily_rows']:,} daily-table "
+            f"rows ({ing['pages']} pages) in {ing['seconds']:.2f}s = {ing['rows_per_s']:,.0f} stored rows/s "
+            f"({ing['daily_rows_per_s']:,.0f} daily-table rows/s)")
+        log(f"  serial split: " + ", ".join(f"{k} {v:.2f}s ({v / ing['serial_s']:.0%})" for k, v in sp.items())
+            + f"; model_validate_json instead of json.loads + model_validate: {ing['model_validate_json_s']:.2f}s "
+              f"vs {sp['json.loads'] + sp['model_validate']:.2f}s")
+
+        r90 = results[(HEADLINE_DAYS, "none")]
+        ref90 = r90["duckdb_pg"] if pg_ds else r90["duckdb"]
+        summary = {"rows": main_ds.rows, "range_days": HEADLINE_DAYS, "duckdb_ms": round(r90["duckdb"], 1),
+                   "pandas_ms": round(r90["pandas"], 1),
+                   "postgres_ms": None if r90["postgres"] is None else round(r90["postgres"], 1),
+                   "ingest_rows_per_s": round(ing["rows_per_s"]), "peak_rss_mb": round(peak_rss_mb()),
+                   "daily_table_rows": len(daily), "pg_rows": (pg_ds or main_ds).rows if r90["postgres"] else None,
+                   "duckdb_ms_on_pg_rows": round(ref90, 1) if r90["postgres"] else None,
+                   "duckdb_filtered_ms": round(results[(HEADLINE_DAYS, filter_sets[1][0])]["duckdb"], 1),
+                   "load_s": round(s["load"], 1), "ingest_daily_rows_per_s": round(ing["daily_rows_per_s"]),
+                   "answers_agree": not problems}
+        log("")
+        log(f"{HEADLINE_DAYS}-day query set at {main_ds.rows:,} rows: DuckDB {r90['duckdb']:.1f} ms "
+            f"(target < 300 ms), pandas {r90['pandas'] / r90['duckdb']:.1f}x slower"
+            + (f", PostgreSQL {r90['postgres']:.1f} ms = {r90['postgres'] / ref90:.1f}x slower than DuckDB "
+               f"on the same {(pg_ds or main_ds).rows:,} rows (target >= 10x)" if r90["postgres"] else
+               ", PostgreSQL not measured"))
+        log(f"ingest {ing['rows_per_s']:,.0f} stored rows/s (target > 100,000); peak RSS {peak_rss_mb():,.0f} MB; "
+            f"total {time.perf_counter() - t_start:.0f}s; load average now "
+            f"{', '.join(f'{x:.1f}' for x in os.getloadavg())}")
+        if problems:
+            log(f"ERROR: {len(problems)} answers disagree:")
+            for p in problems[:20]:
+                log(f"  {p}")
+        else:
+            log("answers agree: DuckDB = pandas on every configuration"
+                + (", = PostgreSQL on LiteLLM's table" if r90["postgres"] else "")
+                + ", generated rows = what ingest stores")
         if a.json:
-            print(json.dumps(summary))
-        return 0 if ok else 1
+            print(json.dumps(summary), flush=True)
+        return 1 if problems else 0
     finally:
         pg.stop()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -6,6 +6,7 @@ Pages use these to show or disable things; every state-changing lib function che
 from __future__ import annotations
 
 ROLES = ("admin", "admin-readonly", "user")
+ROLE_LABELS = {"admin": "Admin", "admin-readonly": "Admin (read-only)", "user": "User"}
 PERMISSIONS = {
     "usage:read": "view usage analytics",
     "usage:export": "export usage data",
@@ -45,3 +46,15 @@ def require(role: str | None, permission: str) -> None:
 def denied_message(permission: str) -> str:
     """Tooltip / error for a missing permission, e.g. 'Admin access required to sync models'."""
     return f"Admin access required to {PERMISSIONS[permission]}"
+
+
+def disabled_reason(role: str | None, permission: str) -> str | None:
+    """For a button: None when the role may do it, else the tooltip saying why it is disabled.
+
+    `st.button(..., disabled=bool(why), help=why)` with `why = disabled_reason(user.role, "models:sync")`.
+    """
+    return None if has_permission(role, permission) else denied_message(permission)
+
+
+def permissions_for(role: str | None) -> frozenset[str]:
+    return ROLE_PERMISSIONS.get(role or "", frozenset())

@@ -9,17 +9,30 @@ import streamlit as st
 
 from lib.accounts import User
 from lib.permissions import has_permission
-from lib.ui.session import verified_user
+from lib.ui.session import render_login, verified_user
 
 
 def require_page(permission: str) -> User:
+    _leave_pages_directory_mode()
     user = verified_user()
     if user is None:
-        st.warning("Please log in to see this page.")
-        st.markdown("[Go to the login page](/)")
+        from lib.appdb import get_engine
+        from lib.config import get_settings
+        settings = get_settings()
+        render_login(get_engine(settings.DATABASE_URL), demo_accounts=settings.demo_mode)
         st.stop()
     if not has_permission(user.role, permission):
         st.error("403 — admin access required")
         st.caption(f"Your role ({user.role}) cannot open this page.")
         st.stop()
     return user
+
+
+def _leave_pages_directory_mode() -> None:
+    """On a fresh server, before app.py has ever run, Streamlit serves a pages/ file by itself (its old
+    multipage mode, a process-wide flag that app.py's st.navigation turns off). Turn it off here and
+    rerun, so app.py (login, menu, sidebar) runs and routes the same URL."""
+    from streamlit.runtime.pages_manager import PagesManager
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()

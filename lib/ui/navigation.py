@@ -1,23 +1,77 @@
-"""The page registry: one line per page (file, title, icon, permission, section)."""
+"""The page registry: one line per page (file, title, icon, required permission, menu section, URL).
+
+`build_navigation(role)` turns it into `st.navigation`'s dict of sections: the role's pages are in the
+menu; every other page stays routable but hidden, so a deep link survives the login and the page's
+guard answers "403 — admin access required" instead of "page not found". A hidden root page sends
+each role to its landing page.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+from lib.permissions import PERMISSIONS, has_permission
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass(frozen=True)
 class PageSpec:
-    path: str
+    path: str           # relative to app.py
     title: str
     icon: str
-    permission: str
-    section: str
-    url_path: str
+    permission: str     # the permission the page's guard requires
+    section: str        # menu section
+    url_path: str       # stable URL: /<url_path>
 
 
 PAGES = (
+    PageSpec("pages/overview.py", "Overview", ":material/dashboard:", "usage:read", "Usage", "overview"),
     PageSpec("pages/usage.py", "Usage analytics", ":material/monitoring:", "usage:read", "Usage", "usage"),
     PageSpec("pages/my_usage.py", "My usage", ":material/person:", "self:usage", "Usage", "my-usage"),
-    PageSpec("pages/models.py", "Models", ":material/model_training:", "models:read", "Tools", "models"),
+    PageSpec("pages/models.py", "Models", ":material/model_training:", "models:read", "Admin", "models"),
     PageSpec("pages/users.py", "Users", ":material/group:", "users:read", "Admin", "users"),
     PageSpec("pages/audit.py", "Audit log", ":material/history:", "audit:read", "Admin", "audit"),
 )
+assert all(p.permission in PERMISSIONS for p in PAGES)
+
+
+def available_pages() -> list[PageSpec]:
+    """Registered pages whose file exists (a page not written yet is left out, not an error)."""
+    return [p for p in PAGES if (ROOT / p.path).is_file()]
+
+
+def menu(role: str | None) -> dict[str, list[PageSpec]]:
+    """The pages a role sees in the menu, by section, in registry order. Empty when logged out."""
+    sections: dict[str, list[PageSpec]] = {}
+    for p in available_pages():
+        if role and has_permission(role, p.permission):
+            sections.setdefault(p.section, []).append(p)
+    return sections
+
+
+def landing_page(role: str | None) -> PageSpec | None:
+    """Where a role lands after the login: its first menu page."""
+    return next((p for specs in menu(role).values() for p in specs), None)
+
+
+def build_navigation(role: str | None) -> dict:
+    """`st.navigation` input for a role (None: logged out, every page hidden)."""
+    import streamlit as st
+
+    landing = landing_page(role)
+
+    def home() -> None:
+        if landing is not None:
+            st.switch_page(landing.path)
+        st.error("403 — admin access required")     # a role without any page (none exists today)
+
+    shown = {p.path for specs in menu(role).values() for p in specs}
+    nav: dict[str, list] = {}
+    for section, specs in menu(role).items():
+        nav[section] = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in specs]
+    # "" = no section header; all of these are hidden from the menu
+    nav[""] = [st.Page(home, title="Home", url_path="home", default=True, visibility="hidden")] + [
+        st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, visibility="hidden")
+        for p in available_pages() if p.path not in shown]
+    return nav

@@ -1,0 +1,37 @@
+"""Sidebar below the menu: demo banner, data freshness, who is logged in (and as what), log out."""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import streamlit as st
+
+from lib.accounts import User
+from lib.permissions import ROLE_LABELS, has_permission
+
+log = logging.getLogger(__name__)
+
+
+def render_sidebar(user: User, demo_mode: bool, on_logout: Callable[[], None]) -> None:
+    with st.sidebar:
+        if demo_mode:
+            st.info("Demo mode: generated LiteLLM data, demo logins.", icon=":material/science:")
+        _freshness(user)
+        st.divider()
+        st.markdown(f"**{user.display_name}**  \n`{user.username}` · {ROLE_LABELS.get(user.role, user.role)}")
+        if st.button("Log out", key="console_logout", icon=":material/logout:"):
+            on_logout()
+
+
+def _freshness(user: User) -> None:
+    try:
+        from lib.ui.freshness import render_freshness
+    except ImportError:     # not written yet
+        return
+    try:
+        render_freshness(show_errors=has_permission(user.role, "usage:read"))
+    except TypeError:
+        render_freshness()
+    except Exception:   # informative only: never block the navigation on it
+        log.exception("data freshness unavailable")
+        st.caption("Data freshness unavailable.")
