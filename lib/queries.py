@@ -85,8 +85,8 @@ def _where(base: str, f: Filters, start: date, end: date) -> tuple[str, list]:
     params: list = [start, end, base]
 
     def cond(column: str, values: tuple) -> None:
-        sql.append(f"list_contains(?::VARCHAR[], {column})")
-        params.append(list(values))
+        sql.append(f"{column} IN ({', '.join('?' * len(values))})")   # an IN list is hashed, list_contains is not
+        params.extend(values)
 
     if f.models:
         cond("value", f.models)

@@ -89,8 +89,9 @@ def _clear_keys(key: str) -> None:
 
 def render_kpis(trends: pd.DataFrame, total_users: int | None) -> None:
     t = trends.set_index("metric")
-    cols = st.columns(4)
     for i, (label, metric) in enumerate(KPI_CARDS):
+        if i % 4 == 0:       # one row of columns per 4 cards: on a narrow screen they stack in reading order
+            cols = st.columns(4)
         row = t.loc[metric]
         value = kpi_value(metric, row["current"])
         if metric == "active_users" and total_users:
