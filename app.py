@@ -1,72 +1,80 @@
-"""LiteLLM Console shell: settings, login, role-aware navigation, sidebar, background services."""
+"""LiteLLM Console shell: settings, login, role-aware navigation, sidebar, background services.
+
+Every run: settings (a bad one stops here with one line) -> app database and accounts -> the login
+(streamlit-authenticator, built here once per run from the users table) -> the server-side session
+check -> st.navigation with the role's menu -> sidebar -> the page (whose guard checks again).
+"""
+import logging
+
 import streamlit as st
 import streamlit_authenticator as stauth
+from sqlalchemy.exc import SQLAlchemyError
 
-from lib import accounts
-from lib.appdb import get_engine
 from lib.config import DATA_DIR, SettingsError, get_settings
-from lib.permissions import has_permission
-from lib.services import start_background_services
-from lib.ui import session
-from lib.ui.navigation import PAGES
+
+log = logging.getLogger("litellm_console.app")
+LOGOUT_REQUESTED = "console_logout_requested"
 
 st.set_page_config(page_title="LiteLLM Console", page_icon=":material/monitoring:", layout="wide")
 
 try:
     settings = get_settings()
+except SettingsError as exc:
+    st.error(f"Configuration error — {exc}")
+    st.stop()
+
+from lib import accounts  # noqa: E402
+from lib.appdb import get_engine  # noqa: E402
+from lib.ui import session  # noqa: E402
+from lib.ui.navigation import build_navigation  # noqa: E402
+from lib.ui.sidebar import render_sidebar  # noqa: E402
+
+try:
     engine = get_engine(settings.DATABASE_URL)
     accounts.bootstrap_accounts(engine, settings)
     secret = accounts.cookie_secret(settings, DATA_DIR)
 except (SettingsError, accounts.AccountError) as exc:
     st.error(f"Configuration error — {exc}")
     st.stop()
+except SQLAlchemyError as exc:
+    log.error("app database unavailable: %s", type(exc).__name__)
+    st.error(f"Configuration error — DATABASE_URL: cannot use the app database ({type(exc).__name__}); "
+             "see the server log")
+    st.stop()
 
 if settings.BACKGROUND_SERVICES:
-    start_background_services(settings)   # once per process (idempotent)
+    try:
+        from lib.services import start_background_services
+    except ImportError:
+        pass
+    else:
+        start_background_services(settings)     # once per process; cheap on every later run
 
-# Built once per run from the users table (a fresh dict; never the YAML-path mode).
+# Built once per run, from a fresh credentials dict of the users table (never the YAML-path mode).
 authenticator = stauth.Authenticate(accounts.credentials(engine), session.COOKIE_NAME, secret,
                                     cookie_expiry_days=session.COOKIE_DAYS, auto_hash=False, login_sleep_time=0)
-authenticator.login(location="unrendered")          # re-login from the cookie, if any
-user = session.resolve_user(engine, authenticator, secret)
+if st.session_state.pop(LOGOUT_REQUESTED, False):
+    session.logout(engine, authenticator)           # revokes the server-side session, clears the login, reruns
+try:
+    authenticator.login(location="unrendered")      # re-login from the cookie, if any
+except stauth.LoginError:
+    # A correctly signed cookie of a user who is now disabled or gone: stay logged out, drop the cookie.
+    st.session_state.update(authentication_status=None, name=None, username=None, roles=None, logout=True)
+    authenticator.cookie_controller.delete_cookie()
+from_cookie = bool(st.session_state.get("authentication_status"))
+user = session.resolve_user(engine, authenticator, secret)     # the sessions table decides, not the cookie
+if user is None and from_cookie:
+    st.session_state["logout"] = True      # a refused cookie is not read again in this browser session
 
-# Every page is routable (a deep link survives the login; the guard answers 403); the menu below
-# lists only the pages the role may open.
-allowed = [p for p in PAGES if user and has_permission(user.role, p.permission)]
-
-
-def home() -> None:
-    """The root URL: each role lands on its first page."""
-    st.switch_page(allowed[0].path)
-
-
-pages = [st.Page(home, title="Home", url_path="home", default=True)]
-pages += [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in PAGES]
-nav = st.navigation(pages, position="hidden")
+nav = st.navigation(build_navigation(user.role if user else None))
 
 if user is None:
     session.render_login(engine, demo_accounts=settings.demo_mode)
+    if not settings.demo_mode and not accounts.has_enabled_admin(engine):
+        st.warning("No admin account exists yet. Create one with "
+                   "`python -m lib.cli create-user --username NAME --role admin --password-stdin`, "
+                   "or set ADMIN_USERNAME and ADMIN_PASSWORD and restart.")
     st.stop()
 
-with st.sidebar:
-    st.markdown("### LiteLLM Console")
-    if settings.demo_mode:
-        st.caption(":material/science: Demo mode — generated LiteLLM data")
-    sections: dict[str, list] = {}
-    for p in allowed:
-        sections.setdefault(p.section, []).append(p)
-    for section, specs in sections.items():
-        st.caption(section.upper())
-        for p in specs:
-            st.page_link(p.path, label=p.title, icon=p.icon)
-    st.divider()
-    try:
-        from lib.ui.freshness import render_freshness
-        render_freshness(show_errors=has_permission(user.role, "usage:refresh"))
-    except Exception as exc:  # freshness is informative; never block navigation on it
-        st.caption(f"Freshness unavailable: {exc}")
-    st.markdown(f"**{user.display_name}** · `{user.role}`")
-    if st.button("Log out", key="console_logout", icon=":material/logout:"):
-        session.logout(engine, authenticator)
-
+render_sidebar(user, settings.demo_mode, on_logout=lambda: st.session_state.update({LOGOUT_REQUESTED: True}))
 nav.run()

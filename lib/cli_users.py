@@ -14,9 +14,10 @@ def _engine(settings):
 
 
 def _password() -> str:
-    password = sys.stdin.readline().rstrip("\n")
+    """The first line of standard input (never an argument: it would show in `ps` and shell history)."""
+    password = sys.stdin.readline().rstrip("\r\n")
     if not password:
-        raise accounts.AccountError("no password on standard input")
+        raise accounts.AccountError("no password on standard input (pipe it in: --password-stdin)")
     return password
 
 

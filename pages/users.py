@@ -1,68 +1,114 @@
-"""Users: list, create, change role, reset password, enable/disable (admins); read-only for viewers."""
+"""Users: list, create, change role, reset password, enable/disable, LiteLLM link (admins); read-only for viewers.
+
+Actions run as button callbacks (before the page is drawn), so the table below always shows their
+result. lib.accounts checks the permission again and audits every change, refused ones included.
+"""
 import streamlit as st
 
 from lib.ui.guard import require_page
 
 user = require_page("users:read")
 
-from lib import accounts  # noqa: E402
+from lib import accounts  # noqa: E402  (after the guard: nothing is read without a login)
 from lib.appdb import get_engine  # noqa: E402
 from lib.config import get_settings  # noqa: E402
-from lib.permissions import ROLES, PermissionDenied, denied_message, has_permission  # noqa: E402
+from lib.permissions import ROLE_LABELS, ROLES, PermissionDenied, disabled_reason  # noqa: E402
 
 settings = get_settings()
 engine = get_engine(settings.DATABASE_URL)
-can_manage = has_permission(user.role, "users:manage")
-why = None if can_manage else denied_message("users:manage")
+why = disabled_reason(user.role, "users:manage")       # None for admins, else the tooltip
+FLASH = "users_flash"
+
+
+def _run(action, success: str, clear: tuple[str, ...] = ()) -> None:
+    try:
+        action()
+    except (accounts.AccountError, PermissionDenied) as exc:
+        st.session_state[FLASH] = ("error", str(exc))
+    else:
+        st.session_state[FLASH] = ("success", success)
+    for key in clear:       # typed passwords never stay in the page
+        st.session_state[key] = ""
+
+
+def _state(key: str) -> str:
+    return (st.session_state.get(key) or "").strip()
+
+
+def _create() -> None:
+    username = accounts.normalize_username(_state("new_user_username"))
+    _run(lambda: accounts.create_user(
+        engine, user, username, st.session_state.get("new_user_password") or "", st.session_state["new_user_role"],
+        name=_state("new_user_display_name") or None, email=_state("new_user_email") or None,
+        litellm_user_id=_state("new_user_litellm") or None, demo=settings.demo_mode),
+        f"Created {username}", clear=("new_user_password",))
+
+
+def _target() -> str:
+    return st.session_state.get("edit_user_target") or ""
+
+
+def _target_changed() -> None:
+    for key in ("edit_user_role", "edit_user_litellm"):
+        st.session_state.pop(key, None)
+
 
 st.title("Users")
+if why:
+    st.caption(f"Read-only: {why.lower()}.")
+flash = st.session_state.pop(FLASH, None)
+if flash:
+    (st.success if flash[0] == "success" else st.error)(flash[1])
+
 df = accounts.list_users(engine)
 st.dataframe(df, hide_index=True, width="stretch", column_config={
-    "username": "Username", "display_name": "Name", "email": "Email", "role": "Role",
-    "litellm_user_id": "LiteLLM user", "enabled": st.column_config.CheckboxColumn("Enabled"),
-    "locked_until": st.column_config.DatetimeColumn("Locked until"),
-    "created_at": st.column_config.DatetimeColumn("Created"),
-    "last_login_at": st.column_config.DatetimeColumn("Last login")})
+    "username": "Username", "display_name": "Name", "email": "Email",
+    "role": st.column_config.TextColumn("Role"), "litellm_user_id": "LiteLLM user",
+    "enabled": st.column_config.CheckboxColumn("Enabled"),
+    "locked_until": st.column_config.DatetimeColumn("Locked until (UTC)"),
+    "created_at": st.column_config.DatetimeColumn("Created (UTC)"),
+    "last_login_at": st.column_config.DatetimeColumn("Last login (UTC)")})
 
-
-def run(action, *args, success: str) -> None:
-    try:
-        action(engine, user, *args)
-    except (accounts.AccountError, PermissionDenied) as exc:
-        st.error(str(exc))
-    else:
-        st.success(success)
-
-
+min_pw = "any length (demo mode)" if settings.demo_mode else f"at least {accounts.MIN_PASSWORD} characters"
 left, right = st.columns(2)
 with left:
     st.subheader("Create a user")
-    with st.form("create_user", clear_on_submit=True):
-        new_username = st.text_input("Username", key="new_user_username")
-        new_name = st.text_input("Display name", key="new_user_display_name")
-        new_email = st.text_input("Email", key="new_user_email")
-        new_role = st.selectbox("Role", ROLES, index=2, key="new_user_role")
-        new_litellm = st.text_input("LiteLLM user id (for My usage)", key="new_user_litellm")
-        new_password = st.text_input("Password", type="password", key="new_user_password")
-        if st.form_submit_button("Create user", disabled=not can_manage, help=why):
-            run(lambda e, a: accounts.create_user(e, a, new_username, new_password, new_role, name=new_name or None,
-                                                  email=new_email or None, litellm_user_id=new_litellm or None,
-                                                  demo=settings.demo_mode),
-                success=f"Created {new_username}")
+    with st.form("create_user"):
+        st.text_input("Username", key="new_user_username", disabled=bool(why))
+        st.text_input("Display name", key="new_user_display_name", disabled=bool(why))
+        st.text_input("Email", key="new_user_email", disabled=bool(why))
+        st.selectbox("Role", ROLES, index=ROLES.index("user"), key="new_user_role", format_func=ROLE_LABELS.get,
+                     disabled=bool(why))
+        st.text_input("LiteLLM user id (for My usage)", key="new_user_litellm", disabled=bool(why))
+        st.text_input("Password", type="password", key="new_user_password", help=min_pw, disabled=bool(why),
+                      autocomplete="new-password")
+        st.form_submit_button("Create user", disabled=bool(why), help=why, on_click=_create)
+
 with right:
     st.subheader("Change a user")
     names = df["username"].tolist()
-    target = st.selectbox("User", names, key="edit_user_target")
-    role = st.selectbox("Role", ROLES, key="edit_user_role",
-                        index=ROLES.index(df.set_index("username").loc[target, "role"]) if target else 0)
+    target = st.selectbox("User", names, key="edit_user_target", on_change=_target_changed)
+    row = df.set_index("username").loc[target] if target else None
+    current_role = row["role"] if row is not None else ROLES[0]
+    st.selectbox("Role", ROLES, index=ROLES.index(current_role), key="edit_user_role", format_func=ROLE_LABELS.get,
+                 disabled=bool(why))
     c = st.columns(3)
-    if c[0].button("Set role", disabled=not can_manage, help=why, key="edit_user_set_role"):
-        run(accounts.change_role, target, role, success=f"{target} is now {role}")
-    if c[1].button("Disable", disabled=not can_manage, help=why, key="edit_user_disable"):
-        run(accounts.set_enabled, target, False, success=f"Disabled {target}")
-    if c[2].button("Enable", disabled=not can_manage, help=why, key="edit_user_enable"):
-        run(accounts.set_enabled, target, True, success=f"Enabled {target}")
-    new_pw = st.text_input("New password", type="password", key="edit_user_password")
-    if st.button("Reset password", disabled=not can_manage, help=why, key="edit_user_reset"):
-        run(lambda e, a, t: accounts.set_password(e, a, t, new_pw, demo=settings.demo_mode), target,
-            success=f"Password of {target} reset")
+    c[0].button("Set role", disabled=bool(why), help=why, key="edit_user_set_role", on_click=lambda: _run(
+        lambda: accounts.change_role(engine, user, _target(), st.session_state["edit_user_role"]),
+        f"{_target()} is now {st.session_state.get('edit_user_role')}"))
+    c[1].button("Disable", disabled=bool(why), help=why, key="edit_user_disable", on_click=lambda: _run(
+        lambda: accounts.set_enabled(engine, user, _target(), False), f"Disabled {_target()}"))
+    c[2].button("Enable", disabled=bool(why), help=why, key="edit_user_enable", on_click=lambda: _run(
+        lambda: accounts.set_enabled(engine, user, _target(), True), f"Enabled {_target()}"))
+    st.text_input("New password", type="password", key="edit_user_password", help=min_pw, disabled=bool(why),
+                  autocomplete="new-password")
+    st.button("Reset password", disabled=bool(why), help=why, key="edit_user_reset", on_click=lambda: _run(
+        lambda: accounts.set_password(engine, user, _target(), st.session_state.get("edit_user_password") or "",
+                                      demo=settings.demo_mode),
+        f"Password of {_target()} reset; their sessions are logged out", clear=("edit_user_password",)))
+    linked = row["litellm_user_id"] if row is not None else None
+    st.text_input("LiteLLM user id", value=linked if isinstance(linked, str) else "", key="edit_user_litellm",
+                  disabled=bool(why), help="Which LiteLLM user's usage 'My usage' shows for this login")
+    st.button("Save LiteLLM link", disabled=bool(why), help=why, key="edit_user_link", on_click=lambda: _run(
+        lambda: accounts.set_litellm_user(engine, user, _target(), _state("edit_user_litellm") or None),
+        f"Linked {_target()} to LiteLLM user {_state('edit_user_litellm') or '(none)'}"))

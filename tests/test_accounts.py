@@ -107,3 +107,176 @@ def test_production_needs_an_admin_from_env_and_a_strong_secret(app_db_url, tmp_
     secret = accounts.cookie_secret(demo, tmp_path)
     assert len(secret) >= 32 and (tmp_path / "app_secret_key").stat().st_mode & 0o777 == 0o600
     assert accounts.cookie_secret(demo, tmp_path) == secret              # generated once
+
+
+# -- added: usernames, passwords, refusals, production bootstrap, CLI ---------------------------------
+
+def test_usernames_are_case_insensitive_and_match_the_authenticator_keys(engine):
+    admin = _admin(engine)
+    bob = accounts.create_user(engine, admin, "  Bob.Smith ", "bob-password", "user")
+    assert bob.username == "bob.smith"
+    assert accounts.authenticate(engine, "BOB.smith", "bob-password").username == "bob.smith"
+    assert set(accounts.credentials(engine)["usernames"]) == {"root", "bob.smith"}   # the library lower-cases keys
+    with pytest.raises(AccountError, match="already exists"):
+        accounts.create_user(engine, admin, "BOB.SMITH", "bob-password", "user")
+    for bad in ("", "a b", "x" * 65, "bob;drop"):
+        with pytest.raises(AccountError, match="Username"):
+            accounts.create_user(engine, admin, bad, "bob-password", "user")
+
+
+def test_passwords_outside_bcrypt_limits_are_refused_not_crashes(engine):
+    admin = _admin(engine)
+    with pytest.raises(AccountError, match="at least 8"):
+        accounts.create_user(engine, admin, "short", "1234567", "user")
+    with pytest.raises(AccountError, match="at most 72 bytes"):
+        accounts.create_user(engine, admin, "long", "é" * 40, "user")
+    assert accounts.create_user(engine, admin, "demo", "abc", "user", demo=True)     # demo mode: any length
+    with pytest.raises(LoginError, match="Wrong username or password"):            # never a ValueError
+        accounts.authenticate(engine, "root", "x" * 500)
+    with pytest.raises(LoginError, match="Wrong username or password"):
+        accounts.authenticate(engine, "nobody", "whatever-password")
+
+
+def test_a_disabled_account_is_named_only_to_someone_with_its_password(engine):
+    admin = _admin(engine)
+    accounts.create_user(engine, admin, "dora", "dora-password", "user")
+    accounts.set_enabled(engine, admin, "dora", False)
+    with pytest.raises(LoginError, match="Wrong username or password"):
+        accounts.authenticate(engine, "dora", "guess-password")
+    with pytest.raises(LoginError, match="disabled"):
+        accounts.authenticate(engine, "dora", "dora-password")
+    assert "dora" not in accounts.credentials(engine)["usernames"]
+    accounts.set_enabled(engine, admin, "dora", True)
+    assert accounts.authenticate(engine, "dora", "dora-password").enabled
+
+
+def test_refused_changes_are_audited_and_change_nothing(engine):
+    admin = _admin(engine)
+    viewer = accounts.create_user(engine, admin, "vera", "vera-password", "admin-readonly")
+    for change in (lambda: accounts.set_enabled(engine, viewer, "root", False),
+                   lambda: accounts.set_password(engine, viewer, "root", "taken-over-1"),
+                   lambda: accounts.change_role(engine, viewer, "vera", "admin")):
+        with pytest.raises(PermissionDenied, match="Admin access required to manage users"):
+            change()
+    assert accounts.get_user(engine, "vera").role == "admin-readonly"
+    assert accounts.authenticate(engine, "root", "s3cret-pass")
+    denied = list_audit(engine, user="vera")
+    assert set(denied["outcome"]) == {"denied"} and len(denied) == 3
+    accounts.create_user(engine, admin, "second", "second-pass", "admin")
+    with pytest.raises(AccountError, match="your own account"):
+        accounts.set_enabled(engine, admin, "root", False)
+    failure = list_audit(engine, user="root", action="user.disable").iloc[0]
+    assert failure["outcome"] == "failure" and "own account" in failure["details"]["error"]
+    assert "taken-over-1" not in list_audit(engine).to_json()
+
+
+def test_sessions_end_on_logout_disable_and_password_reset(engine):
+    admin = _admin(engine)
+    accounts.create_user(engine, admin, "erin", "erin-password", "user")
+    future = (datetime.now(timezone.utc) + timedelta(days=1)).timestamp()
+    for end in (lambda: accounts.close_session(engine, "erin", future),
+                lambda: accounts.set_password(engine, admin, "erin", "erin-password-2"),
+                lambda: (accounts.set_enabled(engine, admin, "erin", False),
+                         accounts.set_enabled(engine, admin, "erin", True))):
+        accounts.open_session(engine, "erin", future)
+        assert accounts.session_user(engine, "erin", future).username == "erin"
+        end()
+        assert accounts.session_user(engine, "erin", future) is None
+        future += 1
+    past = (datetime.now(timezone.utc) - timedelta(seconds=1)).timestamp()
+    accounts.open_session(engine, "erin", past)
+    assert accounts.session_user(engine, "erin", past) is None                  # an expired cookie
+
+
+def _prod(**env):
+    return load_settings({"LITELLM_BASE_URL": "http://litellm.example", **env}, secrets_path=None)
+
+
+def test_production_never_keeps_a_demo_password(app_db_url, monkeypatch):
+    engine = get_engine(app_db_url)
+    demo = load_settings({"APP_SECRET_KEY": ""}, secrets_path=None)
+    accounts.bootstrap_accounts(engine, demo)                      # a database first used in demo mode
+    accounts.set_password(engine, None, "viewer", "viewer-changed-1")
+    monkeypatch.setattr(accounts, "_demo_checked", set())
+    assert accounts.bootstrap_accounts(engine, _prod()) == ["admin", "alice"]
+    assert not accounts.get_user(engine, "admin").enabled and accounts.get_user(engine, "viewer").enabled
+    for name in ("admin", "alice"):
+        with pytest.raises(LoginError):
+            accounts.authenticate(engine, name, name)
+    assert not accounts.has_enabled_admin(engine)
+    # ADMIN_USERNAME/ADMIN_PASSWORD take the admin account back when no enabled admin is left
+    assert accounts.bootstrap_accounts(engine, _prod(ADMIN_USERNAME="Admin", ADMIN_PASSWORD="a-long-password")) \
+        == ["admin"]
+    assert accounts.authenticate(engine, "admin", "a-long-password").role == "admin"
+    assert accounts.bootstrap_accounts(engine, _prod(ADMIN_USERNAME="admin", ADMIN_PASSWORD="other-password")) == []
+    assert list_audit(engine, user="bootstrap", action="user.disable")["target"].tolist() == ["alice", "admin"]
+
+
+def test_bad_admin_environment_names_the_variable(app_db_url):
+    engine = get_engine(app_db_url)
+    assert accounts.bootstrap_accounts(engine, _prod()) == []      # nothing set: the login page explains
+    with pytest.raises(AccountError, match="^ADMIN_USERNAME and ADMIN_PASSWORD"):
+        accounts.bootstrap_accounts(engine, _prod(ADMIN_USERNAME="ops"))
+    with pytest.raises(AccountError, match="^ADMIN_PASSWORD: .*at least 8"):
+        accounts.bootstrap_accounts(engine, _prod(ADMIN_USERNAME="ops", ADMIN_PASSWORD="short"))
+    with pytest.raises(AccountError, match="^ADMIN_USERNAME: "):
+        accounts.bootstrap_accounts(engine, _prod(ADMIN_USERNAME="bad name", ADMIN_PASSWORD="long-enough-pw"))
+    assert accounts.count_users(engine) == 0
+
+
+def test_cookie_secret_rules(tmp_path):
+    with pytest.raises(AccountError, match="APP_SECRET_KEY: must be at least 32"):
+        accounts.cookie_secret(_prod(APP_SECRET_KEY="too-short"), tmp_path)
+    assert accounts.cookie_secret(_prod(APP_SECRET_KEY="k" * 32), tmp_path) == "k" * 32
+    assert not (tmp_path / "app_secret_key").exists()                # production never generates one
+    demo = load_settings({}, secrets_path=None)
+    import threading
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(accounts.cookie_secret(demo, tmp_path / "d")))
+               for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(got)) == 1 and len(got[0]) >= 32                  # concurrent first starts agree
+    assert [p.name for p in (tmp_path / "d").iterdir()] == ["app_secret_key"]
+
+
+def _cli(monkeypatch, capsys, url: str, *argv: str, stdin: str = ""):
+    import io
+
+    from lib import cli
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_user_commands(app_db_url, monkeypatch, capsys):
+    import json
+    code, out, err = _cli(monkeypatch, capsys, app_db_url, "create-user", "--username", "Ops", "--role", "admin",
+                          "--name", "Operator", "--email", "ops@example.com", "--litellm-user-id", "ops.l",
+                          "--password-stdin", stdin="first-password-1\n")
+    assert code == 0 and out.count("\n") == 1 and json.loads(out)["created"] == "ops"
+    engine = get_engine(app_db_url)
+    ops = accounts.get_user(engine, "ops")
+    assert (ops.display_name, ops.email, ops.litellm_user_id, ops.role) == ("Operator", "ops@example.com",
+                                                                             "ops.l", "admin")
+    code, out, err = _cli(monkeypatch, capsys, app_db_url, "set-password", "--username", "ops", "--password-stdin",
+                          stdin="second-password-2\r\n")
+    assert code == 0 and json.loads(out)
+    assert accounts.authenticate(engine, "ops", "second-password-2")
+    code, out, err = _cli(monkeypatch, capsys, app_db_url, "create-user", "--username", "u1", "--role", "user",
+                          "--password-stdin", stdin="short\n")
+    assert code != 0 and "at least 8" in err and out == ""
+    code, out, err = _cli(monkeypatch, capsys, app_db_url, "disable-user", "--username", "ops")
+    assert code != 0 and "last enabled admin" in err
+    code, out, err = _cli(monkeypatch, capsys, app_db_url, "disable-user", "--username", "ghost")
+    assert code != 0 and "ghost" in err
+    code, out, err = _cli(monkeypatch, capsys, app_db_url, "create-user", "--username", "u2", "--role", "user",
+                          "--password-stdin", stdin="")
+    assert code != 0 and "password" in err
+    actions = list_audit(engine, user="cli")[["action", "outcome"]].values.tolist()
+    assert ["user.create", "success"] in actions and ["user.disable", "failure"] in actions
+    assert "second-password-2" not in list_audit(engine).to_json() + out + err

@@ -1,71 +1,237 @@
-"""The app per role (AppTest): navigation, 403s, disabled buttons, audited actions."""
+"""The app per role (AppTest): navigation, 403s, disabled buttons with their reason, audited admin actions,
+the login form, logout and server-side session checks."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+import streamlit
+from streamlit.testing.v1 import AppTest
+
+from lib import accounts
 from lib.appdb import get_engine
 from lib.audit import list_audit
-from tests.apptest_support import app_as, demo_env  # noqa: F401  (fixture)
+from lib.config import get_settings
+from lib.ui.navigation import PAGES, available_pages
+from lib.ui.session import start_session_for_tests
 
-ADMIN_PAGES = {"pages/usage.py", "pages/models.py", "pages/users.py", "pages/audit.py"}
-
-
-def _menu(at) -> set[str]:
-    return {link.value for link in at.sidebar.get("page_link")}
-
-
-def _texts(at) -> str:
-    return " ".join(str(e.value) for kind in ("error", "warning", "info", "markdown", "title") for e in at.get(kind))
+ROOT = Path(__file__).resolve().parent.parent
+LOGIN_BUTTON = "FormSubmitter:login_form-Log in"
+ADMIN_ONLY = [p for p in PAGES if p.permission != "self:usage"]
+MANAGE_BUTTONS = ("edit_user_set_role", "edit_user_disable", "edit_user_enable", "edit_user_reset", "edit_user_link",
+                  "FormSubmitter:create_user-Create user")
 
 
-def test_logged_out_shows_only_the_login(demo_env):
-    at = app_as(demo_env, None)
-    assert not at.exception
-    assert [t.value for t in at.title] == ["LiteLLM Console"]
-    assert at.text_input(key="login_username") is not None
-    assert not at.metric and not at.dataframe                # no data before a login
-    assert "admin" in at.info[0].value                       # demo accounts are announced
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory):
+    """A demo-mode app over its own SQLite database and empty usage store, no background jobs."""
+    tmp = tmp_path_factory.mktemp("app_access")
+    mp = pytest.MonkeyPatch()
+    for k, v in {"DATABASE_URL": f"sqlite:///{tmp}/app.db", "DUCKDB_PATH": str(tmp / "usage.duckdb"),
+                 "BACKGROUND_SERVICES": "false", "LITELLM_BASE_URL": "", "APP_SECRET_KEY": "t" * 48}.items():
+        mp.setenv(k, v)
+    get_settings.cache_clear()
+    settings = get_settings()
+    accounts.bootstrap_accounts(get_engine(settings.DATABASE_URL), settings)
+    yield settings
+    mp.undo()
+    get_settings.cache_clear()
 
 
-def test_admin_sees_every_page_in_the_menu(demo_env):
-    at = app_as(demo_env, "admin")
-    assert not at.exception
-    assert [t.value for t in at.title] == ["Usage analytics"]
-    assert len(at.metric) == 8
-    assert _menu(at) == {"Usage analytics", "My usage", "Models", "Users", "Audit log"}
+@pytest.fixture
+def engine(app_env):
+    return get_engine(app_env.DATABASE_URL)
 
 
-def test_user_menu_has_no_admin_pages_and_admin_pages_answer_403(demo_env):
-    at = app_as(demo_env, "alice")
-    assert [t.value for t in at.title] == ["My usage"]
-    assert _menu(at) == {"My usage"}
-    for page in sorted(ADMIN_PAGES):
-        at = app_as(demo_env, "alice", page)
-        assert "403 — admin access required" in [e.value for e in at.error], page
-        assert not at.metric and not at.dataframe, page
+@pytest.fixture
+def nav_calls(monkeypatch):
+    """What app.py passes to st.navigation, per run."""
+    calls, real = [], streamlit.navigation
+
+    def spy(pages, **kwargs):
+        calls.append(pages)
+        return real(pages, **kwargs)
+    monkeypatch.setattr(streamlit, "navigation", spy)
+    return calls
 
 
-def test_readonly_sees_disabled_buttons_with_the_reason(demo_env):
-    at = app_as(demo_env, "viewer")
-    refresh = at.button(key="refresh_today")
-    assert refresh.disabled and refresh.help == "Admin access required to refresh usage data"
-    at = app_as(demo_env, "viewer", "pages/users.py")
-    assert not at.exception
-    for key in ("edit_user_set_role", "edit_user_disable", "edit_user_enable", "edit_user_reset"):
-        assert at.button(key=key).disabled, key
-        assert at.button(key=key).help == "Admin access required to manage users"
+def app_as(engine, username: str | None, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    if username:
+        start_session_for_tests(engine, accounts.get_user(engine, username), at.session_state)
+    at.run()
+    if page:
+        at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
 
 
-def test_admin_actions_write_audit_rows(demo_env):
-    engine = get_engine(demo_env.DATABASE_URL)
-    at = app_as(demo_env, "admin")
-    at.button(key="refresh_today").click().run()
-    assert not at.exception
-    refresh = list_audit(engine, action="usage.refresh")
-    assert refresh["actor"].tolist()[:1] == ["admin"] and refresh["outcome"].tolist()[0] == "success"
-    at = app_as(demo_env, "admin", "pages/users.py")
-    at.selectbox(key="edit_user_target").select("alice")
+def visible_menu(call) -> dict[str, list[str]]:
+    return {section: [p.title for p in pages if p.visibility == "visible"]
+            for section, pages in call.items() if any(p.visibility == "visible" for p in pages)}
+
+
+def texts(at, kind: str) -> list[str]:
+    return [str(e.value) for e in at.get(kind)]
+
+
+def no_data(at) -> bool:
+    return not at.dataframe and not at.metric and not at.get("plotly_chart") and not at.get("arrow_data_frame")
+
+
+# -- navigation per role ---------------------------------------------------------------------------
+
+def test_logged_out_every_url_shows_the_login_and_no_data(engine, nav_calls):
+    at = app_as(engine, None)
+    assert texts(at, "title") == ["LiteLLM Console"] and at.text_input(key="login_username")
+    assert "admin" in texts(at, "info")[0] and "alice" in texts(at, "info")[0]      # demo logins announced
+    assert visible_menu(nav_calls[-1]) == {}
+    for spec in available_pages():
+        at.switch_page(spec.path).run()
+        assert not at.exception
+        assert texts(at, "title") == ["LiteLLM Console"], spec.path
+        assert no_data(at), spec.path
+        assert "console_logout" not in [b.key for b in at.button], spec.path
+
+
+@pytest.mark.parametrize("who,landing", [("admin", "Overview"), ("viewer", "Overview"), ("alice", "My usage")])
+def test_each_role_lands_on_its_first_page(engine, who, landing):
+    at = app_as(engine, who)
+    assert texts(at, "title") == [landing]
+    assert at.sidebar.button(key="console_logout")
+
+
+def test_menus_per_role(engine, nav_calls):
+    app_as(engine, "admin")
+    admin = visible_menu(nav_calls[-1])
+    assert admin == {"Usage": ["Overview", "Usage analytics", "My usage"],
+                     "Admin": ["Models", "Users", "Audit log"]}
+    app_as(engine, "viewer")
+    assert visible_menu(nav_calls[-1]) == admin                       # read-only admins see every admin page
+    app_as(engine, "alice")
+    assert visible_menu(nav_calls[-1]) == {"Usage": ["My usage"]}    # never an admin page
+    hidden = {p.title for pages in nav_calls[-1].values() for p in pages if p.visibility == "hidden"}
+    assert {"Users", "Audit log", "Models", "Usage analytics", "Overview"} <= hidden   # routable, for the 403
+
+
+@pytest.mark.parametrize("spec", ADMIN_ONLY, ids=lambda s: s.url_path)
+def test_a_user_gets_403_on_every_admin_page(engine, spec):
+    at = app_as(engine, "alice", spec.path)
+    assert "403 — admin access required" in texts(at, "error")
+    assert no_data(at) and not at.get("download_button")
+
+
+# -- read-only admin -------------------------------------------------------------------------------
+
+def test_readonly_sees_users_with_every_action_disabled_and_why(engine):
+    at = app_as(engine, "viewer", "pages/users.py")
+    assert texts(at, "title") == ["Users"] and len(at.dataframe) == 1
+    for key in MANAGE_BUTTONS:
+        button = at.button(key=key)
+        assert button.disabled and button.help == "Admin access required to manage users", key
+    assert all(t.disabled for t in at.text_input if t.key.startswith("new_user_"))
+    at = app_as(engine, "viewer", "pages/audit.py")
+    assert texts(at, "title") == ["Audit log"] and not at.get("download_button")[0].proto.disabled
+
+
+# -- admin actions are audited ---------------------------------------------------------------------
+
+def test_admin_user_management_is_audited(engine):
+    at = app_as(engine, "admin", "pages/users.py")
+    assert not any(at.button(key=k).disabled for k in MANAGE_BUTTONS)
+    at.text_input(key="new_user_username").input("Carol")
+    at.text_input(key="new_user_display_name").input("Carol C")
+    at.selectbox(key="new_user_role").select("admin-readonly")
+    at.text_input(key="new_user_password").input("carol-initial-pw")
+    at.button(key="FormSubmitter:create_user-Create user").click().run()
+    assert "Created carol" in texts(at, "success")
+    assert at.text_input(key="new_user_password").value == ""         # the typed password is gone
+    assert accounts.get_user(engine, "carol").role == "admin-readonly"
+
+    at.selectbox(key="edit_user_target").select("carol").run()
+    at.selectbox(key="edit_user_role").select("user")
+    at.button(key="edit_user_set_role").click().run()
     at.button(key="edit_user_disable").click().run()
-    assert not at.exception
-    rows = list_audit(engine, action="user.disable")
-    assert rows["target"].tolist()[0] == "alice" and rows["actor"].tolist()[0] == "admin"
+    assert not accounts.get_user(engine, "carol").enabled
     at.button(key="edit_user_enable").click().run()
-    assert list_audit(engine, action="user.enable")["target"].tolist()[0] == "alice"
+    at.text_input(key="edit_user_password").input("carol-second-pw")
+    at.button(key="edit_user_reset").click().run()
+    at.text_input(key="edit_user_litellm").input("carol.l")
+    at.button(key="edit_user_link").click().run()
+    assert not at.exception
+    carol = accounts.get_user(engine, "carol")
+    assert (carol.role, carol.enabled, carol.litellm_user_id) == ("user", True, "carol.l")
+    assert accounts.authenticate(engine, "carol", "carol-second-pw")
+
+    rows = list_audit(engine, user="admin")
+    done = rows[rows["target"] == "carol"]
+    assert set(done["action"]) == {"user.create", "user.change_role", "user.disable", "user.enable",
+                                   "user.set_password", "user.link_litellm"}
+    assert set(done["outcome"]) == {"success"}
+    dump = list_audit(engine).to_json()
+    assert "carol-initial-pw" not in dump and "carol-second-pw" not in dump
+
+
+def test_the_last_admin_cannot_be_disabled_from_the_page(engine):
+    at = app_as(engine, "admin", "pages/users.py")
+    at.selectbox(key="edit_user_target").select("admin").run()
+    at.button(key="edit_user_disable").click().run()
+    assert any("last enabled admin" in e for e in texts(at, "error"))
+    assert accounts.get_user(engine, "admin").enabled
+    assert list_audit(engine, user="admin", action="user.disable")["outcome"].iloc[0] == "failure"
+
+
+# -- login, logout, server-side sessions -----------------------------------------------------------
+
+def _login(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(password)
+    return at.button(key=LOGIN_BUTTON).click().run()
+
+
+def test_login_form_then_logout(engine):
+    at = app_as(engine, None, "pages/audit.py")                      # a deep link, logged out
+    _login(at, "viewer", "not-the-password")
+    assert "Wrong username or password." in texts(at, "error") and no_data(at)
+    _login(at, "viewer", "viewer")
+    assert not at.exception
+    assert texts(at, "title") == ["Audit log"]                       # the deep link survived the login
+    assert at.session_state["login_password"] == ""                  # no password kept in the session
+    outcomes = list_audit(engine, user="viewer", action="login")["outcome"].tolist()
+    assert outcomes[:2] == ["success", "failure"]
+    exp = at.session_state["console_cookie_exp"]
+    assert accounts.session_user(engine, "viewer", exp).username == "viewer"
+
+    at.sidebar.button(key="console_logout").click().run()
+    assert not at.exception
+    assert texts(at, "title") == ["LiteLLM Console"] and no_data(at)
+    assert accounts.session_user(engine, "viewer", exp) is None      # the cookie's session is revoked
+    assert list_audit(engine, user="viewer", action="logout")["outcome"].iloc[0] == "success"
+
+
+def test_a_revoked_session_is_logged_out_on_its_next_run(engine):
+    admin = accounts.get_user(engine, "admin")
+    accounts.create_user(engine, admin, "dave", "dave-password", "user", demo=True)
+    at = app_as(engine, "dave")
+    assert texts(at, "title") == ["My usage"]
+    accounts.set_enabled(engine, admin, "dave", False)                # an admin disables dave meanwhile
+    at.run()
+    assert not at.exception and texts(at, "title") == ["LiteLLM Console"] and no_data(at)
+    accounts.set_enabled(engine, admin, "dave", True)
+    _login(at, "dave", "dave-password")
+    assert texts(at, "title") == ["My usage"]
+    accounts.change_role(engine, admin, "dave", "admin-readonly")     # a role change ends the session too
+    at.run()
+    assert texts(at, "title") == ["LiteLLM Console"]
+
+
+def test_lockout_from_the_login_form(engine):
+    admin = accounts.get_user(engine, "admin")
+    accounts.create_user(engine, admin, "mallory", "right-password-1", "user")
+    at = app_as(engine, None)
+    for _ in range(accounts.MAX_FAILED_LOGINS):
+        _login(at, "mallory", "wrong-password")
+    _login(at, "mallory", "right-password-1")
+    assert any("locked" in e for e in texts(at, "error")) and no_data(at)
+    assert texts(at, "title") == ["LiteLLM Console"]
+    assert list_audit(engine, user="mallory", action="login")["outcome"].iloc[0] == "locked"

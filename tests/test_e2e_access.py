@@ -1,15 +1,23 @@
-"""Browser end-to-end: logins per role, deep links, no data without a login, replayed cookies, lockout."""
+"""Browser end-to-end: no data without a login on a fresh server, logins and logouts per role, deep links,
+replayed cookies, lockout, and no password or secret in pages, logs or the audit log."""
 from __future__ import annotations
 
+import json
 import re
+import time
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
-from lib.ui.navigation import PAGES
+from lib import accounts
+from lib.appdb import get_engine
+from lib.audit import list_audit
+from lib.ui.navigation import available_pages
 
 pytestmark = pytest.mark.browser
 TIMEOUT = 30_000
+COOKIE = "litellm_console_auth"
+DATA = ("stMetric", "stDataFrame", "stPlotlyChart", "stTable", "stDownloadButton")
 
 
 def login(page: Page, base: str, username: str, password: str, path: str = "") -> None:
@@ -19,80 +27,146 @@ def login(page: Page, base: str, username: str, password: str, path: str = "") -
     page.get_by_role("button", name="Log in").click()
 
 
-@pytest.mark.parametrize("username,landing,menu_size", [("admin", "Usage analytics", 5),
-                                                        ("viewer", "Usage analytics", 5),
-                                                        ("alice", "My usage", 1)])
-def test_login_and_logout_per_role(page: Page, streamlit_server, username, landing, menu_size):
-    login(page, streamlit_server.url, username, username)
+def login_form(page: Page):
+    return page.get_by_role("button", name="Log in")
+
+
+def assert_no_data(page: Page) -> None:
+    for test_id in DATA:
+        expect(page.get_by_test_id(test_id)).to_have_count(0)
+
+
+def menu(page: Page) -> list[str]:
+    return [link.inner_text().split("\n")[-1] for link in page.get_by_test_id("stSidebarNavLink").all()]
+
+
+def wait_for_cookie(page: Page) -> dict:
+    """The login cookie is set by a browser component just after the login."""
+    for _ in range(100):
+        found = [c for c in page.context.cookies() if c["name"] == COOKIE]
+        if found:
+            return found[0]
+        page.wait_for_timeout(100)
+    raise AssertionError("the login cookie was never set")
+
+
+def test_a_fresh_server_shows_only_the_login_on_every_url(browser: Browser, fresh_server):
+    """The first request of a new server process is an admin page (Streamlit's pages/ mode pitfall)."""
+    page = browser.new_context().new_page()
+    paths = sorted((p.url_path for p in available_pages()), key=lambda u: u != "users") + [""]
+    for path in paths:
+        page.goto(f"{fresh_server.url}/{path}")
+        expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
+        assert_no_data(page)
+        expect(page.get_by_test_id("stSidebarNavLink")).to_have_count(0)
+        html = page.content()
+        assert "alice.martin" not in html and "Log out" not in html, path
+    page.context.close()
+
+
+@pytest.mark.parametrize("username,path,landing,expected_menu", [
+    ("admin", "", "Overview", ["Overview", "Usage analytics", "My usage", "Models", "Users", "Audit log"]),
+    ("viewer", "audit", "Audit log", ["Overview", "Usage analytics", "My usage", "Models", "Users", "Audit log"]),
+    ("alice", "", "My usage", []),              # one page: Streamlit shows no menu at all
+], ids=["admin", "readonly-deep-link", "user"])
+def test_login_and_logout_per_role(browser: Browser, streamlit_server, username, path, landing, expected_menu):
+    page = browser.new_context().new_page()
+    login(page, streamlit_server.url, username, username, path)
     expect(page.get_by_role("heading", name=landing)).to_be_visible(timeout=TIMEOUT)
+    if path:
+        assert page.url.rstrip("/").endswith("/" + path)                 # the deep link survived the login
+    assert menu(page) == expected_menu
     sidebar = page.get_by_test_id("stSidebar")
-    expect(sidebar.get_by_test_id("stPageLink")).to_have_count(menu_size, timeout=TIMEOUT)
+    expect(sidebar.get_by_text(username, exact=True)).to_be_visible()
+    wait_for_cookie(page)
     sidebar.get_by_role("button", name="Log out").click()
-    expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=TIMEOUT)
-    page.reload()
-    expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=TIMEOUT)
+    expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
+    page.reload()                                                         # the cookie does not log back in
+    expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
+    assert_no_data(page)
+    page.context.close()
 
 
-def test_deep_link_to_an_admin_page_lands_there_after_login(page: Page, streamlit_server):
-    login(page, streamlit_server.url, "admin", "admin", path="audit")
-    expect(page.get_by_role("heading", name="Audit log")).to_be_visible(timeout=TIMEOUT)
-    assert page.url.rstrip("/").endswith("/audit")
-
-
-def test_user_gets_403_on_admin_page_deep_link(page: Page, streamlit_server):
-    login(page, streamlit_server.url, "alice", "alice", path="users")
+def test_a_user_deep_linking_to_an_admin_page_gets_403(browser: Browser, streamlit_server):
+    page = browser.new_context().new_page()
+    login(page, streamlit_server.url, "alice", "alice", "users")
     expect(page.get_by_text("403 — admin access required")).to_be_visible(timeout=TIMEOUT)
-    expect(page.get_by_test_id("stDataFrame")).to_have_count(0)
+    assert_no_data(page)
+    page.get_by_role("link", name="Go to My usage").click()
+    expect(page.get_by_role("heading", name="My usage")).to_be_visible(timeout=TIMEOUT)
+    page.context.close()
 
 
-def test_every_page_url_on_a_fresh_server_shows_no_data(page: Page, fresh_server):
-    for spec in PAGES:
-        page.goto(f"{fresh_server.url}/{spec.url_path}")
-        expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=TIMEOUT)
-        expect(page.get_by_test_id("stMetric")).to_have_count(0)
-        expect(page.get_by_test_id("stDataFrame")).to_have_count(0)
-        assert "alice.martin" not in page.content()
+def test_a_cookie_works_until_logout_and_never_after(browser: Browser, streamlit_server):
+    page = browser.new_context().new_page()
+    login(page, streamlit_server.url, "admin", "admin", "users")
+    expect(page.get_by_role("heading", name="Users")).to_be_visible(timeout=TIMEOUT)
+    cookie = wait_for_cookie(page)
 
-
-def test_a_logged_out_cookie_replayed_does_not_log_in(browser, streamlit_server):
-    ctx = browser.new_context()
-    page = ctx.new_page()
-    login(page, streamlit_server.url, "admin", "admin")
-    expect(page.get_by_role("heading", name="Usage analytics")).to_be_visible(timeout=TIMEOUT)
-    page.wait_for_timeout(1500)     # the cookie is set by a component after the login
-    saved = [c for c in ctx.cookies() if c["name"] == "litellm_console_auth"]
-    assert saved, "login sets the auth cookie"
-    page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").click()
-    expect(page.get_by_role("button", name="Log in")).to_be_visible(timeout=TIMEOUT)
-    ctx.close()
-    replay = browser.new_context()
-    replay.add_cookies(saved)
-    p2 = replay.new_page()
-    p2.goto(streamlit_server.url)
-    expect(p2.get_by_role("button", name="Log in")).to_be_visible(timeout=TIMEOUT)
-    expect(p2.get_by_test_id("stMetric")).to_have_count(0)
-    replay.close()
-
-
-def test_a_valid_cookie_keeps_the_login_across_reloads(browser, streamlit_server):
-    ctx = browser.new_context()
-    page = ctx.new_page()
-    login(page, streamlit_server.url, "viewer", "viewer")
-    expect(page.get_by_role("heading", name="Usage analytics")).to_be_visible(timeout=TIMEOUT)
-    page.wait_for_timeout(1500)
-    p2 = ctx.new_page()
+    other = browser.new_context()                                         # the cookie alone logs in ...
+    other.add_cookies([cookie])
+    p2 = other.new_page()
     p2.goto(streamlit_server.url + "/audit")
     expect(p2.get_by_role("heading", name="Audit log")).to_be_visible(timeout=TIMEOUT)
-    ctx.close()
+    other.close()
+
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").click()
+    expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
+    replay = browser.new_context()                                        # ... until its session is logged out
+    replay.add_cookies([cookie])
+    p3 = replay.new_page()
+    for path in ("audit", ""):
+        p3.goto(f"{streamlit_server.url}/{path}")
+        expect(login_form(p3)).to_be_visible(timeout=TIMEOUT)
+        assert_no_data(p3)
+    replay.close()
+    page.context.close()
 
 
-def test_lockout_after_repeated_failures(page: Page, streamlit_server):
-    created = streamlit_server.cli("create-user", "--username", "mallory", "--role", "user", "--password-stdin",
-                                   stdin="right-password-1\n")
-    assert created.returncode == 0, created.stderr
-    for i in range(5):
-        login(page, streamlit_server.url, "mallory", "wrong-password")
+def test_lockout_and_no_secret_in_pages_logs_or_audit(browser: Browser, streamlit_server):
+    engine = get_engine(streamlit_server.db_url)
+    admin = accounts.get_user(engine, "admin")
+    right, wrong = "Right-pw-7f3a91", "Wrong-pw-c2e8d4"
+    accounts.create_user(engine, admin, "mallory", right, "user", litellm_user_id="mallory.l")
+    page = browser.new_context().new_page()
+    pages_seen = []
+
+    login(page, streamlit_server.url, "mallory", right)                   # a good login first
+    expect(page.get_by_role("heading", name="My usage")).to_be_visible(timeout=TIMEOUT)
+    pages_seen.append(page.content())
+    page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").click()
+    expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
+
+    def attempts() -> int:
+        return len(list_audit(engine, user="mallory", action="login"))
+
+    def attempt(password: str) -> None:
+        """Submit the form and wait until the server has judged this very attempt (its audit row)."""
+        before = attempts()
+        page.get_by_role("textbox", name="Username").fill("mallory")
+        page.get_by_role("textbox", name="Password").fill(password)
+        login_form(page).click()
+        deadline = time.time() + 30
+        while attempts() == before and time.time() < deadline:
+            time.sleep(0.1)
+        assert attempts() == before + 1
+        expect(page.get_by_role("textbox", name="Password")).to_have_value("", timeout=TIMEOUT)  # cleared
+        pages_seen.append(page.content())
+
+    for _ in range(accounts.MAX_FAILED_LOGINS):
+        attempt(wrong)
         expect(page.get_by_text(re.compile("Wrong username or password|locked"))).to_be_visible(timeout=TIMEOUT)
-    login(page, streamlit_server.url, "mallory", "right-password-1")
-    expect(page.get_by_text(re.compile("locked"))).to_be_visible(timeout=TIMEOUT)
-    assert "right-password-1" not in page.content() and "wrong-password" not in page.content()
+    attempt(right)                                                        # the right password, while locked
+    expect(page.get_by_text(re.compile(r"locked for \d+"))).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_role("heading", name="My usage")).to_have_count(0)
+    assert_no_data(page)
+    assert list_audit(engine, user="mallory", action="login")["outcome"].iloc[0] == "locked"
+
+    audit_rows = json.dumps(list_audit(engine).to_dict("records"), default=str)
+    for secret in (right, wrong, streamlit_server.secret):
+        for html in pages_seen:
+            i = html.find(secret)
+            assert i < 0, f"a secret in the page source: {html[max(0, i - 300):i + 50]}"
+        assert secret not in streamlit_server.log_text(), "a secret in the server log"
+        assert secret not in audit_rows, "a secret in the audit log"
+    page.context.close()

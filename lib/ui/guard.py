@@ -24,6 +24,10 @@ def require_page(permission: str) -> User:
     if not has_permission(user.role, permission):
         st.error("403 — admin access required")
         st.caption(f"Your role ({user.role}) cannot open this page.")
+        from lib.ui.navigation import landing_page
+        home = landing_page(user.role)
+        if home is not None:
+            st.page_link(home.path, label=f"Go to {home.title}", icon=home.icon)
         st.stop()
     return user
 

@@ -56,22 +56,27 @@ def landing_page(role: str | None) -> PageSpec | None:
 
 
 def build_navigation(role: str | None) -> dict:
-    """`st.navigation` input for a role (None: logged out, every page hidden)."""
+    """`st.navigation` input for a role (None: logged out, every page hidden).
+
+    The root URL shows the role's landing page in place (a hidden default page of the same file), not by
+    st.switch_page: a rerun right after the login would drop the login cookie the run is setting.
+    """
     import streamlit as st
 
     landing = landing_page(role)
-
-    def home() -> None:
-        if landing is not None:
-            st.switch_page(landing.path)
-        st.error("403 — admin access required")     # a role without any page (none exists today)
+    if landing is not None:
+        home = st.Page(landing.path, title=landing.title, icon=landing.icon, url_path="home", default=True,
+                       visibility="hidden")
+    else:
+        def no_page() -> None:      # logged out (app.py shows the login instead) or a role without pages
+            st.error("403 — admin access required")
+        home = st.Page(no_page, title="Home", url_path="home", default=True, visibility="hidden")
 
     shown = {p.path for specs in menu(role).values() for p in specs}
     nav: dict[str, list] = {}
     for section, specs in menu(role).items():
         nav[section] = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in specs]
-    # "" = no section header; all of these are hidden from the menu
-    nav[""] = [st.Page(home, title="Home", url_path="home", default=True, visibility="hidden")] + [
-        st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, visibility="hidden")
-        for p in available_pages() if p.path not in shown]
+    # "" = no section header; all of these are hidden from the menu but routable (deep links, 403)
+    nav[""] = [home] + [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, visibility="hidden")
+                        for p in available_pages() if p.path not in shown]
     return nav

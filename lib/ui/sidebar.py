@@ -13,14 +13,15 @@ log = logging.getLogger(__name__)
 
 
 def render_sidebar(user: User, demo_mode: bool, on_logout: Callable[[], None]) -> None:
+    """`on_logout` is the Log out button's callback (it runs before the script, so it must not draw)."""
     with st.sidebar:
         if demo_mode:
             st.info("Demo mode: generated LiteLLM data, demo logins.", icon=":material/science:")
         _freshness(user)
         st.divider()
         st.markdown(f"**{user.display_name}**  \n`{user.username}` · {ROLE_LABELS.get(user.role, user.role)}")
-        if st.button("Log out", key="console_logout", icon=":material/logout:"):
-            on_logout()
+        # a callback (not the return value): it runs before the next script run, also under AppTest
+        st.button("Log out", key="console_logout", icon=":material/logout:", on_click=on_logout)
 
 
 def _freshness(user: User) -> None:

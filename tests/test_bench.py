@@ -1,0 +1,123 @@
+"""lib/bench.py: runs end to end on a small dataset and its engines agree. No timing is asserted."""
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from lib import bench
+from lib.demo import aggregate
+from lib.ingest import merge_results
+from lib.schemas import ActivityPage
+from lib.store import SCHEMA
+
+ROOT = Path(__file__).resolve().parent.parent
+JSON_KEYS = ("rows", "range_days", "duckdb_ms", "pandas_ms", "postgres_ms", "ingest_rows_per_s", "peak_rss_mb")
+
+
+def _postgres_installed() -> bool:
+    return bool(shutil.which("initdb")) or any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+
+
+def test_small_run_ends_with_json_and_engines_agree():
+    proc = subprocess.run([sys.executable, "-m", "lib.bench", "--rows", "20000", "--json", "--repeat", "1"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    report = proc.stdout[-4000:] + proc.stderr[-4000:]
+    # exit status 1 = DuckDB, pandas, PostgreSQL or ingest disagree (the bench prints which answers)
+    assert proc.returncode == 0, report
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(JSON_KEYS) <= set(out), out
+    assert abs(out["rows"] - 20000) <= 0.03 * 20000, out
+    assert out["range_days"] == 90
+    for key in ("duckdb_ms", "pandas_ms", "ingest_rows_per_s", "peak_rss_mb"):
+        assert isinstance(out[key], (int, float)) and out[key] > 0, (key, out)
+    if _postgres_installed():        # the bench starts its own server: null would mean it silently failed
+        assert isinstance(out["postgres_ms"], (int, float)) and out["postgres_ms"] > 0, report
+    else:
+        assert out["postgres_ms"] is None
+    assert out["answers_agree"] is True
+    assert "answers agree: DuckDB = pandas on every configuration" in proc.stdout
+    for days in bench.RANGES:              # every range, with and without filters, is in the table
+        for label in ("none", "2 prov + 3 users", "1 model"):
+            assert any(line.split()[:1] == [f"{days}d"] and label in line for line in proc.stdout.splitlines()), \
+                (days, label)
+
+
+def _small_world():
+    w = bench.make_world(seed=3)
+    daily = bench.generate_daily(w, 4000, 21, date(2025, 3, 31), seed=3, log=lambda *a: None)
+    return w, daily
+
+
+def _assert_same_document(a, b, path="$"):
+    if isinstance(a, dict):
+        assert isinstance(b, dict) and set(a) == set(b), (path, sorted(set(a) ^ set(b))[:5])
+        for k in a:
+            _assert_same_document(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list):
+        assert isinstance(b, list) and len(a) == len(b), path
+        for i, (x, y) in enumerate(zip(a, b)):
+            _assert_same_document(x, y, f"{path}[{i}]")
+    elif isinstance(a, float) or isinstance(b, float):
+        assert type(a) is type(b) and math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9), (path, a, b)
+    else:
+        assert a == b, (path, a, b)
+
+
+def test_page_builder_builds_the_demo_litellm_document():
+    """The vectorised page builder used for the ingest timing = lib.demo.aggregate (LiteLLM 1.108's shape)."""
+    w, daily = _small_world()
+    idx = np.arange(min(len(daily), 700))
+    keys = {h: {"alias": m["key_alias"], "team_id": m["team_id"], "user_id": m["user_id"],
+                "user_email": m["user_email"]} for h, m in zip(w.keys, bench.key_metadata(w))}
+    fast = json.loads(json.dumps(bench.page_body(w, daily, idx, bench.key_metadata(w))))
+    ref = json.loads(json.dumps(aggregate(bench.daily_rows(w, daily, idx), keys)))
+    _assert_same_document(fast, ref)
+
+
+def _sorted(table: pa.Table) -> pa.Table:
+    return table.sort_by([("date", "ascending"), ("dim", "ascending"), ("value", "ascending"),
+                          ("api_key", "ascending")])
+
+
+def test_generated_rows_are_exactly_what_ingest_stores():
+    """store_columns (the benchmark's data) = merge_results over LiteLLM pages of the same daily-table rows."""
+    w, daily = _small_world()
+    key_meta = bench.key_metadata(w)
+    results = []
+    for d in np.unique(daily.day):
+        idx = np.flatnonzero(daily.day == d)
+        for part in np.array_split(idx, max(1, len(idx) // 300)):   # a day split across pages, as LiteLLM does
+            results += ActivityPage.model_validate(json.loads(json.dumps(bench.page_body(w, daily, part, key_meta)))).results
+    ingested = _sorted(pa.concat_tables(merge_results(results).values()).cast(SCHEMA))
+    generated = _sorted(bench.store_table(w, bench.store_columns(w, daily)).cast(SCHEMA))
+    assert generated.num_rows == ingested.num_rows > 1000
+    assert generated.column("provider").null_count > 0          # unattributed model-group rows exist
+    for name in SCHEMA.names:
+        g, i = generated.column(name).to_pylist(), ingested.column(name).to_pylist()
+        if name in ("spend", "total_response_time_ms"):
+            assert np.allclose(g, i, rtol=1e-9, atol=1e-9), name
+        else:
+            assert g == i, name
+
+
+def test_pandas_answers_equal_duckdb_on_small_store(tmp_path):
+    w = bench.make_world(seed=5)
+    ds = bench.build_dataset(w, 6000, 120, date(2025, 6, 30), 5, tmp_path / "store", with_frame=True,
+                             log=lambda *a: None)
+    pand = bench.PandasUsage(ds.frame)
+    users = tuple(w.users[u] for u in np.unique(w.key_user[ds.daily.key])[:3])
+    for f in (bench.Filters(), bench.Filters.of(providers=["openai", "anthropic"], users=users),
+              bench.Filters.of(models=["openai/gpt-4o"]), bench.Filters.of(teams=[w.teams[0]])):
+        for days in (7, 45):
+            end = date(2025, 6, 30)
+            start = end - timedelta(days=days - 1)
+            duck = bench.usage_page_queries(ds.store, start, end, f)
+            assert bench.compare(bench.canon(duck), bench.canon(pand.page(start, end, f))) == [], (f, days)
