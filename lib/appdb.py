@@ -7,6 +7,7 @@ the applied number kept in `schema_version`; the operator never runs SQL by hand
 from __future__ import annotations
 
 import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Iterator
 from sqlalchemy import (JSON, Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, event,
                         insert, select, text)
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
 metadata = MetaData()
 
@@ -90,21 +91,37 @@ def current_version(conn: Connection) -> int:
 
 
 def init_db(engine: Engine) -> int:
-    """Apply pending migrations; returns the schema version."""
+    """Apply pending migrations; returns the schema version.
+
+    Two processes starting on a new database (app + CLI) may race on "check, then create": PostgreSQL
+    serialises them with an advisory lock; on SQLite the loser sees "already exists" and simply retries.
+    """
+    for attempt in range(5):
+        try:
+            return _apply_migrations(engine)
+        except (IntegrityError, OperationalError, ProgrammingError):
+            if attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _lock(conn: Connection) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(7426001)"))   # released at commit
+
+
+def _apply_migrations(engine: Engine) -> int:
     with engine.begin() as conn:
+        _lock(conn)
         schema_version.create(conn, checkfirst=True)
     for number, migrate in enumerate(MIGRATIONS, start=1):
-        try:
-            with engine.begin() as conn:
-                if engine.dialect.name == "postgresql":
-                    # serialise concurrent starts; released at commit
-                    conn.execute(text("SELECT pg_advisory_xact_lock(7426001)"))
-                if current_version(conn) >= number:
-                    continue
-                migrate(conn)
-                conn.execute(insert(schema_version).values(version=number, applied_at=utcnow()))
-        except IntegrityError:
-            continue  # another process applied it first
+        with engine.begin() as conn:
+            _lock(conn)
+            if current_version(conn) >= number:
+                continue
+            migrate(conn)
+            conn.execute(insert(schema_version).values(version=number, applied_at=utcnow()))
     with engine.connect() as conn:
         return current_version(conn)
 

@@ -93,12 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--output", help="write here instead of stdout")
     e.set_defaults(func=cmd_export)
 
-    try:
-        from lib.cli_users import add_user_commands
-    except ImportError:
-        pass
-    else:
-        add_user_commands(sub)
+    from lib.cli_models import add_commands as add_model_commands
+    from lib.cli_users import add_user_commands
+    add_user_commands(sub)
+    add_model_commands(sub)
     return p
 
 
