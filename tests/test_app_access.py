@@ -94,7 +94,7 @@ def test_logged_out_every_url_shows_the_login_and_no_data(engine, nav_calls):
         assert "console_logout" not in [b.key for b in at.button], spec.path
 
 
-@pytest.mark.parametrize("who,landing", [("admin", "Overview"), ("viewer", "Overview"), ("alice", "My usage")])
+@pytest.mark.parametrize("who,landing", [("admin", "Usage analytics"), ("viewer", "Usage analytics"), ("alice", "My usage")])
 def test_each_role_lands_on_its_first_page(engine, who, landing):
     at = app_as(engine, who)
     assert texts(at, "title") == [landing]
@@ -104,14 +104,14 @@ def test_each_role_lands_on_its_first_page(engine, who, landing):
 def test_menus_per_role(engine, nav_calls):
     app_as(engine, "admin")
     admin = visible_menu(nav_calls[-1])
-    assert admin == {"Usage": ["Overview", "Usage analytics", "My usage"],
+    assert admin == {"Usage": ["Usage analytics", "My usage"],
                      "Admin": ["Models", "Users", "Audit log"]}
     app_as(engine, "viewer")
     assert visible_menu(nav_calls[-1]) == admin                       # read-only admins see every admin page
     app_as(engine, "alice")
     assert visible_menu(nav_calls[-1]) == {"Usage": ["My usage"]}    # never an admin page
     hidden = {p.title for pages in nav_calls[-1].values() for p in pages if p.visibility == "hidden"}
-    assert {"Users", "Audit log", "Models", "Usage analytics", "Overview"} <= hidden   # routable, for the 403
+    assert {"Users", "Audit log", "Models", "Usage analytics"} <= hidden   # routable, for the 403
 
 
 @pytest.mark.parametrize("spec", ADMIN_ONLY, ids=lambda s: s.url_path)

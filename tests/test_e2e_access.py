@@ -65,8 +65,8 @@ def test_a_fresh_server_shows_only_the_login_on_every_url(browser: Browser, fres
 
 
 @pytest.mark.parametrize("username,path,landing,expected_menu", [
-    ("admin", "", "Overview", ["Overview", "Usage analytics", "My usage", "Models", "Users", "Audit log"]),
-    ("viewer", "audit", "Audit log", ["Overview", "Usage analytics", "My usage", "Models", "Users", "Audit log"]),
+    ("admin", "", "Usage analytics", ["Usage analytics", "My usage", "Models", "Users", "Audit log"]),
+    ("viewer", "audit", "Audit log", ["Usage analytics", "My usage", "Models", "Users", "Audit log"]),
     ("alice", "", "My usage", []),              # one page: Streamlit shows no menu at all
 ], ids=["admin", "readonly-deep-link", "user"])
 def test_login_and_logout_per_role(browser: Browser, streamlit_server, username, path, landing, expected_menu):

@@ -26,7 +26,6 @@ class PageSpec:
 
 
 PAGES = (
-    PageSpec("pages/overview.py", "Overview", ":material/dashboard:", "usage:read", "Usage", "overview"),
     PageSpec("pages/usage.py", "Usage analytics", ":material/monitoring:", "usage:read", "Usage", "usage"),
     PageSpec("pages/my_usage.py", "My usage", ":material/person:", "self:usage", "Usage", "my-usage"),
     PageSpec("pages/models.py", "Models", ":material/model_training:", "models:read", "Admin", "models"),
