@@ -17,6 +17,7 @@ from lib.config import Settings
 from lib.ingest import IngestError, IngestSummary, backfill, refresh_today
 from lib.jobs import record_job
 from lib.litellm_client import LiteLLMError, client_from_settings
+from lib.model_catalog import ModelSyncError
 from lib.store import UsageStore
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def _scheduled(fn, *args, **kwargs) -> None:
     """Job wrapper: failures are already recorded in job_runs; log one line, keep the scheduler alive."""
     try:
         fn(*args, **kwargs)
-    except (LiteLLMError, IngestError, RefreshInProgress) as exc:
+    except (LiteLLMError, IngestError, RefreshInProgress, ModelSyncError) as exc:
         log.warning("%s failed: %s", fn.__name__, exc)
     except Exception:
         log.exception("%s crashed", fn.__name__)
@@ -133,6 +134,10 @@ def start_background_services(settings: Settings) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                       "misfire_grace_time": 300})
         scheduler.add_job(_scheduled, "date", args=[run_backfill, settings, "startup"], id="startup_backfill")
+        from lib.model_catalog import run_model_sync
+        scheduler.add_job(_scheduled, "interval", args=[run_model_sync, settings, "scheduler"],
+                          minutes=settings.MODEL_SYNC_INTERVAL_MINUTES, id="model_sync",
+                          next_run_time=datetime.now(timezone.utc))       # at start, then on the interval
         scheduler.add_job(_scheduled, "interval", args=[run_refresh_today, settings, "scheduler"],
                           minutes=settings.REFRESH_INTERVAL_MINUTES, id="refresh_today",
                           next_run_time=datetime.now(timezone.utc) + timedelta(minutes=settings.REFRESH_INTERVAL_MINUTES))

@@ -53,7 +53,8 @@ def test_one_scheduler_per_process(down_settings):
         b = services.start_background_services(down_settings)
         assert a is b
         jobs = {j.id: j for j in a.get_jobs()}
-        assert set(jobs) >= {"refresh_today", "startup_backfill"} or "refresh_today" in jobs
+        assert {"refresh_today", "model_sync"} <= set(jobs)
+        assert jobs["model_sync"].trigger.interval.total_seconds() == down_settings.MODEL_SYNC_INTERVAL_MINUTES * 60
         refresh = jobs["refresh_today"]
         assert refresh.trigger.interval.total_seconds() == down_settings.REFRESH_INTERVAL_MINUTES * 60
         assert refresh.coalesce and refresh.max_instances == 1
