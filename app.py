@@ -5,7 +5,9 @@ Every run: settings (a bad one stops here with one line) -> app database and acc
 check -> st.navigation with the role's menu -> sidebar -> the page (whose guard checks again).
 """
 import logging
+from datetime import datetime
 
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 from sqlalchemy.exc import SQLAlchemyError
@@ -14,6 +16,7 @@ from lib.config import DATA_DIR, SettingsError, get_settings
 
 log = logging.getLogger("litellm_console.app")
 LOGOUT_REQUESTED = "console_logout_requested"
+COOKIE_TRIES = "console_cookie_tries"
 
 st.set_page_config(page_title="LiteLLM Console", page_icon=":material/monitoring:", layout="wide")
 
@@ -50,21 +53,47 @@ if settings.BACKGROUND_SERVICES:
     else:
         start_background_services(settings)     # once per process; cheap on every later run
 
-# Built once per run, from a fresh credentials dict of the users table (never the YAML-path mode).
-authenticator = stauth.Authenticate(accounts.credentials(engine), session.COOKIE_NAME, secret,
-                                    cookie_expiry_days=session.COOKIE_DAYS, auto_hash=False, login_sleep_time=0)
-if st.session_state.pop(LOGOUT_REQUESTED, False):
-    session.logout(engine, authenticator)           # revokes the server-side session, clears the login, reruns
-try:
-    authenticator.login(location="unrendered")      # re-login from the cookie, if any
-except stauth.LoginError:
-    # A correctly signed cookie of a user who is now disabled or gone: stay logged out, drop the cookie.
-    st.session_state.update(authentication_status=None, name=None, username=None, roles=None, logout=True)
-    authenticator.cookie_controller.delete_cookie()
-from_cookie = bool(st.session_state.get("authentication_status"))
-user = session.resolve_user(engine, authenticator, secret)     # the sessions table decides, not the cookie
-if user is None and from_cookie:
-    st.session_state["logout"] = True      # a refused cookie is not read again in this browser session
+def keep_login_cookie(authenticator, secret: str) -> None:
+    """The login cookie is written by a browser component, and a rerun right after the login can drop it.
+    The browser reports its cookies (the authenticator's getAll component): while ours is missing, write the
+    same cookie again, a few times per login (a browser refusing cookies simply logs in per tab)."""
+    manager = authenticator.cookie_controller.cookie_model.cookie_manager
+    seen = manager.cookies if isinstance(manager.cookies, dict) else {}
+    username, exp = st.session_state.get("username"), st.session_state.get(session._EXP_KEY)
+    if not seen or session.COOKIE_NAME in seen or not username or not exp:
+        return      # not reported yet, or present
+    tries = st.session_state.get(COOKIE_TRIES, 0)
+    if tries >= 3:
+        return
+    st.session_state[COOKIE_TRIES] = tries + 1
+    token = jwt.encode({"username": username, "exp_date": exp}, secret, algorithm="HS256")    # the library's format
+    manager.set(session.COOKIE_NAME, token, key="console_cookie_retry", expires_at=datetime.fromtimestamp(exp))
+
+
+# The authenticator's cookie components live in this first, fixed slot of the page, so that whether a run
+# draws them or not never shifts the page's own elements (a shift re-mounts them: duplicates flash).
+with st.container():
+    # Built once per run, from a fresh credentials dict of the users table (never the YAML-path mode).
+    authenticator = stauth.Authenticate(accounts.credentials(engine), session.COOKIE_NAME, secret,
+                                        cookie_expiry_days=session.COOKIE_DAYS, auto_hash=False,
+                                        login_sleep_time=0)
+    if st.session_state.pop(LOGOUT_REQUESTED, False):
+        session.logout(engine, authenticator)       # revokes the server-side session, clears the login, reruns
+    try:
+        authenticator.login(location="unrendered")      # re-login from the cookie, if any
+    except stauth.LoginError:
+        # A correctly signed cookie of a user who is now disabled or gone: stay logged out, drop the cookie.
+        st.session_state.update(authentication_status=None, name=None, username=None, roles=None, logout=True)
+        authenticator.cookie_controller.delete_cookie()
+    from_cookie = bool(st.session_state.get("authentication_status"))
+    just_logged_in = bool(st.session_state.get(session._PENDING_KEY))    # resolve_user writes the cookie now
+    user = session.resolve_user(engine, authenticator, secret)    # the sessions table decides, not the cookie
+    if user is None and from_cookie:
+        st.session_state["logout"] = True      # a refused cookie is not read again in this browser session
+    if just_logged_in:
+        st.session_state[COOKIE_TRIES] = 0
+    elif user is not None:
+        keep_login_cookie(authenticator, secret)
 
 nav = st.navigation(build_navigation(user.role if user else None))
 

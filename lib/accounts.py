@@ -6,6 +6,7 @@ is audited too. Usernames are case-insensitive (stored lower-case).
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import tempfile
@@ -279,7 +280,11 @@ def _login_attempt(engine, username: str, password: str, now: datetime) -> str |
         row = c.execute(select(users).where(users.c.username == username)).mappings().first()
         if row is None:
             verify_password(password, None)          # same work as a real check: no user enumeration
-            audit(engine, username or "anonymous", "login", username, "failure", {"reason": "unknown user"}, conn=c)
+            # Not stored as typed: people type their password into the username field. A short hash still
+            # shows repeated attempts on one name (and can be checked against a suspected name).
+            digest = hashlib.sha256(username.encode()).hexdigest()[:12]
+            audit(engine, "anonymous", "login", "(unknown user)", "failure",
+                  {"reason": "unknown user", "username_sha256": digest}, conn=c)
             return generic
         locked = as_aware(row["locked_until"])
         if locked and locked > now:

@@ -280,3 +280,13 @@ def test_cli_user_commands(app_db_url, monkeypatch, capsys):
     actions = list_audit(engine, user="cli")[["action", "outcome"]].values.tolist()
     assert ["user.create", "success"] in actions and ["user.disable", "failure"] in actions
     assert "second-password-2" not in list_audit(engine).to_json() + out + err
+
+
+def test_a_password_typed_as_a_username_is_not_stored(engine):
+    _admin(engine)
+    with pytest.raises(LoginError, match="Wrong username or password"):
+        accounts.authenticate(engine, "My-Secret-Passw0rd", "")
+    row = list_audit(engine, action="login").iloc[0]
+    assert (row["actor"], row["target"], row["outcome"]) == ("anonymous", "(unknown user)", "failure")
+    assert "My-Secret-Passw0rd" not in list_audit(engine).to_json()
+    assert len(row["details"]["username_sha256"]) == 12

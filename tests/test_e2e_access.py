@@ -20,8 +20,22 @@ COOKIE = "litellm_console_auth"
 DATA = ("stMetric", "stDataFrame", "stPlotlyChart", "stTable", "stDownloadButton")
 
 
+def wait_idle(page: Page) -> None:
+    """Until no script run is in flight (a page load is followed by a rerun the cookie component asks for;
+    a click landing in that rerun can be lost on a slow machine)."""
+    state = page.locator("[data-test-script-state]")
+    quiet = 0
+    for _ in range(300):
+        quiet = quiet + 1 if state.get_attribute("data-test-script-state") == "notRunning" else 0
+        if quiet >= 3:
+            return
+        page.wait_for_timeout(100)
+
+
 def login(page: Page, base: str, username: str, password: str, path: str = "") -> None:
     page.goto(f"{base}/{path}")
+    expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
+    wait_idle(page)
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Log in").click()
@@ -79,6 +93,7 @@ def test_login_and_logout_per_role(browser: Browser, streamlit_server, username,
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_text(username, exact=True)).to_be_visible()
     wait_for_cookie(page)
+    wait_idle(page)
     sidebar.get_by_role("button", name="Log out").click()
     expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
     page.reload()                                                         # the cookie does not log back in
@@ -110,6 +125,7 @@ def test_a_cookie_works_until_logout_and_never_after(browser: Browser, streamlit
     expect(p2.get_by_role("heading", name="Audit log")).to_be_visible(timeout=TIMEOUT)
     other.close()
 
+    wait_idle(page)
     page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").click()
     expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
     replay = browser.new_context()                                        # ... until its session is logged out
@@ -134,6 +150,7 @@ def test_lockout_and_no_secret_in_pages_logs_or_audit(browser: Browser, streamli
     login(page, streamlit_server.url, "mallory", right)                   # a good login first
     expect(page.get_by_role("heading", name="My usage")).to_be_visible(timeout=TIMEOUT)
     pages_seen.append(page.content())
+    wait_idle(page)
     page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").click()
     expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
 
@@ -142,6 +159,7 @@ def test_lockout_and_no_secret_in_pages_logs_or_audit(browser: Browser, streamli
 
     def attempt(password: str) -> None:
         """Submit the form and wait until the server has judged this very attempt (its audit row)."""
+        wait_idle(page)
         before = attempts()
         page.get_by_role("textbox", name="Username").fill("mallory")
         page.get_by_role("textbox", name="Password").fill(password)

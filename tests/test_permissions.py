@@ -84,3 +84,13 @@ def test_menus_per_role():
     assert landing_page("user").title == "My usage"
     assert landing_page("admin").section == "Usage"
     assert landing_page(None) is None
+
+
+def test_lib_modules_import_without_streamlit():
+    import subprocess
+    import sys
+    code = ("import sys, lib.permissions, lib.accounts, lib.audit, lib.cli_users, lib.appdb; "
+            "print('streamlit' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
