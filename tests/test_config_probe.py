@@ -271,22 +271,13 @@ def test_readonly_may_not_test(tmp_path):
     assert list_audit(engine, action="models.test_config")["outcome"].tolist() == ["denied"]
 
 
-def _cli() -> str:
-    from lib.cli import build_parser
-    try:
-        build_parser().parse_args(["test-config", "--api-base", "x", "--api-key", "k", "--model", "m"])
-    except SystemExit:
-        return "lib.cli_models"
-    return "lib.cli"
-
-
 @pytest.mark.parametrize("key, model, result, code", [
     (KEY, "gpt-4o", "model_found", 0), ("sk-nope-nope", "gpt-4o", "auth_error", 1),
     (KEY, "gpt-4", "model_not_found", 1)])
 def test_cli_test_config(tmp_path, local_backend, key, model, result, code):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path}/app.db", "DUCKDB_PATH": str(tmp_path / "u.duckdb"),
            "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", _cli(), "test-config", "--api-base", local_backend, "--api-key", key,
+    out = subprocess.run([sys.executable, "-m", "lib.cli", "test-config", "--api-base", local_backend, "--api-key", key,
                           "--model", model], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == code, out.stderr
     answer = json.loads(out.stdout)
@@ -303,7 +294,7 @@ def test_cli_test_config(tmp_path, local_backend, key, model, result, code):
 def test_cli_timeout_and_closed_port(tmp_path, silent_server):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path}/app.db", "PATH": "/usr/bin:/bin"}
     for base, result in ((silent_server, "timeout"), (f"http://127.0.0.1:{closed_port()}", "connection_error")):
-        out = subprocess.run([sys.executable, "-m", _cli(), "test-config", "--api-base", base, "--api-key", KEY,
+        out = subprocess.run([sys.executable, "-m", "lib.cli", "test-config", "--api-base", base, "--api-key", KEY,
                               "--model", "m", "--timeout", "1"], cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=60)
         answer = json.loads(out.stdout)

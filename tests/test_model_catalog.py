@@ -355,7 +355,7 @@ def test_user_sync_is_refused_at_once_while_the_scheduler_syncs(demo_settings):
 def test_cli_sync_models_prints_the_statistics(demo_settings, tmp_path):
     env = {"DATABASE_URL": demo_settings.DATABASE_URL, "DUCKDB_PATH": demo_settings.DUCKDB_PATH,
            "LITELLM_BASE_URL": "", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", _cli(), "sync-models"], cwd=ROOT, env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "lib.cli", "sync-models"], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     stats = json.loads(out.stdout)
@@ -366,20 +366,10 @@ def test_cli_sync_models_prints_the_statistics(demo_settings, tmp_path):
 def test_cli_sync_models_failure_exits_non_zero(tmp_path):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path}/app.db", "DUCKDB_PATH": str(tmp_path / "u.duckdb"),
            "LITELLM_BASE_URL": "http://127.0.0.1:9", "LITELLM_TIMEOUT_S": "1", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", _cli(), "sync-models"], cwd=ROOT, env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "lib.cli", "sync-models"], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=120)
     assert out.returncode == 1 and "Cannot reach LiteLLM" in out.stderr
     assert json.loads(out.stdout)["status"] == "failed"
-
-
-def _cli() -> str:
-    """`python -m lib.cli` once the lead wires lib.cli_models in; the same commands standalone until then."""
-    from lib.cli import build_parser
-    try:
-        build_parser().parse_args(["sync-models"])
-    except SystemExit:
-        return "lib.cli_models"
-    return "lib.cli"
 
 
 # -- queries ---------------------------------------------------------------------------------------

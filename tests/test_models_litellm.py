@@ -215,7 +215,7 @@ def test_syncs_in_two_processes_stay_consistent(settings, proxy):
     env = {"DATABASE_URL": settings.DATABASE_URL, "DUCKDB_PATH": settings.DUCKDB_PATH, "PATH": "/usr/bin:/bin",
            "LITELLM_BASE_URL": settings.LITELLM_BASE_URL, "LITELLM_API_KEY": settings.LITELLM_API_KEY}
     get_engine(settings.DATABASE_URL)                                       # schema first, as the app does
-    procs = [subprocess.Popen([sys.executable, "-m", "lib.cli_models", "sync-models", "--wait", "60"], cwd=ROOT,
+    procs = [subprocess.Popen([sys.executable, "-m", "lib.cli", "sync-models", "--wait", "60"], cwd=ROOT,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     local = run_model_sync(settings, "admin")
     outs = [p.communicate(timeout=120) for p in procs]
