@@ -1,6 +1,7 @@
 """Ingest from the real LiteLLM proxy equals LiteLLM's own aggregated totals, to the cent and the token."""
 from __future__ import annotations
 
+import time
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
@@ -25,8 +26,27 @@ COUNTS = {"requests": "api_requests", "successful_requests": "successful_request
 @pytest.fixture(scope="module")
 def client(litellm_harness):
     c = LiteLLMClient(litellm_harness["LITELLM_BASE_URL"], litellm_harness["LITELLM_MASTER_KEY"], timeout_s=30)
+    _wait_until_settled(c)
     yield c
     c.close()
+
+
+def _wait_until_settled(client, quiet_s: float = 5.0, limit_s: float = 60.0) -> None:
+    """Earlier tests (config probes, model tests) send requests through the same proxy, and LiteLLM
+    writes spend to its daily table in batches (every 2 s): wait until its totals stop moving."""
+    start, end = _range()
+    params = {"start_date": start.isoformat(), "end_date": end.isoformat()}
+    deadline = time.monotonic() + limit_s
+    last = client._get_json("/user/daily/activity/aggregated", params)["metadata"]
+    stable_since = time.monotonic()
+    while time.monotonic() < deadline:
+        time.sleep(1)
+        now = client._get_json("/user/daily/activity/aggregated", params)["metadata"]
+        if now != last:
+            last, stable_since = now, time.monotonic()
+        elif time.monotonic() - stable_since >= quiet_s:
+            return
+    raise AssertionError("LiteLLM's daily totals kept changing for a minute; is traffic still running?")
 
 
 def _range():

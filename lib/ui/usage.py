@@ -30,7 +30,11 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
     params = {k: st.query_params.get_all(k) for k in st.query_params}
     url_state = parse_query(params, options)
     k = lambda name: f"{prefix}_{name}"  # noqa: E731
-    if k("range") not in st.session_state:        # first run of this page in the session: URL wins
+    # The URL wins on the page's first run in the session, and whenever it differs from what the widgets
+    # last wrote to it (a link opened or history navigation); an empty query (coming back from another
+    # page, which clears it) keeps the widgets' view.
+    url_changed = bool(params) and params != st.session_state.get(k("written_query"))
+    if k("range") not in st.session_state or url_changed:
         st.session_state[k("range")] = url_state.preset
         if url_state.preset == "Custom":
             st.session_state[k("custom")] = (url_state.start, url_state.end)
@@ -79,7 +83,9 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
         api_keys = c[1].multiselect("API keys", list(labels), key=k("api_keys"), format_func=labels.get,
                                     placeholder="All API keys")
     state.filters = Filters.of(models=models, providers=providers, users=users, api_keys=api_keys, teams=teams)
-    st.query_params.from_dict(state.to_query())
+    query = state.to_query()
+    st.query_params.from_dict(query)
+    st.session_state[k("written_query")] = {name: v if isinstance(v, list) else [v] for name, v in query.items()}
     return state, (start, end)
 
 
