@@ -14,7 +14,7 @@ from datetime import date, timedelta
 import pandas as pd
 
 from lib.ingest import PROVIDER_RULE
-from lib.store import UsageStore
+from lib.store import ROLLUP_DIMS, UsageStore
 
 BREAKDOWNS = ("daily", "model", "model_group", "provider", "user", "api_key", "team")
 SUM_METRICS = ["api_requests", "successful_requests", "failed_requests", "prompt_tokens", "completion_tokens",
@@ -80,9 +80,17 @@ def check_breakdown(by: str, f: Filters) -> None:
     _plan(by, f)
 
 
+def _source(base: str, f: Filters, keys: bool = False) -> str:
+    """The in-memory table holding `base` rows: its per-day rollup unless the question needs the API-key
+    columns (a user, key or team filter, or key-level results)."""
+    if base in ROLLUP_DIMS and not keys and not (f.users or f.api_keys or f.teams):
+        return f"rollup_{base}"
+    return f"activity_{base}"
+
+
 def _where(base: str, f: Filters, start: date, end: date) -> tuple[str, list]:
-    sql = ["date BETWEEN ? AND ?", "dim = ?"]
-    params: list = [start, end, base]
+    sql = ["date BETWEEN ? AND ?"]
+    params: list = [start, end]
 
     def cond(column: str, values: tuple) -> None:
         sql.append(f"{column} IN ({', '.join('?' * len(values))})")   # an IN list is hashed, list_contains is not
@@ -122,27 +130,30 @@ _AGG = _agg()
 
 # -- overview and trends ----------------------------------------------------------------------------
 def _overviews(store: UsageStore, periods: list[tuple[date, date]], f: Filters) -> list[dict]:
-    """Overview of several periods in one scan per stored breakdown."""
+    """Overview of several periods: the sums in one scan (of a rollup where possible), the distinct
+    active users, keys and models in one more scan each."""
     base, note = _plan(None, f)
     lo, hi = min(p[0] for p in periods), max(p[1] for p in periods)
-    user = _user_expr(base)
     where, params = _where(base, f, lo, hi)
     mwhere, mparams = _where("model", f, lo, hi)
-    parts, mparts = [], []
-    for i, (a, b) in enumerate(periods):
-        within = f"date BETWEEN DATE '{a.isoformat()}' AND DATE '{b.isoformat()}'"
-        parts.append(_agg(within).replace(" AS ", f" AS p{i}_") + f", count(DISTINCT {user}) FILTER "
-                     f"(WHERE {within} AND api_requests > 0) AS p{i}_active_users, count(DISTINCT api_key) FILTER "
-                     f"(WHERE {within} AND api_requests > 0) AS p{i}_active_keys")
-        mparts.append(f"count(DISTINCT value) FILTER (WHERE {within} AND api_requests > 0) AS p{i}_n")
-    row = store.query(f"SELECT {', '.join(parts)} FROM activity WHERE {where}", params).iloc[0]
-    mrow = store.query(f"SELECT {', '.join(mparts)} FROM activity WHERE {mwhere}", mparams).iloc[0]
+    within = [f"date BETWEEN DATE '{a.isoformat()}' AND DATE '{b.isoformat()}'" for a, b in periods]
+    sums = ", ".join(_agg(w).replace(" AS ", f" AS p{i}_") for i, w in enumerate(within))
+    row = store.query(f"SELECT {sums} FROM {_source(base, f)} WHERE {where}", params).iloc[0]
+    # distinct counts: one row per (period, user, key) first, so each count is over a small set
+    period = "CASE " + " ".join(f"WHEN {w} THEN {i}" for i, w in enumerate(within)) + " END"
+    active = store.query(
+        f"SELECT p, count(DISTINCT u) AS users, count(DISTINCT k) AS keys FROM (SELECT DISTINCT {period} AS p, "
+        f"{_user_expr(base)} AS u, api_key AS k FROM activity_{base} WHERE {where} AND api_requests > 0) "
+        "WHERE p IS NOT NULL GROUP BY p", params).set_index("p")
+    models = store.query(
+        f"SELECT p, count(DISTINCT value) AS n FROM (SELECT {period} AS p, value FROM {_source('model', f)} "
+        f"WHERE {mwhere} AND api_requests > 0) WHERE p IS NOT NULL GROUP BY p", mparams).set_index("p")
     out = []
     for i in range(len(periods)):
         o = {m: _scalar(row[f"p{i}_{m}"]) for m in ROW_METRICS}
-        o["active_users"] = int(row[f"p{i}_active_users"] or 0)
-        o["active_keys"] = int(row[f"p{i}_active_keys"] or 0)
-        o["active_models"] = int(mrow[f"p{i}_n"] or 0)
+        o["active_users"] = int(active["users"].get(i, 0))
+        o["active_keys"] = int(active["keys"].get(i, 0))
+        o["active_models"] = int(models["n"].get(i, 0))
         o["total_response_time_ms"] = float(row[f"p{i}_total_response_time_ms"])
         o["timed_requests"] = int(row[f"p{i}_timed_requests"])
         if note:
@@ -208,6 +219,7 @@ def _key_columns(by: str, base: str) -> tuple[list[str], list[str]]:
     raise QueryError(f"unknown breakdown {by!r}")
 
 
+_KEY_LEVEL = ("user", "api_key", "team")       # breakdowns whose key columns come from the API-key columns
 KEY_COLUMNS = {"daily": ["date"], "model": ["model"], "model_group": ["model_group"], "provider": ["provider"],
                "user": ["user_id", "user_email"], "api_key": ["api_key", "key_alias", "owner", "team", "last_active"],
                "team": ["team"]}
@@ -219,8 +231,8 @@ def breakdown(store: UsageStore, start: date, end: date, f: Filters = Filters(),
     base, note = _plan(by, f)
     where, params = _where(base, f, start, end)
     select, group = _key_columns(by, base)
-    df = store.query(f"SELECT {', '.join(select)}, {_AGG} FROM activity WHERE {where} "
-                     f"GROUP BY {', '.join(group)}", params)
+    df = store.query(f"SELECT {', '.join(select)}, {_AGG} FROM {_source(base, f, by in _KEY_LEVEL)} "
+                     f"WHERE {where} GROUP BY {', '.join(group)}", params)
     if by == "daily":
         df["date"] = pd.to_datetime(df["date"]).dt.date
         df = df.sort_values("date")
@@ -241,7 +253,7 @@ def totals(store: UsageStore, start: date, end: date, f: Filters = Filters(), by
     """ROW_METRICS over exactly the stored rows that `breakdown(..., by=by)` groups."""
     base, _ = _plan(by, f)
     where, params = _where(base, f, start, end)
-    df = store.query(f"SELECT {_AGG} FROM activity WHERE {where}", params)
+    df = store.query(f"SELECT {_AGG} FROM {_source(base, f, by in _KEY_LEVEL)} WHERE {where}", params)
     return {m: _scalar(df[m].iloc[0]) for m in ROW_METRICS}
 
 
@@ -260,12 +272,12 @@ def daily_series(store: UsageStore, start: date, end: date, f: Filters = Filters
     where, params = _where(base, f, start, end)
     if split_by:
         select, group = _key_columns(split_by, base)
-        df = store.query(f"SELECT date, {select[0]}, {_AGG} FROM activity WHERE {where} "
+        df = store.query(f"SELECT date, {select[0]}, {_AGG} FROM {_source(base, f)} WHERE {where} "
                          f"GROUP BY date, {group[0]} ORDER BY date", params)
     else:
         # a calendar of the range left-joined, so days without traffic show as zero
         df = store.query(f"WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS date),"
-                         f" agg AS (SELECT date, {_AGG} FROM activity WHERE {where} GROUP BY date) "
+                         f" agg AS (SELECT date, {_AGG} FROM {_source(base, f)} WHERE {where} GROUP BY date) "
                          f"SELECT days.date, agg.* EXCLUDE (date) FROM days LEFT JOIN agg USING (date) ORDER BY 1",
                          [start, end] + params)
         for m in ROW_METRICS:
@@ -314,13 +326,14 @@ def filter_options(store: UsageStore, start: date | None = None, end: date | Non
     extra = "".join(f" AND {c}" for c in cond)
 
     def values(dim: str) -> list[str]:
-        df = store.query(f"SELECT DISTINCT value FROM activity WHERE dim = ? AND value IS NOT NULL{extra} ORDER BY 1",
-                         [dim] + params)
+        df = store.query(f"SELECT DISTINCT value FROM activity_{dim} WHERE value IS NOT NULL{extra} ORDER BY 1",
+                         params)
         return df["value"].tolist()
-    keys = store.query("SELECT api_key, max(key_alias) AS key_alias, max(key_user_id) AS owner FROM activity "
-                       f"WHERE dim = 'api_key' AND api_key IS NOT NULL{extra} "
+    keys = store.query("SELECT api_key, max(key_alias) AS key_alias, max(key_user_id) AS owner FROM activity_api_key "
+                       f"WHERE api_key IS NOT NULL{extra} "
                        "GROUP BY api_key ORDER BY coalesce(max(key_alias), api_key)", params)
-    teams = store.query(f"SELECT DISTINCT team_id FROM activity WHERE team_id IS NOT NULL{extra} ORDER BY 1", params)
+    teams = store.query(f"SELECT DISTINCT team_id FROM activity_api_key WHERE team_id IS NOT NULL{extra} ORDER BY 1",
+                        params)
     return {"models": values("model"), "model_groups": values("model_group"), "providers": values("provider"),
             "users": values("user"), "teams": teams["team_id"].tolist(), "api_keys": keys}
 
@@ -329,7 +342,7 @@ def resolve_api_keys(store: UsageStore, keys_or_aliases: tuple[str, ...] | list[
     """Map aliases to hashes (a hash passes through). Unknown names raise QueryError."""
     if not keys_or_aliases:
         return ()
-    known = store.query("SELECT DISTINCT api_key, key_alias FROM activity WHERE dim = 'api_key' AND api_key IS NOT NULL")
+    known = store.query("SELECT DISTINCT api_key, key_alias FROM activity_api_key WHERE api_key IS NOT NULL")
     hashes = set(known["api_key"])
     by_alias: dict[str, set] = {}
     for h, a in zip(known["api_key"], known["key_alias"]):

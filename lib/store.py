@@ -9,9 +9,16 @@ Durable layout (any process may read it; writers take a file lock):
 Why not a single DuckDB file: DuckDB lets only one process open a file for writing and then no other
 process may even read it, yet the CLI (cron exports, backfills) must work while the app runs. Parquet
 day partitions give atomic, idempotent day replacement and multi-process reads; each process keeps ONE
-in-memory DuckDB connection holding the `activity` table, and reloads only the days whose version
-changed in the manifest before answering (a stat() when nothing changed). Each thread uses its own
-cursor of that connection.
+in-memory DuckDB connection holding the rows, and reloads only the days whose version changed in the
+manifest before answering (a stat() when nothing changed). Each thread uses its own cursor of that
+connection.
+
+In memory, each breakdown has its own table, `activity_<dim>` (a query reads only its breakdown's rows,
+in date order, so DuckDB's zone maps skip other dates), and `rollup_<dim>` holds the same metrics summed
+without the API-key columns, for views not filtered by user, key or team: per (date, value, provider)
+for model, model group and provider, per date for api_key (the day totals). `activity` is a view over
+the `activity_<dim>` tables. Tables are compressed (an in-memory database with COMPRESS, checkpointed
+after each load): about a tenth of the memory, and faster to scan.
 """
 from __future__ import annotations
 
@@ -46,7 +53,9 @@ SCHEMA = pa.schema(
     + [("total_response_time_ms", pa.float64()), ("timed_requests", pa.int64())]
 )
 DIMENSIONS = ("model", "model_group", "provider", "user", "api_key")
+ROLLUP_DIMS = ("model", "model_group", "provider", "api_key")
 COLUMNS = SCHEMA.names
+_LOAD_BATCH_DAYS = 64       # days loaded per statement on a (re)load: bounds the staging table's memory
 
 
 @dataclass(frozen=True)
@@ -68,7 +77,15 @@ class UsageStore:
         self.manifest_path = self.dir / "manifest.json"
         self._lock_path = self.dir / "write.lock"
         self._con = duckdb.connect(":memory:")
-        self._con.execute(f"CREATE TABLE activity ({self._ddl()})")
+        # compressed in-memory tables: dictionary/FSST strings (keys, aliases, e-mails repeat every day)
+        self._con.execute("ATTACH ':memory:' AS usage (COMPRESS)")
+        self._con.execute("USE usage")
+        for dim in DIMENSIONS:
+            self._con.execute(f"CREATE TABLE activity_{dim} ({self._ddl()})")
+        for dim in ROLLUP_DIMS:
+            self._con.execute(f"CREATE TABLE rollup_{dim} AS {_rollup_sql(dim, f'activity_{dim}')}")
+        self._con.execute("CREATE VIEW activity AS " + " UNION ALL ".join(f"SELECT * FROM activity_{d}"
+                                                                           for d in DIMENSIONS))
         self._loaded: dict[str, int] = {}          # day -> version held in memory
         self._manifest_stamp: tuple | None = None
         self._sync_lock = threading.Lock()
@@ -84,7 +101,12 @@ class UsageStore:
         """This thread's cursor of the process's single DuckDB connection."""
         cur = getattr(self._local, "cursor", None)
         if cur is None:
-            cur = self._local.cursor = self._con.cursor()
+            cur = self._local.cursor = self._new_cursor()
+        return cur
+
+    def _new_cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = self._con.cursor()
+        cur.execute("USE usage")        # a cursor starts in the default database
         return cur
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -129,23 +151,43 @@ class UsageStore:
             changed = [d for d, s in days.items() if self._loaded.get(d) != s["version"]]
             gone = [d for d in self._loaded if d not in days]
             if changed or gone:
-                cur = self._con.cursor()
-                cur.execute("BEGIN")
-                try:
-                    for d in changed + gone:
-                        cur.execute("DELETE FROM activity WHERE date = ?", [date.fromisoformat(d)])
-                    files = [str(self._day_file(d)) for d in sorted(changed) if days[d]["rows"] > 0]
-                    if files:
-                        cur.execute(f"INSERT INTO activity SELECT {', '.join(COLUMNS)} FROM read_parquet(?)", [files])
-                    cur.execute("COMMIT")
-                except Exception:
-                    cur.execute("ROLLBACK")
-                    raise
+                self._reload(sorted(changed + gone), [str(self._day_file(d)) for d in sorted(changed)
+                                                      if days[d]["rows"] > 0])
                 for d in changed:
                     self._loaded[d] = days[d]["version"]
                 for d in gone:
                     self._loaded.pop(d, None)
             self._manifest_stamp = stamp
+
+    def _reload(self, days: list[str], files: list[str]) -> None:
+        """Replace `days` in the in-memory tables by the rows of `files`.
+
+        Readers wait in sync() until it is done. Loaded in batches of days, each committed and then
+        compressed (CHECKPOINT: about 10x less memory, and faster scans), so a first load of years of
+        history never holds it all uncompressed at once.
+        """
+        cur = self._new_cursor()
+        dates = [date.fromisoformat(d) for d in days]
+        batches = [files[i:i + _LOAD_BATCH_DAYS] for i in range(0, len(files), _LOAD_BATCH_DAYS)] or [[]]
+        for n, batch in enumerate(batches):
+            cur.execute("BEGIN")
+            try:
+                if n == 0:
+                    for table in [f"activity_{d}" for d in DIMENSIONS] + [f"rollup_{d}" for d in ROLLUP_DIMS]:
+                        cur.execute(f"DELETE FROM {table} WHERE list_contains(?, date)", [dates])
+                if batch:
+                    cur.execute(f"CREATE OR REPLACE TEMP TABLE staging AS SELECT {', '.join(COLUMNS)} "
+                                "FROM read_parquet(?) ORDER BY date", [batch])
+                    for dim in DIMENSIONS:
+                        cur.execute(f"INSERT INTO activity_{dim} SELECT * FROM staging WHERE dim = ?", [dim])
+                    for dim in ROLLUP_DIMS:
+                        cur.execute(f"INSERT INTO rollup_{dim} {_rollup_sql(dim, 'staging')}")
+                    cur.execute("DROP TABLE staging")
+                cur.execute("COMMIT")
+            except Exception:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("CHECKPOINT usage")
 
     # -- writing -----------------------------------------------------------------------------
     @contextmanager
@@ -192,6 +234,16 @@ class UsageStore:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _rollup_sql(dim: str, source: str) -> str:
+    sums = ", ".join(f"sum({m})::{'DOUBLE' if m in ('spend', 'total_response_time_ms') else 'BIGINT'} AS {m}"
+                     for m in METRICS)
+    if dim == "api_key":        # the day totals (the api_key rows are the day's split by key)
+        return (f"SELECT date, NULL::VARCHAR AS value, NULL::VARCHAR AS provider, {sums} FROM {source} "
+                f"WHERE dim = 'api_key' GROUP BY date ORDER BY date")
+    return (f"SELECT date, value, provider, {sums} FROM {source} WHERE dim = '{dim}' "
+            "GROUP BY date, value, provider ORDER BY date")
 
 
 def utcnow() -> datetime:
