@@ -114,6 +114,10 @@ def run_backfill(settings: Settings, trigger: str, start=None, end=None, force: 
         backfill_progress.running = False
 
 
+def warm_store(settings: Settings) -> None:
+    get_store(settings).sync()
+
+
 def _scheduled(fn, *args, **kwargs) -> None:
     """Job wrapper: failures are already recorded in job_runs; log one line, keep the scheduler alive."""
     try:
@@ -133,6 +137,8 @@ def start_background_services(settings: Settings) -> BackgroundScheduler:
         get_engine(settings.DATABASE_URL)  # schema up to date before any job records a run
         scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                       "misfire_grace_time": 300})
+        # load the stored history into memory now, not on the first page view after a restart
+        scheduler.add_job(_scheduled, "date", args=[warm_store, settings], id="warm_store")
         scheduler.add_job(_scheduled, "date", args=[run_backfill, settings, "startup"], id="startup_backfill")
         from lib.model_catalog import run_model_sync
         scheduler.add_job(_scheduled, "interval", args=[run_model_sync, settings, "scheduler"],

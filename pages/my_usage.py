@@ -6,7 +6,6 @@ from lib.ui.guard import require_page
 user = require_page("self:usage")
 
 from lib.config import get_settings  # noqa: E402
-from lib.queries import filter_options  # noqa: E402
 from lib.services import get_store  # noqa: E402
 from lib.ui import usage as view  # noqa: E402
 from lib.ui.actions import export_auditor  # noqa: E402
@@ -26,7 +25,7 @@ if bounds is None:
     view.render_empty_store()
     st.stop()
 today = view.now_utc().date()
-options = filter_options(store, owner=uid)
+options = view.load_options(store, owner=uid)
 if options["api_keys"].empty:
     st.info(f"LiteLLM has no usage recorded for your user id `{uid}` yet.")
     st.stop()

@@ -6,7 +6,6 @@ from lib.ui.guard import require_page
 user = require_page("usage:read")
 
 from lib.config import get_settings  # noqa: E402
-from lib.queries import filter_options  # noqa: E402
 from lib.services import get_store  # noqa: E402
 from lib.ui import usage as view  # noqa: E402
 from lib.ui.actions import export_auditor, refresh_button  # noqa: E402
@@ -22,7 +21,7 @@ if bounds is None:
     st.stop()
 
 today = view.now_utc().date()
-options = filter_options(store)
+options = view.load_options(store)
 state, (start, end) = view.read_view("usage", options, today, bounds[0])
 st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · UTC days · compared with the previous {(end - start).days + 1} days")
 

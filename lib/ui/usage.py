@@ -13,7 +13,7 @@ from lib import charts
 from lib.exports import FORMATS, export_filename, render_export
 from lib.formatting import kpi_delta, kpi_value
 from lib.periods import PRESETS
-from lib.queries import BREAKDOWNS, Filters, QueryError, check_breakdown, usage_page_queries
+from lib.queries import BREAKDOWNS, Filters, QueryError, check_breakdown, filter_options, usage_page_queries
 from lib.usage_view import ViewState, parse_query
 
 RANGE_CHOICES = list(PRESETS) + ["Custom"]
@@ -205,6 +205,12 @@ def render_exports(store, start, end, f: Filters, prefix: str, filename_prefix: 
         col.download_button(f"Download {fmt.upper()}", build, file_name=name, on_click="ignore",
                             mime="text/csv" if fmt == "csv" else "application/json", key=f"{prefix}_dl_{fmt}",
                             width="stretch")
+
+
+def load_options(store, owner: str | None = None) -> dict:
+    """Filter choices; the first call after a restart also loads the stored history into memory."""
+    with st.spinner("Loading stored usage…"):
+        return filter_options(store, owner=owner)
 
 
 def compute(store, start, end, f: Filters) -> dict:
