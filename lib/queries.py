@@ -315,7 +315,12 @@ def weekday_heatmap(store: UsageStore, start: date, end: date, f: Filters = Filt
 # -- filter options ----------------------------------------------------------------------------------
 def filter_options(store: UsageStore, start: date | None = None, end: date | None = None,
                    owner: str | None = None) -> dict[str, pd.DataFrame | list[str]]:
-    """Values to offer in filter widgets; with `owner`, only what that LiteLLM user's keys touched."""
+    """Values to offer in filter widgets; with `owner`, only what that LiteLLM user's keys touched.
+    Computed once per version of the stored data."""
+    return dict(store.cached(("filter_options", start, end, owner), lambda: _filter_options(store, start, end, owner)))
+
+
+def _filter_options(store: UsageStore, start: date | None, end: date | None, owner: str | None) -> dict:
     cond, params = [], []
     if start and end:
         cond.append("date BETWEEN ? AND ?")

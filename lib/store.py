@@ -90,6 +90,7 @@ class UsageStore:
         self._manifest_stamp: tuple | None = None
         self._sync_lock = threading.Lock()
         self._local = threading.local()
+        self._memo: dict = {}
 
     @staticmethod
     def _ddl() -> str:
@@ -112,6 +113,17 @@ class UsageStore:
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
         self.sync()
         return self.cursor().execute(sql, params or []).df()
+
+    def cached(self, key, compute):
+        """`compute()`'s answer, kept until the stored data changes (a write by any process)."""
+        self.sync()
+        stamp = self._manifest_stamp
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        value = compute()
+        self._memo[key] = (stamp, value)
+        return value
 
     def day_states(self) -> dict[date, DayState]:
         return {date.fromisoformat(d): DayState(date.fromisoformat(d), s["status"],
