@@ -30,11 +30,15 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
     params = {k: st.query_params.get_all(k) for k in st.query_params}
     url_state = parse_query(params, options)
     k = lambda name: f"{prefix}_{name}"  # noqa: E731
+    # Widget values do not follow a page switch unless set again in this run (Streamlit's widget cleanup).
+    for name in ("range", "custom", "models", "providers", "users", "api_keys", "teams"):
+        if k(name) in st.session_state:
+            st.session_state[k(name)] = st.session_state[k(name)]
     # The URL wins on the page's first run in the session, and whenever it differs from what the widgets
-    # last wrote to it (a link opened or history navigation); an empty query (coming back from another
-    # page, which clears it) keeps the widgets' view.
+    # last wrote to it (a link opened, history navigation); an empty query (coming back from another
+    # page, which clears it) keeps the view.
     url_changed = bool(params) and params != st.session_state.get(k("written_query"))
-    if k("range") not in st.session_state or url_changed:
+    if st.session_state.get(k("range")) not in RANGE_CHOICES or url_changed:
         st.session_state[k("range")] = url_state.preset
         if url_state.preset == "Custom":
             st.session_state[k("custom")] = (url_state.start, url_state.end)

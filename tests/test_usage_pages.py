@@ -1,0 +1,225 @@
+"""The Usage and My usage pages (AppTest) against an independent oracle: the demo LiteLLM's own daily table.
+
+The store holds 40 days of demo data ingested through the real client and ingest code. The oracle is
+computed with pandas straight from the rows the demo proxy served (LiteLLM's daily table), never with the
+app's query functions; KPI cards must show those numbers (as lib.formatting prints them).
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lib import accounts
+from lib.appdb import get_engine
+from lib.formatting import kpi_delta, kpi_value
+from lib.litellm_client import _cached_demo_transport
+from lib.services import get_store
+from lib.ui.session import start_session_for_tests
+from tests.apptest_support import ROOT, demo_env  # noqa: F401  (fixture)
+
+USAGE, MINE = "pages/usage.py", "pages/my_usage.py"
+
+
+@pytest.fixture(scope="module")
+def litellm_rows(demo_env):
+    """The daily-table rows the demo LiteLLM served, limited to the days the store holds."""
+    demo = _cached_demo_transport(demo_env.DEMO_SEED).handler.__self__
+    keys = {k["hash"]: k for k in demo.keys}
+    df = pd.DataFrame(demo.rows)
+    df["date"] = pd.to_datetime(df["date"]).dt.date
+    df["team_id"] = df["api_key"].map(lambda h: keys[h]["team_id"])
+    df["key_alias"] = df["api_key"].map(lambda h: keys[h]["alias"])
+    first, last = get_store(demo_env).date_bounds()
+    df = df[(df["date"] >= first) & (df["date"] <= last)]
+    df.attrs.update(first=first, last=last, keys=keys)
+    return df
+
+
+def oracle(rows: pd.DataFrame, start: date, end: date, **filters) -> dict:
+    d = rows[(rows["date"] >= start) & (rows["date"] <= end)]
+    for column, values in filters.items():
+        d = d[d[column].isin(values)]
+    req = int(d["api_requests"].sum())
+    return {"requests": req, "spend": float(d["spend"].sum()), "total_tokens": int(d["total_tokens"].sum()),
+            "prompt_tokens": int(d["prompt_tokens"].sum()), "completion_tokens": int(d["completion_tokens"].sum()),
+            "success_rate": d["successful_requests"].sum() * 100.0 / req if req else None,
+            "avg_latency_ms": (d["total_response_time_ms"].sum() / d["timed_requests"].sum()
+                               if d["timed_requests"].sum() else None),
+            "active_users": d.loc[d["api_requests"] > 0, "user_id"].nunique()}
+
+
+def open_page(settings, who: str, page: str, query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    engine = get_engine(settings.DATABASE_URL)
+    start_session_for_tests(engine, accounts.get_user(engine, who), at.session_state)
+    at.run()
+    at.query_params.update(query or {})
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def cards(at: AppTest) -> dict[str, tuple[str, str]]:
+    return {m.label: (m.value, m.delta) for m in at.metric}
+
+
+def assert_cards_show(at: AppTest, expected: dict, total_users: int | None = None) -> None:
+    shown = cards(at)
+    for label, metric in (("Requests", "requests"), ("Spend", "spend"), ("Total tokens", "total_tokens"),
+                          ("Prompt tokens", "prompt_tokens"), ("Completion tokens", "completion_tokens"),
+                          ("Success rate", "success_rate"), ("Avg latency", "avg_latency_ms")):
+        assert shown[label][0] == kpi_value(metric, expected[metric]), (label, shown[label], expected[metric])
+    users = kpi_value("active_users", expected["active_users"])
+    assert shown["Active users"][0] == (f"{users} of {total_users}" if total_users else users)
+
+
+def _range(preset: str, today: date, first: date) -> tuple[date, date]:
+    if preset == "Today":
+        return today, today
+    if preset == "All time":
+        return first, today
+    return today - timedelta(days=int(preset[:-1]) - 1), today
+
+
+@pytest.mark.parametrize("preset", ["Today", "7d", "30d", "90d", "All time"])
+def test_each_preset_shows_litellms_numbers(demo_env, litellm_rows, preset):
+    rows, today = litellm_rows, litellm_rows.attrs["last"]
+    at = open_page(demo_env, "admin", USAGE, {"range": preset})
+    assert at.session_state["usage_range"] == preset
+    start, end = _range(preset, today, rows.attrs["first"])
+    total_users = rows["user_id"].nunique()
+    assert_cards_show(at, oracle(rows, start, end), total_users)
+    # the trend is against the previous period of equal length (as far as the store reaches)
+    length = (end - start).days + 1
+    now, before = oracle(rows, start, end), oracle(rows, start - timedelta(days=length), start - timedelta(days=1))
+    if before["requests"]:
+        pct = (now["requests"] - before["requests"]) / before["requests"] * 100
+        want = "stable" if abs(pct) <= 1 else kpi_delta(pct, "up" if pct > 0 else "down")
+    else:
+        want = "new" if now["requests"] else "stable"
+    assert cards(at)["Requests"][1] == want
+
+
+def test_a_custom_range_from_the_link(demo_env, litellm_rows):
+    today = litellm_rows.attrs["last"]
+    start, end = today - timedelta(days=20), today - timedelta(days=6)
+    at = open_page(demo_env, "admin", USAGE, {"range": "Custom", "start": str(start), "end": str(end)})
+    assert at.session_state["usage_range"] == "Custom"
+    assert tuple(at.date_input(key="usage_custom").value) == (start, end)
+    assert_cards_show(at, oracle(litellm_rows, start, end), litellm_rows["user_id"].nunique())
+
+
+def test_changing_the_range_widget_changes_the_numbers(demo_env, litellm_rows):
+    today = litellm_rows.attrs["last"]
+    at = open_page(demo_env, "admin", USAGE)
+    at.segmented_control(key="usage_range").set_value("30d").run()
+    assert at.query_params["range"] == "30d"
+    assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=29), today), litellm_rows["user_id"].nunique())
+
+
+@pytest.mark.parametrize("widgets, columns", [
+    ({"usage_providers": ["anthropic"], "usage_models": ["anthropic/claude-3-5-haiku-20241022"]},
+     {"custom_llm_provider": ["anthropic"], "model": ["anthropic/claude-3-5-haiku-20241022"]}),
+    ({"usage_providers": ["openai", "vertex_ai"]}, {"custom_llm_provider": ["openai", "vertex_ai"]}),
+    ({"usage_teams": ["team-data"], "usage_providers": ["openai"]},
+     {"team_id": ["team-data"], "custom_llm_provider": ["openai"]}),
+])
+def test_filters_combine(demo_env, litellm_rows, widgets, columns):
+    today = litellm_rows.attrs["last"]
+    at = open_page(demo_env, "admin", USAGE, {"range": "30d"})
+    for key, value in widgets.items():
+        at.multiselect(key=key).set_value(value)
+    at.run()
+    assert not at.exception
+    expected = oracle(litellm_rows, today - timedelta(days=29), today, **columns)
+    assert expected["requests"] > 0, "pick filters that match some data"
+    assert_cards_show(at, expected, litellm_rows["user_id"].nunique())
+
+
+def test_users_and_keys_filters_and_the_cascade(demo_env, litellm_rows):
+    today, keys = litellm_rows.attrs["last"], litellm_rows.attrs["keys"]
+    busiest = litellm_rows.groupby("user_id")["api_requests"].sum().sort_values(ascending=False).index[:2].tolist()
+    at = open_page(demo_env, "admin", USAGE, {"range": "30d"})
+    every_key = at.multiselect(key="usage_api_keys").options
+    at.multiselect(key="usage_users").set_value(busiest).run()
+    offered = at.multiselect(key="usage_api_keys").options
+    # only the chosen users' keys, labelled by alias and owner, never by a raw key
+    theirs = {f"{k['alias']} ({k['user_id']})" for k in keys.values() if k["user_id"] in busiest}
+    assert set(offered) <= theirs and len(offered) < len(every_key)
+    assert all("sk-" not in o and len(o) < 64 for o in offered)
+    assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=29), today, user_id=busiest),
+                      litellm_rows["user_id"].nunique())
+    one = next(h for h, k in keys.items() if f"{k['alias']} ({k['user_id']})" == offered[0])
+    at.multiselect(key="usage_api_keys").select(one).run()
+    assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=29), today, api_key=[one]),
+                      litellm_rows["user_id"].nunique())
+    # clearing the users clears the chosen keys
+    at.multiselect(key="usage_users").set_value([]).run()
+    assert at.multiselect(key="usage_api_keys").value == []
+    assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=29), today), litellm_rows["user_id"].nunique())
+
+
+def test_a_filter_matching_nothing_says_so(demo_env, litellm_rows):
+    at = open_page(demo_env, "admin", USAGE, {"range": "Today"})
+    at.multiselect(key="usage_models").set_value(["ollama/llama3"])
+    at.multiselect(key="usage_teams").set_value(["team-marketing"])
+    at.multiselect(key="usage_providers").set_value(["anthropic"]).run()
+    assert not at.exception
+    assert cards(at)["Requests"][0] == "0"
+    assert any("No requests in this range" in i.value for i in at.info)
+
+
+@pytest.mark.parametrize("who, enabled", [("admin", True), ("viewer", False)])
+def test_refresh_today_is_for_admins_only(demo_env, who, enabled):
+    at = open_page(demo_env, who, USAGE)
+    button = at.button(key="refresh_today")
+    assert button.disabled is (not enabled)
+    if not enabled:
+        assert "admin" in (button.help or "").lower()
+
+
+def _alice(rows):
+    return rows[rows["user_id"] == "alice.martin"]
+
+
+@pytest.mark.parametrize("query", [
+    {},
+    {"user": "OTHER_USER"},
+    {"key": "OTHER_KEY"},
+    {"key": ["OTHER_KEY", "ALICE_KEY"]},
+    {"team": "OTHER_TEAM", "user": "OTHER_USER", "provider": "openai"},
+])
+def test_my_usage_shows_only_alices_data_whatever_the_link_says(demo_env, litellm_rows, query):
+    rows = litellm_rows
+    keys = rows.attrs["keys"]
+    other = rows[rows["user_id"] != "alice.martin"].groupby("user_id")["api_requests"].sum().idxmax()
+    other_key = next(h for h, k in keys.items() if k["user_id"] == other)
+    other_team = next(k["team_id"] for k in keys.values() if k["user_id"] == other and k["team_id"])
+    alice_key = next(h for h, k in keys.items() if k["user_id"] == "alice.martin")
+    subst = {"OTHER_USER": other, "OTHER_KEY": other_key, "OTHER_TEAM": other_team, "ALICE_KEY": alice_key}
+    query = {k: ([subst.get(x, x) for x in v] if isinstance(v, list) else subst.get(v, v)) for k, v in query.items()}
+    today = rows.attrs["last"]
+    at = open_page(demo_env, "alice", MINE, {"range": "30d", **query})
+    assert not at.exception
+    start = today - timedelta(days=29)
+    requests = int(cards(at)["Requests"][0].replace(",", "")) if cards(at)["Requests"][0][-1].isdigit() else None
+    alice_total = oracle(_alice(rows), start, today)
+    if not query or set(query) == {"user"}:
+        assert_cards_show(at, alice_total)          # a user filter in the link is simply not hers to set
+    # never anyone else's numbers: at most hers, and never the other user's own total
+    other_total = oracle(rows[rows["user_id"] == other], start, today)
+    shown = cards(at)["Requests"][0]
+    assert shown != kpi_value("requests", other_total["requests"]) or other_total["requests"] == alice_total["requests"]
+    if requests is not None:
+        assert requests <= alice_total["requests"]
+    page_text = " ".join(str(e.value) for e in at.markdown) + " ".join(str(c.value) for c in at.caption)
+    assert other not in page_text and other_key not in page_text
+    for df in at.dataframe:
+        text = df.value.to_string()
+        assert other not in text and keys[other_key]["alias"] not in text
+    # the API-key choices are hers only
+    offered = at.multiselect(key="mine_api_keys").options
+    assert offered and all("(alice.martin)" in o for o in offered)
