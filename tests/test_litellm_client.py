@@ -1,0 +1,150 @@
+"""The LiteLLM client's failure kinds: each one a clear, actionable message that never carries the key."""
+from __future__ import annotations
+
+import json
+import socket
+from datetime import date
+
+import httpx
+import pytest
+
+from lib.litellm_client import (LiteLLMAuthError, LiteLLMBadResponse, LiteLLMClient, LiteLLMTimeout,
+                                LiteLLMUnreachable)
+
+KEY = "sk-very-secret-master-key-123"
+DAY = date(2026, 11, 20)
+
+
+class Proxy:
+    """A scripted LiteLLM: answers the queued responses in order and records every request."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def client(proxy: Proxy, **kw) -> tuple[LiteLLMClient, list[float]]:
+    slept: list[float] = []
+    c = LiteLLMClient("http://litellm.test:4000/", KEY, timeout_s=3, transport=httpx.MockTransport(proxy),
+                      sleep=slept.append, **kw)
+    return c, slept
+
+
+def page(results=None, total_pages=1) -> httpx.Response:
+    return httpx.Response(200, json={"results": results or [], "metadata": {"page": 1, "total_pages": total_pages}})
+
+
+def test_bearer_key_and_query_are_sent():
+    proxy = Proxy(page())
+    c, _ = client(proxy)
+    c.daily_activity_page(DAY, DAY, page=2, page_size=1000)
+    req = proxy.requests[0]
+    assert req.headers["authorization"] == f"Bearer {KEY}"
+    assert req.url.path == "/user/daily/activity"
+    assert dict(req.url.params) == {"start_date": "2026-11-20", "end_date": "2026-11-20", "page": "2",
+                                    "page_size": "1000"}
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_refused_key_is_an_auth_error_at_once(status):
+    proxy = Proxy(httpx.Response(status, json={"error": {"message": f"Authentication Error, {KEY} invalid"}}))
+    c, slept = client(proxy)
+    with pytest.raises(LiteLLMAuthError) as err:
+        c.daily_activity_page(DAY, DAY)
+    assert len(proxy.requests) == 1 and slept == []          # no retry on a refused key
+    assert "LITELLM_API_KEY" in str(err.value) and KEY not in str(err.value)
+
+
+@pytest.mark.parametrize("status", [404, 422])
+def test_other_client_errors_are_not_retried(status):
+    proxy = Proxy(httpx.Response(status, json={"detail": "page_size must be <= 1000"}))
+    c, slept = client(proxy)
+    with pytest.raises(LiteLLMBadResponse) as err:
+        c.daily_activity_page(DAY, DAY)
+    assert len(proxy.requests) == 1 and slept == []
+    assert str(status) in str(err.value) and "page_size must be <= 1000" in str(err.value)
+
+
+def test_server_errors_are_retried_with_growing_delays_then_reported():
+    proxy = Proxy(httpx.Response(503, text="upstream overloaded"))
+    c, slept = client(proxy, retries=3, backoff_s=0.5)
+    with pytest.raises(LiteLLMBadResponse) as err:
+        c.daily_activity_page(DAY, DAY)
+    assert len(proxy.requests) == 4
+    assert slept == sorted(slept) and slept[0] > 0 and slept[-1] > slept[0]
+    assert "503" in str(err.value) and "4 tries" in str(err.value) and KEY not in str(err.value)
+
+
+def test_a_server_error_then_success_returns_the_data():
+    proxy = Proxy(httpx.Response(500, text="oops"), httpx.Response(502, text="bad gateway"),
+                  page([{"date": "2026-11-20", "metrics": {"spend": 1.5, "api_requests": 3}}]))
+    c, slept = client(proxy)
+    got = c.daily_activity_page(DAY, DAY)
+    assert len(proxy.requests) == 3 and len(slept) == 2
+    assert got.results[0].metrics.spend == 1.5 and got.results[0].metrics.api_requests == 3
+
+
+@pytest.mark.parametrize("exc", [httpx.ReadTimeout("read timed out"), httpx.ConnectTimeout("connect timed out")])
+def test_timeouts_are_retried_then_name_the_setting(exc):
+    proxy = Proxy(exc)
+    c, slept = client(proxy, retries=2)
+    with pytest.raises(LiteLLMTimeout) as err:
+        c.daily_activity_page(DAY, DAY)
+    assert len(proxy.requests) == 3 and len(slept) == 2
+    assert "LITELLM_TIMEOUT_S" in str(err.value) and "3" in str(err.value) and KEY not in str(err.value)
+
+
+def test_a_closed_port_is_unreachable_with_the_url():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]       # closed again when the block ends: nothing listens there
+    slept: list[float] = []
+    c = LiteLLMClient(f"http://127.0.0.1:{port}", KEY, timeout_s=3, retries=1, sleep=slept.append)
+    with pytest.raises(LiteLLMUnreachable) as err:
+        c.daily_activity_page(DAY, DAY)
+    message = str(err.value)
+    assert f"127.0.0.1:{port}" in message and "LITELLM_BASE_URL" in message and KEY not in message
+    assert len(slept) == 1
+
+
+@pytest.mark.parametrize("body, where", [
+    (b"<html>502 Bad Gateway</html>", "not JSON"),
+    (json.dumps({"results": {"2026-11-20": {}}}).encode(), "results"),
+    (json.dumps({"results": [{"date": "yesterday"}]}).encode(), "date"),
+    (json.dumps({"results": [{"date": "2026-11-20", "metrics": {"spend": "a lot"}}]}).encode(), "spend"),
+])
+def test_malformed_responses_say_where(body, where):
+    proxy = Proxy(httpx.Response(200, content=body, headers={"content-type": "application/json"}))
+    c, slept = client(proxy)
+    with pytest.raises(LiteLLMBadResponse) as err:
+        c.daily_activity_page(DAY, DAY)
+    assert where in str(err.value) and slept == []
+    assert KEY not in str(err.value)
+
+
+def test_old_and_new_litellm_shapes_parse():
+    old = {"date": "2026-11-20", "metrics": {"spend": 0.25, "prompt_tokens": 10, "completion_tokens": 5,
+                                             "total_tokens": 15, "api_requests": 2, "successful_requests": 2,
+                                             "failed_requests": 0},
+           "breakdown": {"models": {"gpt-4o": {"metrics": {"spend": 0.25, "api_requests": 2}}},
+                         "providers": {}, "api_keys": {}}}
+    new = {"date": "2026-11-21", "metrics": {"spend": 1.0, "api_requests": 4, "total_response_time_ms": 800.0,
+                                             "timed_requests": 4, "flat_cost": 0.0, "some_future_metric": 7},
+           "breakdown": {"models": {}, "model_groups": {"fast-chat": {"metrics": {"api_requests": 4}}},
+                         "entities": None, "mcp_servers": {"x": {}}, "api_keys": {}},
+           "a_future_field": {"nested": True}}
+    proxy = Proxy(page([old, new]))
+    c, _ = client(proxy)
+    got = c.daily_activity_page(DAY, DAY)
+    o, n = got.results
+    assert o.metrics.total_response_time_ms == 0 and o.metrics.timed_requests == 0        # 1.74: absent fields
+    assert o.breakdown.model_groups == {} and o.breakdown.entities == {}
+    assert n.metrics.total_response_time_ms == 800.0 and n.breakdown.model_groups["fast-chat"].metrics.api_requests == 4
+    assert n.breakdown.entities == {}                                                     # null is empty
