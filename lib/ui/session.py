@@ -19,6 +19,7 @@ COOKIE_DAYS = 7
 _USER_KEY = "console_user"
 _EXP_KEY = "console_cookie_exp"
 _PENDING_KEY = "console_pending_cookie"
+_ATTEMPT_KEY = "login_attempt"
 
 
 def current_user() -> User | None:
@@ -93,17 +94,25 @@ def render_login(engine, demo_accounts: bool) -> None:
     with st.form("login_form"):
         st.subheader("Log in")
         st.text_input("Username", key="login_username", autocomplete="username")
-        st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
+        st.text_input("Password", type="password", key=_password_key(), autocomplete="current-password")
         st.form_submit_button("Log in", type="primary", on_click=_attempt_login, args=(engine,))
-    if st.session_state.get("login_error"):
-        st.error(st.session_state.pop("login_error"))
+    if st.session_state.get("login_error"):        # stays until the next attempt (a rerun must not hide it)
+        st.error(st.session_state["login_error"])
+
+
+def _password_key() -> str:
+    return f"login_password_{st.session_state.get(_ATTEMPT_KEY, 0)}"
 
 
 def _attempt_login(engine) -> None:
     """Form callback (runs before the script): check the password, open the session, forget the password."""
     username = (st.session_state.get("login_username") or "").strip()
-    password = st.session_state.get("login_password") or ""
-    st.session_state["login_password"] = ""          # a typed password never stays in the page
+    st.session_state["login_error"] = None
+    key = _password_key()
+    password = st.session_state.pop(key, None) or ""
+    # A typed password never stays in the page: the next form draws a new password field (a new widget key),
+    # so the browser drops the old input element, value attribute and all, instead of clearing it in place.
+    st.session_state[_ATTEMPT_KEY] = st.session_state.get(_ATTEMPT_KEY, 0) + 1
     try:
         user = accounts.authenticate(engine, username, password)
     except LoginError as exc:

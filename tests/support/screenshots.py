@@ -1,0 +1,67 @@
+"""Full-page screenshots of the console in demo mode, at a desktop and a narrow (phone) width, to look at.
+
+    .venv/bin/python -m tests.support.screenshots [--out DIR] [--days 90]
+
+Starts `streamlit run app.py` in demo mode with `--days` of demo usage stored, logs in as admin with
+Chromium and saves `usage-{width}.png`, `models-{width}.png` and `users-{width}.png`. Layout is judged by a
+person (no overlapping, cut or unreadable labels); this is not a test.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from tests.support.page_timing import LAUNCH_ARGS, _settled
+from tests.support.streamlit_server import CHROMIUM, StreamlitServer, _days_ago
+
+WIDTHS = (1400, 420)
+PAGES = ("usage", "models", "users")
+
+
+def shoot(url: str, out: Path, log=print) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+    saved = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        for width in WIDTHS:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.goto(url)
+            page.get_by_role("textbox", name="Username").fill("admin")
+            page.get_by_role("textbox", name="Password").fill("admin")
+            page.get_by_role("button", name="Log in").click()
+            page.get_by_test_id("stMetric").first.wait_for(timeout=300_000)
+            for name in PAGES:
+                page.goto(f"{url}/{name}")
+                page.wait_for_timeout(1500)
+                _settled(page, 300)
+                page.wait_for_timeout(1000)          # plotly finishes its layout after the run
+                path = out / f"{name}-{width}.png"
+                page.screenshot(path=str(path), full_page=True)
+                saved.append(path)
+                log(f"saved {path}")
+            page.close()
+        browser.close()
+    return saved
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", type=Path, default=Path("data/screenshots"))
+    ap.add_argument("--days", type=int, default=90, help="days of demo usage in the store")
+    a = ap.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        server = StreamlitServer(Path(tmp), backfill_days=a.days)
+        filled = server.cli("backfill", "--start", _days_ago(a.days - 1), "--end", _days_ago(0))
+        if filled.returncode != 0:
+            raise SystemExit(f"backfill failed: {filled.stderr}")
+        server.start()
+        try:
+            shoot(server.url, a.out)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
