@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+PALETTE = qualitative.Plotly + qualitative.D3[1:] + qualitative.Dark24
+OTHER_COLOUR = "#9ca3af"
 
 METRIC_LABELS = {"requests": "Requests", "total_tokens": "Tokens", "spend": "Spend (USD)",
                  "avg_latency_ms": "Avg latency (ms)", "failed_requests": "Failed requests",
@@ -35,7 +39,15 @@ def empty_figure(message: str) -> go.Figure:
     return _layout(fig)
 
 
-def stacked_daily(df: pd.DataFrame, split_col: str, metric: str = "requests", top: int = 8) -> go.Figure:
+def colour_map(names) -> dict[str, str]:
+    """One colour per model or provider name, so that a name has the same colour in every chart of a view."""
+    out = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(sorted({n for n in names if n is not None}))}
+    out["other"] = OTHER_COLOUR
+    return out
+
+
+def stacked_daily(df: pd.DataFrame, split_col: str, metric: str = "requests", top: int = 8,
+                  colours: dict[str, str] | None = None) -> go.Figure:
     """Stacked bars per day, one colour per model/provider; beyond `top` folded into "other"."""
     totals = df.groupby(split_col)[metric].sum().sort_values(ascending=False)
     keep = set(totals.head(top).index)
@@ -44,19 +56,21 @@ def stacked_daily(df: pd.DataFrame, split_col: str, metric: str = "requests", to
     fig = go.Figure()
     for name in list(totals.index[:top]) + (["other"] if len(totals) > top else []):
         part = df[df[split_col] == name]
-        fig.add_bar(x=part["date"], y=part[metric], name=name)
+        fig.add_bar(x=part["date"], y=part[metric], name=name,
+                    marker_color=(colours or {}).get(name))
     fig.update_yaxes(title_text=METRIC_LABELS.get(metric, metric))
     fig.update_layout(barmode="stack", legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     return _layout(fig, 360)
 
 
-def cost_share(df: pd.DataFrame, label_col: str, top: int = 8) -> go.Figure:
+def cost_share(df: pd.DataFrame, label_col: str, top: int = 8, colours: dict[str, str] | None = None) -> go.Figure:
     """Donut of spend by model or provider (top N, the rest as "other")."""
     df = df[df["spend"] > 0].sort_values("spend", ascending=False)
     if len(df) > top:
         rest = pd.DataFrame({label_col: ["other"], "spend": [df["spend"].iloc[top:].sum()]})
         df = pd.concat([df.head(top)[[label_col, "spend"]], rest])
-    fig = go.Figure(go.Pie(labels=df[label_col], values=df["spend"], hole=0.55, sort=False))
+    marker = dict(colors=[colours.get(n, OTHER_COLOUR) for n in df[label_col]]) if colours else None
+    fig = go.Figure(go.Pie(labels=df[label_col], values=df["spend"], hole=0.55, sort=False, marker=marker))
     fig.update_traces(textposition="inside", textinfo="percent", hovertemplate="%{label}<br>$%{value:,.4f}<extra></extra>")
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.05, x=0))
     return _layout(fig, 360)

@@ -97,6 +97,10 @@ def _clear_keys(key: str) -> None:
     st.session_state[key] = []
 
 
+# Up is good (green) except: slower is worse, and more spend is neither good nor bad (grey).
+TREND_COLOUR = {"avg_latency_ms": "inverse", "spend": "off"}
+
+
 def render_kpis(trends: pd.DataFrame, total_users: int | None) -> None:
     t = trends.set_index("metric")
     for i, (label, metric) in enumerate(KPI_CARDS):
@@ -107,11 +111,17 @@ def render_kpis(trends: pd.DataFrame, total_users: int | None) -> None:
         if metric == "active_users" and total_users:
             value = f"{value} of {total_users}"
         flat = row["direction"] in ("stable", "new", "none")
-        bad_up = metric in ("avg_latency_ms",)
         cols[i % 4].metric(label, value, kpi_delta(row["change_pct"], row["direction"]), border=True,
-                           delta_color="off" if flat else ("inverse" if bad_up else "normal"),
+                           delta_color="off" if flat else TREND_COLOUR.get(metric, "normal"),
                            delta_arrow="off" if flat else "auto",
                            help=f"Previous period: {kpi_value(metric, row['previous'])}")
+
+
+def _names(data: dict, dim: str) -> set:
+    names = set(data[f"daily_by_{dim}"][dim]) if len(data[f"daily_by_{dim}"]) else set()
+    if not isinstance(data[dim], QueryError):
+        names |= set(data[dim][dim])
+    return names
 
 
 def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
@@ -121,15 +131,14 @@ def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
     metric = st.segmented_control("Metric over time", SERIES_METRICS, default="requests", key=f"{prefix}_metric",
                                   format_func=lambda m: charts.METRIC_LABELS[m], required=True)
     st.plotly_chart(charts.daily_metric(daily, metric), key=f"{prefix}_series")
+    colours = {dim: charts.colour_map(_names(data, dim)) for dim in ("model", "provider")}
+    stacked_metric = metric if metric != "avg_latency_ms" else "requests"     # latencies do not stack
     c = st.columns(2)
-    with c[0]:
-        st.markdown("**By model**")
-        st.plotly_chart(charts.stacked_daily(data["daily_by_model"], "model", metric if metric != "avg_latency_ms"
-                                             else "requests"), key=f"{prefix}_by_model")
-    with c[1]:
-        st.markdown("**By provider**")
-        st.plotly_chart(charts.stacked_daily(data["daily_by_provider"], "provider", metric if metric != "avg_latency_ms"
-                                             else "requests"), key=f"{prefix}_by_provider")
+    for col, dim, title in ((c[0], "model", "By model"), (c[1], "provider", "By provider")):
+        with col:
+            st.markdown(f"**{title}**")
+            st.plotly_chart(charts.stacked_daily(data[f"daily_by_{dim}"], dim, stacked_metric, colours=colours[dim]),
+                            key=f"{prefix}_by_{dim}")
     c = st.columns(2)
     for col, name, frame_key, label_col in ((c[0], "providers", "provider", "provider"),
                                             (c[1], "models", "model", "model")):
@@ -139,7 +148,8 @@ def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
             if isinstance(frame, QueryError) or frame["spend"].sum() == 0:
                 st.caption("No spend in this view.")
                 continue
-            event = st.plotly_chart(charts.cost_share(frame, label_col), key=f"{prefix}_cost_{frame_key}",
+            event = st.plotly_chart(charts.cost_share(frame, label_col, colours=colours[frame_key]),
+                                    key=f"{prefix}_cost_{frame_key}",
                                     on_select="rerun", selection_mode="points")
             for point in (event.selection.points if event and event.selection else []):
                 if point.get("label") and point["label"] != "other":
@@ -168,6 +178,7 @@ TABLE_CONFIG = {
     "last_active": st.column_config.DateColumn("Last active", format="YYYY-MM-DD"),
     "user_id": st.column_config.TextColumn("User"),
     "model": st.column_config.TextColumn("Model"),
+    "user_email": st.column_config.TextColumn("Email"),
 }
 TABLE_COLUMNS = {"user": ["user_id", "user_email"], "model": ["model"],
                  "api_key": ["key_alias", "owner"]}

@@ -30,14 +30,24 @@ def shoot(url: str, out: Path, log=print) -> list[Path]:
             page.get_by_role("textbox", name="Username").fill("admin")
             page.get_by_role("textbox", name="Password").fill("admin")
             page.get_by_role("button", name="Log in").click()
-            page.get_by_test_id("stMetric").first.wait_for(timeout=300_000)
+            try:
+                page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").wait_for(timeout=120_000)
+            except Exception:
+                page.screenshot(path=str(out / "login-failed.png"))
+                raise
             for name in PAGES:
                 page.goto(f"{url}/{name}")
                 page.wait_for_timeout(1500)
                 _settled(page, 300)
                 page.wait_for_timeout(1000)          # plotly finishes its layout after the run
+                # The page scrolls inside Streamlit's main section, not the document: grow the viewport to it.
+                height = page.evaluate("Math.max(...[...document.querySelectorAll('section, div')]"
+                                       ".map(e => e.scrollHeight))")
+                page.set_viewport_size({"width": width, "height": min(int(height) + 50, 16_000)})
+                page.wait_for_timeout(1500)
                 path = out / f"{name}-{width}.png"
                 page.screenshot(path=str(path), full_page=True)
+                page.set_viewport_size({"width": width, "height": 900})
                 saved.append(path)
                 log(f"saved {path}")
             page.close()
@@ -59,6 +69,10 @@ def main() -> None:
         server.start()
         try:
             shoot(server.url, a.out)
+        except Exception:
+            server.stop()
+            print(server.log_text()[-4000:])
+            raise
         finally:
             server.stop()
 

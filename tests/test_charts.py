@@ -1,0 +1,60 @@
+"""The Usage page's figures on demo data: what they draw adds up to the query answers, and a model or
+provider keeps one colour across the view's charts."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from lib import charts
+from lib.queries import Filters, usage_page_queries
+from lib.store import UsageStore
+from tests.apptest_support import demo_env  # noqa: F401  (fixture)
+
+
+@pytest.fixture(scope="module")
+def view(demo_env):
+    store = UsageStore(demo_env.store_dir)
+    end = datetime.now(timezone.utc).date()
+    yield usage_page_queries(store, end - timedelta(days=29), end, Filters())
+    store.close()
+
+
+def _bar_totals(fig) -> dict:
+    out: dict = {}
+    for trace in fig.data:
+        for x, y in zip(trace.x, trace.y):
+            out[x] = out.get(x, 0) + y
+    return out
+
+
+@pytest.mark.parametrize("dim", ["model", "provider"])
+def test_stacked_bars_add_up_to_the_daily_totals_with_the_rest_folded_into_other(view, dim):
+    fig = charts.stacked_daily(view[f"daily_by_{dim}"], dim, "requests", top=3)
+    names = [t.name for t in fig.data]
+    assert len(names) == 4 and names[-1] == "other"         # the demo has more than 3 of each
+    daily = dict(zip(view["daily"]["date"], view["daily"]["requests"]))
+    assert _bar_totals(fig) == {d: v for d, v in daily.items() if v}
+
+
+@pytest.mark.parametrize("dim", ["model", "provider"])
+def test_a_name_has_one_colour_in_the_bars_and_the_donut(view, dim):
+    names = set(view[f"daily_by_{dim}"][dim]) | set(view[dim][dim])
+    colours = charts.colour_map(names)
+    bars = charts.stacked_daily(view[f"daily_by_{dim}"], dim, "spend", colours=colours)
+    donut = charts.cost_share(view[dim], dim, colours=colours)
+    bar_colour = {t.name: t.marker.color for t in bars.data}
+    donut_colour = dict(zip(donut.data[0].labels, donut.data[0].marker.colors))
+    shared = set(bar_colour) & set(donut_colour) - {"other"}
+    assert len(shared) >= 3
+    assert all(bar_colour[n] == donut_colour[n] for n in shared)
+    drawn = [c for n, c in bar_colour.items() if n != "other"]
+    assert len(set(drawn)) == len(drawn)                    # no two names share a colour
+
+
+def test_cost_donut_shares_are_the_spend_breakdown(view):
+    frame = view["provider"]
+    donut = charts.cost_share(frame, "provider")
+    drawn = dict(zip(donut.data[0].labels, donut.data[0].values))
+    expected = {p: s for p, s in zip(frame["provider"], frame["spend"]) if s > 0}
+    assert drawn == pytest.approx(expected)
