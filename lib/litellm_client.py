@@ -70,7 +70,18 @@ class LiteLLMClient:
 
     # -- transport ---------------------------------------------------------------------------
     def _get_json(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        where = f"{self.base_url}{path}"
+        resp = self._get(path, params)
+        try:
+            return resp.json()
+        except ValueError:
+            raise self._not_json(path, resp) from None
+
+    def _not_json(self, path: str, resp: httpx.Response) -> LiteLLMBadResponse:
+        return LiteLLMBadResponse(f"LiteLLM answered {self.base_url}{path} with something that is not JSON: "
+                                  f"{_short(resp.text)}")
+
+    def _get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
+        """A 2xx response, after bounded retries of timeouts, transport errors and 5xx."""
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             try:
@@ -104,39 +115,42 @@ class LiteLLMClient:
                             f"{_short(resp.text)}"
                         )
                 else:
-                    try:
-                        return resp.json()
-                    except ValueError:
-                        raise LiteLLMBadResponse(f"LiteLLM answered {where} with something that is not JSON: "
-                                                 f"{_short(resp.text)}") from None
+                    return resp
             delay = self.backoff_s * (2 ** attempt)
             log.warning("LiteLLM %s failed (try %d of %d); retrying in %.1fs", path, attempt + 1, self.retries + 1, delay)
             self._sleep(delay)
         raise AssertionError("unreachable")
 
-    def _parse(self, model: type[BaseModel], data: Any, path: str):
+    def _parse_response(self, model: type[BaseModel], resp: httpx.Response, path: str):
+        """Parse and check in one pass in pydantic's core (large activity pages: no intermediate dicts)."""
         try:
-            return model.model_validate(data)
+            return model.model_validate_json(resp.content)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            loc = ".".join(str(p) for p in first["loc"])
-            raise LiteLLMBadResponse(f"LiteLLM's {path} response has an unexpected shape at '{loc}': {first['msg']}") from None
+            if exc.errors()[0]["type"] == "json_invalid":
+                raise self._not_json(path, resp) from None
+            raise self._bad_shape(path, exc) from None
+
+    @staticmethod
+    def _bad_shape(path: str, exc: ValidationError) -> LiteLLMBadResponse:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        return LiteLLMBadResponse(f"LiteLLM's {path} response has an unexpected shape at '{loc}': {first['msg']}")
 
     # -- endpoints ---------------------------------------------------------------------------
     def daily_activity_page(self, start: date, end: date, page: int = 1, page_size: int = 1000) -> ActivityPage:
         path = "/user/daily/activity"
-        data = self._get_json(path, {"start_date": start.isoformat(), "end_date": end.isoformat(),
-                                     "page": page, "page_size": page_size})
-        return self._parse(ActivityPage, data, path)
+        resp = self._get(path, {"start_date": start.isoformat(), "end_date": end.isoformat(),
+                                "page": page, "page_size": page_size})
+        return self._parse_response(ActivityPage, resp, path)
 
     def daily_activity_aggregated(self, start: date, end: date) -> ActivityPage:
         path = "/user/daily/activity/aggregated"
-        data = self._get_json(path, {"start_date": start.isoformat(), "end_date": end.isoformat()})
-        return self._parse(ActivityPage, data, path)
+        resp = self._get(path, {"start_date": start.isoformat(), "end_date": end.isoformat()})
+        return self._parse_response(ActivityPage, resp, path)
 
     def model_info(self) -> ModelInfoResponse:
         path = "/model/info"
-        return self._parse(ModelInfoResponse, self._get_json(path), path)
+        return self._parse_response(ModelInfoResponse, self._get(path), path)
 
     def health(self) -> dict:
         return self._get_json("/health/liveliness")

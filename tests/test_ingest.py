@@ -195,3 +195,40 @@ def test_a_second_process_view_sees_writes(tmp_path):
     writer.replace_days(merge_results(ActivityPage.model_validate(AGG).results), {DAY: "partial"},
                         datetime.now(timezone.utc))
     assert overview(reader, DAY, DAY)["requests"] == AGG["metadata"]["total_api_requests"]
+
+
+def _day(day: str, key: str, meta: dict, requests: int, spend: float) -> dict:
+    m = {"spend": spend, "api_requests": requests, "successful_requests": requests, "total_tokens": 10 * requests}
+    kb = {key: {"metrics": m, "metadata": meta}}
+    return {"date": day, "metrics": m, "breakdown": {
+        "models": {"openai/gpt-4o": {"metrics": m, "api_key_breakdown": kb}},
+        "providers": {"openai": {"metrics": m, "api_key_breakdown": kb}}, "api_keys": kb}}
+
+
+def test_a_key_takes_the_first_known_value_of_each_field_and_pages_may_come_back_out_of_date_order():
+    k = "k" * 64
+    pages = [{"results": [_day("2026-11-02", k, {"key_alias": "ci", "team_id": None}, 3, 0.1)]},
+             {"results": [_day("2026-11-01", k, {"key_alias": "old-ci", "team_id": "red"}, 5, 0.2),
+                          _day("2026-11-02", k, {"key_alias": "other", "team_id": "blue", "user_id": "ann"}, 4, 0.2)]}]
+    untouched = copy.deepcopy(pages)
+    tables = merge_results([r for p in pages for r in ActivityPage.model_validate(p).results])
+    assert pages == untouched                                          # the response is not modified
+    assert sorted(tables) == [date(2026, 11, 1), date(2026, 11, 2)]
+    first, second = (tables[d].to_pandas() for d in sorted(tables))
+    assert set(first["key_alias"]) == {"old-ci"} and set(first["team_id"]) == {"red"}
+    # 2 Nov: alias from the first page, team and owner only the second page knew
+    assert set(second["key_alias"]) == {"ci"} and set(second["team_id"]) == {"blue"}
+    assert set(second["key_user_id"]) == {"ann"}
+    by_dim = second.set_index("dim")
+    assert by_dim.loc["model", "api_requests"] == 7 and by_dim.loc["api_key", "api_requests"] == 7
+    assert by_dim.loc["model", "spend"] == 0.1 + 0.2 and by_dim.loc["model", "provider"] == "openai"
+    assert set(first["api_requests"]) == {5}
+
+
+def test_ingest_leaves_the_garbage_collector_as_it_found_it(tmp_path):
+    import gc
+    client = LiteLLMClient("http://litellm.test", "sk-test", transport=httpx.MockTransport(
+        lambda request: httpx.Response(200, json={"results": [_day("2026-11-01", "k" * 64, {}, 1, 0.1)]})))
+    assert gc.isenabled()
+    backfill(client, UsageStore(tmp_path), date(2026, 11, 1), date(2026, 11, 3), chunk_days=1, concurrency=3)
+    assert gc.isenabled()

@@ -8,6 +8,7 @@ from datetime import date
 import httpx
 import pytest
 
+from lib.schemas import METRIC_NAMES, metric_values
 from lib.litellm_client import (LiteLLMAuthError, LiteLLMBadResponse, LiteLLMClient, LiteLLMTimeout,
                                 LiteLLMUnreachable)
 
@@ -88,7 +89,7 @@ def test_a_server_error_then_success_returns_the_data():
     c, slept = client(proxy)
     got = c.daily_activity_page(DAY, DAY)
     assert len(proxy.requests) == 3 and len(slept) == 2
-    assert got.results[0].metrics.spend == 1.5 and got.results[0].metrics.api_requests == 3
+    assert got.results[0]["metrics"] == {"spend": 1.5, "api_requests": 3}
 
 
 @pytest.mark.parametrize("exc", [httpx.ReadTimeout("read timed out"), httpx.ConnectTimeout("connect timed out")])
@@ -144,7 +145,11 @@ def test_old_and_new_litellm_shapes_parse():
     c, _ = client(proxy)
     got = c.daily_activity_page(DAY, DAY)
     o, n = got.results
-    assert o.metrics.total_response_time_ms == 0 and o.metrics.timed_requests == 0        # 1.74: absent fields
-    assert o.breakdown.model_groups == {} and o.breakdown.entities == {}
-    assert n.metrics.total_response_time_ms == 800.0 and n.breakdown.model_groups["fast-chat"].metrics.api_requests == 4
-    assert n.breakdown.entities == {}                                                     # null is empty
+    old_metrics = dict(zip(METRIC_NAMES, metric_values(o["metrics"])))
+    assert old_metrics["total_response_time_ms"] is None and old_metrics["timed_requests"] is None  # 1.74: absent
+    assert old_metrics["spend"] == 0.25 and old_metrics["total_tokens"] == 15
+    assert "model_groups" not in o["breakdown"] and "entities" not in o["breakdown"]
+    assert n["metrics"] == {"spend": 1.0, "api_requests": 4, "total_response_time_ms": 800.0, "timed_requests": 4}
+    assert n["breakdown"]["model_groups"]["fast-chat"]["metrics"]["api_requests"] == 4
+    assert n["breakdown"]["entities"] is None and "mcp_servers" not in n["breakdown"]     # unknown: dropped
+    assert set(n) == {"date", "metrics", "breakdown"}
