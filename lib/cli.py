@@ -33,15 +33,18 @@ def _range(args) -> tuple[date, date]:
 
 def cmd_backfill(args, settings) -> int:
     from lib.services import run_backfill
+    from lib.store import UsageStore
     start, end = _range(args)
-    summary = run_backfill(settings, "cli", start=start, end=end, force=args.force)
+    summary = run_backfill(settings, "cli", start=start, end=end, force=args.force,
+                           store=UsageStore.writer(settings.store_dir))     # the app's process serves
     print(json.dumps(summary.as_dict()))
     return 0
 
 
 def cmd_refresh_today(args, settings) -> int:
     from lib.services import run_refresh_today
-    summary = run_refresh_today(settings, "cli", wait=True)
+    from lib.store import UsageStore
+    summary = run_refresh_today(settings, "cli", wait=True, store=UsageStore.writer(settings.store_dir))
     print(json.dumps(summary.as_dict()))
     return 0
 

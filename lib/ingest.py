@@ -208,6 +208,16 @@ _NO_META: dict = {}
 
 
 def _metric_arrays(parts: list[tuple]) -> dict[str, pa.Array]:
+    """Metric tuples -> one Arrow column per metric (nulls as zero)."""
+    if parts:
+        try:
+            # One C-level conversion; exact while the integers stay below 2**53 (checked).
+            x = np.array(parts, dtype=np.float64)
+            if np.abs(x).max() < 2 ** 53:
+                return {name: pa.array(x[:, i] if i in _FLOAT_AT else x[:, i].astype(np.int64))
+                        for i, name in enumerate(METRICS)}
+        except (TypeError, ValueError):      # a null metric somewhere: the general path below
+            pass
     columns = zip(*parts) if parts else [()] * len(METRICS)
     return {name: pc.fill_null(pa.array(col, type=SCHEMA.field(name).type), 0) for name, col in zip(METRICS, columns)}
 
@@ -387,6 +397,7 @@ def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, p
             summary.pages += pages
             summary.days_complete += complete
             summary.days_partial += n - complete
+    store.sync()         # new days queryable now (this runs in a background job), not at the next page view
     summary.seconds = time.perf_counter() - t0
     if summary.skipped_ranges:
         summary.errors.append(f"{summary.skipped_ranges} more ranges not fetched for the same reason")

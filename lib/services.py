@@ -63,15 +63,17 @@ def _ingest_kwargs(settings: Settings) -> dict:
             "grace_minutes": settings.COMPLETE_GRACE_MINUTES}
 
 
-def run_refresh_today(settings: Settings, trigger: str, wait: bool = False) -> IngestSummary:
+def run_refresh_today(settings: Settings, trigger: str, wait: bool = False,
+                      store: UsageStore | None = None) -> IngestSummary:
     """Refresh today (and yesterday until complete), recorded as a job run.
 
     Two refreshes in one process never overlap: the second waits (wait=True) or is refused.
+    `store`: this process's serving store by default; the CLI passes a write-only one.
     """
     if not _refresh_lock.acquire(blocking=wait):
         raise RefreshInProgress("A refresh is already running; try again in a moment.")
     try:
-        store, engine = get_store(settings), get_engine(settings.DATABASE_URL)
+        store, engine = store or get_store(settings), get_engine(settings.DATABASE_URL)
         with record_job(engine, "refresh_today", trigger) as run, client_from_settings(settings) as client:
             try:
                 summary = refresh_today(client, store, **_ingest_kwargs(settings))
@@ -84,12 +86,13 @@ def run_refresh_today(settings: Settings, trigger: str, wait: bool = False) -> I
         _refresh_lock.release()
 
 
-def run_backfill(settings: Settings, trigger: str, start=None, end=None, force: bool = False) -> IngestSummary:
+def run_backfill(settings: Settings, trigger: str, start=None, end=None, force: bool = False,
+                 store: UsageStore | None = None) -> IngestSummary:
     """Fill missing or partial days of [start, end] (default: the last BACKFILL_DAYS), recorded as a job run."""
     today = datetime.now(timezone.utc).date()
     end = end or today
     start = start or (today - timedelta(days=max(settings.BACKFILL_DAYS - 1, 0)))
-    store, engine = get_store(settings), get_engine(settings.DATABASE_URL)
+    store, engine = store or get_store(settings), get_engine(settings.DATABASE_URL)
 
     def progress(done: int, total: int) -> None:
         backfill_progress.done_days, backfill_progress.total_days = done, total

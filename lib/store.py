@@ -68,6 +68,11 @@ class DayState:
 
 
 class UsageStore:
+    @classmethod
+    def writer(cls, store_dir: str | Path) -> "UsageStore":
+        """A store that writes days but loads none into memory (CLI backfills: another process serves)."""
+        return cls(store_dir, window=(date.min, date.min))
+
     def __init__(self, store_dir: str | Path, window: tuple[date, date] | None = None):
         """`window` limits what this process loads to a date range (short-lived CLI exports)."""
         self.dir = Path(store_dir)
@@ -241,8 +246,7 @@ class UsageStore:
             tmp = self.manifest_path.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(manifest, sort_keys=True))
             os.replace(tmp, self.manifest_path)
-        self.sync()
-        return written
+        return written       # readers load the new days on their next query (sync)
 
     def close(self) -> None:
         self._con.close()

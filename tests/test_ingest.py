@@ -232,3 +232,13 @@ def test_ingest_leaves_the_garbage_collector_as_it_found_it(tmp_path):
     assert gc.isenabled()
     backfill(client, UsageStore(tmp_path), date(2026, 11, 1), date(2026, 11, 3), chunk_days=1, concurrency=3)
     assert gc.isenabled()
+
+
+def test_a_write_only_store_writes_days_that_a_serving_store_then_answers(tmp_path):
+    serving = UsageStore(tmp_path)
+    assert overview(serving, DAY, DAY)["requests"] == 0
+    writer = UsageStore.writer(tmp_path)              # what the CLI's backfill uses beside a running app
+    writer.replace_days(merge_results(ActivityPage.model_validate(AGG).results), {DAY: "complete"},
+                        datetime.now(timezone.utc))
+    assert writer.query("SELECT count(*) AS n FROM activity")["n"].iloc[0] == 0     # loaded nothing itself
+    assert overview(serving, DAY, DAY)["requests"] == AGG["metadata"]["total_api_requests"]
