@@ -917,7 +917,7 @@ def build_pages(w: World, daily: Daily, n_rows: int, max_days: int = 42,
 
 def time_ingest(w: World, daily: Daily, bench_store: UsageStore, n_rows: int, tmp: Path, log=print,
                 split_rows: int = 60_000) -> dict:
-    from lib.ingest import _gc_paused, ingest_days, merge_results
+    from lib.ingest import gc_paused, ingest_days, merge_results
     from lib.schemas import ActivityPage
     t0 = time.perf_counter()
     days, bodies = build_pages(w, daily, n_rows)
@@ -951,7 +951,7 @@ def time_ingest(w: World, daily: Daily, bench_store: UsageStore, n_rows: int, tm
         lo, hi = (a - EPOCH).days - daily.first_epoch, (b - EPOCH).days - daily.first_epoch
         split_daily += int(np.count_nonzero((daily.day >= lo) & (daily.day <= hi)))
         gc.collect()
-        with _gc_paused():                   # as ingest_days parses and merges a chunk
+        with gc_paused():                   # as ingest_days parses and merges a chunk
             t0 = time.perf_counter()
             results = [r for b in chunk for r in ActivityPage.model_validate_json(b).results]
             t1 = time.perf_counter()

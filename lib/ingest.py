@@ -22,7 +22,6 @@ from __future__ import annotations
 import gc
 import logging
 import math
-import operator
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -90,7 +89,6 @@ def fetch_range(client: LiteLLMClient, start: date, end: date, page_size: int = 
 
 
 # -- merging and flattening ---------------------------------------------------------------------
-_all_metrics = operator.itemgetter(*METRICS)
 _ATTRIBUTED = frozenset(("model", "model_group", "provider"))     # rows with a provider column
 _FLOAT_AT = tuple(i for i, name in enumerate(METRICS) if SCHEMA.field(name).type == pa.float64())
 
@@ -135,11 +133,7 @@ def merge_results(results: list[DailyResult]) -> dict[date, pa.Table]:
         by_key = dim == "api_key"           # the api_key breakdown's value is the key itself
         for key_hash, kb in split.items():
             cell = (d, dim, key_hash if by_key else value, key_hash)
-            m = kb.get("metrics")
-            try:
-                values = _all_metrics(m)                 # LiteLLM >= 1.76 sends every metric
-            except (KeyError, TypeError):
-                values = metric_values(m)
+            values = metric_values(kb.get("metrics"))
             i = row_of.setdefault(cell, n)
             if i == n:
                 cells.append(cell)
@@ -203,8 +197,6 @@ def merge_results(results: list[DailyResult]) -> dict[date, pa.Table]:
         day_numbers = table.column("date").cast(pa.int32()).to_numpy()
     bounds = [0, *(np.flatnonzero(np.diff(day_numbers)) + 1).tolist(), len(day_numbers)]
     return {table.column("date")[a].as_py(): table.slice(a, b - a) for a, b in zip(bounds, bounds[1:]) if b > a}
-
-_NO_META: dict = {}
 
 
 def _metric_arrays(parts: list[tuple]) -> dict[str, pa.Array]:
@@ -294,7 +286,7 @@ _gc_restore = False       # whether the collector was on before the first of the
 
 
 @contextmanager
-def _gc_paused():
+def gc_paused():
     """No cyclic garbage collection while a chunk is parsed and merged: the millions of small dicts and
     tuples it allocates (none of them cyclic) trigger collections that walk them all again, about a
     quarter of ingest's time. The collector is back on once the last concurrent chunk is done."""
@@ -311,6 +303,8 @@ def _gc_paused():
             _gc_pausers -= 1
             if _gc_pausers == 0 and _gc_restore:
                 gc.enable()
+
+
 def day_status(day: date, fetched_at: datetime, grace_minutes: int) -> str:
     """A day is complete once it was fetched after its UTC end plus the grace period."""
     day_end = datetime(day.year, day.month, day.day, tzinfo=timezone.utc) + timedelta(days=1)
@@ -356,7 +350,7 @@ def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, p
         a, b = chunk
         if fatal:
             raise fatal[0]
-        with _gc_paused():
+        with gc_paused():
             try:
                 results, pages = fetch_range(client, a, b, page_size)
             except (LiteLLMUnreachable, LiteLLMAuthError) as exc:

@@ -37,11 +37,9 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-METRICS = [
-    "spend", "prompt_tokens", "completion_tokens", "total_tokens", "cache_read_input_tokens",
-    "cache_creation_input_tokens", "api_requests", "successful_requests", "failed_requests",
-    "total_response_time_ms", "timed_requests",
-]
+from lib.schemas import METRIC_NAMES
+
+METRICS = list(METRIC_NAMES)        # the order LiteLLM's metrics are read in (lib/schemas.py)
 # dim: which LiteLLM breakdown a row comes from. value: that breakdown's key (model name, user id...).
 # api_key and key_* describe the API key of the row (NULL api_key = part LiteLLM did not attribute to a key).
 # provider: the provider a model / model-group row is attributed to (see lib/ingest.py for the rule).
@@ -253,7 +251,7 @@ class UsageStore:
 
 
 def _rollup_sql(dim: str, source: str) -> str:
-    sums = ", ".join(f"sum({m})::{'DOUBLE' if m in ('spend', 'total_response_time_ms') else 'BIGINT'} AS {m}"
+    sums = ", ".join(f"sum({m})::{'DOUBLE' if SCHEMA.field(m).type == pa.float64() else 'BIGINT'} AS {m}"
                      for m in METRICS)
     if dim == "api_key":        # the day totals (the api_key rows are the day's split by key)
         return (f"SELECT date, NULL::VARCHAR AS value, NULL::VARCHAR AS provider, {sums} FROM {source} "
