@@ -94,8 +94,9 @@ _FLOAT_AT = tuple(i for i, name in enumerate(METRICS) if SCHEMA.field(name).type
 
 
 def _sum_parts(parts: list[tuple]) -> tuple:
-    """Sum metric tuples (None is zero). Floats (spend, response time) with math.fsum: the stored value does
-    not depend on how LiteLLM split the rows across pages, so re-ingest is byte-identical."""
+    """Sum metric tuples (None is zero). Floats (spend, response time) with math.fsum: the sum of the parts
+    does not depend on their order. (The parts are LiteLLM's own per-page float sums, so other page
+    boundaries can still move a total by its last bit; the same pages always give the same bytes.)"""
     if len(parts) == 1:
         return tuple(x or 0 for x in parts[0])
     cols = [[x or 0 for x in col] for col in zip(*parts)]
