@@ -19,13 +19,13 @@ What it does, in one run:
    every configuration once per engine); ratios are against DuckDB on the same data. The machine's load
    average is printed: on a shared machine, read the medians with it (the best DuckDB run is shown too).
 4. Times ingest without HTTP: LiteLLM 1.108-shaped pages of the most recent ~200k daily rows (1,000 table
-   rows per page; the document lib.demo.aggregate builds, vectorised) are parsed the way the client does
-   (`ActivityPage.model_validate_json` of the body), merged and written by `ingest_days`.
+   rows per page; the document lib.demo.aggregate builds, vectorised) are read and merged as ingest does
+   (`lib.activity_sql.merge_pages` of the bodies) and written by `ingest_days`.
    Rows/s counts STORED rows written; the daily-table rows/s and a serial split of the cost (parse and
-   validate, merge, write) are printed too.
+   merge, write) are printed too.
 5. Cross-checks the engines: DuckDB and pandas must agree on every answer of every configuration,
    DuckDB and PostgreSQL on every answer that LiteLLM's table answers the same way, and the generated
-   stored rows must equal what ingest (`merge_results`) stores for the ingested days. Any difference
+   stored rows must equal what ingest (`merge_pages`) stores for the ingested days. Any difference
    is printed and the exit status is 1 (a correctness check; nothing here asserts a timing).
 
 With --json the output ends with one JSON line: rows, range_days (90), duckdb_ms, pandas_ms, postgres_ms
@@ -244,7 +244,7 @@ def generate_daily(w: World, target_rows: int, days: int, today: date, seed: int
 def store_columns(w: World, daily: Daily) -> dict[str, np.ndarray]:
     """The stored rows (lib.store.SCHEMA) of these daily-table rows, as codes, sorted by date then breakdown.
 
-    Same grain and attribution as lib.ingest.merge_results: per breakdown value and API key; provider
+    Same grain and attribution as lib.activity_sql.merge_pages: per breakdown value and API key; provider
     of model rows = the model's prefix; of model-group rows = the key's only provider that day, else the
     provider of the same-named model, else NULL; NULL on user and api_key rows.
     """
@@ -799,15 +799,13 @@ def check_ingest_equivalence(bench: UsageStore, ingested: UsageStore, lo: date, 
 
 # -- ingest ----------------------------------------------------------------------------------------------------
 class ReplayClient:
-    """Stands in for LiteLLMClient.daily_activity_page: the same parse (ActivityPage.model_validate_json of
-    the body), from pre-built response bodies instead of HTTP."""
+    """Stands in for LiteLLMClient.daily_activity_body: pre-built response bodies instead of HTTP."""
 
     def __init__(self, bodies: dict[tuple[date, date], list[bytes]]):
         self.bodies = bodies
 
-    def daily_activity_page(self, start: date, end: date, page: int = 1, page_size: int = 1000):
-        from lib.schemas import ActivityPage
-        return ActivityPage.model_validate_json(self.bodies[(start, end)][page - 1])
+    def daily_activity_body(self, start: date, end: date, page: int = 1, page_size: int = 1000) -> bytes:
+        return self.bodies[(start, end)][page - 1]
 
 
 ENDPOINTS = ["/chat/completions", "/embeddings"]
@@ -917,8 +915,8 @@ def build_pages(w: World, daily: Daily, n_rows: int, max_days: int = 42,
 
 def time_ingest(w: World, daily: Daily, bench_store: UsageStore, n_rows: int, tmp: Path, log=print,
                 split_rows: int = 60_000) -> dict:
-    from lib.ingest import gc_paused, ingest_days, merge_results
-    from lib.schemas import ActivityPage
+    from lib.activity_sql import merge_pages
+    from lib.ingest import ingest_days
     t0 = time.perf_counter()
     days, bodies = build_pages(w, daily, n_rows)
     all_bodies = [b for bs in bodies.values() for b in bs]
@@ -941,7 +939,7 @@ def time_ingest(w: World, daily: Daily, bench_store: UsageStore, n_rows: int, tm
     write_only_seconds = time.perf_counter() - t0
     writer.close()
     # 2. the same work serially, chunk by chunk (the first chunks, >= split_rows table rows), split by step
-    split = dict.fromkeys(("model_validate_json", "merge_results", "replace_days"), 0.0)
+    split = dict.fromkeys(("merge_pages", "replace_days"), 0.0)
     split_stored, split_daily = 0, 0
     store2 = UsageStore.writer(tmp / "ingest-serial")
     fetched = datetime.now(timezone.utc)
@@ -950,18 +948,14 @@ def time_ingest(w: World, daily: Daily, bench_store: UsageStore, n_rows: int, tm
             break
         lo, hi = (a - EPOCH).days - daily.first_epoch, (b - EPOCH).days - daily.first_epoch
         split_daily += int(np.count_nonzero((daily.day >= lo) & (daily.day <= hi)))
-        gc.collect()
-        with gc_paused():                   # as ingest_days parses and merges a chunk
-            t0 = time.perf_counter()
-            results = [r for b in chunk for r in ActivityPage.model_validate_json(b).results]
-            t1 = time.perf_counter()
-            tables = merge_results(results)
-            t2 = time.perf_counter()
+        t0 = time.perf_counter()
+        tables = merge_pages(chunk)
+        t1 = time.perf_counter()
         split_stored += store2.replace_days(tables, {d: "complete" for d in tables}, fetched)
-        t3 = time.perf_counter()
-        for k, v in zip(split, (t1 - t0, t2 - t1, t3 - t2)):
+        t2 = time.perf_counter()
+        for k, v in zip(split, (t1 - t0, t2 - t1)):
             split[k] += v
-        del results, tables
+        del tables
     store2.close()
     serial = sum(split.values())
     return {"daily_rows": n_daily, "stored_rows": summary.rows_written, "pages": summary.pages, "seconds": seconds,

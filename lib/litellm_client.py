@@ -13,9 +13,10 @@ from typing import Any, Callable
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from lib.schemas import ActivityPage, ModelInfoResponse
+from lib.schemas import ModelInfoResponse
 
 log = logging.getLogger(__name__)
+ACTIVITY_PATH = "/user/daily/activity"
 
 
 class LiteLLMError(Exception):
@@ -122,31 +123,17 @@ class LiteLLMClient:
         raise AssertionError("unreachable")
 
     def _parse_response(self, model: type[BaseModel], resp: httpx.Response, path: str):
-        """Parse and check in one pass in pydantic's core (large activity pages: no intermediate dicts)."""
         try:
             return model.model_validate_json(resp.content)
         except ValidationError as exc:
-            if exc.errors()[0]["type"] == "json_invalid":
-                raise self._not_json(path, resp) from None
-            raise self._bad_shape(path, exc) from None
-
-    @staticmethod
-    def _bad_shape(path: str, exc: ValidationError) -> LiteLLMBadResponse:
-        first = exc.errors()[0]
-        loc = ".".join(str(p) for p in first["loc"])
-        return LiteLLMBadResponse(f"LiteLLM's {path} response has an unexpected shape at '{loc}': {first['msg']}")
+            raise bad_response(f"{self.base_url}{path}", exc, resp.content) from None
 
     # -- endpoints ---------------------------------------------------------------------------
-    def daily_activity_page(self, start: date, end: date, page: int = 1, page_size: int = 1000) -> ActivityPage:
-        path = "/user/daily/activity"
-        resp = self._get(path, {"start_date": start.isoformat(), "end_date": end.isoformat(),
-                                "page": page, "page_size": page_size})
-        return self._parse_response(ActivityPage, resp, path)
-
-    def daily_activity_aggregated(self, start: date, end: date) -> ActivityPage:
-        path = "/user/daily/activity/aggregated"
-        resp = self._get(path, {"start_date": start.isoformat(), "end_date": end.isoformat()})
-        return self._parse_response(ActivityPage, resp, path)
+    def daily_activity_body(self, start: date, end: date, page: int = 1, page_size: int = 1000) -> bytes:
+        """One page of daily activity, unparsed: ingest reads the pages of a range together
+        (lib/activity_sql.py)."""
+        return self._get(ACTIVITY_PATH, {"start_date": start.isoformat(), "end_date": end.isoformat(),
+                                         "page": page, "page_size": page_size}).content
 
     def model_info(self) -> ModelInfoResponse:
         path = "/model/info"
@@ -154,6 +141,16 @@ class LiteLLMClient:
 
     def health(self) -> dict:
         return self._get_json("/health/liveliness")
+
+
+def bad_response(where: str, exc: ValidationError, body: bytes) -> LiteLLMBadResponse:
+    """A person's message for a response pydantic rejected: not JSON at all, or where its shape is wrong."""
+    first = exc.errors()[0]
+    if first["type"] == "json_invalid":
+        return LiteLLMBadResponse(f"LiteLLM answered {where} with something that is not JSON: "
+                                  f"{_short(body.decode(errors='replace'))}")
+    loc = ".".join(str(p) for p in first["loc"])
+    return LiteLLMBadResponse(f"LiteLLM's {where} response has an unexpected shape at '{loc}': {first['msg']}")
 
 
 def _short(text: str, limit: int = 200) -> str:

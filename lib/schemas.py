@@ -5,7 +5,6 @@ so a newer proxy adding metrics never breaks ingest.
 """
 from __future__ import annotations
 
-import operator
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -16,10 +15,10 @@ class _Lenient(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-# The daily activity rows are plain dicts checked by pydantic (TypedDicts): a day of a busy proxy has
-# hundreds of thousands of key-level entries, and building a model object for each cost more than the rest
-# of ingest together (~4x slower than validating into dicts). Missing metrics (fields newer LiteLLM added)
-# and nulls read as zero through `metric_values`; unknown fields are dropped.
+# The daily activity rows are described as TypedDicts: pydantic checks a page against them (and names
+# where a malformed page is wrong), and lib/activity_sql.py derives from them the DuckDB structure that
+# ingest reads pages with. Missing metrics (fields newer LiteLLM added) and nulls count as zero; unknown
+# fields are dropped.
 class SpendMetrics(TypedDict, total=False):
     spend: float | None
     prompt_tokens: int | None
@@ -35,17 +34,6 @@ class SpendMetrics(TypedDict, total=False):
 
 
 METRIC_NAMES = tuple(SpendMetrics.__annotations__)
-_every_metric = operator.itemgetter(*METRIC_NAMES)
-_NO_METRICS: dict = {}
-
-
-def metric_values(metrics: SpendMetrics | None) -> tuple:
-    """The metrics in METRIC_NAMES order; missing or null ones are None (callers count them as zero).
-    Called once per stored row by ingest: LiteLLM >= 1.76 sends every metric, one C-level lookup."""
-    try:
-        return _every_metric(metrics)
-    except (KeyError, TypeError):
-        return tuple(map((metrics or _NO_METRICS).get, METRIC_NAMES))
 
 
 class KeyMetadata(TypedDict, total=False):
@@ -97,9 +85,13 @@ class ActivityMetadata(_Lenient):
         return v
 
 
-class ActivityPage(_Lenient):
-    results: list[DailyResult] = Field(default_factory=list)
+class ActivityHead(_Lenient):
+    """A page's metadata only (how many pages there are), read without building its rows."""
     metadata: ActivityMetadata = Field(default_factory=ActivityMetadata)
+
+
+class ActivityPage(ActivityHead):
+    results: list[DailyResult] = Field(default_factory=list)
 
 
 class ModelInfoEntry(_Lenient):

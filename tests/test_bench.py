@@ -15,8 +15,7 @@ import pyarrow as pa
 
 from lib import bench
 from lib.demo import aggregate
-from lib.ingest import merge_results
-from lib.schemas import ActivityPage
+from lib.activity_sql import merge_pages
 from lib.store import SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,15 +89,15 @@ def _sorted(table: pa.Table) -> pa.Table:
 
 
 def test_generated_rows_are_exactly_what_ingest_stores():
-    """store_columns (the benchmark's data) = merge_results over LiteLLM pages of the same daily-table rows."""
+    """store_columns (the benchmark's data) = merge_pages over LiteLLM pages of the same daily-table rows."""
     w, daily = _small_world()
     key_meta = bench.key_metadata(w)
-    results = []
+    bodies = []
     for d in np.unique(daily.day):
         idx = np.flatnonzero(daily.day == d)
         for part in np.array_split(idx, max(1, len(idx) // 300)):   # a day split across pages, as LiteLLM does
-            results += ActivityPage.model_validate(json.loads(json.dumps(bench.page_body(w, daily, part, key_meta)))).results
-    ingested = _sorted(pa.concat_tables(merge_results(results).values()).cast(SCHEMA))
+            bodies.append(json.dumps(bench.page_body(w, daily, part, key_meta)).encode())
+    ingested = _sorted(pa.concat_tables(merge_pages(bodies).values()).cast(SCHEMA))
     generated = _sorted(bench.store_table(w, bench.store_columns(w, daily)).cast(SCHEMA))
     assert generated.num_rows == ingested.num_rows > 1000
     assert generated.column("provider").null_count > 0          # unattributed model-group rows exist

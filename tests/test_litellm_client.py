@@ -8,7 +8,10 @@ from datetime import date
 import httpx
 import pytest
 
-from lib.schemas import METRIC_NAMES, metric_values
+import pandas as pd
+
+from lib.activity_sql import merge_pages
+from lib.ingest import fetch_range
 from lib.litellm_client import (LiteLLMAuthError, LiteLLMBadResponse, LiteLLMClient, LiteLLMTimeout,
                                 LiteLLMUnreachable)
 
@@ -45,7 +48,7 @@ def page(results=None, total_pages=1) -> httpx.Response:
 def test_bearer_key_and_query_are_sent():
     proxy = Proxy(page())
     c, _ = client(proxy)
-    c.daily_activity_page(DAY, DAY, page=2, page_size=1000)
+    c.daily_activity_body(DAY, DAY, page=2, page_size=1000)
     req = proxy.requests[0]
     assert req.headers["authorization"] == f"Bearer {KEY}"
     assert req.url.path == "/user/daily/activity"
@@ -58,7 +61,7 @@ def test_a_refused_key_is_an_auth_error_at_once(status):
     proxy = Proxy(httpx.Response(status, json={"error": {"message": f"Authentication Error, {KEY} invalid"}}))
     c, slept = client(proxy)
     with pytest.raises(LiteLLMAuthError) as err:
-        c.daily_activity_page(DAY, DAY)
+        c.daily_activity_body(DAY, DAY)
     assert len(proxy.requests) == 1 and slept == []          # no retry on a refused key
     assert "LITELLM_API_KEY" in str(err.value) and KEY not in str(err.value)
 
@@ -68,7 +71,7 @@ def test_other_client_errors_are_not_retried(status):
     proxy = Proxy(httpx.Response(status, json={"detail": "page_size must be <= 1000"}))
     c, slept = client(proxy)
     with pytest.raises(LiteLLMBadResponse) as err:
-        c.daily_activity_page(DAY, DAY)
+        c.daily_activity_body(DAY, DAY)
     assert len(proxy.requests) == 1 and slept == []
     assert str(status) in str(err.value) and "page_size must be <= 1000" in str(err.value)
 
@@ -77,7 +80,7 @@ def test_server_errors_are_retried_with_growing_delays_then_reported():
     proxy = Proxy(httpx.Response(503, text="upstream overloaded"))
     c, slept = client(proxy, retries=3, backoff_s=0.5)
     with pytest.raises(LiteLLMBadResponse) as err:
-        c.daily_activity_page(DAY, DAY)
+        c.daily_activity_body(DAY, DAY)
     assert len(proxy.requests) == 4
     assert slept == sorted(slept) and slept[0] > 0 and slept[-1] > slept[0]
     assert "503" in str(err.value) and "4 tries" in str(err.value) and KEY not in str(err.value)
@@ -87,9 +90,9 @@ def test_a_server_error_then_success_returns_the_data():
     proxy = Proxy(httpx.Response(500, text="oops"), httpx.Response(502, text="bad gateway"),
                   page([{"date": "2026-11-20", "metrics": {"spend": 1.5, "api_requests": 3}}]))
     c, slept = client(proxy)
-    got = c.daily_activity_page(DAY, DAY)
+    got = json.loads(c.daily_activity_body(DAY, DAY))
     assert len(proxy.requests) == 3 and len(slept) == 2
-    assert got.results[0]["metrics"] == {"spend": 1.5, "api_requests": 3}
+    assert got["results"][0]["metrics"] == {"spend": 1.5, "api_requests": 3}
 
 
 @pytest.mark.parametrize("exc", [httpx.ReadTimeout("read timed out"), httpx.ConnectTimeout("connect timed out")])
@@ -97,7 +100,7 @@ def test_timeouts_are_retried_then_name_the_setting(exc):
     proxy = Proxy(exc)
     c, slept = client(proxy, retries=2)
     with pytest.raises(LiteLLMTimeout) as err:
-        c.daily_activity_page(DAY, DAY)
+        c.daily_activity_body(DAY, DAY)
     assert len(proxy.requests) == 3 and len(slept) == 2
     assert "LITELLM_TIMEOUT_S" in str(err.value) and "3" in str(err.value) and KEY not in str(err.value)
 
@@ -109,10 +112,18 @@ def test_a_closed_port_is_unreachable_with_the_url():
     slept: list[float] = []
     c = LiteLLMClient(f"http://127.0.0.1:{port}", KEY, timeout_s=3, retries=1, sleep=slept.append)
     with pytest.raises(LiteLLMUnreachable) as err:
-        c.daily_activity_page(DAY, DAY)
+        c.daily_activity_body(DAY, DAY)
     message = str(err.value)
     assert f"127.0.0.1:{port}" in message and "LITELLM_BASE_URL" in message and KEY not in message
     assert len(slept) == 1
+
+
+def read_pages(c) -> dict:
+    """What ingest does with a range: every page's body, merged (lib/activity_sql.py)."""
+    return merge_pages(fetch_range(c, DAY, DAY))
+
+
+KEY_SPLIT = {"sk-hash": {"metrics": {"spend": "a lot"}, "metadata": {}}}
 
 
 @pytest.mark.parametrize("body, where", [
@@ -120,12 +131,14 @@ def test_a_closed_port_is_unreachable_with_the_url():
     (json.dumps({"results": {"2026-11-20": {}}}).encode(), "results"),
     (json.dumps({"results": [{"date": "yesterday"}]}).encode(), "date"),
     (json.dumps({"results": [{"date": "2026-11-20", "metrics": {"spend": "a lot"}}]}).encode(), "spend"),
+    (json.dumps({"results": [{"date": "2026-11-20", "breakdown": {"models": {"gpt-4o": {
+        "metrics": {}, "api_key_breakdown": KEY_SPLIT}}}}]}).encode(), "api_key_breakdown.sk-hash.metrics.spend"),
 ])
 def test_malformed_responses_say_where(body, where):
     proxy = Proxy(httpx.Response(200, content=body, headers={"content-type": "application/json"}))
     c, slept = client(proxy)
     with pytest.raises(LiteLLMBadResponse) as err:
-        c.daily_activity_page(DAY, DAY)
+        read_pages(c)
     assert where in str(err.value) and slept == []
     assert KEY not in str(err.value)
 
@@ -141,15 +154,12 @@ def test_old_and_new_litellm_shapes_parse():
            "breakdown": {"models": {}, "model_groups": {"fast-chat": {"metrics": {"api_requests": 4}}},
                          "entities": None, "mcp_servers": {"x": {}}, "api_keys": {}},
            "a_future_field": {"nested": True}}
-    proxy = Proxy(page([old, new]))
-    c, _ = client(proxy)
-    got = c.daily_activity_page(DAY, DAY)
-    o, n = got.results
-    old_metrics = dict(zip(METRIC_NAMES, metric_values(o["metrics"])))
-    assert old_metrics["total_response_time_ms"] is None and old_metrics["timed_requests"] is None  # 1.74: absent
-    assert old_metrics["spend"] == 0.25 and old_metrics["total_tokens"] == 15
-    assert "model_groups" not in o["breakdown"] and "entities" not in o["breakdown"]
-    assert n["metrics"] == {"spend": 1.0, "api_requests": 4, "total_response_time_ms": 800.0, "timed_requests": 4}
-    assert n["breakdown"]["model_groups"]["fast-chat"]["metrics"]["api_requests"] == 4
-    assert n["breakdown"]["entities"] is None and "mcp_servers" not in n["breakdown"]     # unknown: dropped
-    assert set(n) == {"date", "metrics", "breakdown"}
+    c, _ = client(Proxy(page([old, new])))
+    days = {d: t.to_pandas().set_index("dim") for d, t in read_pages(c).items()}
+    o, n = days[date(2026, 11, 20)], days[date(2026, 11, 21)]
+    assert o.loc["model", "value"] == "gpt-4o" and o.loc["model", "api_requests"] == 2
+    assert o.loc["model", "spend"] == 0.25 and pd.isna(o.loc["model", "api_key"])   # no key split in 1.74
+    assert o.loc["api_key", "total_tokens"] == 15 and o.loc["api_key", "timed_requests"] == 0   # 1.74: absent
+    assert n.loc["model_group", "value"] == "fast-chat" and n.loc["model_group", "api_requests"] == 4
+    assert n.loc["api_key", "total_response_time_ms"] == 800.0 and n.loc["api_key", "timed_requests"] == 4
+    assert set(n.index) == {"model_group", "api_key"}      # unknown breakdowns and fields are ignored

@@ -121,7 +121,7 @@ def test_filter_by_api_key_alias_matches_litellm_key_totals(client, litellm_harn
 def test_wrong_key_is_an_auth_error(litellm_harness):
     with LiteLLMClient(litellm_harness["LITELLM_BASE_URL"], "sk-wrong", timeout_s=10) as bad:
         with pytest.raises(LiteLLMAuthError) as err:
-            bad.daily_activity_page(date.today(), date.today())
+            bad.daily_activity_body(date.today(), date.today())
     assert "sk-wrong" not in str(err.value)
 
 

@@ -1,0 +1,180 @@
+"""LiteLLM activity pages -> stored rows, merged in DuckDB.
+
+The pages of a range are parsed by DuckDB's JSON reader into typed nested columns (the structure is
+derived from the pydantic schema in lib/schemas.py, so there is one description of a page) and merged
+in SQL: no Python object per row, and DuckDB releases the GIL, so chunks fetched by several threads are
+merged on every core. A page DuckDB cannot read is checked again by pydantic, whose message says where
+the response is wrong.
+
+Merge rules (see lib/ingest.py's docstring for the provider attribution shown in the UI):
+  * a cell (date, breakdown, value, api key) may repeat across pages: its metrics are summed;
+  * an entry's own metrics minus its key split, where not zero, is a row with api_key NULL;
+  * key metadata: per field, the first non-null value of the day in page order.
+"""
+from __future__ import annotations
+
+import json
+import types
+import typing
+from datetime import date
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+from pydantic import ValidationError
+from typing_extensions import is_typeddict
+
+from lib.litellm_client import ACTIVITY_PATH, LiteLLMBadResponse, bad_response
+from lib.schemas import ActivityPage, DailyResult
+from lib.store import METRICS, SCHEMA
+
+_BREAKDOWNS = (("models", "model"), ("model_groups", "model_group"), ("providers", "provider"),
+               ("entities", "user"))
+_EPS = 1e-9          # a remainder below this (float noise of LiteLLM's own sums) is not a row
+_KEYS_PER_ENTRY = 1_000_000   # ordering: entry number * this + key position (a page has <= 1000 table rows)
+
+
+def sql_type(tp) -> str:
+    """DuckDB type of a schema annotation (TypedDicts become STRUCTs, dict[str, X] a MAP)."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [a for a in args if a is not type(None)]
+        return sql_type(inner)
+    if origin is dict:
+        return f"MAP(VARCHAR, {sql_type(args[1])})"
+    if origin is list:
+        return f"{sql_type(args[0])}[]"
+    if is_typeddict(tp):
+        fields = typing.get_type_hints(tp)
+        return "STRUCT(" + ", ".join(f'"{name}" {sql_type(t)}' for name, t in fields.items()) + ")"
+    return {float: "DOUBLE", int: "BIGINT", str: "VARCHAR", date: "DATE"}[tp]
+
+
+PAGE_STRUCTURE = json.dumps({"results": sql_type(list[DailyResult])})
+
+
+def _sums(alias: str) -> str:
+    # fsum (compensated) for floats: the sum of a cell's parts does not depend on their order
+    return ", ".join(f"fsum({alias}.{m}) AS {m}" if SCHEMA.field(m).type == pa.float64()
+                     else f"sum({alias}.{m})::BIGINT AS {m}" for m in METRICS)
+
+
+def _merge_sql() -> str:
+    per_breakdown = [
+        f"""SELECT page, ri, {i} AS di, date, '{dim}' AS dim, e.key AS value, e.value.metrics AS m,
+                   e.value.api_key_breakdown AS kb, ei
+            FROM (SELECT page, ri, r.date AS date, unnest(map_entries(r.breakdown.{attr})) AS e,
+                         generate_subscripts(map_entries(r.breakdown.{attr}), 1) AS ei FROM results)"""
+        for i, (attr, dim) in enumerate(_BREAKDOWNS)]
+    # the api_key breakdown is the key split of the day's own total
+    per_breakdown.append(f"""SELECT page, ri, {len(_BREAKDOWNS)} AS di, r.date AS date, 'api_key' AS dim,
+                                    NULL AS value, r.metrics AS m, r.breakdown.api_keys AS kb, 0 AS ei FROM results""")
+    entry_metrics = ", ".join(f"coalesce(m.{m}, 0) AS {m}" for m in METRICS)
+    key_metrics = ", ".join(f"coalesce(k.value.metrics.{m}, 0) AS {m}" for m in METRICS)
+    first = {"key_alias": "key_alias", "key_user_id": "user_id", "user_email": "user_email", "team_id": "team_id"}
+    return f"""
+CREATE TEMP TABLE results AS
+  SELECT page, unnest(p.results) AS r, generate_subscripts(p.results, 1) AS ri FROM parsed;
+CREATE TEMP TABLE entries AS
+  SELECT row_number() OVER (ORDER BY page, ri, di, ei) AS eo, * FROM ({" UNION ALL ".join(per_breakdown)});
+CREATE TEMP TABLE key_parts AS
+  SELECT date, dim, CASE WHEN dim = 'api_key' THEN k.key ELSE value END AS value, k.key AS api_key,
+         eo * {_KEYS_PER_ENTRY} + ko AS o, k.value.metadata AS meta, {key_metrics}
+  FROM (SELECT eo, date, dim, value, unnest(map_entries(kb)) AS k, generate_subscripts(map_entries(kb), 1) AS ko
+        FROM entries);
+CREATE TEMP TABLE cells AS
+  SELECT date, dim, value, api_key, min(o) AS o, {_sums("key_parts")} FROM key_parts GROUP BY ALL;
+CREATE TEMP TABLE rests AS
+  WITH own AS (SELECT date, dim, value, min(eo) AS eo, {_sums("e")}
+               FROM (SELECT date, dim, value, eo, {entry_metrics} FROM entries) e GROUP BY ALL),
+       split AS (SELECT date, dim, CASE WHEN dim = 'api_key' THEN NULL ELSE value END AS value, {_sums("cells")}
+                 FROM cells GROUP BY ALL)
+  SELECT own.date, own.dim, own.value, NULL::VARCHAR AS api_key, {_KEYS_PER_ENTRY ** 2} + own.eo AS o,
+         {", ".join(f"own.{m} - coalesce(split.{m}, 0) AS {m}" for m in METRICS)}
+  FROM own LEFT JOIN split ON own.date = split.date AND own.dim = split.dim
+                          AND own.value IS NOT DISTINCT FROM split.value;
+DELETE FROM rests WHERE NOT ({" OR ".join(f"abs({m}) > {_EPS}" for m in METRICS)});
+CREATE TEMP TABLE all_cells AS SELECT * FROM cells UNION ALL BY NAME SELECT * FROM rests;
+CREATE TEMP TABLE key_meta AS
+  SELECT date, api_key,
+         {", ".join(f"arg_min(meta.{f}, o) FILTER (WHERE meta.{f} IS NOT NULL) AS {col}" for col, f in first.items())}
+  FROM key_parts GROUP BY ALL;
+-- provider attribution
+CREATE TEMP TABLE key_provider AS                 -- the key's only provider that day
+  SELECT date, api_key, min(value) AS provider FROM all_cells WHERE dim = 'provider' AND api_requests > 0
+  GROUP BY ALL HAVING count(DISTINCT value) = 1;
+CREATE TEMP TABLE model_provider AS               -- `provider/name` models whose prefix is a provider that day
+  SELECT DISTINCT c.date, c.value AS model, split_part(c.value, '/', 1) AS provider,
+         substr(c.value, length(split_part(c.value, '/', 1)) + 2) AS short_name
+  FROM all_cells c JOIN (SELECT DISTINCT date, value FROM all_cells WHERE dim = 'provider') known
+    ON known.date = c.date AND known.value = split_part(c.value, '/', 1)
+  WHERE c.dim = 'model' AND contains(c.value, '/');
+CREATE TEMP TABLE short_name_provider AS          -- the first such model with that short name
+  SELECT c.date, mp.short_name, arg_min(mp.provider, c.o) AS provider
+  FROM all_cells c JOIN model_provider mp ON c.dim = 'model' AND c.date = mp.date AND c.value = mp.model
+  GROUP BY ALL;
+"""
+
+
+_RESULT_SQL = f"""
+SELECT c.date, c.dim, c.value, c.api_key, km.key_alias, km.key_user_id, km.user_email, km.team_id,
+       CASE WHEN c.dim = 'provider' THEN c.value
+            WHEN c.dim NOT IN ('model', 'model_group') THEN NULL
+            ELSE coalesce(mp.provider, kp.provider, sp.provider) END AS provider,
+       {", ".join("c." + m for m in METRICS)}
+FROM all_cells c
+LEFT JOIN key_meta km ON km.date = c.date AND km.api_key IS NOT DISTINCT FROM c.api_key
+LEFT JOIN key_provider kp ON kp.date = c.date AND kp.api_key IS NOT DISTINCT FROM c.api_key
+LEFT JOIN model_provider mp ON c.dim = 'model' AND mp.date = c.date AND mp.model = c.value
+LEFT JOIN short_name_provider sp ON c.dim = 'model_group' AND sp.date = c.date AND sp.short_name = c.value
+ORDER BY c.date, c.o
+"""
+_MERGE_SQL = _merge_sql()
+
+
+def merge_pages(bodies: list[bytes]) -> dict[date, pa.Table]:
+    """The response bodies of every page of a range -> one table of stored rows per date.
+    Raises LiteLLMBadResponse (saying where) if a page is not an activity page."""
+    try:
+        texts = pa.array([b.decode() for b in bodies], pa.string())
+    except UnicodeDecodeError:
+        raise LiteLLMBadResponse(f"LiteLLM's {ACTIVITY_PATH} response is not UTF-8 text") from None
+    con = duckdb.connect(config={"threads": 1})   # one core per chunk; chunks run in parallel threads
+    try:
+        con.register("pages", pa.table({"page": pa.array(range(len(bodies)), pa.int32()), "body": texts}))
+        _parse(con, bodies)
+        con.execute(_MERGE_SQL)
+        table = con.sql(_RESULT_SQL).to_arrow_table().cast(SCHEMA)
+    finally:
+        con.close()
+    return split_by_date(table)
+
+
+def split_by_date(table: pa.Table) -> dict[date, pa.Table]:
+    """A table sorted by date -> its slices per date."""
+    day_numbers = table.column("date").cast(pa.int32()).to_numpy()
+    bounds = [0, *(np.flatnonzero(np.diff(day_numbers)) + 1).tolist(), len(day_numbers)]
+    return {table.column("date")[a].as_py(): table.slice(a, b - a) for a, b in zip(bounds, bounds[1:]) if b > a}
+
+
+def _parse(con: duckdb.DuckDBPyConnection, bodies: list[bytes]) -> None:
+    """Pages -> table `parsed`. Strictly first: LiteLLM >= 1.76 sends every field, and then DuckDB alone
+    checks each value's type. A page that misses fields (older LiteLLM) or is malformed is checked by
+    pydantic, which names where a malformed page is wrong; pages it accepts are read with missing
+    fields as NULL (counted as zero)."""
+    def sql(reader: str) -> str:
+        return f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT page, {reader}(body, '{PAGE_STRUCTURE}') AS p FROM pages"
+    try:
+        con.execute(sql("from_json_strict"))
+        return
+    except duckdb.Error as exc:
+        strict_error = str(exc).split("\n")[0][:300]
+    for body in bodies:
+        try:
+            ActivityPage.model_validate_json(body)
+        except ValidationError as err:
+            raise bad_response(ACTIVITY_PATH, err, body) from None
+    try:
+        con.execute(sql("from_json"))
+    except duckdb.Error:
+        raise LiteLLMBadResponse(f"LiteLLM's {ACTIVITY_PATH} response could not be read: {strict_error}") from None
