@@ -26,12 +26,13 @@ from typing_extensions import is_typeddict
 
 from lib.litellm_client import ACTIVITY_PATH, LiteLLMBadResponse, bad_response
 from lib.schemas import ActivityPage, DailyResult
-from lib.store import METRICS, SCHEMA
+from lib.store import FLOAT_METRICS, METRICS, SCHEMA
 
 _BREAKDOWNS = (("models", "model"), ("model_groups", "model_group"), ("providers", "provider"),
                ("entities", "user"))
 _EPS = 1e-9          # a remainder below this (float noise of LiteLLM's own sums) is not a row
 _KEYS_PER_ENTRY = 1_000_000   # ordering: entry number * this + key position (a page has <= 1000 table rows)
+_REST_ORDER = 1 << 62         # remainder rows come after every key-level cell
 
 
 def sql_type(tp) -> str:
@@ -55,7 +56,7 @@ PAGE_STRUCTURE = json.dumps({"results": sql_type(list[DailyResult])})
 
 def _sums(alias: str) -> str:
     # fsum (compensated) for floats: the sum of a cell's parts does not depend on their order
-    return ", ".join(f"fsum({alias}.{m}) AS {m}" if SCHEMA.field(m).type == pa.float64()
+    return ", ".join(f"fsum({alias}.{m}) AS {m}" if m in FLOAT_METRICS
                      else f"sum({alias}.{m})::BIGINT AS {m}" for m in METRICS)
 
 
@@ -89,7 +90,7 @@ CREATE TEMP TABLE rests AS
                FROM (SELECT date, dim, value, eo, {entry_metrics} FROM entries) e GROUP BY ALL),
        split AS (SELECT date, dim, CASE WHEN dim = 'api_key' THEN NULL ELSE value END AS value, {_sums("cells")}
                  FROM cells GROUP BY ALL)
-  SELECT own.date, own.dim, own.value, NULL::VARCHAR AS api_key, {_KEYS_PER_ENTRY ** 2} + own.eo AS o,
+  SELECT own.date, own.dim, own.value, NULL::VARCHAR AS api_key, {_REST_ORDER} + own.eo AS o,
          {", ".join(f"own.{m} - coalesce(split.{m}, 0) AS {m}" for m in METRICS)}
   FROM own LEFT JOIN split ON own.date = split.date AND own.dim = split.dim
                           AND own.value IS NOT DISTINCT FROM split.value;

@@ -75,11 +75,7 @@ class LiteLLMClient:
         try:
             return resp.json()
         except ValueError:
-            raise self._not_json(path, resp) from None
-
-    def _not_json(self, path: str, resp: httpx.Response) -> LiteLLMBadResponse:
-        return LiteLLMBadResponse(f"LiteLLM answered {self.base_url}{path} with something that is not JSON: "
-                                  f"{_short(resp.text)}")
+            raise _not_json(f"{self.base_url}{path}", resp.content) from None
 
     def _get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
         """A 2xx response, after bounded retries of timeouts, transport errors and 5xx."""
@@ -147,10 +143,14 @@ def bad_response(where: str, exc: ValidationError, body: bytes) -> LiteLLMBadRes
     """A person's message for a response pydantic rejected: not JSON at all, or where its shape is wrong."""
     first = exc.errors()[0]
     if first["type"] == "json_invalid":
-        return LiteLLMBadResponse(f"LiteLLM answered {where} with something that is not JSON: "
-                                  f"{_short(body.decode(errors='replace'))}")
+        return _not_json(where, body)
     loc = ".".join(str(p) for p in first["loc"])
     return LiteLLMBadResponse(f"LiteLLM's {where} response has an unexpected shape at '{loc}': {first['msg']}")
+
+
+def _not_json(where: str, body: bytes) -> LiteLLMBadResponse:
+    return LiteLLMBadResponse(f"LiteLLM answered {where} with something that is not JSON: "
+                              f"{_short(body.decode(errors='replace'))}")
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -50,6 +50,7 @@ SCHEMA = pa.schema(
     + [(m, pa.int64()) for m in METRICS[1:9]]
     + [("total_response_time_ms", pa.float64()), ("timed_requests", pa.int64())]
 )
+FLOAT_METRICS = frozenset(m for m in METRICS if SCHEMA.field(m).type == pa.float64())   # the rest are BIGINT
 DIMENSIONS = ("model", "model_group", "provider", "user", "api_key")
 ROLLUP_DIMS = ("model", "model_group", "provider", "api_key")
 COLUMNS = SCHEMA.names
@@ -251,7 +252,7 @@ class UsageStore:
 
 
 def _rollup_sql(dim: str, source: str) -> str:
-    sums = ", ".join(f"sum({m})::{'DOUBLE' if SCHEMA.field(m).type == pa.float64() else 'BIGINT'} AS {m}"
+    sums = ", ".join(f"sum({m})::{'DOUBLE' if m in FLOAT_METRICS else 'BIGINT'} AS {m}"
                      for m in METRICS)
     if dim == "api_key":        # the day totals (the api_key rows are the day's split by key)
         return (f"SELECT date, NULL::VARCHAR AS value, NULL::VARCHAR AS provider, {sums} FROM {source} "
