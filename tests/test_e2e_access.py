@@ -13,48 +13,10 @@ from lib import accounts
 from lib.appdb import get_engine
 from lib.audit import list_audit
 from lib.ui.navigation import available_pages
+from tests.support.browser import TIMEOUT, login, login_button, submit_login, wait_for_cookie, wait_idle
 
 pytestmark = pytest.mark.browser
-TIMEOUT = 30_000
-COOKIE = "litellm_console_auth"
 DATA = ("stMetric", "stDataFrame", "stPlotlyChart", "stTable", "stDownloadButton")
-
-
-def wait_idle(page: Page) -> None:
-    """Until no script run is in flight (a page load is followed by a rerun the cookie component asks for;
-    a click landing in that rerun can be lost on a slow machine)."""
-    state = page.locator("[data-test-script-state]")
-    quiet = 0
-    for _ in range(300):
-        quiet = quiet + 1 if state.get_attribute("data-test-script-state") == "notRunning" else 0
-        if quiet >= 3:
-            return
-        page.wait_for_timeout(100)
-
-
-def login(page: Page, base: str, username: str, password: str, path: str = "") -> None:
-    page.goto(f"{base}/{path}")
-    expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
-    submit_login(page, username, password)
-
-
-def submit_login(page: Page, username: str, password: str) -> None:
-    """Fill and submit the form. On a loaded machine a rerun (the cookie component asks for one after a page
-    load) can redraw the form between typing and clicking; type again until the click goes out with the
-    values typed."""
-    for _ in range(5):
-        wait_idle(page)
-        page.get_by_role("textbox", name="Username").fill(username)
-        page.get_by_role("textbox", name="Password").fill(password)
-        if (page.get_by_role("textbox", name="Username").input_value() == username
-                and page.get_by_role("textbox", name="Password").input_value() == password):
-            login_form(page).click()
-            return
-    raise AssertionError("the login form kept losing what was typed")
-
-
-def login_form(page: Page):
-    return page.get_by_role("button", name="Log in")
 
 
 def assert_no_data(page: Page) -> None:
@@ -66,23 +28,13 @@ def menu(page: Page) -> list[str]:
     return [link.inner_text().split("\n")[-1] for link in page.get_by_test_id("stSidebarNavLink").all()]
 
 
-def wait_for_cookie(page: Page) -> dict:
-    """The login cookie is set by a browser component just after the login."""
-    for _ in range(100):
-        found = [c for c in page.context.cookies() if c["name"] == COOKIE]
-        if found:
-            return found[0]
-        page.wait_for_timeout(100)
-    raise AssertionError("the login cookie was never set")
-
-
 def test_a_fresh_server_shows_only_the_login_on_every_url(browser: Browser, fresh_server):
     """The first request of a new server process is an admin page (Streamlit's pages/ mode pitfall)."""
     page = browser.new_context().new_page()
     paths = sorted((p.url_path for p in available_pages()), key=lambda u: u != "users") + [""]
     for path in paths:
         page.goto(f"{fresh_server.url}/{path}")
-        expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
+        expect(login_button(page)).to_be_visible(timeout=TIMEOUT)
         assert_no_data(page)
         expect(page.get_by_test_id("stSidebarNavLink")).to_have_count(0)
         html = page.content()
@@ -107,9 +59,9 @@ def test_login_and_logout_per_role(browser: Browser, streamlit_server, username,
     wait_for_cookie(page)
     wait_idle(page)
     sidebar.get_by_role("button", name="Log out").click()
-    expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
+    expect(login_button(page)).to_be_visible(timeout=TIMEOUT)
     page.reload()                                                         # the cookie does not log back in
-    expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
+    expect(login_button(page)).to_be_visible(timeout=TIMEOUT)
     assert_no_data(page)
     page.context.close()
 
@@ -139,13 +91,13 @@ def test_a_cookie_works_until_logout_and_never_after(browser: Browser, streamlit
 
     wait_idle(page)
     page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").click()
-    expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
+    expect(login_button(page)).to_be_visible(timeout=TIMEOUT)
     replay = browser.new_context()                                        # ... until its session is logged out
     replay.add_cookies([cookie])
     p3 = replay.new_page()
     for path in ("audit", ""):
         p3.goto(f"{streamlit_server.url}/{path}")
-        expect(login_form(p3)).to_be_visible(timeout=TIMEOUT)
+        expect(login_button(p3)).to_be_visible(timeout=TIMEOUT)
         assert_no_data(p3)
     replay.close()
     page.context.close()
@@ -166,7 +118,7 @@ def test_lockout_and_no_secret_in_pages_logs_or_audit(browser: Browser, streamli
     wait_idle(page)
     pages_seen.append(page.content())
     page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").click()
-    expect(login_form(page)).to_be_visible(timeout=TIMEOUT)
+    expect(login_button(page)).to_be_visible(timeout=TIMEOUT)
 
     def attempts() -> int:
         return len(list_audit(engine, user="mallory", action="login"))

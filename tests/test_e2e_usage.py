@@ -9,24 +9,14 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.support.browser import TIMEOUT, login, pick_option, wait_for_cookie, wait_idle
+
 pytestmark = pytest.mark.browser
-TIMEOUT = 30_000
 
 
 def _login_admin(page: Page, base: str, path: str = "usage") -> None:
-    page.goto(f"{base}/{path}")
-    page.get_by_role("textbox", name="Username").fill("admin")
-    page.get_by_role("textbox", name="Password").fill("admin")
-    page.get_by_role("button", name="Log in").click()
+    login(page, base, "admin", "admin", path)
     expect(page.get_by_role("heading", name="Usage analytics")).to_be_visible(timeout=TIMEOUT)
-
-
-def _wait_for_login_cookie(page: Page) -> None:
-    for _ in range(60):
-        if any(c["name"] == "litellm_console_auth" for c in page.context.cookies()):
-            return
-        page.wait_for_timeout(250)
-    raise AssertionError("the login cookie was never set")
 
 
 def _kpi(page: Page, label: str) -> str:
@@ -38,6 +28,7 @@ def test_range_and_filter_change_the_kpis_and_the_url(page: Page, streamlit_serv
     _login_admin(page, streamlit_server.url)
     expect(page.get_by_test_id("stMetric")).to_have_count(8, timeout=TIMEOUT)
     seven = _kpi(page, "Requests")
+    wait_idle(page)
     page.get_by_role("radio", name="30d").click()
     page.wait_for_url("**range=30d**", timeout=TIMEOUT)
     expect(page.get_by_test_id("stMetric").filter(has_text="Requests").get_by_test_id("stMetricValue")) \
@@ -45,15 +36,14 @@ def test_range_and_filter_change_the_kpis_and_the_url(page: Page, streamlit_serv
     thirty = _kpi(page, "Requests")
     expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=TIMEOUT)
     # a provider filter narrows every number
+    wait_idle(page)
     page.get_by_text("Filters").click()
-    page.get_by_test_id("stMultiSelect").filter(has_text="Providers").click()
-    page.get_by_role("option", name="anthropic").click()
-    page.keyboard.press("Escape")
+    pick_option(page, "Providers", "anthropic")
     page.wait_for_url("**provider=anthropic**", timeout=TIMEOUT)
     expect(page.get_by_test_id("stMetric").filter(has_text="Requests").get_by_test_id("stMetricValue")) \
         .not_to_have_text(thirty, timeout=TIMEOUT)
     # the link reproduces the view in a fresh page of the same browser
-    _wait_for_login_cookie(page)
+    wait_for_cookie(page)
     url = page.url
     page.goto(url)
     expect(page.get_by_test_id("stMetric").filter(has_text="Requests").get_by_test_id("stMetricValue")) \
@@ -63,7 +53,7 @@ def test_range_and_filter_change_the_kpis_and_the_url(page: Page, streamlit_serv
 @pytest.mark.parametrize("fmt", ["csv", "json"])
 def test_downloads_equal_the_cli_export(page: Page, streamlit_server, fmt):
     _login_admin(page, streamlit_server.url)
-    _wait_for_login_cookie(page)
+    wait_for_cookie(page)
     page.goto(f"{streamlit_server.url}/usage?range=30d&provider=openai")       # a shared link
     expect(page.get_by_role("radio", name="30d")).to_be_checked(timeout=TIMEOUT)
     expect(page.get_by_test_id("stMetric")).to_have_count(8, timeout=TIMEOUT)
@@ -72,7 +62,7 @@ def test_downloads_equal_the_cli_export(page: Page, streamlit_server, fmt):
     box.fill("Model")
     page.keyboard.press("Enter")
     expect(box).to_have_value("Model", timeout=TIMEOUT)
-    page.wait_for_timeout(2500)       # let the rerun rebuild the download buttons for this breakdown
+    wait_idle(page)                   # the rerun rebuilds the download buttons for this breakdown
     with page.expect_download(timeout=TIMEOUT) as info:
         page.get_by_role("button", name=f"Download {fmt.upper()}").click()
     download = info.value
