@@ -136,10 +136,7 @@ _MERGE_SQL = _merge_sql()
 def merge_pages(bodies: list[bytes]) -> dict[date, pa.Table]:
     """The response bodies of every page of a range -> one table of stored rows per date.
     Raises LiteLLMBadResponse (saying where) if a page is not an activity page."""
-    try:
-        texts = pa.array([b.decode() for b in bodies], pa.string())
-    except UnicodeDecodeError:
-        raise LiteLLMBadResponse(f"LiteLLM's {ACTIVITY_PATH} response is not UTF-8 text") from None
+    texts = _texts(bodies)
     con = duckdb.connect(config={"threads": 1})   # one core per chunk; chunks run in parallel threads
     try:
         con.register("pages", pa.table({"page": pa.array(range(len(bodies)), pa.int32()), "body": texts}))
@@ -149,6 +146,19 @@ def merge_pages(bodies: list[bytes]) -> dict[date, pa.Table]:
     finally:
         con.close()
     return split_by_date(table)
+
+
+def _texts(bodies: list[bytes]) -> pa.ChunkedArray:
+    """The bodies as Arrow strings, without copying them: a chunk's pages are tens of MB or more, and a fresh
+    copy of them (page faults on new memory) costs as much as parsing them. Arrow checks the UTF-8."""
+    texts = pa.chunked_array([pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(b)], np.int64)),
+                                                                pa.py_buffer(b)) for b in bodies], pa.large_string())
+    try:
+        for page in texts.chunks:
+            page.validate(full=True)
+    except pa.ArrowInvalid:
+        raise LiteLLMBadResponse(f"LiteLLM's {ACTIVITY_PATH} response is not UTF-8 text") from None
+    return texts
 
 
 def split_by_date(table: pa.Table) -> dict[date, pa.Table]:

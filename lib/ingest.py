@@ -138,6 +138,8 @@ def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, p
         tables = {d: tables.get(d, SCHEMA.empty_table()) for d in wanted}   # an empty day is still a day
         status = {d: day_status(d, fetched_at, grace_minutes) for d in wanted}
         rows = store.replace_days(tables, status, fetched_at)
+        del tables
+        store.sync()     # a serving store loads these days now, while other chunks are still being merged
         complete = sum(1 for s in status.values() if s == "complete")
         return len(wanted), rows, pages, complete
 

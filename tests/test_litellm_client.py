@@ -143,6 +143,14 @@ def test_malformed_responses_say_where(body, where):
     assert KEY not in str(err.value)
 
 
+def test_a_later_page_that_is_not_utf8_is_refused():
+    """Page 1 is read by pydantic first; later pages go straight to DuckDB, so the merge checks the text."""
+    first = page([{"date": "2026-11-20", "metrics": {"api_requests": 1}}], total_pages=2).content
+    latin1 = json.dumps({"results": [{"date": "2026-11-20", "breakdown": {"models": {"CAFE": {}}}}]}).encode()
+    with pytest.raises(LiteLLMBadResponse, match="not UTF-8"):
+        merge_pages([first, latin1.replace(b"CAFE", b"caf\xe9")])
+
+
 def test_old_and_new_litellm_shapes_parse():
     old = {"date": "2026-11-20", "metrics": {"spend": 0.25, "prompt_tokens": 10, "completion_tokens": 5,
                                              "total_tokens": 15, "api_requests": 2, "successful_requests": 2,
