@@ -64,12 +64,13 @@ def test_one_scheduler_per_process(down_settings):
 
 def test_demo_backfill_and_refresh_record_success(tmp_path):
     settings = load_settings({"DATABASE_URL": f"sqlite:///{tmp_path}/app.db", "DUCKDB_PATH": str(tmp_path / "u.duckdb"),
-                              "BACKFILL_DAYS": "10"}, secrets_path=None)
+                              "BACKFILL_DAYS": "10", "COMPLETE_GRACE_MINUTES": "0"}, secrets_path=None)
     assert settings.demo_mode
     summary = services.run_backfill(settings, "startup")
     assert summary.days_fetched == 10 and summary.rows_written > 0
     again = services.run_backfill(settings, "startup")
-    assert again.days_fetched == 1            # only today (partial) is fetched again
+    # only today (partial) is fetched again; with no grace period yesterday is complete even just after midnight
+    assert again.days_fetched == 1
     services.run_refresh_today(settings, "scheduler")
     runs = recent_runs(get_engine(settings.DATABASE_URL))
     assert list(runs["status"]) == ["success"] * 3
