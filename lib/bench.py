@@ -20,9 +20,11 @@ What it does, in one run:
    average is printed: on a shared machine, read the medians with it (the best DuckDB run is shown too).
 4. Times ingest without HTTP: LiteLLM 1.108-shaped pages of the most recent ~200k daily rows (1,000 table
    rows per page; the document lib.demo.aggregate builds, vectorised) are read and merged as ingest does
-   (`lib.activity_sql.merge_pages` of the bodies) and written by `ingest_days`.
-   Rows/s counts STORED rows written; the daily-table rows/s and a serial split of the cost (parse and
-   merge, write) are printed too.
+   (`lib.activity_sql.merge_pages` of the bodies) and written by `ingest_days`, three times each way:
+   into a write-only store (parse + write, the issue's definition of ingest and the CLI's backfill: the
+   headline `ingest_rows_per_s`) and into a serving store, which also loads the new days into this process's
+   in-memory query tables as the app does (`ingest_serving_rows_per_s`); medians. Rows/s counts STORED rows
+   written; the daily-table rows/s and a serial split of the cost (parse and merge, write) are printed too.
 5. Cross-checks the engines: DuckDB and pandas must agree on every answer of every configuration,
    DuckDB and PostgreSQL on every answer that LiteLLM's table answers the same way, and the generated
    stored rows must equal what ingest (`merge_pages`) stores for the ingested days. Any difference
@@ -914,7 +916,7 @@ def build_pages(w: World, daily: Daily, n_rows: int, max_days: int = 42,
 
 
 def time_ingest(w: World, daily: Daily, bench_store: UsageStore, n_rows: int, tmp: Path, log=print,
-                split_rows: int = 60_000) -> dict:
+                split_rows: int = 60_000, rounds: int = 3) -> dict:
     from lib.activity_sql import merge_pages
     from lib.ingest import ingest_days
     t0 = time.perf_counter()
@@ -923,21 +925,24 @@ def time_ingest(w: World, daily: Daily, bench_store: UsageStore, n_rows: int, tm
     n_daily = int(np.count_nonzero(daily.day >= (days[0] - EPOCH).days - daily.first_epoch))
     log(f"ingest sample: {n_daily:,} daily-table rows of the last {len(days)} days as {len(all_bodies)} pages "
         f"({sum(map(len, all_bodies)) / 2**20:,.0f} MB of JSON), built in {time.perf_counter() - t0:.1f}s")
-    # 1. as production runs it: ingest_days (7-day chunks, 4 threads), minus HTTP
-    store = UsageStore(tmp / "ingest")
-    gc.collect()
-    t0 = time.perf_counter()
-    summary = ingest_days(ReplayClient(bodies), store, days)
-    seconds = time.perf_counter() - t0
-    problems = check_ingest_equivalence(bench_store, store, days[0], days[-1])
-    store.close()
-    # 1b. as the CLI's backfill runs it: the same, into a write-only store (another process serves)
-    writer = UsageStore.writer(tmp / "ingest-cli")
-    gc.collect()
-    t0 = time.perf_counter()
-    ingest_days(ReplayClient(bodies), writer, days)
-    write_only_seconds = time.perf_counter() - t0
-    writer.close()
+    # 1. as production runs it: ingest_days (7-day chunks, 4 threads), minus HTTP, alternately into
+    #    a write-only store (parse + write: the CLI's backfill) and a serving store (+ loading the new days into
+    #    this process's in-memory query tables, as the app does); medians of `rounds`
+    seconds: dict[str, list[float]] = {"write_only": [], "serving": []}
+    problems: list[str] = []
+    for n in range(rounds):
+        for kind in seconds:
+            where = tmp / f"ingest-{kind}-{n}"
+            store = UsageStore.writer(where) if kind == "write_only" else UsageStore(where)
+            gc.collect()
+            t0 = time.perf_counter()
+            summary = ingest_days(ReplayClient(bodies), store, days)
+            seconds[kind].append(time.perf_counter() - t0)
+            if kind == "serving" and n == 0:
+                problems = check_ingest_equivalence(bench_store, store, days[0], days[-1])
+            store.close()
+            shutil.rmtree(where)
+    write_only_s, serving_s = (statistics.median(v) for v in seconds.values())
     # 2. the same work serially, chunk by chunk (the first chunks, >= split_rows table rows), split by step
     split = dict.fromkeys(("merge_pages", "replace_days"), 0.0)
     split_stored, split_daily = 0, 0
@@ -958,11 +963,11 @@ def time_ingest(w: World, daily: Daily, bench_store: UsageStore, n_rows: int, tm
         del tables
     store2.close()
     serial = sum(split.values())
-    return {"daily_rows": n_daily, "stored_rows": summary.rows_written, "pages": summary.pages, "seconds": seconds,
-            "rows_per_s": summary.rows_written / seconds, "daily_rows_per_s": n_daily / seconds, "split": split,
-            "write_only_rows_per_s": summary.rows_written / write_only_seconds,
-            "serial_s": serial, "split_stored_rows": split_stored, "split_daily_rows": split_daily,
-            "problems": problems}
+    return {"daily_rows": n_daily, "stored_rows": summary.rows_written, "pages": summary.pages,
+            "seconds": write_only_s, "rows_per_s": summary.rows_written / write_only_s,
+            "daily_rows_per_s": n_daily / write_only_s, "serving_rows_per_s": summary.rows_written / serving_s,
+            "rounds": rounds, "split": split, "serial_s": serial, "split_stored_rows": split_stored,
+            "split_daily_rows": split_daily, "problems": problems}
 
 
 # -- driver --------------------------------------------------------------------------------------------------
@@ -1191,10 +1196,11 @@ def main(argv=None) -> int:
         ing = time_ingest(w, daily, store, a.ingest_rows, tmp, log)
         problems += ing["problems"]
         sp = ing["split"]
-        log(f"ingest (ingest_days, no HTTP): {ing['stored_rows']:,} stored rows from {ing['daily_rows']:,} daily-table "
-            f"rows ({ing['pages']} pages) in {ing['seconds']:.2f}s = {ing['rows_per_s']:,.0f} stored rows/s "
-            f"({ing['daily_rows_per_s']:,.0f} daily-table rows/s), loaded into this process's in-memory tables as the "
-            f"app does; into a write-only store as the CLI's backfill does: {ing['write_only_rows_per_s']:,.0f} rows/s")
+        log(f"ingest (ingest_days, no HTTP; medians of {ing['rounds']}): {ing['stored_rows']:,} stored rows from "
+            f"{ing['daily_rows']:,} daily-table rows ({ing['pages']} pages) parsed, merged and written in "
+            f"{ing['seconds']:.2f}s = {ing['rows_per_s']:,.0f} stored rows/s ({ing['daily_rows_per_s']:,.0f} daily-table "
+            f"rows/s), as the CLI's backfill does; {ing['serving_rows_per_s']:,.0f} stored rows/s when the same run also "
+            f"loads the new days into this process's in-memory query tables, as the app does")
         log(f"  serial split on {ing['split_daily_rows']:,} daily-table rows = {ing['split_stored_rows']:,} stored rows "
             f"({ing['split_stored_rows'] / ing['serial_s']:,.0f} rows/s): "
             + ", ".join(f"{k} {v:.2f}s ({v / ing['serial_s']:.0%})" for k, v in sp.items()))
@@ -1211,7 +1217,7 @@ def main(argv=None) -> int:
                    "duckdb_filtered_ms": round(results[(HEADLINE_DAYS, filter_sets[1][0])]["duckdb"], 1),
                    "store_mb": round(s["store_mb"]),
                    "load_s": round(s["load"], 1), "ingest_daily_rows_per_s": round(ing["daily_rows_per_s"]),
-                   "ingest_write_only_rows_per_s": round(ing["write_only_rows_per_s"]),
+                   "ingest_serving_rows_per_s": round(ing["serving_rows_per_s"]),
                    "answers_agree": not problems}
         log("")
         log(f"{HEADLINE_DAYS}-day query set at {main_ds.rows:,} rows: DuckDB {r90['duckdb']:.1f} ms median, "
@@ -1220,7 +1226,8 @@ def main(argv=None) -> int:
             + (f"; PostgreSQL {r90['postgres']:.1f} ms vs DuckDB {ref90:.1f} ms on the same "
                f"{(pg_ds or main_ds).rows:,} rows (PostgreSQL/DuckDB = {r90['postgres'] / ref90:.1f}x, target >= 10x)"
                if r90["postgres"] else "; PostgreSQL not measured"))
-        log(f"ingest {ing['rows_per_s']:,.0f} stored rows/s (target > 100,000); peak RSS of the bench process "
+        log(f"ingest (parse + write) {ing['rows_per_s']:,.0f} stored rows/s (target > 100,000; "
+            f"{ing['serving_rows_per_s']:,.0f} with the app's in-memory load); peak RSS of the bench process "
             f"{peak_rss_mb():,.0f} MB (generator, pandas copy, PostgreSQL load and ingest included; the DuckDB "
             f"store's tables {s['store_mb']:,.0f} MB); "
             f"total {time.perf_counter() - t_start:.0f}s; load average now "

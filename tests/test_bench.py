@@ -36,7 +36,7 @@ def test_small_run_ends_with_json_and_engines_agree():
     assert set(JSON_KEYS) <= set(out), out
     assert abs(out["rows"] - 20000) <= 0.03 * 20000, out
     assert out["range_days"] == 90
-    for key in ("duckdb_ms", "pandas_ms", "ingest_rows_per_s", "peak_rss_mb"):
+    for key in ("duckdb_ms", "pandas_ms", "ingest_rows_per_s", "ingest_serving_rows_per_s", "peak_rss_mb"):
         assert isinstance(out[key], (int, float)) and out[key] > 0, (key, out)
     # the bench starts its own server where PostgreSQL is installed (mandatory in CI): null = it failed
     if _postgres_installed() or os.environ.get("CI") == "true":
