@@ -55,7 +55,8 @@ PAGE_STRUCTURE = json.dumps({"results": sql_type(list[DailyResult])})
 
 
 def _sums(alias: str) -> str:
-    # fsum (compensated) for floats: the sum of a cell's parts does not depend on their order
+    # A cell split across pages has a few parts: fsum (compensated) keeps LiteLLM's floats as sent, where the
+    # store's exact totals (store.total_of) would round each to 1e-12 units; a one-page cell is stored unchanged.
     return ", ".join(f"fsum({alias}.{m}) AS {m}" if m in FLOAT_METRICS
                      else f"sum({alias}.{m})::BIGINT AS {m}" for m in METRICS)
 

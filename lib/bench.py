@@ -64,7 +64,7 @@ import pyarrow as pa
 from lib.queries import (KEY_COLUMNS, NO_TEAM, NO_USER, ROW_METRICS, TREND_METRICS, UNATTRIBUTED, UNKNOWN_KEY,
                          Filters, QueryError, _plan, breakdown, daily_series, previous_period, trend, trends,
                          usage_page_queries, weekday_grid)
-from lib.store import SCHEMA, UsageStore
+from lib.store import FLOAT_METRICS, SCHEMA, UsageStore
 
 RANGES = (7, 30, 90, 365)
 HEADLINE_DAYS = 90
@@ -811,7 +811,6 @@ class ReplayClient:
 
 
 ENDPOINTS = ["/chat/completions", "/embeddings"]
-_FLOAT_METRICS = ("spend", "total_response_time_ms")
 
 
 def daily_rows(w: World, daily: Daily, idx: np.ndarray) -> list[dict]:
@@ -836,7 +835,7 @@ def key_metadata(w: World) -> list[dict]:
 def _metric_dicts(sums: np.ndarray) -> list[dict]:
     from lib.demo import EXTRA_METRICS
     from lib.store import METRICS
-    cols = [sums[:, i].tolist() if m in _FLOAT_METRICS else sums[:, i].round().astype(np.int64).tolist()
+    cols = [sums[:, i].tolist() if m in FLOAT_METRICS else sums[:, i].round().astype(np.int64).tolist()
             for i, m in enumerate(METRICS)]
     return [dict(zip(METRICS, vals)) | EXTRA_METRICS for vals in zip(*cols)]
 

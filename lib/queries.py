@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import pandas as pd
 
 from lib.ingest import PROVIDER_RULE
-from lib.store import ROLLUP_DIMS, UsageStore
+from lib.store import FLOAT_METRICS, ROLLUP_DIMS, UsageStore, total_of
 
 BREAKDOWNS = ("daily", "model", "model_group", "provider", "user", "api_key", "team")
 SUM_METRICS = ["api_requests", "successful_requests", "failed_requests", "prompt_tokens", "completion_tokens",
@@ -116,14 +116,16 @@ def _user_expr(base: str) -> str:
 
 def _agg(cond: str = "") -> str:
     """SQL of every metric (sums, success rate, average latency), optionally over `FILTER (WHERE cond)` rows."""
-    flt = f" FILTER (WHERE {cond})" if cond else ""
-    sums = [f"coalesce(sum({m}){flt}, 0)::{'DOUBLE' if m == 'spend' else 'BIGINT'} AS "
+    def total(m: str) -> str:
+        return total_of(m, where=cond)
+
+    sums = [f"coalesce({total(m)}, 0)::{'DOUBLE' if m in FLOAT_METRICS else 'BIGINT'} AS "
             f"{'requests' if m == 'api_requests' else m}" for m in SUM_METRICS]
     return ", ".join(sums + [
-        f"(sum(successful_requests){flt} * 100.0 / nullif(sum(api_requests){flt}, 0))::DOUBLE AS success_rate",
-        f"(sum(total_response_time_ms){flt} / nullif(sum(timed_requests){flt}, 0))::DOUBLE AS avg_latency_ms",
-        f"coalesce(sum(total_response_time_ms){flt}, 0)::DOUBLE AS total_response_time_ms",
-        f"coalesce(sum(timed_requests){flt}, 0)::BIGINT AS timed_requests"])
+        f"({total('successful_requests')} * 100.0 / nullif({total('api_requests')}, 0))::DOUBLE AS success_rate",
+        f"({total('total_response_time_ms')} / nullif({total('timed_requests')}, 0))::DOUBLE AS avg_latency_ms",
+        f"coalesce({total('total_response_time_ms')}, 0)::DOUBLE AS total_response_time_ms",
+        f"coalesce({total('timed_requests')}, 0)::BIGINT AS timed_requests"])
 
 
 _AGG = _agg()

@@ -251,9 +251,29 @@ class UsageStore:
         self._con.close()
 
 
+# Float metrics are summed as integers of 1e-12 units: exact, so a total does not depend on the order rows are
+# stored and scanned in (DuckDB's threads, the order days were loaded). Plain or compensated float sums do, and
+# then the app and the CLI would answer the same question with numbers that differ in the last bit. HUGEINT
+# because a day's response time in 1e-12 ms passes BIGINT's range; 1e-12 of a dollar is far below a cent.
+_FLOAT_UNITS = 1e12
+
+
+def total_of(metric: str, alias: str = "", where: str = "") -> str:
+    """SQL summing a metric column exactly, over the rows meeting `where` if given."""
+    column = f"{alias}.{metric}" if alias else metric
+    flt = f" FILTER (WHERE {where})" if where else ""
+    if metric in FLOAT_METRICS:
+        return f"(sum(round({column} * {_FLOAT_UNITS:.0f})::HUGEINT){flt} / {_FLOAT_UNITS:.0f})"
+    return f"sum({column}){flt}"
+
+
+def metric_sums(alias: str = "") -> str:
+    """Every metric summed, typed as stored."""
+    return ", ".join(f"{total_of(m, alias)}::{'DOUBLE' if m in FLOAT_METRICS else 'BIGINT'} AS {m}" for m in METRICS)
+
+
 def _rollup_sql(dim: str, source: str) -> str:
-    sums = ", ".join(f"sum({m})::{'DOUBLE' if m in FLOAT_METRICS else 'BIGINT'} AS {m}"
-                     for m in METRICS)
+    sums = metric_sums()
     if dim == "api_key":        # the day totals (the api_key rows are the day's split by key)
         return (f"SELECT date, NULL::VARCHAR AS value, NULL::VARCHAR AS provider, {sums} FROM {source} "
                 f"WHERE dim = 'api_key' GROUP BY date ORDER BY date")

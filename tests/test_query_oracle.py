@@ -211,3 +211,33 @@ def test_filter_options_cascade_and_alias_resolution(tmp_path):
     assert overview(store, DAYS[0], DAYS[0], Filters.of(api_keys=["d" * 64]))["requests"] == 1
     assert overview(store, DAYS[0], DAYS[0])["spend"] == pytest.approx(6e-7, abs=1e-15)
     assert overview(store, DAYS[0], DAYS[0], Filters.of(models=["no/such-model"]))["requests"] == 0
+
+
+def test_answers_do_not_depend_on_the_order_days_were_loaded(tmp_path):
+    """The app loads days as ingest writes them (chunks finish in any order); a CLI export loads them in date
+    order. The same question must get the same numbers to the last bit in both, or a page's download and the
+    analysts' cron export of the same view disagree."""
+    import random
+    rnd = random.Random(7)
+    rows = [{"date": rnd.choice(DAYS).isoformat(), "api_key": key, "user_id": KEYS[key][1], "model_group": group,
+             "model": GROUPS[group][0], "custom_llm_provider": GROUPS[group][1], "endpoint": "/chat/completions",
+             "api_requests": 3, "successful_requests": 3, "failed_requests": 0, "prompt_tokens": 100,
+             "completion_tokens": 10, "total_tokens": 110, "cache_read_input_tokens": 0,
+             "cache_creation_input_tokens": 0, "spend": rnd.uniform(1e-6, 5) * 10 ** rnd.randint(-4, 2),
+             "total_response_time_ms": rnd.uniform(100, 9000) * 3, "timed_requests": 3}
+            for key in KEYS for group in GROUPS for _ in range(40)]
+    by_date_order = build_store(tmp_path / "a", rows, 50)
+    by_date_order.sync()
+    tables = {d: by_date_order.cursor().sql(f"SELECT * FROM activity WHERE date = DATE '{d}'").to_arrow_table()
+              for d in DAYS}
+    shuffled = UsageStore(tmp_path / "b")
+    for d in reversed(DAYS):                      # loaded one day at a time, latest first
+        shuffled.replace_days({d: tables[d].cast(SCHEMA)}, {d: "complete"}, datetime.now(timezone.utc))
+        shuffled.sync()
+    assert shuffled.query("SELECT count(*) AS n FROM activity")["n"][0] == sum(t.num_rows for t in tables.values()) > 0
+    start, end = DAYS[0], DAYS[-1]
+    for f in (Filters(), Filters(providers=["openai"]), Filters(users=["ann", "dev"])):
+        assert overview(shuffled, start, end, f) == overview(by_date_order, start, end, f)
+        for by in ("daily", "model", "model_group", "provider", "user", "api_key", "team"):
+            a, b = breakdown(by_date_order, start, end, f, by=by), breakdown(shuffled, start, end, f, by=by)
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
