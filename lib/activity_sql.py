@@ -26,7 +26,7 @@ from typing_extensions import is_typeddict
 
 from lib.litellm_client import ACTIVITY_PATH, LiteLLMBadResponse, bad_response
 from lib.schemas import ActivityPage, DailyResult
-from lib.store import FLOAT_METRICS, METRICS, SCHEMA
+from lib.store import FLOAT_LIMIT, FLOAT_METRICS, METRICS, SCHEMA
 
 _BREAKDOWNS = (("models", "model"), ("model_groups", "model_group"), ("providers", "provider"),
                ("entities", "user"))
@@ -143,10 +143,25 @@ def merge_pages(bodies: list[bytes]) -> dict[date, pa.Table]:
         con.register("pages", pa.table({"page": pa.array(range(len(bodies)), pa.int32()), "body": texts}))
         _parse(con, bodies)
         con.execute(_MERGE_SQL)
+        _refuse_non_finite(con)
         table = con.sql(_RESULT_SQL).to_arrow_table().cast(SCHEMA)
     finally:
         con.close()
     return split_by_date(table)
+
+
+def _refuse_non_finite(con: duckdb.DuckDBPyConnection) -> None:
+    """A spend or response time that is not a number, or absurdly large (1e400 is valid JSON and reads as
+    infinity), would make every total it enters meaningless: the whole response is refused, saying where."""
+    bad = " OR ".join(f"NOT (abs({m}) <= {FLOAT_LIMIT})" for m in sorted(FLOAT_METRICS))
+    found = con.sql(f"SELECT date, dim, value, {', '.join(sorted(FLOAT_METRICS))} FROM all_cells WHERE {bad} "
+                    "ORDER BY o LIMIT 1").fetchall()
+    if found:
+        day, dim, value, *numbers = found[0]
+        what = ", ".join(f"{m} {n}" for m, n in zip(sorted(FLOAT_METRICS), numbers))
+        where = f"{dim} {value!r}" if value is not None else "the day's total"
+        raise LiteLLMBadResponse(f"LiteLLM's {ACTIVITY_PATH} response has a number out of range on {day} "
+                                 f"({where}: {what})")
 
 
 def _texts(bodies: list[bytes]) -> pa.ChunkedArray:

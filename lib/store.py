@@ -256,6 +256,8 @@ class UsageStore:
 # then the app and the CLI would answer the same question with numbers that differ in the last bit. HUGEINT
 # because a day's response time in 1e-12 ms passes BIGINT's range; 1e-12 of a dollar is far below a cent.
 _FLOAT_UNITS = 1e12
+FLOAT_LIMIT = 1e15     # the largest float a stored cell may hold (ingest refuses more): its units, and sums of
+                       # up to 1e8 such cells, stay within HUGEINT. A quadrillion dollars or 31,000 years of ms.
 
 
 def total_of(metric: str, alias: str = "", where: str = "") -> str:

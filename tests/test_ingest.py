@@ -192,6 +192,22 @@ def test_litellm_down_during_refresh_leaves_stored_data_untouched(tmp_path):
     assert store.day_states()[DAY].version > states[DAY].version
 
 
+def test_a_spend_out_of_range_fails_the_refresh_and_changes_nothing(tmp_path):
+    fake, store = FakeLiteLLM(), UsageStore(tmp_path)
+    now = lambda: datetime(DAY.year, DAY.month, DAY.day, 12, tzinfo=timezone.utc)
+    refresh_today(fake.client(), store, now=now)
+    before, states = store.query("SELECT * FROM activity ORDER BY ALL"), store.day_states()
+    broken = copy.deepcopy(AGG["results"][0])
+    model, entry = next(iter(broken["breakdown"]["models"].items()))
+    entry["api_key_breakdown"][next(iter(entry["api_key_breakdown"]))]["metrics"]["spend"] = 1e16   # finite; no proxy spends it
+    fake.days = {DAY: broken}
+    with pytest.raises(IngestError, match=f"out of range on {DAY} \\(model '{model}': spend 1e\\+16"):
+        refresh_today(fake.client(), store, now=now)
+    assert store.query("SELECT * FROM activity ORDER BY ALL").equals(before)
+    assert store.day_states() == states
+    assert overview(store, DAY, DAY)["spend"] == pytest.approx(AGG["results"][0]["metrics"]["spend"], abs=1e-9)
+
+
 def test_a_second_process_view_sees_writes(tmp_path):
     """Two UsageStore instances (as two processes would) over one folder: writes become visible."""
     writer, reader = UsageStore(tmp_path), UsageStore(tmp_path)
