@@ -26,7 +26,7 @@ from typing_extensions import is_typeddict
 
 from lib.litellm_client import ACTIVITY_PATH, LiteLLMBadResponse, bad_response
 from lib.schemas import ActivityPage, DailyResult
-from lib.store import FLOAT_LIMIT, FLOAT_METRICS, METRICS, SCHEMA
+from lib.store import FLOAT_LIMIT, FLOAT_METRICS, METRICS, SCHEMA, metric_type
 
 _BREAKDOWNS = (("models", "model"), ("model_groups", "model_group"), ("providers", "provider"),
                ("entities", "user"))
@@ -58,7 +58,7 @@ def _sums(alias: str) -> str:
     # A cell split across pages has a few parts: fsum (compensated) keeps LiteLLM's floats as sent, where the
     # store's exact totals (store.total_of) would round each to 1e-12 units; a one-page cell is stored unchanged.
     return ", ".join(f"fsum({alias}.{m}) AS {m}" if m in FLOAT_METRICS
-                     else f"sum({alias}.{m})::BIGINT AS {m}" for m in METRICS)
+                     else f"sum({alias}.{m})::{metric_type(m)} AS {m}" for m in METRICS)
 
 
 def _merge_sql() -> str:
@@ -153,12 +153,13 @@ def merge_pages(bodies: list[bytes]) -> dict[date, pa.Table]:
 def _refuse_non_finite(con: duckdb.DuckDBPyConnection) -> None:
     """A spend or response time that is not a number, or absurdly large (1e400 is valid JSON and reads as
     infinity), would make every total it enters meaningless: the whole response is refused, saying where."""
-    bad = " OR ".join(f"NOT (abs({m}) <= {FLOAT_LIMIT})" for m in sorted(FLOAT_METRICS))
-    found = con.sql(f"SELECT date, dim, value, {', '.join(sorted(FLOAT_METRICS))} FROM all_cells WHERE {bad} "
+    floats = sorted(FLOAT_METRICS)
+    bad = " OR ".join(f"NOT (abs({m}) <= {FLOAT_LIMIT})" for m in floats)   # NOT (... <=) also catches NaN
+    found = con.sql(f"SELECT date, dim, value, {', '.join(floats)} FROM all_cells WHERE {bad} "
                     "ORDER BY o LIMIT 1").fetchall()
     if found:
         day, dim, value, *numbers = found[0]
-        what = ", ".join(f"{m} {n}" for m, n in zip(sorted(FLOAT_METRICS), numbers))
+        what = ", ".join(f"{m} {n}" for m, n in zip(floats, numbers))
         where = f"{dim} {value!r}" if value is not None else "the day's total"
         raise LiteLLMBadResponse(f"LiteLLM's {ACTIVITY_PATH} response has a number out of range on {day} "
                                  f"({where}: {what})")

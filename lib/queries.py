@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import pandas as pd
 
 from lib.ingest import PROVIDER_RULE
-from lib.store import FLOAT_METRICS, ROLLUP_DIMS, UsageStore, total_of
+from lib.store import ROLLUP_DIMS, UsageStore, metric_type, total_of
 
 BREAKDOWNS = ("daily", "model", "model_group", "provider", "user", "api_key", "team")
 SUM_METRICS = ["api_requests", "successful_requests", "failed_requests", "prompt_tokens", "completion_tokens",
@@ -119,7 +119,7 @@ def _agg(cond: str = "") -> str:
     def total(m: str) -> str:
         return total_of(m, where=cond)
 
-    sums = [f"coalesce({total(m)}, 0)::{'DOUBLE' if m in FLOAT_METRICS else 'BIGINT'} AS "
+    sums = [f"coalesce({total(m)}, 0)::{metric_type(m)} AS "
             f"{'requests' if m == 'api_requests' else m}" for m in SUM_METRICS]
     return ", ".join(sums + [
         f"({total('successful_requests')} * 100.0 / nullif({total('api_requests')}, 0))::DOUBLE AS success_rate",

@@ -269,9 +269,14 @@ def total_of(metric: str, alias: str = "", where: str = "") -> str:
     return f"sum({column}){flt}"
 
 
+def metric_type(metric: str) -> str:
+    """The SQL type a metric is stored as."""
+    return "DOUBLE" if metric in FLOAT_METRICS else "BIGINT"
+
+
 def metric_sums(alias: str = "") -> str:
     """Every metric summed, typed as stored."""
-    return ", ".join(f"{total_of(m, alias)}::{'DOUBLE' if m in FLOAT_METRICS else 'BIGINT'} AS {m}" for m in METRICS)
+    return ", ".join(f"{total_of(m, alias)}::{metric_type(m)} AS {m}" for m in METRICS)
 
 
 def _rollup_sql(dim: str, source: str) -> str:

@@ -199,7 +199,8 @@ def test_a_spend_out_of_range_fails_the_refresh_and_changes_nothing(tmp_path):
     before, states = store.query("SELECT * FROM activity ORDER BY ALL"), store.day_states()
     broken = copy.deepcopy(AGG["results"][0])
     model, entry = next(iter(broken["breakdown"]["models"].items()))
-    entry["api_key_breakdown"][next(iter(entry["api_key_breakdown"]))]["metrics"]["spend"] = 1e16   # finite; no proxy spends it
+    first_key = next(iter(entry["api_key_breakdown"]))
+    entry["api_key_breakdown"][first_key]["metrics"]["spend"] = 1e16       # finite, but no proxy spends it
     fake.days = {DAY: broken}
     with pytest.raises(IngestError, match=f"out of range on {DAY} \\(model '{model}': spend 1e\\+16"):
         refresh_today(fake.client(), store, now=now)

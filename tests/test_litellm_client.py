@@ -134,8 +134,9 @@ KEY_SPLIT = {"sk-hash": {"metrics": {"spend": "a lot"}, "metadata": {}}}
     (json.dumps({"results": [{"date": "2026-11-20", "breakdown": {"models": {"gpt-4o": {
         "metrics": {}, "api_key_breakdown": KEY_SPLIT}}}}]}).encode(), "api_key_breakdown.sk-hash.metrics.spend"),
     # valid JSON that reads as infinity, and a NaN: every total they entered would be meaningless
-    (json.dumps({"results": [{"date": "2026-11-20", "breakdown": {"models": {"gpt-4o": {"metrics": {}, "api_key_breakdown": {
-        "sk-hash": {"metrics": {"spend": "HUGE"}, "metadata": {}}}}}}}]}).replace('"HUGE"', "1e400").encode(),
+    (json.dumps({"results": [{"date": "2026-11-20", "breakdown": {"models": {"gpt-4o": {
+        "metrics": {}, "api_key_breakdown": {"sk-hash": {"metrics": {"spend": "HUGE"}, "metadata": {}}}}}}}]})
+     .replace('"HUGE"', "1e400").encode(),
      "out of range on 2026-11-20 (model 'gpt-4o': spend inf"),
     (json.dumps({"results": [{"date": "2026-11-20", "metrics": {"total_response_time_ms": float("nan")}}]}).encode(),
      "out of range on 2026-11-20 (the day's total: spend 0.0, total_response_time_ms nan)"),
