@@ -40,6 +40,10 @@ LAST = ["martin", "nguyen", "smith", "garcia", "kowalski", "okafor", "tanaka", "
 TEAMS = ["team-search", "team-support", "team-data", "team-platform", "team-research", "team-marketing"]
 KEY_NAMES = ["laptop", "ci-pipeline", "notebook", "prod-service", "staging", "batch-jobs"]
 OUTAGE_MODEL, OUTAGE_DAYS_AGO = "gemini-1.5-pro", 17
+# What a real proxy also records: calls made with the master key (LiteLLM stores them under this key name with
+# user "default_user_id", no alias, no team, and `key_exists: false`) and keys created with no alias, owner or
+# team (LiteLLM lists their owner as the entity "Unassigned").
+MASTER_KEY_HASH, MASTER_KEY_USER, UNASSIGNED_ENTITY = "litellm_proxy_master_key", "default_user_id", "Unassigned"
 
 
 class DemoLiteLLM:
@@ -50,6 +54,7 @@ class DemoLiteLLM:
         rng = random.Random(seed)
         self.users, self.keys = self._people(rng)
         self.rows = self._generate(rng)
+        self._add_unlabelled_traffic(random.Random(seed * 7919 + 1))   # own generator: the rows above stay as they were
         self._by_date: dict[str, list[dict]] = defaultdict(list)
         for r in self.rows:
             self._by_date[r["date"]].append(r)
@@ -94,6 +99,21 @@ class DemoLiteLLM:
                     rows.append(self._row(rng, day, key, group, requests, offset))
         return rows
 
+    def _add_unlabelled_traffic(self, rng: random.Random) -> None:
+        unlabelled = [{"hash": MASTER_KEY_HASH, "alias": None, "user_id": MASTER_KEY_USER, "user_email": None,
+                       "team_id": None, "models": ["gpt-4o", "gpt-4o-mini", "claude-3-5-haiku"], "exists": False}]
+        for i in range(2):
+            plaintext = f"sk-demo-{self.seed}-unowned-{i}"
+            unlabelled.append({"hash": hashlib.sha256(plaintext.encode()).hexdigest(), "alias": None, "user_id": None,
+                               "user_email": None, "team_id": None, "models": ["gpt-4o-mini", "llama3-local"]})
+        self.keys += unlabelled
+        for offset in range(self.days - 1, -1, -1):
+            day = self.today - timedelta(days=offset)
+            for key in unlabelled:
+                for group in key["models"]:
+                    if rng.random() < 0.5:
+                        self.rows.append(self._row(rng, day, key, group, rng.randint(1, 25), offset))
+
     def _row(self, rng: random.Random, day: date, key: dict, group: str, requests: int, offset: int) -> dict:
         model, provider, pin, pout, latency, fail_rate, mode = MODELS[group]
         if group == OUTAGE_MODEL and offset == OUTAGE_DAYS_AGO:
@@ -135,7 +155,7 @@ class DemoLiteLLM:
                                                            "owned_by": MODELS[g][1]} for g in MODELS]})
         if path == "/key/list":
             keys = [{"token": k["hash"], "key_alias": k["alias"], "user_id": k["user_id"], "team_id": k["team_id"]}
-                    for k in self.keys]
+                    for k in self.keys if k.get("exists", True)]
             return _json(200, {"keys": keys, "total_count": len(keys), "current_page": 1, "total_pages": 1})
         return _json(404, {"detail": "Not Found"})
 
@@ -193,11 +213,11 @@ def aggregate(rows: list[dict], keys: dict[str, dict]) -> dict:
         _acc(meta_totals, r)
         k = keys.get(r["api_key"], {})
         key_meta = {"key_alias": k.get("alias"), "team_id": k.get("team_id"), "user_id": k.get("user_id"),
-                    "user_email": k.get("user_email"), "key_exists": True}
+                    "user_email": k.get("user_email"), "key_exists": k.get("exists", True)}
         bd = day["breakdown"]
         for name, value, meta in (("models", r["model"], {}), ("model_groups", r["model_group"], {}),
                                   ("providers", r["custom_llm_provider"], {}), ("endpoints", r["endpoint"], {}),
-                                  ("entities", r["user_id"], {"user_email": k.get("user_email"), "user_alias": None})):
+                                  ("entities", r["user_id"] or UNASSIGNED_ENTITY, {"user_email": k.get("user_email"), "user_alias": None})):
             entry = bd[name].setdefault(value, {"metrics": _zero(), "metadata": meta, "api_key_breakdown": {}})
             _acc(entry["metrics"], r)
             kb = entry["api_key_breakdown"].setdefault(r["api_key"], {"metrics": _zero(), "metadata": key_meta})

@@ -27,7 +27,7 @@ ROW_METRICS = ["requests", "successful_requests", "failed_requests", "success_ra
 TREND_METRICS = ROW_METRICS + ["active_users", "active_keys", "active_models"]
 STABLE_PCT = 1.0
 NO_TEAM = "(no team)"
-NO_USER = "(no user)"
+NO_USER = "Unassigned"      # LiteLLM's own user (entity) for traffic of a key that has no owner
 UNATTRIBUTED = "unattributed"
 UNKNOWN_KEY = "(unattributed)"
 
@@ -102,7 +102,7 @@ def _where(base: str, f: Filters, start: date, end: date) -> tuple[str, list]:
     if f.providers:
         cond("value" if base == "provider" else "provider", f.providers)
     if f.users:
-        cond("value" if base == "user" else "key_user_id", f.users)
+        cond(_user_expr(base), f.users)
     if f.api_keys:
         cond("api_key", f.api_keys)
     if f.teams:
@@ -111,7 +111,9 @@ def _where(base: str, f: Filters, start: date, end: date) -> tuple[str, list]:
 
 
 def _user_expr(base: str) -> str:
-    return "value" if base == "user" else "key_user_id"
+    """The user of a row: LiteLLM's entity on the user view; elsewhere the key's owner, named as LiteLLM names it
+    when the key has none, so that counts and filters agree whichever view answers them."""
+    return "value" if base == "user" else f"coalesce(key_user_id, '{NO_USER}')"
 
 
 def _agg(cond: str = "") -> str:
@@ -210,7 +212,7 @@ def _key_columns(by: str, base: str) -> tuple[list[str], list[str]]:
         expr = "value" if base == "provider" else f"coalesce(provider, '{UNATTRIBUTED}')"
         return [f"{expr} AS provider"], [expr]
     if by == "user":
-        expr = f"coalesce({_user_expr(base)}, '{NO_USER}')"
+        expr = _user_expr(base)
         return [f"{expr} AS user_id", "max(user_email) AS user_email"], [expr]
     if by == "api_key":
         expr = f"coalesce(api_key, '{UNKNOWN_KEY}')"

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+import pandas as pd
+
 from lib.periods import DEFAULT_PRESET, PRESETS, preset_range
 from lib.queries import Filters
 
@@ -79,6 +81,27 @@ def _allowed(options: dict, name: str) -> set[str]:
     if name == "api_keys":
         return set(options["api_keys"]["api_key"])
     return set(options[name])
+
+
+MASTER_KEY_NAME = "litellm_proxy_master_key"   # LiteLLM's name for calls made with its master key (no alias)
+
+
+def text_or_none(value) -> str | None:
+    """A text cell from a query frame: missing text reads as NaN there (pandas 3), which is truthy."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return str(value) or None
+
+
+def api_key_label(api_key: str, alias, owner) -> str:
+    """How a key is named in pickers: its alias (or a recognisable stub) and its owner, when LiteLLM knows them."""
+    alias, owner = text_or_none(alias), text_or_none(owner)
+    name = alias or ("LiteLLM master key" if api_key == MASTER_KEY_NAME else f"key …{api_key[-6:]}")
+    return f"{name} ({owner})" if owner else name
+
+
+def api_key_labels(keys: pd.DataFrame) -> dict[str, str]:
+    return {r.api_key: api_key_label(r.api_key, r.key_alias, r.owner) for r in keys.itertuples()}
 
 
 def restrict_to_user(f: Filters, litellm_user_id: str, own_keys: set[str]) -> Filters:

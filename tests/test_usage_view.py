@@ -55,3 +55,15 @@ def test_presets():
     assert preset_range("7d", today) == (date(2026, 11, 16), today)
     assert preset_range("90d", today)[0] == date(2026, 8, 25)
     assert preset_range("All time", today, date(2024, 1, 1)) == (date(2024, 1, 1), today)
+
+
+def test_keys_without_alias_or_owner_get_readable_labels():
+    """A query frame holds missing text as NaN (pandas 3), which is truthy: labels must not trip on it."""
+    import pandas as pd
+
+    from lib.usage_view import api_key_labels
+    keys = pd.DataFrame({"api_key": ["litellm_proxy_master_key", "ab" * 32, "cd" * 32],
+                         "key_alias": [None, None, "ci-pipeline"], "owner": ["default_user_id", None, "bob"]})
+    keys = keys.astype({"key_alias": "str", "owner": "str"})
+    assert api_key_labels(keys) == {"litellm_proxy_master_key": "LiteLLM master key (default_user_id)",
+                                    "ab" * 32: "key …ababab", "cd" * 32: "ci-pipeline (bob)"}

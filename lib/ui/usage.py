@@ -14,7 +14,7 @@ from lib.exports import FORMATS, export_filename, render_export
 from lib.formatting import kpi_delta, kpi_value
 from lib.periods import PRESETS
 from lib.queries import BREAKDOWNS, Filters, QueryError, check_breakdown, filter_options, usage_page_queries
-from lib.usage_view import ViewState, parse_query
+from lib.usage_view import ViewState, api_key_labels, parse_query
 
 RANGE_CHOICES = list(PRESETS) + ["Custom"]
 KPI_CARDS = [("Requests", "requests"), ("Success rate", "success_rate"), ("Total tokens", "total_tokens"),
@@ -81,8 +81,7 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
         keys = options["api_keys"]
         if users:
             keys = keys[keys["owner"].isin(users)]      # the API-key list cascades from the chosen users
-        labels = {r.api_key: (r.key_alias or f"key …{r.api_key[-6:]}") + (f" ({r.owner})" if r.owner else "")
-                  for r in keys.itertuples()}
+        labels = api_key_labels(keys)
         st.session_state[k("api_keys")] = [x for x in st.session_state.get(k("api_keys"), []) if x in labels]
         api_keys = c[1].multiselect("API keys", list(labels), key=k("api_keys"), format_func=labels.get,
                                     placeholder="All API keys")
