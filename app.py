@@ -5,9 +5,7 @@ Every run: settings (a bad one stops here with one line) -> app database and acc
 check -> st.navigation with the role's menu -> sidebar -> the page (whose guard checks again).
 """
 import logging
-from datetime import datetime
 
-import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 from sqlalchemy.exc import SQLAlchemyError
@@ -53,7 +51,7 @@ if settings.BACKGROUND_SERVICES:
     else:
         start_background_services(settings)     # once per process; cheap on every later run
 
-def keep_login_cookie(authenticator, secret: str) -> None:
+def keep_login_cookie(authenticator, secret: str, cookie_secure: str) -> None:
     """The login cookie is written by a browser component, and a rerun right after the login can drop it.
     The browser reports its cookies (the authenticator's getAll component): while ours is missing, write the
     same cookie again, a few times per login (a browser refusing cookies simply logs in per tab)."""
@@ -66,8 +64,7 @@ def keep_login_cookie(authenticator, secret: str) -> None:
     if tries >= 3:
         return
     st.session_state[COOKIE_TRIES] = tries + 1
-    token = jwt.encode({"username": username, "exp_date": exp}, secret, algorithm="HS256")    # the library's format
-    manager.set(session.COOKIE_NAME, token, key="console_cookie_retry", expires_at=datetime.fromtimestamp(exp))
+    session.set_login_cookie(authenticator, username, exp, secret, cookie_secure, key="console_cookie_retry")
 
 
 # The authenticator's cookie components live in this first, fixed slot of the page, so that whether a run
@@ -87,13 +84,14 @@ with st.container():
         authenticator.cookie_controller.delete_cookie()
     from_cookie = bool(st.session_state.get("authentication_status"))
     just_logged_in = bool(st.session_state.get(session._PENDING_KEY))    # resolve_user writes the cookie now
-    user = session.resolve_user(engine, authenticator, secret)    # the sessions table decides, not the cookie
+    user = session.resolve_user(engine, authenticator, secret,
+                                settings.COOKIE_SECURE)    # the sessions table decides, not the cookie
     if user is None and from_cookie:
         st.session_state["logout"] = True      # a refused cookie is not read again in this browser session
     if just_logged_in:
         st.session_state[COOKIE_TRIES] = 0
     elif user is not None:
-        keep_login_cookie(authenticator, secret)
+        keep_login_cookie(authenticator, secret, settings.COOKIE_SECURE)
 
 nav = st.navigation(build_navigation(user.role if user else None))
 

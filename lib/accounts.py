@@ -26,6 +26,7 @@ from lib.appdb import metadata, utcnow
 from lib.audit import audit
 from lib.jobs import as_aware
 from lib.permissions import ROLES, PermissionDenied, require
+from lib.private_files import make_private_dir, restrict_to_owner
 
 users = Table(
     "users", metadata,
@@ -53,8 +54,21 @@ sessions = Table(
     Column("revoked_at", DateTime(timezone=True)),
 )
 
+# Failed logins are counted per name typed, whether or not an account has it, so lockout says nothing about
+# which names exist. Keyed by the name's SHA-256: people type passwords into the username field.
+login_failures = Table(
+    "login_failures", metadata,
+    Column("name_sha256", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("last_failed_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("locked_until", DateTime(timezone=True)),
+)
+
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
+FAILED_LOGIN_MEMORY = timedelta(hours=24)   # failures older than this are forgotten (and their rows deleted)
+# One answer for every refused login: which names exist, or are disabled or locked, is for the audit log only.
+LOGIN_FAILED = "Wrong username or password, or the account is locked or disabled. Ask an admin if this persists."
 MIN_PASSWORD = 8
 MAX_PASSWORD_BYTES = 72     # bcrypt's limit
 DEMO_ACCOUNTS = (("admin", "admin", "admin", "Demo Admin", None),
@@ -211,6 +225,8 @@ def _apply_change(engine, actor: User | None, username: str, action: str, values
         if actor is not None and actor.username == username and values.get("enabled") is False:
             raise AccountError("You cannot disable your own account")
         c.execute(update(users).where(users.c.username == username).values(**values))
+        if "locked_until" in values:      # an admin's reset ends a lockout
+            c.execute(login_failures.delete().where(login_failures.c.name_sha256 == _name_sha256(username)))
         if values.get("enabled") is False or "password_hash" in values or "role" in values:
             c.execute(update(sessions).where(sessions.c.username == username, sessions.c.revoked_at.is_(None))
                       .values(revoked_at=utcnow()))
@@ -244,14 +260,14 @@ def set_litellm_user(engine, actor: User | None, username: str, litellm_user_id:
 
 
 def authenticate(engine, username: str, password: str, now: datetime | None = None) -> User:
-    """Check a login. Counts failures; after MAX_FAILED_LOGINS the account is locked for LOCKOUT.
+    """Check a login. Every refusal raises LoginError(LOGIN_FAILED), whatever the reason (audited).
 
+    Failures are counted per name typed, known or not; after MAX_FAILED_LOGINS the name is locked for LOCKOUT.
     The failure count and the audit row are committed before the refusal is raised.
     """
     now = now or utcnow()
-    error = _login_attempt(engine, username, password, now)
-    if error:
-        raise LoginError(error)
+    if not _login_attempt(engine, username, password, now):
+        raise LoginError(LOGIN_FAILED)
     return get_user(engine, username)
 
 
@@ -272,46 +288,71 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return False
 
 
-def _login_attempt(engine, username: str, password: str, now: datetime) -> str | None:
-    generic = "Wrong username or password."
+def _name_sha256(username: str) -> str:
+    return hashlib.sha256(normalize_username(username).encode()).hexdigest()
+
+
+def _upsert(conn):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert
+
+
+def _count_failure(c, name_sha256: str, now: datetime) -> tuple[int, datetime | None]:
+    """One more failed login for this name: (failures counted, locked until or None). Forgotten ones are pruned."""
+    c.execute(login_failures.delete().where(login_failures.c.last_failed_at < now - FAILED_LOGIN_MEMORY))
+    # counted in the database (not read-modify-write), so parallel guesses are all counted
+    stmt = _upsert(c)(login_failures).values(name_sha256=name_sha256, failures=1, last_failed_at=now)
+    failures = c.execute(stmt.on_conflict_do_update(
+        index_elements=[login_failures.c.name_sha256],
+        set_={"failures": login_failures.c.failures + 1, "last_failed_at": now})
+        .returning(login_failures.c.failures)).scalar_one()
+    if failures < MAX_FAILED_LOGINS:
+        return failures, None
+    c.execute(update(login_failures).where(login_failures.c.name_sha256 == name_sha256)
+              .values(failures=0, locked_until=now + LOCKOUT))
+    return failures, now + LOCKOUT
+
+
+def _login_attempt(engine, username: str, password: str, now: datetime) -> bool:
+    """True when the login succeeds. Known and unknown names, locked or not, take the same path and the same
+    work (one bcrypt check), so neither the answer nor its time says whether an account exists."""
     username = normalize_username(username)
+    name_sha256 = _name_sha256(username)
     password = password or ""
     with engine.begin() as c:
         row = c.execute(select(users).where(users.c.username == username)).mappings().first()
+        counted = c.execute(select(login_failures.c.locked_until)
+                            .where(login_failures.c.name_sha256 == name_sha256)).scalar()
+        # users.locked_until too: a lockout begun before failures were counted per name
+        locked = max((as_aware(t) for t in (counted, row and row["locked_until"]) if t), default=None)
         if row is None:
-            verify_password(password, None)          # same work as a real check: no user enumeration
             # Not stored as typed: people type their password into the username field. A short hash still
             # shows repeated attempts on one name (and can be checked against a suspected name).
-            digest = hashlib.sha256(username.encode()).hexdigest()[:12]
-            audit(engine, "anonymous", "login", "(unknown user)", "failure",
-                  {"reason": "unknown user", "username_sha256": digest}, conn=c)
-            return generic
-        locked = as_aware(row["locked_until"])
+            actor, target, details = "anonymous", "(unknown user)", {"username_sha256": name_sha256[:12]}
+        else:
+            actor, target, details = username, username, {}
         if locked and locked > now:
-            audit(engine, username, "login", username, "locked", {}, conn=c)
-            minutes = max(1, int((locked - now).total_seconds() // 60) + 1)
-            return f"Too many failed logins: this account is locked for {minutes} more minute(s)."
-        if not verify_password(password, row["password_hash"]):
-            # counted in the database (not read-modify-write), so parallel guesses are all counted
-            failures = c.execute(update(users).where(users.c.id == row["id"])
-                                 .values(failed_logins=users.c.failed_logins + 1)
-                                 .returning(users.c.failed_logins)).scalar_one()
-            locks = failures >= MAX_FAILED_LOGINS
-            if locks:
-                c.execute(update(users).where(users.c.id == row["id"]).values(failed_logins=0,
-                                                                               locked_until=now + LOCKOUT))
-            audit(engine, username, "login", username, "locked" if locks else "failure",
-                  {"reason": "wrong password", "failures": failures}, conn=c)
-            if locks:
-                return f"Too many failed logins: this account is locked for {int(LOCKOUT.total_seconds() // 60)} minutes."
-            return generic
-        if not row["enabled"]:      # said only to someone who knows the password
-            audit(engine, username, "login", username, "failure", {"reason": "disabled"}, conn=c)
-            return "This account is disabled. Ask an admin to enable it."
-        c.execute(update(users).where(users.c.id == row["id"]).values(failed_logins=0, locked_until=None,
-                                                                       last_login_at=now))
-        audit(engine, username, "login", username, "success", {}, conn=c)
-    return None
+            verify_password(password, None)     # the work of a real check: a lockout answers no faster
+            audit(engine, actor, "login", target, "locked", {**details, "reason": "locked"}, conn=c)
+            return False
+        matches = verify_password(password, row["password_hash"] if row else None)
+        if matches and row["enabled"]:
+            c.execute(login_failures.delete().where(login_failures.c.name_sha256 == name_sha256))
+            c.execute(update(users).where(users.c.id == row["id"]).values(failed_logins=0, locked_until=None,
+                                                                           last_login_at=now))
+            audit(engine, username, "login", username, "success", {}, conn=c)
+            return True
+        failures, locks_until = _count_failure(c, name_sha256, now)
+        # the users row mirrors the count for the Users page (no row for an unknown name: nothing updated)
+        c.execute(update(users).where(users.c.username == username)
+                  .values(failed_logins=0 if locks_until else failures, locked_until=locks_until))
+        reason = "unknown user" if row is None else "disabled" if matches else "wrong password"
+        audit(engine, actor, "login", target, "locked" if locks_until else "failure",
+              {**details, "reason": reason, "failures": failures}, conn=c)
+    return False
 
 
 def open_session(engine, username: str, cookie_exp: float) -> str:
@@ -439,7 +480,7 @@ def cookie_secret(settings, data_dir: Path) -> str:
         raise AccountError("APP_SECRET_KEY: required outside demo mode (at least 32 random characters)")
     path = data_dir / "app_secret_key"
     if not path.exists():
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(data_dir)
         fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".app_secret_key.")      # created 0600
         try:
             with os.fdopen(fd, "w") as fh:
@@ -449,8 +490,7 @@ def cookie_secret(settings, data_dir: Path) -> str:
             pass
         finally:
             os.unlink(tmp)
-    if path.stat().st_mode & 0o077:
-        os.chmod(path, 0o600)
+    restrict_to_owner(path)
     secret = path.read_text().strip()
     if len(secret) < 32:
         raise AccountError(f"{path}: the generated APP_SECRET_KEY is damaged; delete the file to make a new one")

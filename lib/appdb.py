@@ -15,8 +15,10 @@ from typing import Iterator
 
 from sqlalchemy import (JSON, Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, event,
                         insert, select, text)
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
+
+from lib.private_files import create_private_file, make_private_dir, restrict_to_owner
 
 metadata = MetaData()
 
@@ -68,7 +70,7 @@ def get_engine(database_url: str) -> Engine:
         engine = _engines.get(database_url)
         if engine is None:
             if database_url.startswith("sqlite:///"):
-                Path(database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+                _create_private_sqlite_file(database_url)
                 engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
                 event.listen(engine, "connect", _sqlite_pragmas)
             else:
@@ -76,6 +78,22 @@ def get_engine(database_url: str) -> Engine:
             init_db(engine)
             _engines[database_url] = engine
         return engine
+
+
+def _create_private_sqlite_file(database_url: str) -> None:
+    """The database holds password hashes, sessions and the audit log: 0600 (in a 0700 folder if we make it).
+
+    SQLite gives its -wal and -shm files the database file's mode, so creating that one 0600 covers them;
+    files left more open by an earlier release are tightened.
+    """
+    database = make_url(database_url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    make_private_dir(path.parent)
+    create_private_file(path)
+    for suffix in ("-wal", "-shm", "-journal"):
+        restrict_to_owner(f"{path}{suffix}")
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
@@ -138,3 +156,11 @@ def _migration_model_catalog(conn: Connection) -> None:
 
 
 MIGRATIONS.append(_migration_model_catalog)
+
+
+def _migration_login_failures(conn: Connection) -> None:
+    from lib.accounts import login_failures    # failed logins per username hash, known or not (lazy: no cycle)
+    login_failures.create(conn, checkfirst=True)
+
+
+MIGRATIONS.append(_migration_login_failures)

@@ -9,6 +9,7 @@ import os
 import tomllib
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -35,6 +36,7 @@ class Settings(BaseModel):
     COMPLETE_GRACE_MINUTES: int = Field(60, ge=0, le=1440)
     ACTIVITY_PAGE_SIZE: int = Field(1000, ge=1, le=1000)
     APP_SECRET_KEY: str | None = None
+    COOKIE_SECURE: Literal["auto", "true", "false"] = "auto"    # auto: Secure when the browser's page is https
     ADMIN_USERNAME: str | None = None
     ADMIN_PASSWORD: str | None = None
     DEMO_SEED: int = 42
@@ -49,6 +51,13 @@ class Settings(BaseModel):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v
+
+    @field_validator("COOKIE_SECURE", mode="before")
+    @classmethod
+    def _cookie_secure(cls, v):
+        if isinstance(v, bool):         # secrets.toml may say true/false unquoted
+            return str(v).lower()
+        return v.strip().lower() if isinstance(v, str) else v
 
     @field_validator("DATABASE_URL")
     @classmethod

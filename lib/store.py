@@ -37,6 +37,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lib.private_files import make_private_dir
 from lib.schemas import METRIC_NAMES
 
 METRICS = list(METRIC_NAMES)        # the order LiteLLM's metrics are read in (lib/schemas.py)
@@ -77,7 +78,7 @@ class UsageStore:
         self.dir = Path(store_dir)
         self.window = window
         self.days_dir = self.dir / "days"
-        self.days_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.days_dir)     # users' e-mails, key aliases and spend: the app user's only
         self.manifest_path = self.dir / "manifest.json"
         self._lock_path = self.dir / "write.lock"
         self._con = duckdb.connect(":memory:")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from sqlalchemy import func, select
 
 from lib import accounts
 from lib.accounts import AccountError, LoginError
@@ -31,24 +32,32 @@ def test_schema_is_versioned_and_upgrades_are_idempotent(engine):
     assert recent_runs(engine)["rows"].tolist() == [5]
 
 
+def _refused(engine, username: str, password: str, now: datetime | None = None) -> None:
+    """A refused login: always the one message that names no reason (the audit log keeps the reason)."""
+    with pytest.raises(LoginError) as refusal:
+        accounts.authenticate(engine, username, password, now=now)
+    assert str(refusal.value) == accounts.LOGIN_FAILED
+
+
 def test_login_lockout_and_disabled_users(engine):
     admin = _admin(engine)
     accounts.create_user(engine, admin, "bob", "bob-password", "user", litellm_user_id="bob.l")
     assert accounts.authenticate(engine, "bob", "bob-password").role == "user"
     now = datetime.now(timezone.utc)
-    for _ in range(accounts.MAX_FAILED_LOGINS - 1):
-        with pytest.raises(LoginError, match="Wrong username or password"):
-            accounts.authenticate(engine, "bob", "nope", now=now)
-    with pytest.raises(LoginError, match="locked"):
-        accounts.authenticate(engine, "bob", "nope", now=now)
-    with pytest.raises(LoginError, match="locked"):           # even the right password, while locked
-        accounts.authenticate(engine, "bob", "bob-password", now=now + timedelta(minutes=5))
+    for _ in range(accounts.MAX_FAILED_LOGINS):
+        _refused(engine, "bob", "nope", now=now)
+    _refused(engine, "bob", "bob-password", now=now + timedelta(minutes=5))    # even the right password, while locked
     assert accounts.authenticate(engine, "bob", "bob-password", now=now + timedelta(minutes=16))
+    for _ in range(accounts.MAX_FAILED_LOGINS):
+        _refused(engine, "bob", "nope")
+    accounts.set_password(engine, admin, "bob", "bob-password-2")                # an admin's reset ends the lockout
+    assert accounts.authenticate(engine, "bob", "bob-password-2")
     accounts.set_enabled(engine, admin, "bob", False)
-    with pytest.raises(LoginError, match="disabled"):
-        accounts.authenticate(engine, "bob", "bob-password")
-    outcomes = list_audit(engine, action="login")["outcome"].tolist()
+    _refused(engine, "bob", "bob-password-2")
+    audited = list_audit(engine, action="login")
+    outcomes = audited["outcome"].tolist()
     assert outcomes.count("failure") >= 4 and "locked" in outcomes and "success" in outcomes
+    assert audited["details"].iloc[0]["reason"] == "disabled"
 
 
 def test_logout_revokes_the_cookie_session(engine):
@@ -137,17 +146,81 @@ def test_passwords_outside_bcrypt_limits_are_refused_not_crashes(engine):
         accounts.authenticate(engine, "nobody", "whatever-password")
 
 
-def test_a_disabled_account_is_named_only_to_someone_with_its_password(engine):
+def test_a_disabled_account_is_named_only_in_the_audit_log(engine):
     admin = _admin(engine)
     accounts.create_user(engine, admin, "dora", "dora-password", "user")
     accounts.set_enabled(engine, admin, "dora", False)
-    with pytest.raises(LoginError, match="Wrong username or password"):
-        accounts.authenticate(engine, "dora", "guess-password")
-    with pytest.raises(LoginError, match="disabled"):
-        accounts.authenticate(engine, "dora", "dora-password")
+    _refused(engine, "dora", "guess-password")
+    _refused(engine, "dora", "dora-password")
+    reasons = [d["reason"] for d in list_audit(engine, user="dora", action="login")["details"]]
+    assert reasons == ["disabled", "wrong password"]
     assert "dora" not in accounts.credentials(engine)["usernames"]
     accounts.set_enabled(engine, admin, "dora", True)
     assert accounts.authenticate(engine, "dora", "dora-password").enabled
+
+
+# -- logins tell nobody which accounts exist ------------------------------------------------------------
+
+def _count_bcrypt(monkeypatch) -> list:
+    calls, real = [], accounts.bcrypt.checkpw
+
+    def counting(password, hashed):
+        calls.append(1)
+        return real(password, hashed)
+    monkeypatch.setattr(accounts.bcrypt, "checkpw", counting)
+    return calls
+
+
+def test_every_refused_login_gets_the_same_answer_after_the_same_work(engine, monkeypatch):
+    admin = _admin(engine)
+    accounts.create_user(engine, admin, "bob", "bob-password", "user")
+    accounts.create_user(engine, admin, "dora", "dora-password", "user")
+    accounts.set_enabled(engine, admin, "dora", False)
+    now = datetime.now(timezone.utc)
+    for name in ("bob", "ghost"):                                     # a real name and an unknown one, both locked
+        for _ in range(accounts.MAX_FAILED_LOGINS):
+            _refused(engine, name, "nope", now=now)
+    checks = _count_bcrypt(monkeypatch)
+    attempts = [("bob", "nope-again"), ("bob", "bob-password"), ("ghost", "whatever"), ("nobody", "whatever"),
+                ("dora", "dora-password"), ("dora", "guess"), ("root", "x" * 500)]
+    for username, password in attempts:
+        before = len(checks)
+        _refused(engine, username, password, now=now + timedelta(minutes=1))
+        assert len(checks) - before == 1, username                    # one bcrypt check each: no timing tell
+    reasons = {(r["actor"], r["outcome"], r["details"].get("reason")) for _, r in list_audit(engine).iterrows()
+               if r["action"] == "login"}
+    assert {("bob", "locked", "locked"), ("anonymous", "locked", "locked"), ("dora", "failure", "disabled"),
+            ("anonymous", "failure", "unknown user")} <= reasons      # the audit log keeps the reasons
+
+
+def test_unknown_usernames_lock_out_like_real_ones(engine):
+    admin = _admin(engine)
+    accounts.create_user(engine, admin, "bob", "bob-password", "user")
+    now = datetime.now(timezone.utc)
+    for name in ("bob", "ghost"):
+        for minutes in range(accounts.MAX_FAILED_LOGINS + 1):        # the last one falls in the lockout
+            _refused(engine, name, "nope", now=now + timedelta(minutes=minutes))
+        _refused(engine, name, "nope", now=now + accounts.LOCKOUT + timedelta(minutes=10))   # lockout over
+    real = list_audit(engine, user="bob", action="login")["outcome"].tolist()
+    unknown = list_audit(engine, user="anonymous", action="login")["outcome"].tolist()
+    assert real == unknown == ["failure", "locked", "locked"] + ["failure"] * (accounts.MAX_FAILED_LOGINS - 1)
+    assert accounts.get_user(engine, "ghost") is None                 # counted without creating a user
+
+
+def test_failed_logins_are_forgotten_after_a_while_and_their_records_pruned(engine):
+    admin = _admin(engine)
+    accounts.create_user(engine, admin, "bob", "bob-password", "user")
+    now = datetime.now(timezone.utc)
+    for name in ("bob", "ghost", "ghost2", "ghost3"):
+        for _ in range(accounts.MAX_FAILED_LOGINS - 1):
+            _refused(engine, name, "nope", now=now)
+    later = now + accounts.FAILED_LOGIN_MEMORY + timedelta(minutes=1)
+    for name in ("bob", "ghost"):
+        _refused(engine, name, "nope", now=later)                     # counts as a first failure: no lockout
+    assert accounts.authenticate(engine, "bob", "bob-password", now=later)
+    assert set(list_audit(engine, action="login")["outcome"]) == {"failure", "success"}
+    with engine.connect() as c:                                       # only ghost's fresh failure is kept
+        assert c.execute(select(func.count()).select_from(accounts.login_failures)).scalar() == 1
 
 
 def test_refused_changes_are_audited_and_change_nothing(engine):

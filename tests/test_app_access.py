@@ -2,18 +2,19 @@
 the login form, logout and server-side session checks."""
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
 import streamlit
 from streamlit.testing.v1 import AppTest
 
-from lib import accounts
+from lib import accounts, appdb
 from lib.appdb import get_engine
 from lib.audit import list_audit
-from lib.config import get_settings
+from lib.config import SettingsError, get_settings, load_settings
 from lib.ui.navigation import PAGES, available_pages
-from lib.ui.session import start_session_for_tests
+from lib.ui.session import COOKIE_NAME, start_session_for_tests
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN_BUTTON = "FormSubmitter:login_form-Log in"
@@ -192,7 +193,7 @@ def _login(at: AppTest, username: str, password: str) -> AppTest:
 def test_login_form_then_logout(engine):
     at = app_as(engine, None, "pages/audit.py")                      # a deep link, logged out
     _login(at, "viewer", "not-the-password")
-    assert "Wrong username or password." in texts(at, "error") and no_data(at)
+    assert texts(at, "error") == [accounts.LOGIN_FAILED] and no_data(at)
     _login(at, "viewer", "viewer")
     assert not at.exception
     assert texts(at, "title") == ["Audit log"]                       # the deep link survived the login
@@ -233,6 +234,77 @@ def test_lockout_from_the_login_form(engine):
     for _ in range(accounts.MAX_FAILED_LOGINS):
         _login(at, "mallory", "wrong-password")
     _login(at, "mallory", "right-password-1")
-    assert any("locked" in e for e in texts(at, "error")) and no_data(at)
+    assert texts(at, "error") == [accounts.LOGIN_FAILED] and no_data(at)    # the reason is only audited
     assert texts(at, "title") == ["LiteLLM Console"]
     assert list_audit(engine, user="mallory", action="login")["outcome"].iloc[0] == "locked"
+
+
+def test_an_unknown_username_locks_out_on_the_login_form_too(engine):
+    at = app_as(engine, None)
+    for _ in range(accounts.MAX_FAILED_LOGINS + 1):
+        _login(at, "nosuchuser", "wrong-password")
+        assert texts(at, "error") == [accounts.LOGIN_FAILED]
+    assert list_audit(engine, user="anonymous", action="login")["outcome"].tolist()[:2] == ["locked", "locked"]
+
+
+# -- files and cookies ------------------------------------------------------------------------------
+
+def test_a_first_start_keeps_the_database_and_the_generated_secret_private(tmp_path, monkeypatch, umask_022):
+    data = tmp_path / "data"
+    url = f"sqlite:///{data}/app.db"
+    for k, v in {"DATABASE_URL": url, "DUCKDB_PATH": str(data / "usage.duckdb"), "BACKGROUND_SERVICES": "false",
+                 "LITELLM_BASE_URL": "", "APP_SECRET_KEY": ""}.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.setattr("lib.config.DATA_DIR", data)
+    get_settings.cache_clear()
+    try:
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+        assert not at.exception and texts(at, "title") == ["LiteLLM Console"]
+        assert {p.name: p.stat().st_mode & 0o777 for p in data.iterdir()} == \
+            {"app.db": 0o600, "app.db-wal": 0o600, "app.db-shm": 0o600, "app_secret_key": 0o600}
+        assert data.stat().st_mode & 0o777 == 0o700
+    finally:
+        get_settings.cache_clear()
+        started = appdb._engines.pop(url, None)
+        if started is not None:
+            started.dispose()
+
+
+@pytest.fixture
+def cookies_set(monkeypatch) -> list[dict]:
+    """What the browser's cookie component is asked to set: its arguments, options included."""
+    component = sys.modules["extra_streamlit_components.CookieManager"]
+    calls = []
+
+    def record(**kwargs):
+        if kwargs.get("method") == "set":
+            calls.append(kwargs)
+        return kwargs.get("default")
+    monkeypatch.setattr(component, "_component_func", record)
+    return calls
+
+
+def test_the_login_cookie_is_same_site_strict_and_secure_when_configured(engine, cookies_set, monkeypatch):
+    monkeypatch.setenv("COOKIE_SECURE", "true")
+    get_settings.cache_clear()
+    try:
+        _login(app_as(engine, None), "viewer", "viewer")
+    finally:
+        get_settings.cache_clear()
+    [login_cookie] = [c for c in cookies_set if c["cookie"] == COOKIE_NAME]
+    assert login_cookie["options"]["sameSite"] == "strict" and login_cookie["options"]["secure"] is True
+
+
+@pytest.mark.parametrize("setting, page_url, secure", [
+    ("auto", "https://console.example.com/usage", True), ("auto", "http://localhost:8501/", False),
+    ("auto", None, False), ("true", "http://localhost:8501/", True), ("false", "https://console.example.com/", False)])
+def test_cookie_secure_follows_the_setting_and_the_page_scheme(setting, page_url, secure):
+    from lib.ui.session import login_cookie_options
+    assert login_cookie_options(setting, page_url) == {"same_site": "strict", "secure": secure}
+
+
+def test_cookie_secure_setting_is_checked_at_start():
+    assert load_settings({"COOKIE_SECURE": " TRUE "}, secrets_path=None).COOKIE_SECURE == "true"
+    assert load_settings({}, secrets_path=None).COOKIE_SECURE == "auto"
+    with pytest.raises(SettingsError, match="^COOKIE_SECURE: .*'sometimes'"):
+        load_settings({"COOKIE_SECURE": "sometimes"}, secrets_path=None)

@@ -1,6 +1,7 @@
 """The app database schema on SQLite and PostgreSQL: versioned migrations, upgrades, concurrent starts."""
 from __future__ import annotations
 
+import sqlite3
 import threading
 
 import pytest
@@ -8,11 +9,11 @@ import pytest
 from sqlalchemy import create_engine, event, inspect, insert, select
 
 from lib import appdb
-from lib.accounts import sessions, users
+from lib.accounts import login_failures, sessions, users
 from lib.appdb import MIGRATIONS, get_engine, init_db, job_runs, schema_version, utcnow
 from lib.audit import audit_log
 
-ACCESS_TABLES = (users, sessions, audit_log)
+ACCESS_TABLES = (users, sessions, audit_log, login_failures)
 
 
 def _new_engine(url: str):
@@ -88,3 +89,34 @@ def test_concurrent_starts_apply_each_migration_once(app_db_url):
     assert sorted(versions) == list(range(1, len(MIGRATIONS) + 1))
     for e in engines:
         e.dispose()
+
+
+def _mode(path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_a_new_sqlite_database_and_its_folder_are_private(tmp_path, umask_022):
+    """The app database holds password hashes, sessions and the audit log: readable by the app's user only."""
+    url = f"sqlite:///{tmp_path}/data/app.db"
+    try:
+        get_engine(url)                                               # a first start: migrations write, WAL on
+        files = {p.name: _mode(p) for p in (tmp_path / "data").iterdir()}
+        assert files == {"app.db": 0o600, "app.db-wal": 0o600, "app.db-shm": 0o600}
+        assert _mode(tmp_path / "data") == 0o700
+    finally:
+        appdb._engines.pop(url).dispose()
+
+
+def test_an_existing_world_readable_database_is_made_private(tmp_path, umask_022):
+    folder = tmp_path / "shared"
+    folder.mkdir(mode=0o755)
+    path = folder / "app.db"
+    sqlite3.connect(path).close()                                     # e.g. made by an earlier release
+    assert _mode(path) == 0o644
+    url = f"sqlite:///{path}"
+    try:
+        get_engine(url)
+        assert _mode(path) == 0o600
+        assert _mode(folder) == 0o755                                 # a folder the app did not create is left alone
+    finally:
+        appdb._engines.pop(url).dispose()

@@ -252,3 +252,10 @@ def test_a_write_only_store_writes_days_that_a_serving_store_then_answers(tmp_pa
                         datetime.now(timezone.utc))
     assert writer.query("SELECT count(*) AS n FROM activity")["n"].iloc[0] == 0     # loaded nothing itself
     assert overview(serving, DAY, DAY)["requests"] == AGG["metadata"]["total_api_requests"]
+
+
+def test_a_new_usage_store_folder_is_private(tmp_path, umask_022):
+    """The store holds users' e-mails, key aliases and spend: its folder is the app user's only."""
+    UsageStore(tmp_path / "data" / "usage").close()
+    assert [(tmp_path / "data" / "usage").stat().st_mode & 0o777, (tmp_path / "data").stat().st_mode & 0o777] \
+        == [0o700, 0o700]

@@ -48,7 +48,7 @@ def start_session_for_tests(engine, user: User, state) -> None:
         state[k] = v
 
 
-def resolve_user(engine, authenticator, secret: str) -> User | None:
+def resolve_user(engine, authenticator, secret: str, cookie_secure: str) -> User | None:
     """Run once per script run in app.py, right after authenticator.login('unrendered')."""
     if not st.session_state.get("authentication_status"):
         st.session_state.pop(_USER_KEY, None)
@@ -68,12 +68,26 @@ def resolve_user(engine, authenticator, secret: str) -> User | None:
     st.session_state[_USER_KEY] = user
     if st.session_state.get(_PENDING_KEY):
         # Just logged in with a password: the cookie is set in a normal run that renders the cookie
-        # component (a rerun right after setting it would drop it). Same token format as the library.
-        token = jwt.encode({"username": username, "exp_date": exp}, secret, algorithm="HS256")
-        authenticator.cookie_controller.cookie_model.cookie_manager.set(
-            COOKIE_NAME, token, expires_at=datetime.fromtimestamp(exp))
+        # component (a rerun right after setting it would drop it).
+        set_login_cookie(authenticator, username, exp, secret, cookie_secure)
         st.session_state[_PENDING_KEY] = False
     return user
+
+
+def login_cookie_options(cookie_secure: str, page_url: str | None) -> dict:
+    """The login cookie's attributes: SameSite=Strict always; Secure per COOKIE_SECURE (auto: when the browser's
+    page is https, which a TLS-terminating proxy in front of the app also gives)."""
+    secure = cookie_secure == "true" or (cookie_secure == "auto" and (page_url or "").startswith("https://"))
+    return {"same_site": "strict", "secure": secure}
+
+
+def set_login_cookie(authenticator, username: str, exp: float, secret: str, cookie_secure: str,
+                     key: str = "set") -> None:
+    """Write the login cookie (the library's token format) through its cookie component: JavaScript sets it."""
+    token = jwt.encode({"username": username, "exp_date": exp}, secret, algorithm="HS256")
+    authenticator.cookie_controller.cookie_model.cookie_manager.set(
+        COOKIE_NAME, token, key=key, expires_at=datetime.fromtimestamp(exp),
+        **login_cookie_options(cookie_secure, st.context.url))
 
 
 def _forget(authenticator) -> None:
@@ -86,7 +100,7 @@ def _forget(authenticator) -> None:
 
 
 def render_login(engine, demo_accounts: bool) -> None:
-    """Our own login form: lockout, disabled accounts and audit live in lib.accounts."""
+    """Our own login form: lockout, disabled accounts and audit live in lib.accounts (one message for any refusal)."""
     st.title("LiteLLM Console")
     if demo_accounts:
         st.info("Demo mode: log in as **admin** / admin, **viewer** / viewer (read-only admin) or "
