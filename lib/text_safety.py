@@ -1,13 +1,17 @@
 """Text from outside the console (LiteLLM, URLs, typed usernames) shown or written as plain text.
 
-Two outputs interpret text: Streamlit's markdown (st.markdown, captions, toasts, alerts, labels) and plotly's
-HTML-like labels (legends, pie labels, hover, ticks).
+Three outputs interpret text: Streamlit's markdown (st.markdown, captions, toasts, alerts, labels), plotly's
+HTML-like labels (legends, pie labels, hover, ticks) and spreadsheets opening a CSV export (formulas).
 """
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
 import string
+
+import pandas as pd
 
 # Invisible and unbreakable: it splits the patterns Streamlit's markdown matches in text that backslash escapes
 # cannot reach (it runs them on the text after escapes are decoded).
@@ -19,6 +23,7 @@ _TEXT_PATTERNS = re.compile(
     r"|(?<=@)(?=\S)",                      # name@example.com mail links
     re.IGNORECASE)
 _TYPOGRAPHY = re.compile(r"(?<!\S)(<->|->|<-|--|>=|<=|~=)(?!\S)")      # Streamlit turns these into ↔ → ← — ≥ ≤ ≈
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")       # OWASP: a cell starting so is a formula to a spreadsheet
 
 
 def markdown_literal(text: object) -> str:
@@ -34,3 +39,21 @@ def plotly_label(text: object) -> str:
     there. Quotes stay as they are (plotly would show `&quot;` as written)."""
     return html.escape(str(text), quote=False)
 
+
+def spreadsheet_csv(df: pd.DataFrame, date_format: str | None = None) -> str:
+    """CSV of `df` that a spreadsheet opens as data, for every CSV the console writes.
+
+    A text cell a spreadsheet would run as a formula starts with `'` (OWASP's rule), and text cells are quoted,
+    so a CR or a `;` (the separator of some locales) inside one cannot start a new cell. Only text is touched:
+    a negative number stays a number."""
+    out = df.copy()
+    for column in out.columns:
+        if pd.api.types.is_object_dtype(out[column]) or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(_formula_safe)
+    buf = io.StringIO()
+    out.to_csv(buf, index=False, date_format=date_format, quoting=csv.QUOTE_NONNUMERIC)
+    return buf.getvalue()
+
+
+def _formula_safe(value):
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_START) else value

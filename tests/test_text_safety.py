@@ -1,4 +1,4 @@
-"""Text from LiteLLM, URLs and usernames shows as typed: in Streamlit's markdown and in plotly labels.
+"""Text from LiteLLM, URLs and usernames shows as typed: in Streamlit's markdown, in plotly labels, in CSV files.
 
 The markdown oracle is CommonMark's rule (a backslash makes any ASCII punctuation literal; unescaped punctuation
 may start markup) plus the rewrites Streamlit 1.67's markdown applies to text after escapes are decoded (copied
@@ -6,13 +6,16 @@ from its frontend, StreamlitMarkdown: GFM autolinks, emoji and icon shortcodes, 
 """
 from __future__ import annotations
 
+import csv
 import html
+import io
 import re
 import string
 
+import pandas as pd
 import pytest
 
-from lib.text_safety import WORD_JOINER, markdown_literal, plotly_label
+from lib.text_safety import WORD_JOINER, markdown_literal, plotly_label, spreadsheet_csv
 
 STREAMLIT_TEXT_REWRITES = {
     "autolink": re.compile(r"(https?://|www(?=\.))([-.\w]+)([^ \t\r\n]*)", re.IGNORECASE),
@@ -101,3 +104,22 @@ def test_plotly_label_escapes_tags_and_entities_only(text, label):
     assert plotly_label(text) == label
     assert html.unescape(plotly_label(text)) == text
 
+
+def test_spreadsheet_csv_prefixes_text_formulas_and_keeps_numbers():
+    formulas = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+    harmless = ["team-data", "alice.martin", " =1", "a;=1+1", "", None]
+    df = pd.DataFrame({"key_alias": formulas + harmless,
+                       "spend": [-0.25, 1.5, -3.0, 0.0, 2.0, -1e-6] + [1.0] * 6,
+                       "requests": list(range(-6, 6))})
+    rows = list(csv.DictReader(io.StringIO(spreadsheet_csv(df), newline="")))
+    assert [r["key_alias"] for r in rows] == ["'" + f for f in formulas] + harmless[:5] + [""]
+    assert [float(r["spend"]) for r in rows] == df["spend"].tolist()          # negative numbers stay numbers
+    assert [int(r["requests"]) for r in rows] == df["requests"].tolist()
+    assert df["key_alias"].tolist()[:6] == formulas                         # the caller's frame is unchanged
+
+
+def test_spreadsheet_csv_keeps_a_carriage_return_or_separator_inside_its_cell():
+    """A bare CR ends a row in a spreadsheet, and some locales split cells at `;`: unquoted, either would start a
+    cell with `=1+1`."""
+    text = spreadsheet_csv(pd.DataFrame({"team": ["x\r=1+1", "a;=1+1"], "requests": [1, 2]}))
+    assert text == '"team","requests"\n"x\r=1+1",1\n"a;=1+1",2\n'
