@@ -1,7 +1,6 @@
 """Audit log: who did what, when, to what, with which outcome. Secrets are masked before storing."""
 from __future__ import annotations
 
-import io
 import json
 from datetime import date, datetime, timedelta, timezone
 
@@ -9,6 +8,7 @@ import pandas as pd
 from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, insert, select
 
 from lib.appdb import metadata, utcnow
+from lib.text_safety import spreadsheet_csv
 
 audit_log = Table(
     "audit_log", metadata,
@@ -78,11 +78,10 @@ def audit_actors(engine) -> list[str]:
 
 def audit_csv(source, **filters) -> str:
     """CSV of audit rows: `audit_csv(df)` for rows already listed, or `audit_csv(engine, user=..., action=...,
-    start=..., end=...)` with list_audit's filters. Details are written as JSON."""
+    start=..., end=...)` with list_audit's filters. Details are written as JSON; spreadsheet-safe like every
+    CSV the console writes."""
     df = source if isinstance(source, pd.DataFrame) else list_audit(source, **filters)
     out = df.copy()
     if "details" in out.columns:
         out["details"] = [json.dumps(d, sort_keys=True, default=str) if d is not None else "" for d in out["details"]]
-    buf = io.StringIO()
-    out.to_csv(buf, index=False)
-    return buf.getvalue()
+    return spreadsheet_csv(out)

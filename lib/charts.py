@@ -1,13 +1,16 @@
 """Plotly figure builders: data frames in, figures out (no Streamlit).
 
 Built with graph_objects rather than plotly.express: express costs 50-100 ms per figure, which a page
-with six charts pays on every filter change.
+with six charts pays on every filter change. Names from LiteLLM go through plotly_label: plotly reads HTML
+tags in legends, labels and hover text.
 """
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
+
+from lib.text_safety import plotly_label
 
 PALETTE = qualitative.Plotly + qualitative.D3[1:] + qualitative.Dark24
 OTHER_COLOUR = "#9ca3af"
@@ -56,7 +59,7 @@ def stacked_daily(df: pd.DataFrame, split_col: str, metric: str = "requests", to
     fig = go.Figure()
     for name in list(totals.index[:top]) + (["other"] if len(totals) > top else []):
         part = df[df[split_col] == name]
-        fig.add_bar(x=part["date"], y=part[metric], name=name,
+        fig.add_bar(x=part["date"], y=part[metric], name=plotly_label(name),
                     marker_color=(colours or {}).get(name))
     fig.update_yaxes(title_text=METRIC_LABELS.get(metric, metric))
     fig.update_layout(barmode="stack", legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
@@ -70,7 +73,8 @@ def cost_share(df: pd.DataFrame, label_col: str, top: int = 8, colours: dict[str
         rest = pd.DataFrame({label_col: ["other"], "spend": [df["spend"].iloc[top:].sum()]})
         df = pd.concat([df.head(top)[[label_col, "spend"]], rest])
     marker = dict(colors=[colours.get(n, OTHER_COLOUR) for n in df[label_col]]) if colours else None
-    fig = go.Figure(go.Pie(labels=df[label_col], values=df["spend"], hole=0.55, sort=False, marker=marker))
+    fig = go.Figure(go.Pie(labels=[plotly_label(n) for n in df[label_col]], values=df["spend"], hole=0.55,
+                           sort=False, marker=marker))
     fig.update_traces(textposition="inside", textinfo="percent", hovertemplate="%{label}<br>$%{value:,.4f}<extra></extra>")
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.05, x=0))
     return _layout(fig, 360)

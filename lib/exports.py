@@ -1,7 +1,6 @@
 """CSV and JSON exports of a breakdown: one code path for the CLI and the pages' download buttons."""
 from __future__ import annotations
 
-import io
 import json
 import math
 from datetime import date, datetime, timezone
@@ -10,6 +9,7 @@ import pandas as pd
 
 from lib.queries import BREAKDOWNS, KEY_COLUMNS, Filters, breakdown, totals
 from lib.store import UsageStore
+from lib.text_safety import spreadsheet_csv
 
 FORMATS = ("csv", "json")
 
@@ -46,9 +46,7 @@ def _clean(v):
 
 
 def to_csv(df: pd.DataFrame) -> str:
-    buf = io.StringIO()
-    df.to_csv(buf, index=False, date_format="%Y-%m-%d")
-    return buf.getvalue()
+    return spreadsheet_csv(df, date_format="%Y-%m-%d")
 
 
 def to_json(df: pd.DataFrame, totals: dict, start: date, end: date, by: str, f: Filters,

@@ -15,6 +15,7 @@ from lib.model_catalog import (CAPABILITY_LABELS, ModelSyncError, SyncInProgress
                                filter_catalogue, last_sync, sync_history, sync_models_as, sync_running, with_usage)
 from lib.permissions import PermissionDenied, denied_message, has_permission  # noqa: E402
 from lib.services import get_store  # noqa: E402
+from lib.text_safety import markdown_literal  # noqa: E402
 
 settings = get_settings()
 engine = get_engine(settings.DATABASE_URL)
@@ -35,11 +36,12 @@ def _stats(result, key: str) -> None:
     for col, (label, value) in zip(cols, [("Total", result.total), ("New", result.new),
                                           ("Updated", result.updated), ("Unavailable", result.unavailable)]):
         col.metric(label, f"{value:,}", border=True)
-    st.caption(f"Synchronized {_when(result.finished_at)} · triggered by {result.trigger} · run #{result.run_id}")
+    st.caption(f"Synchronized {_when(result.finished_at)} · triggered by {markdown_literal(result.trigger)} · "
+               f"run #{result.run_id}")
     details = [("New", result.new_models), ("Updated", [f"{n} ({', '.join(f)})" for n, f in
                                                          result.updated_models.items()]),
                ("Unavailable", result.unavailable_models), ("Available again", result.restored_models)]
-    lines = [f"**{label}:** {', '.join(names)}" for label, names in details if names]
+    lines = [f"**{label}:** {', '.join(markdown_literal(n) for n in names)}" for label, names in details if names]
     if lines:
         with st.expander("What changed", expanded=False, key=f"{key}_changes"):
             st.markdown("\n\n".join(lines))
@@ -47,7 +49,8 @@ def _stats(result, key: str) -> None:
 
 def _errors(result) -> None:
     if result.errors:
-        st.markdown("\n".join(f"- **{e.get('model')}**: {e.get('message')}" for e in result.errors))
+        st.markdown("\n".join(f"- **{markdown_literal(e.get('model'))}**: {markdown_literal(e.get('message'))}"
+                               for e in result.errors))
 
 
 with manage_tab:
@@ -64,13 +67,14 @@ with manage_tab:
         except PermissionDenied as exc:
             st.error(str(exc))
         except SyncInProgress as exc:
-            st.warning(str(exc), icon=":material/hourglass_top:")
+            st.warning(markdown_literal(exc), icon=":material/hourglass_top:")
         except ModelSyncError:
             pass                                        # recorded as the last run: shown in red below
 
     running = sync_running(engine)
     if running and not clicked:
-        st.info(f"A model sync started by {running} is running; this page shows the previous results.",
+        st.info(f"A model sync started by {markdown_literal(running)} is running; this page shows the previous "
+                "results.",
                 icon=":material/sync:")
 
     st.subheader("Last Synchronization")
@@ -79,8 +83,8 @@ with manage_tab:
         st.info("No synchronization yet. It runs when the app starts"
                 + ("; or press **Refresh Models from LiteLLM**." if can_sync else "."))
     elif latest.status == "failed":
-        st.error(f"Synchronization failed {_when(latest.finished_at)} (triggered by {latest.trigger}): "
-                 f"{latest.error}", icon=":material/error:")
+        st.error(f"Synchronization failed {_when(latest.finished_at)} (triggered by "
+                 f"{markdown_literal(latest.trigger)}): {markdown_literal(latest.error)}", icon=":material/error:")
         previous = last_sync(engine, succeeded=True)
         if previous is not None:
             st.caption("Previous successful synchronization (the catalogue below is from it):")
@@ -136,7 +140,7 @@ with manage_tab:
         idle = int((models.loc[models["available"], "requests_30d"] == 0).sum()) if usage_known else None
         st.caption(f"{len(shown):,} of {len(models):,} models shown · prices per 1M tokens · usage over the last "
                    f"30 UTC days" + (f" · {idle} available model(s) idle" if idle is not None else
-                                     f" · usage unavailable: {models.attrs['usage_error']}"))
+                                     f" · usage unavailable: {markdown_literal(models.attrs['usage_error'])}"))
         shown = shown.assign(capabilities=shown["capabilities"].map(
             lambda cs: [CAPABILITY_LABELS.get(x, x) for x in cs]))
         st.dataframe(
@@ -191,14 +195,15 @@ with test_tab:
                  f"{result.models_available} model(s) listed" if result.models_available is not None else None,
                  result.url]
         detail = " · ".join(x for x in facts if x)
+        message = markdown_literal(result.message)      # quotes the endpoint's answer and the typed model name
         if result.result == "model_found":
-            st.success(result.message, icon=":material/check_circle:")
+            st.success(message, icon=":material/check_circle:")
         elif result.result == "model_not_found":
-            st.warning(result.message, icon=":material/search_off:")
+            st.warning(message, icon=":material/search_off:")
             if result.suggestions:
-                st.markdown("Closest names: " + ", ".join(f"`{s}`" for s in result.suggestions))
+                st.markdown("Closest names: " + ", ".join(markdown_literal(s) for s in result.suggestions))
         else:
             icons = {"auth_error": ":material/key_off:", "timeout": ":material/timer_off:"}
-            st.error(result.message, icon=icons.get(result.result, ":material/cloud_off:"))
+            st.error(message, icon=icons.get(result.result, ":material/cloud_off:"))
         if detail:
-            st.caption(detail)
+            st.caption(markdown_literal(detail))

@@ -9,6 +9,7 @@ from lib.config import get_settings  # noqa: E402
 from lib.services import get_store  # noqa: E402
 from lib.ui import usage as view  # noqa: E402
 from lib.ui.actions import export_auditor  # noqa: E402
+from lib.text_safety import markdown_literal  # noqa: E402
 from lib.usage_view import restrict_to_user  # noqa: E402
 
 st.title("My usage")
@@ -27,11 +28,11 @@ if bounds is None:
 today = view.now_utc().date()
 options = view.load_options(store, owner=uid)
 if options["api_keys"].empty:
-    st.info(f"LiteLLM has no usage recorded for your user id `{uid}` yet.")
+    st.info(f"LiteLLM has no usage recorded for your user id {markdown_literal(uid)} yet.")
     st.stop()
 state, (start, end) = view.read_view("mine", options, today, bounds[0], show_users=False)
 f = restrict_to_user(state.filters, uid, set(options["api_keys"]["api_key"]))
-st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · UTC days · LiteLLM user `{uid}`")
+st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · UTC days · LiteLLM user {markdown_literal(uid)}")
 
 data = view.compute(store, start, end, f)
 view.render_kpis(data["trends"], total_users=None)

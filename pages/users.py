@@ -13,6 +13,7 @@ from lib import accounts  # noqa: E402  (after the guard: nothing is read withou
 from lib.appdb import get_engine  # noqa: E402
 from lib.config import get_settings  # noqa: E402
 from lib.permissions import ROLE_LABELS, ROLES, PermissionDenied, disabled_reason  # noqa: E402
+from lib.text_safety import markdown_literal  # noqa: E402
 
 settings = get_settings()
 engine = get_engine(settings.DATABASE_URL)
@@ -58,7 +59,7 @@ if why:
     st.caption(f"Read-only: {why.lower()}.")
 flash = st.session_state.pop(FLASH, None)
 if flash:
-    (st.success if flash[0] == "success" else st.error)(flash[1])
+    (st.success if flash[0] == "success" else st.error)(markdown_literal(flash[1]))     # quotes names and ids
 
 df = accounts.list_users(engine)
 st.dataframe(df, hide_index=True, width="stretch", column_config={

@@ -83,3 +83,14 @@ def test_csv_has_every_column_and_details_as_json(engine):
     assert json.loads(rows[0]["details"]) == {"role": "user", "password": "***"}
     assert audit_csv(list_audit(engine)).count("\n") == 3             # header + 2 rows, from a listed frame
     assert "never-shown-1" not in audit_csv(engine)
+
+
+def test_csv_cells_a_spreadsheet_would_run_start_with_a_quote(engine):
+    """An admin's refused attempt to create a user named like a formula, and a login by a name starting with @."""
+    formula = "=cmd|' /C calc'!A0"
+    audit(engine, "admin", "user.create", formula, "failure", {"error": "Username must be 1-64 letters"})
+    audit(engine, "@evil", "login", "-2+3", "failure", {"reason": "wrong password", "failures": -1})
+    rows = list(csv.DictReader(io.StringIO(audit_csv(engine), newline="")))
+    assert [(r["actor"], r["target"]) for r in rows] == [("'@evil", "'-2+3"), ("admin", "'" + formula)]
+    assert json.loads(rows[0]["details"]) == {"reason": "wrong password", "failures": -1}
+    assert list_audit(engine)["target"].tolist() == ["-2+3", formula]      # stored and shown as typed

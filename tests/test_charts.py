@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
+import pandas as pd
 import pytest
 
 from lib import charts
@@ -58,3 +59,23 @@ def test_cost_donut_shares_are_the_spend_breakdown(view):
     drawn = dict(zip(donut.data[0].labels, donut.data[0].values))
     expected = {p: s for p, s in zip(frame["provider"], frame["spend"]) if s > 0}
     assert drawn == pytest.approx(expected)
+
+
+HTML_NAMES = ["<b>bold</b><a href=x>", "AT&T <br> model", "openai/gpt-4o"]
+
+
+def test_names_with_html_are_shown_as_typed_in_legends_labels_and_hover():
+    """plotly reads tags and entities in trace names and labels: a model named `<a href=x>` must not be a link."""
+    days = pd.to_datetime(["2026-11-01", "2026-11-02"]).date
+    daily = pd.DataFrame([{"date": d, "model": n, "requests": 10 + i, "spend": 1.0 + i}
+                          for d in days for i, n in enumerate(HTML_NAMES)])
+    escaped = ["&lt;b&gt;bold&lt;/b&gt;&lt;a href=x&gt;", "AT&amp;T &lt;br&gt; model", "openai/gpt-4o"]
+    bars = charts.stacked_daily(daily, "model", "requests", colours=charts.colour_map(HTML_NAMES))
+    assert sorted(t.name for t in bars.data) == sorted(escaped)
+    assert {t.name: t.marker.color for t in bars.data}["&lt;b&gt;bold&lt;/b&gt;&lt;a href=x&gt;"] == \
+        charts.colour_map(HTML_NAMES)["<b>bold</b><a href=x>"]          # colours still follow the raw name
+    totals = daily.groupby("model", as_index=False)["spend"].sum()
+    donut = charts.cost_share(totals, "model", colours=charts.colour_map(HTML_NAMES))
+    assert sorted(donut.data[0].labels) == sorted(escaped)
+    assert dict(zip(donut.data[0].labels, donut.data[0].marker.colors))["AT&amp;T &lt;br&gt; model"] == \
+        charts.colour_map(HTML_NAMES)["AT&T <br> model"]

@@ -12,15 +12,18 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from lib.activity_sql import merge_pages
 from lib.config import Settings
 from lib.demo import DemoLiteLLM
-from lib.queries import KEY_COLUMNS, ROW_METRICS
+from lib.exports import render_export
+from lib.queries import KEY_COLUMNS, ROW_METRICS, Filters
+from lib.store import UsageStore
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = datetime.now(timezone.utc).date()
@@ -161,3 +164,60 @@ def test_exports_succeed_while_another_process_rebuilds_the_store(env):
     assert rebuild.returncode == 0, err
     assert json.loads(out)["days_fetched"] == (END - START).days + 1
     assert seen >= 1
+
+
+# -- spreadsheet formulas ----------------------------------------------------------------------------
+FORMULAS = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+FORMULA_DAY = date(2026, 11, 2)
+
+
+def _formula_page() -> dict:
+    """One LiteLLM day where every key's alias, owner and team is a formula; the first key's spend is a
+    negative correction (a refund), which must stay a number."""
+    keys, users = {}, {}
+    for i, text in enumerate(FORMULAS):
+        m = {"spend": -0.25 if i == 0 else 0.5 * i, "api_requests": 2, "successful_requests": 2,
+             "total_tokens": 40}
+        keys[f"{i:x}" * 64] = {"metrics": m, "metadata": {"key_alias": text, "team_id": text, "user_id": text,
+                                                           "user_email": None}}
+        users[text] = {"metrics": m, "api_key_breakdown": {f"{i:x}" * 64: keys[f"{i:x}" * 64]}}
+    total = {m: sum(k["metrics"][m] for k in keys.values()) for m in ("spend", "api_requests",
+                                                                        "successful_requests", "total_tokens")}
+    entry = {"metrics": total, "api_key_breakdown": keys}
+    return {"results": [{"date": FORMULA_DAY.isoformat(), "metrics": total, "breakdown": {
+        "models": {"openai/gpt-4o": entry}, "providers": {"openai": entry}, "api_keys": keys, "entities": users}}]}
+
+
+@pytest.fixture(scope="module")
+def formula_env(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("formulas")
+    e = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
+    e.update({"DUCKDB_PATH": str(tmp / "usage.duckdb"), "DATABASE_URL": f"sqlite:///{tmp}/app.db",
+              "LITELLM_BASE_URL": "", "BACKGROUND_SERVICES": "false", "PYTHONPATH": str(ROOT)})
+    store_dir = Settings(DUCKDB_PATH=e["DUCKDB_PATH"]).store_dir
+    UsageStore.writer(store_dir).replace_days(merge_pages([json.dumps(_formula_page()).encode()]),
+                                              {FORMULA_DAY: "complete"}, datetime.now(timezone.utc))
+    return e, store_dir
+
+
+@pytest.mark.parametrize("by, column", [("api_key", "key_alias"), ("api_key", "owner"), ("api_key", "team"),
+                                        ("user", "user_id"), ("team", "team")])
+def test_csv_cells_a_spreadsheet_would_run_start_with_a_quote(formula_env, tmp_path, by, column):
+    env, store_dir = formula_env
+    args = ["--breakdown", by, "--start", str(FORMULA_DAY), "--end", str(FORMULA_DAY)]
+    r = cli(env, "export", *args, "--format", "csv", "--output", str(tmp_path / "export.csv"))
+    assert r.returncode == 0, r.stderr
+    store = UsageStore(store_dir)
+    try:                                                 # what the page's download button builds
+        page = render_export(store, FORMULA_DAY, FORMULA_DAY, by, Filters(), "csv")
+    finally:
+        store.close()
+    with open(tmp_path / "export.csv", newline="") as written:                # as written: a CR stays a CR
+        cron = written.read()
+    for text in (cron, page):
+        rows = list(csv.DictReader(io.StringIO(text, newline="")))
+        assert sorted(row[column] for row in rows) == sorted("'" + f for f in FORMULAS)
+        spend = {row[column]: row["spend"] for row in rows}
+        assert float(spend["'" + FORMULAS[0]]) == -0.25             # a negative correction stays a number
+    doc = json.loads(cli(env, "export", *args, "--format", "json").stdout)     # JSON stays exact
+    assert sorted(row[column] for row in doc["data"]) == sorted(FORMULAS)

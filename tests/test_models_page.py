@@ -15,12 +15,14 @@ from lib.model_catalog import acquire_sync_lock, release_sync_lock, sync_models
 from tests.apptest_support import app_as, demo_env  # noqa: F401  (fixture)
 from tests.test_config_probe import KEY, local_backend  # noqa: F401  (fixture)
 from tests.test_model_catalog import BASE, FakeClient, dep
+from tests.test_text_safety import displayed, live_markup, rewrites
 
 PAGE = "pages/models.py"
 
 
 def _texts(at, kind: str) -> list[str]:
-    return [str(e.value) for e in at.get(kind)]
+    """What a reader sees of each element's markdown."""
+    return [displayed(str(e.value)) for e in at.get(kind)]
 
 
 def _page(demo_env, who: str):
@@ -126,7 +128,7 @@ def test_test_configuration_form(demo_env, local_backend):
     at = at.button(key="models_test_submit").click().run()
     warning = " ".join(_texts(at, "warning"))
     assert "Model not available" in warning
-    assert any(m.startswith("Closest names: `gpt-4o`") for m in _texts(at, "markdown"))
+    assert any(m.startswith("Closest names: gpt-4o") for m in _texts(at, "markdown"))
     at.text_input(key="models_test_key").input("sk-wrong-key-000")
     at = at.button(key="models_test_submit").click().run()
     assert any(e.startswith("Authentication failed") for e in _texts(at, "error"))
@@ -136,6 +138,25 @@ def test_test_configuration_form(demo_env, local_backend):
     assert KEY not in dump and "sk-wrong-key-000" not in dump
     kept = repr(at.session_state["models_test_result"])                   # what the page keeps: no key in it
     assert KEY not in kept and "sk-wrong-key-000" not in kept
+
+
+MARKDOWN_NAME = "[click](https://evil.example)![x](https://evil.example/i.png)"
+HTML_NAME = "<b>bold</b><a href=x>"
+
+
+def test_model_names_with_markup_are_shown_as_typed(demo_env):
+    """LiteLLM's model names are data: a name with markdown or HTML is no link, image or bold text."""
+    engine = get_engine(demo_env.DATABASE_URL)
+    sync_models(engine, FakeClient(BASE + [dep(MARKDOWN_NAME, "openai/evil", "id-evil", None, None),
+                                           dep(HTML_NAME, "openai/evil-2", "id-evil-2")]), "scheduler")
+    at = _page(demo_env, "admin")
+    changed = [str(m.value) for m in at.expander(key="models_latest_changes").markdown]
+    problems = [str(m.value) for m in at.markdown if m.value not in changed and "no pricing" in displayed(m.value)]
+    for md in changed + problems:
+        assert live_markup(md) <= {"*", ":", "-", ",", "(", ")"}, md        # only the page's own bold and list
+        assert not {"[", "]", "!", "<", ">"} & live_markup(md) and rewrites(md) == [], md
+    assert MARKDOWN_NAME in displayed(changed[0]) and HTML_NAME in displayed(changed[0])
+    assert MARKDOWN_NAME in displayed(problems[0])
 
 
 # -- browser ---------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from lib.litellm_client import _cached_demo_transport
 from lib.services import get_store
 from lib.ui.session import start_session_for_tests
 from tests.apptest_support import ROOT, demo_env  # noqa: F401  (fixture)
+from tests.test_text_safety import displayed, live_markup, rewrites
 
 USAGE, MINE = "pages/usage.py", "pages/my_usage.py"
 
@@ -189,6 +190,20 @@ def test_a_filter_matching_nothing_says_so(demo_env, litellm_rows):
     assert any("No requests in this range" in i.value for i in at.info)
 
 
+@pytest.mark.parametrize("query", [
+    {"model": "[click](https://evil.example)![x](https://evil.example/i.png)"},
+    {"range": "<b>7d</b>:material/warning: https://evil.example"},
+])
+def test_link_values_echoed_in_a_toast_are_shown_as_typed(demo_env, query):
+    """A shared link is anyone's text: the toast naming what was ignored is no link, image or icon."""
+    at = open_page(demo_env, "admin", USAGE, query)
+    toasts = [str(t.value) for t in at.toast]
+    value = next(iter(query.values()))
+    assert [t for t in toasts if value in displayed(t)], toasts
+    for md in toasts:
+        assert live_markup(md) == set() and rewrites(md) == [], md
+
+
 @pytest.mark.parametrize("who, enabled", [("admin", True), ("viewer", False)])
 def test_refresh_today_is_for_admins_only(demo_env, who, enabled):
     at = open_page(demo_env, who, USAGE)
@@ -232,7 +247,7 @@ def test_my_usage_shows_only_alices_data_whatever_the_link_says(demo_env, litell
     assert shown != kpi_value("requests", other_total["requests"]) or other_total["requests"] == alice_total["requests"]
     if requests is not None:
         assert requests <= alice_total["requests"]
-    page_text = " ".join(str(e.value) for e in at.markdown) + " ".join(str(c.value) for c in at.caption)
+    page_text = " ".join(displayed(str(e.value)) for e in [*at.markdown, *at.caption])
     assert other not in page_text and other_key not in page_text
     for df in at.dataframe:
         text = df.value.to_string()

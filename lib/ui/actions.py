@@ -8,6 +8,7 @@ from lib.appdb import get_engine
 from lib.audit import audit
 from lib.permissions import PermissionDenied, denied_message, has_permission, require
 from lib.queries import Filters
+from lib.text_safety import markdown_literal
 
 
 def refresh_button(settings, user: User) -> None:
@@ -29,7 +30,7 @@ def refresh_button(settings, user: User) -> None:
         st.warning(str(exc))
     except Exception as exc:  # LiteLLM down: stored data stays; say what happened
         audit(engine, user.username, "usage.refresh", "today", "failure", {"error": str(exc)[:500]})
-        st.error(f"Refresh failed; the stored data is unchanged. {exc}")
+        st.error(f"Refresh failed; the stored data is unchanged. {markdown_literal(exc)}")
     else:
         audit(engine, user.username, "usage.refresh", "today", "success", summary.as_dict())
         st.toast(f"Refreshed {summary.days_fetched} day(s): {summary.rows_written:,} rows")

@@ -7,6 +7,7 @@ from lib.appdb import get_engine
 from lib.config import get_settings
 from lib.jobs import freshness
 from lib.services import backfill_progress
+from lib.text_safety import markdown_literal
 
 
 def render_freshness(show_errors: bool = False) -> None:
@@ -16,5 +17,6 @@ def render_freshness(show_errors: bool = False) -> None:
                     text=f"Loading history from LiteLLM: {backfill_progress.done_days} of "
                          f"{backfill_progress.total_days} days")
     if info["failed"]:
-        st.warning("Last refresh failed; showing stored data." + (f"\n\n{info['error']}" if show_errors else ""))
+        error = f"\n\n{markdown_literal(info['error'])}" if show_errors else ""      # LiteLLM's words: plain text
+        st.warning("Last refresh failed; showing stored data." + error)
     st.caption(info["text"])

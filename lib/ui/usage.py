@@ -14,6 +14,7 @@ from lib.exports import FORMATS, export_filename, render_export
 from lib.formatting import kpi_delta, kpi_value
 from lib.periods import PRESETS
 from lib.queries import BREAKDOWNS, Filters, QueryError, check_breakdown, filter_options, usage_page_queries
+from lib.text_safety import markdown_literal, plotly_label
 from lib.usage_view import ViewState, api_key_labels, parse_query
 
 RANGE_CHOICES = list(PRESETS) + ["Custom"]
@@ -46,8 +47,8 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
         for name, values in (("models", f.models), ("providers", f.providers), ("users", f.users),
                              ("api_keys", f.api_keys), ("teams", f.teams)):
             st.session_state[k(name)] = list(values)
-        for problem in url_state.problems:
-            st.toast(problem)
+        for problem in url_state.problems:      # they quote the link: anyone's text
+            st.toast(markdown_literal(problem))
 
     for name, value in st.session_state.pop(k("pending"), []):
         if value not in st.session_state.get(k(name), []):
@@ -150,9 +151,11 @@ def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
             event = st.plotly_chart(charts.cost_share(frame, label_col, colours=colours[frame_key]),
                                     key=f"{prefix}_cost_{frame_key}",
                                     on_select="rerun", selection_mode="points")
+            names = {plotly_label(n): n for n in frame[label_col]}     # a slice's label is the escaped name
             for point in (event.selection.points if event and event.selection else []):
-                if point.get("label") and point["label"] != "other":
-                    picked.append((name, point["label"]))
+                value = names.get(point.get("label"))
+                if value is not None and value != "other":
+                    picked.append((name, value))
     c = st.columns(2)
     with c[0]:
         st.markdown("**Requests by weekday and week**")
@@ -186,7 +189,7 @@ TABLE_COLUMNS = {"user": ["user_id", "user_email"], "model": ["model"],
 def render_table(title: str, frame, by: str) -> None:
     st.markdown(f"**{title}**")
     if isinstance(frame, QueryError):
-        st.info(str(frame))
+        st.info(markdown_literal(frame))
         return
     if frame.empty:
         st.caption("No rows in this view.")
@@ -206,7 +209,7 @@ def render_exports(store, start, end, f: Filters, prefix: str, filename_prefix: 
     try:
         check_breakdown(by, f)
     except QueryError as exc:
-        c[1].caption(str(exc))
+        c[1].caption(markdown_literal(exc))
         return
     for col, fmt in zip(c[1:], FORMATS):
         name = export_filename(start, end, fmt, filename_prefix)
