@@ -16,5 +16,6 @@ def render_freshness(show_errors: bool = False) -> None:
                     text=f"Loading history from LiteLLM: {backfill_progress.done_days} of "
                          f"{backfill_progress.total_days} days")
     if info["failed"]:
-        st.warning("Last refresh failed; showing stored data." + (f"\n\n{info['error']}" if show_errors else ""))
+        what = "did not finish" if info["unfinished"] else "failed"
+        st.warning(f"Last refresh {what}; showing stored data." + (f"\n\n{info['error']}" if show_errors else ""))
     st.caption(info["text"])
