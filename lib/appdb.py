@@ -13,8 +13,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import (JSON, Column, DateTime, Integer, MetaData, String, Table, Text, create_engine, event,
-                        insert, select, text)
+from sqlalchemy import (JSON, Column, DateTime, Float, Integer, MetaData, String, Table, Text, create_engine, event,
+                        insert, inspect, select, text)
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -35,10 +35,15 @@ job_runs = Table(
     Column("trigger", String(128), nullable=False),                 # "scheduler", "startup", "cli" or a username
     Column("started_at", DateTime(timezone=True), nullable=False, index=True),
     Column("finished_at", DateTime(timezone=True)),
-    Column("status", String(16), nullable=False),                   # running | success | failed
+    Column("status", String(16), nullable=False),   # running | success | failed | interrupted | abandoned
     Column("rows", Integer),
     Column("details", JSON),
     Column("error", Text),
+    # the process running it (lib.jobs.ProcessOwner), so a run whose process died can be told from a live one
+    Column("owner_host", String(255)),
+    Column("owner_pid", Integer),
+    Column("owner_started", Float),                                 # the pid's start time: a reused pid differs
+    Column("heartbeat_at", DateTime(timezone=True)),                # updated while it runs (other hosts' runs)
 )
 
 
@@ -164,3 +169,21 @@ def _migration_login_failures(conn: Connection) -> None:
 
 
 MIGRATIONS.append(_migration_login_failures)
+
+
+def add_missing_columns(conn: Connection, table: Table, names: tuple[str, ...]) -> None:
+    """ALTER TABLE ... ADD COLUMN for those of `names` the table lacks (a new database already has them all)."""
+    present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name not in present:
+            column = table.c[name]
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {column.type.compile(conn.dialect)}"))
+
+
+def _migration_run_owners(conn: Connection) -> None:
+    from lib.model_catalog import sync_locks   # lazy: no cycle
+    add_missing_columns(conn, job_runs, ("owner_host", "owner_pid", "owner_started", "heartbeat_at"))
+    add_missing_columns(conn, sync_locks, ("holder_host", "holder_pid", "holder_started"))
+
+
+MIGRATIONS.append(_migration_run_owners)

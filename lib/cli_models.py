@@ -34,7 +34,10 @@ def cmd_test_config(args, settings) -> int:
 
 
 def cmd_sync_models(args, settings) -> int:
+    from lib.appdb import get_engine
     from lib.model_catalog import ModelSyncError, SyncInProgress, run_model_sync
+    from lib.services import recover_interrupted_work
+    recover_interrupted_work(get_engine(settings.DATABASE_URL))     # a CLI start: runs and the lease of dead syncs
     try:
         result = run_model_sync(settings, "cli", wait_s=args.wait)
     except SyncInProgress as exc:
@@ -50,27 +53,30 @@ def cmd_sync_models(args, settings) -> int:
 
 
 def add_commands(subparsers) -> None:
+    from lib.cli import seconds_arg, text_arg
     t = subparsers.add_parser("test-config", help="check an OpenAI-compatible endpoint, key and model (GET /models)")
-    t.add_argument("--api-base", required=True, help="e.g. https://api.openai.com/v1 (a missing /v1 is handled)")
+    t.add_argument("--api-base", required=True, type=text_arg(2048),
+                   help="e.g. https://api.openai.com/v1 (a missing /v1 is handled)")
     key = t.add_mutually_exclusive_group(required=True)
     key.add_argument("--api-key", help="the endpoint's API key (never stored or logged)")
-    key.add_argument("--api-key-env", metavar="NAME", help="read the API key from this environment variable")
-    t.add_argument("--model", required=True, help="backend model name, e.g. gpt-4o")
-    t.add_argument("--timeout", type=float, default=None, help="seconds (default 10)")
+    key.add_argument("--api-key-env", metavar="NAME", type=text_arg(256),
+                     help="read the API key from this environment variable")
+    t.add_argument("--model", required=True, type=text_arg(256), help="backend model name, e.g. gpt-4o")
+    t.add_argument("--timeout", type=seconds_arg(0, 300, low_included=False), default=None,
+                   help="seconds (default 10)")
     t.set_defaults(func=cmd_test_config)
 
     s = subparsers.add_parser("sync-models", help="sync the models catalogue from LiteLLM's /model/info")
-    s.add_argument("--wait", type=float, default=120.0,
+    s.add_argument("--wait", type=seconds_arg(0, 3600), default=120.0,
                    help="seconds to wait for a sync already running elsewhere (default 120; 0 = refuse)")
     s.set_defaults(func=cmd_sync_models)
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m lib.cli_models ...`: the same two commands on their own (lib.cli wires them in too)."""
-    import argparse
-
+    from lib.cli import Parser
     from lib.config import SettingsError, load_settings
-    parser = argparse.ArgumentParser(prog="python -m lib.cli", description="LiteLLM Console models tools")
+    parser = Parser(prog="python -m lib.cli", description="LiteLLM Console models tools")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     try:

@@ -41,18 +41,20 @@ def cmd_disable_user(args, settings) -> int:
 
 
 def add_user_commands(sub) -> None:
+    from lib.cli import text_arg
+    username = text_arg(64)         # the limits of the users table's columns (lib/accounts.py)
     c = sub.add_parser("create-user", help="create a console login (password read from stdin)")
-    c.add_argument("--username", required=True)
+    c.add_argument("--username", required=True, type=username)
     c.add_argument("--role", choices=ROLES, required=True)
-    c.add_argument("--name")
-    c.add_argument("--email")
-    c.add_argument("--litellm-user-id", help="LiteLLM user id whose usage 'My usage' shows")
+    c.add_argument("--name", type=text_arg(128))
+    c.add_argument("--email", type=text_arg(256))
+    c.add_argument("--litellm-user-id", type=text_arg(256), help="LiteLLM user id whose usage 'My usage' shows")
     c.add_argument("--password-stdin", action="store_true", required=True)
     c.set_defaults(func=cmd_create_user)
     p = sub.add_parser("set-password", help="set a user's password (read from stdin)")
-    p.add_argument("--username", required=True)
+    p.add_argument("--username", required=True, type=username)
     p.add_argument("--password-stdin", action="store_true", required=True)
     p.set_defaults(func=cmd_set_password)
     d = sub.add_parser("disable-user", help="disable a login (its sessions end)")
-    d.add_argument("--username", required=True)
+    d.add_argument("--username", required=True, type=username)
     d.set_defaults(func=cmd_disable_user)

@@ -1,19 +1,81 @@
 """Recording of background job runs (refresh, backfill, model sync) in the app database.
 
 Pages read these rows to show freshness ("today refreshed 2 min ago") and the last error.
+
+A run ends "success", "failed" (an error), "interrupted" (stopped from outside: a page rerun, Ctrl-C) or,
+when its process died without a word (killed, crashed machine), "abandoned": each run records its process
+(host, pid, the pid's start time) and a heartbeat, and `sweep_abandoned` marks the runs whose process is
+gone. It runs when the app and the CLI start and whenever freshness finds a run "running".
 """
 from __future__ import annotations
 
+import logging
+import os
+import socket
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Iterator, Mapping
 
 import pandas as pd
+import psutil
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from lib.appdb import job_runs, utcnow
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = timedelta(seconds=60)
+# A run on another host is abandoned after this long without a heartbeat (its pid cannot be checked from here).
+STALE_AFTER = timedelta(minutes=10)
+UNFINISHED = ("interrupted", "abandoned")
+
+
+@dataclass(frozen=True)
+class ProcessOwner:
+    """A process, told apart from a later one that reuses its pid (after a restart) by its start time."""
+    host: str
+    pid: int
+    started: float          # seconds since the epoch
+
+    @classmethod
+    def current(cls) -> "ProcessOwner":
+        me = psutil.Process()
+        return cls(this_host(), me.pid, me.create_time())
+
+    def is_gone(self, heartbeat_at: datetime | None, now: datetime) -> bool:
+        """Whether this process has ended: checked directly on this host; elsewhere, by a stopped heartbeat."""
+        if self.host == this_host():
+            return not process_alive(self.pid, self.started)
+        return heartbeat_at is None or now - heartbeat_at > STALE_AFTER
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on {self.host}"
+
+
+def this_host() -> str:
+    """The host name, and on Linux the pid namespace: two containers given the same host name still differ
+    (a pid of one cannot be checked from the other)."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:")    # e.g. "pid:[4026531836]"
+    except OSError:
+        namespace = ""
+    return (socket.gethostname() + namespace)[-255:]      # the owner_host column
+
+
+def process_alive(pid: int, started: float | None) -> bool:
+    """Whether pid `pid` of this host runs, and is the process that started at `started` (not a reuse)."""
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:     # ended, not yet reaped by its parent
+            return False
+        return started is None or abs(proc.create_time() - started) < 1.0
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:                         # exists, owned by someone else
+        return True
 
 
 @dataclass
@@ -25,21 +87,76 @@ class JobRun:
 
 @contextmanager
 def record_job(engine: Engine, job: str, trigger: str) -> Iterator[JobRun]:
-    """Record a run: 'running' at start, then 'success' or 'failed' with the error. Re-raises failures."""
+    """Record a run: 'running' at start (with its process and a heartbeat), then 'success', 'failed' with the
+    error, or 'interrupted' (a BaseException that is not an error: Streamlit stopping the script, Ctrl-C).
+    Re-raises."""
+    owner, now = ProcessOwner.current(), utcnow()
     with engine.begin() as conn:
-        run_id = conn.execute(insert(job_runs).values(job=job, trigger=trigger, started_at=utcnow(),
-                                                      status="running")).inserted_primary_key[0]
+        run_id = conn.execute(insert(job_runs).values(
+            job=job, trigger=trigger, started_at=now, status="running", owner_host=owner.host, owner_pid=owner.pid,
+            owner_started=owner.started, heartbeat_at=now)).inserted_primary_key[0]
     run = JobRun(id=run_id)
+    stop_beating = _start_heartbeat(engine, run_id)
     try:
         yield run
-    except BaseException as exc:
-        with engine.begin() as conn:
-            conn.execute(update(job_runs).where(job_runs.c.id == run_id).values(
-                finished_at=utcnow(), status="failed", rows=run.rows, details=run.details, error=str(exc)[:2000]))
+    except Exception as exc:
+        _finish(engine, run, "failed", str(exc)[:2000])
         raise
+    except BaseException as exc:
+        _finish(engine, run, "interrupted", f"Interrupted before it finished ({type(exc).__name__})")
+        raise
+    else:
+        _finish(engine, run, "success", None)
+    finally:
+        stop_beating.set()
+
+
+def _finish(engine: Engine, run: JobRun, status: str, error: str | None) -> None:
     with engine.begin() as conn:
-        conn.execute(update(job_runs).where(job_runs.c.id == run_id).values(
-            finished_at=utcnow(), status="success", rows=run.rows, details=run.details))
+        conn.execute(update(job_runs).where(job_runs.c.id == run.id).values(
+            finished_at=utcnow(), status=status, rows=run.rows, details=run.details, error=error))
+
+
+def _start_heartbeat(engine: Engine, run_id: int) -> threading.Event:
+    """Touch the run's heartbeat every HEARTBEAT_EVERY until the returned event is set."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(HEARTBEAT_EVERY.total_seconds()):
+            try:
+                with engine.begin() as conn:
+                    conn.execute(update(job_runs).where(job_runs.c.id == run_id, job_runs.c.status == "running")
+                                 .values(heartbeat_at=utcnow()))
+            except Exception as exc:  # the database is briefly unavailable: the next beat tries again
+                log.warning("job run %s heartbeat not recorded: %s", run_id, exc)
+
+    threading.Thread(target=beat, name=f"job-run-{run_id}-heartbeat", daemon=True).start()
+    return stop
+
+
+def _owner_of(row: Mapping) -> ProcessOwner:
+    return ProcessOwner(row["owner_host"] or "an unknown host", row["owner_pid"] or 0, row["owner_started"])
+
+
+def sweep_abandoned(engine: Engine, now: datetime | None = None) -> int:
+    """Mark 'abandoned' every running run whose process is gone; returns how many. A live process's run is
+    never touched (a run recorded before owners were, has only its start time as heartbeat)."""
+    now = now or utcnow()
+    with engine.connect() as conn:
+        running = conn.execute(select(job_runs).where(job_runs.c.status == "running")).mappings().all()
+    swept = 0
+    for row in running:
+        owner = _owner_of(row)
+        if not owner.is_gone(as_aware(row["heartbeat_at"] or row["started_at"]), now):
+            continue
+        with engine.begin() as conn:     # unless it finished meanwhile
+            swept += conn.execute(update(job_runs).where(job_runs.c.id == row["id"], job_runs.c.status == "running")
+                                  .values(status="abandoned", finished_at=now,
+                                          error=f"Abandoned: its process ({owner.describe()}) ended before it "
+                                                "finished")).rowcount
+    if swept:
+        log.warning("marked %d job run(s) abandoned: their processes ended before they finished", swept)
+    return swept
 
 
 def last_run(engine: Engine, job: str, status: str | None = None) -> dict | None:
@@ -79,17 +196,27 @@ def humanize_ago(ts: datetime, now: datetime) -> str:
 
 
 def freshness(engine: Engine, now: datetime | None = None) -> dict:
-    """What pages say about data freshness: last successful refresh, and the last failure if newer."""
+    """What pages say about data freshness: last successful refresh, and the last failure if newer.
+
+    `failed` also covers a refresh that did not finish (`unfinished`: interrupted or abandoned). A run shown
+    as running is first checked: one whose process is gone is marked abandoned (cheap: only then is it checked).
+    """
     now = now or utcnow()
+
+    def latest_runs() -> list[dict]:
+        return [r for r in (last_run(engine, "refresh_today"), last_run(engine, "backfill")) if r]
+
+    latest = latest_runs()
+    if any(r["status"] == "running" for r in latest) and sweep_abandoned(engine, now):
+        latest = latest_runs()
     ok = last_run(engine, "refresh_today", "success") or last_run(engine, "backfill", "success")
-    latest = [r for r in (last_run(engine, "refresh_today"), last_run(engine, "backfill")) if r]
     newest = max(latest, key=lambda r: as_aware(r["started_at"])) if latest else None
     out = {"refreshed_at": None, "text": "No data fetched from LiteLLM yet", "failed": False, "error": None,
-           "running": bool(newest and newest["status"] == "running")}
+           "unfinished": False, "running": bool(newest and newest["status"] == "running")}
     if ok:
         at = as_aware(ok["finished_at"] or ok["started_at"])
         out["refreshed_at"] = at
         out["text"] = f"Today refreshed {humanize_ago(at, now)}"
-    if newest and newest["status"] == "failed":
-        out["failed"], out["error"] = True, newest["error"]
+    if newest and newest["status"] in ("failed", *UNFINISHED):
+        out["failed"], out["error"], out["unfinished"] = True, newest["error"], newest["status"] in UNFINISHED
     return out

@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lib.appdb import metadata, utcnow
 from lib.audit import audit
-from lib.jobs import as_aware
+from lib.jobs import ProcessOwner, as_aware, process_alive, this_host
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +90,10 @@ sync_locks = Table(
     Column("owner", String(128)),                              # its trigger, for the "already running" message
     Column("acquired_at", DateTime(timezone=True)),
     Column("expires_at", DateTime(timezone=True)),
+    # the holding process (lib.jobs.ProcessOwner): a lease of a process that died is freed at once on its host
+    Column("holder_host", String(255)),
+    Column("holder_pid", Integer),
+    Column("holder_started", Float),
 )
 
 LOCK_NAME = "model_sync"
@@ -373,20 +377,50 @@ def acquire_sync_lock(engine: Engine, owner: str, wait_s: float = 0.0, poll_s: f
     """Take the model-sync lease, waiting up to `wait_s`; raise SyncInProgress with who holds it."""
     _ensure_lock_row(engine)
     token = uuid.uuid4().hex
+    me = ProcessOwner.current()
     deadline = time.monotonic() + max(0.0, wait_s)
     while True:
+        release_abandoned_sync_lock(engine)
         now = utcnow()
         with engine.begin() as conn:
             got = conn.execute(
                 update(sync_locks)
                 .where(sync_locks.c.name == LOCK_NAME)
                 .where((sync_locks.c.holder.is_(None)) | (sync_locks.c.expires_at < now))
-                .values(holder=token, owner=owner, acquired_at=now, expires_at=now + LOCK_TTL)).rowcount
+                .values(holder=token, owner=owner, acquired_at=now, expires_at=now + LOCK_TTL,
+                        holder_host=me.host, holder_pid=me.pid, holder_started=me.started)).rowcount
         if got == 1:
             return Lease(token, owner)
         if time.monotonic() >= deadline:
             raise SyncInProgress(_busy_message(engine))
         time.sleep(poll_s)
+
+
+def release_abandoned_sync_lock(engine: Engine) -> bool:
+    """Free the lease of a sync whose process died on this host (killed mid-sync); True if freed.
+
+    Its transaction never committed, so nothing else is left to clean. A holder on another host keeps the
+    lease until it expires (LOCK_TTL): its process cannot be checked from here.
+    """
+    with engine.connect() as conn:
+        row = conn.execute(select(sync_locks.c.holder, sync_locks.c.owner, sync_locks.c.holder_host,
+                                  sync_locks.c.holder_pid, sync_locks.c.holder_started)
+                           .where(sync_locks.c.name == LOCK_NAME)).mappings().first()
+    if not row or not row["holder"] or row["holder_host"] != this_host() or row["holder_pid"] is None:
+        return False
+    if process_alive(row["holder_pid"], row["holder_started"]):
+        return False
+    with engine.begin() as conn:
+        freed = conn.execute(update(sync_locks).where(sync_locks.c.name == LOCK_NAME)
+                             .where(sync_locks.c.holder == row["holder"]).values(**_FREE)).rowcount
+    if freed:
+        log.warning("freed the model-sync lease of %s (pid %s), which ended before its sync finished",
+                    row["owner"], row["holder_pid"])
+    return bool(freed)
+
+
+_FREE = {"holder": None, "owner": None, "acquired_at": None, "expires_at": None, "holder_host": None,
+         "holder_pid": None, "holder_started": None}
 
 
 def _busy_message(engine: Engine) -> str:
@@ -404,7 +438,7 @@ def release_sync_lock(engine: Engine, lease: Lease) -> None:
     with engine.begin() as conn:
         conn.execute(update(sync_locks).where(sync_locks.c.name == LOCK_NAME)
                      .where(sync_locks.c.holder == lease.token)
-                     .values(holder=None, owner=None, acquired_at=None, expires_at=None))
+                     .values(**_FREE))
 
 
 def _hold(conn: Connection, lease: Lease) -> None:
@@ -679,6 +713,7 @@ def last_sync(engine: Engine, succeeded: bool = False) -> SyncResult | None:
 
 def sync_running(engine: Engine) -> str | None:
     """'alice' (the trigger) while a sync holds an unexpired lease, else None."""
+    release_abandoned_sync_lock(engine)
     with engine.connect() as conn:
         row = conn.execute(select(sync_locks).where(sync_locks.c.name == LOCK_NAME)).mappings().first()
     if row and row["holder"] and row["expires_at"] and as_aware(row["expires_at"]) > utcnow():

@@ -22,7 +22,7 @@ from lib.store import UsageStore
 
 log = logging.getLogger(__name__)
 
-_lock = threading.Lock()
+_lock = threading.RLock()     # start_background_services takes it, then get_store again
 _stores: dict[str, UsageStore] = {}
 _scheduler: BackgroundScheduler | None = None
 
@@ -117,6 +117,19 @@ def run_backfill(settings: Settings, trigger: str, start=None, end=None, force: 
         backfill_progress.running = False
 
 
+def recover_interrupted_work(engine, store: UsageStore | None = None) -> dict:
+    """Clean up after processes that died mid-work (a killed CLI, a crashed app): runs left "running" are marked
+    abandoned, a dead model sync's lease is freed, and the store's orphan files are removed. Nothing of a live
+    process is touched. Run when the app and the CLI start."""
+    from lib.jobs import sweep_abandoned
+    from lib.model_catalog import release_abandoned_sync_lock
+    done = {"abandoned_runs": sweep_abandoned(engine), "sync_lease_freed": release_abandoned_sync_lock(engine),
+            "orphan_files": store.remove_orphans() if store is not None else None}
+    if done["orphan_files"]:
+        log.warning("removed files an interrupted store write left: %s", ", ".join(done["orphan_files"]))
+    return done
+
+
 def warm_store(settings: Settings) -> None:
     get_store(settings).sync()
 
@@ -137,7 +150,11 @@ def start_background_services(settings: Settings) -> BackgroundScheduler:
     with _lock:
         if _scheduler is not None:
             return _scheduler
-        get_engine(settings.DATABASE_URL)  # schema up to date before any job records a run
+        engine = get_engine(settings.DATABASE_URL)  # schema up to date before any job records a run
+        try:
+            recover_interrupted_work(engine, get_store(settings))
+        except Exception:  # the app still starts; the next start (or freshness) tries again
+            log.exception("could not clean up after interrupted work")
         scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                       "misfire_grace_time": 300})
         # load the stored history into memory now, not on the first page view after a restart

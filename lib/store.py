@@ -248,6 +248,28 @@ class UsageStore:
             os.replace(tmp, self.manifest_path)
         return written       # readers load the new days on their next query (sync)
 
+    def remove_orphans(self) -> list[str] | None:
+        """Delete what a writer killed mid-write left: its `.tmp` files and day files the manifest does not list
+        (written before the manifest was). Returns the names removed, or None if another writer holds the lock.
+
+        Writers create files only while holding the write lock, and a killed process's lock is released by
+        the kernel: so under the lock no file is being written, and nothing here is a live writer's.
+        """
+        with self.write_lock(blocking=False) as locked:
+            if not locked:
+                return None          # a live writer: its files are not orphans; the next start cleans up
+            listed = set(self._read_manifest()["days"])
+            candidates = [p for p in self.days_dir.iterdir() if p.is_file()]
+            candidates.append(self.manifest_path.with_suffix(".json.tmp"))
+            orphans = [p for p in candidates if p.name.endswith((".parquet.tmp", ".json.tmp"))
+                       or (p.suffix == ".parquet" and p.stem not in listed)]
+            removed = []
+            for path in orphans:
+                if path.exists():
+                    path.unlink()
+                    removed.append(path.name)
+            return sorted(removed)
+
     def close(self) -> None:
         self._con.close()
 

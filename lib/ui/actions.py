@@ -19,20 +19,31 @@ def refresh_button(settings, user: User) -> None:
                      help=None if allowed else denied_message("usage:refresh")):
         return
     engine = get_engine(settings.DATABASE_URL)
+    # Audited whatever ends the run: a rerun or stop (a click elsewhere on the page) raises a BaseException in
+    # this thread mid-refresh, and the run's audit row must not be lost with it.
+    outcome, details, summary = "interrupted", {}, None
     try:
         require(user.role, "usage:refresh")          # enforced here too, not only by the disabled button
         with st.spinner("Fetching today's usage from LiteLLM…"):
             summary = run_refresh_today(settings, trigger=user.username)
+            outcome, details = "success", summary.as_dict()
     except PermissionDenied as exc:
-        audit(engine, user.username, "usage.refresh", "today", "denied", {})
+        outcome = "denied"
         st.error(str(exc))
     except RefreshInProgress as exc:
+        outcome = None                               # nothing was done: not audited
         st.warning(str(exc))
     except Exception as exc:  # LiteLLM down: stored data stays; say what happened
-        audit(engine, user.username, "usage.refresh", "today", "failure", {"error": str(exc)[:500]})
+        outcome, details = "failure", {"error": str(exc)[:500]}
         st.error(f"Refresh failed; the stored data is unchanged. {markdown_literal(exc)}")
-    else:
-        audit(engine, user.username, "usage.refresh", "today", "success", summary.as_dict())
+    except BaseException as exc:
+        if outcome == "interrupted":                 # not when the refresh had finished (the spinner's end)
+            details = {"reason": type(exc).__name__}
+        raise
+    finally:
+        if outcome:
+            audit(engine, user.username, "usage.refresh", "today", outcome, details)
+    if summary is not None:
         st.toast(f"Refreshed {summary.days_fetched} day(s): {summary.rows_written:,} rows")
 
 

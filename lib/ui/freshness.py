@@ -17,6 +17,7 @@ def render_freshness(show_errors: bool = False) -> None:
                     text=f"Loading history from LiteLLM: {backfill_progress.done_days} of "
                          f"{backfill_progress.total_days} days")
     if info["failed"]:
+        what = "did not finish" if info["unfinished"] else "failed"
         error = f"\n\n{markdown_literal(info['error'])}" if show_errors else ""      # LiteLLM's words: plain text
-        st.warning("Last refresh failed; showing stored data." + error)
+        st.warning(f"Last refresh {what}; showing stored data." + error)
     st.caption(info["text"])
