@@ -10,7 +10,7 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from sqlalchemy.exc import SQLAlchemyError
 
-from lib.config import DATA_DIR, SettingsError, get_settings
+from lib.core.settings import DATA_DIR, SettingsError, get_settings
 
 log = logging.getLogger("litellm_console.app")
 LOGOUT_REQUESTED = "console_logout_requested"
@@ -24,8 +24,8 @@ except SettingsError as exc:
     st.error(f"Configuration error — {exc}")
     st.stop()
 
-from lib import accounts  # noqa: E402
-from lib.appdb import get_engine  # noqa: E402
+from lib.auth import accounts  # noqa: E402
+from lib.core.db import get_engine  # noqa: E402
 from lib.ui import session  # noqa: E402
 from lib.ui.navigation import build_navigation  # noqa: E402
 from lib.ui.sidebar import render_sidebar  # noqa: E402

@@ -8,9 +8,9 @@ What it does, in one run:
    providers behind 18 model groups, ~2 years of days ending today, growing traffic, quiet weekends) as
    rows of LiteLLM's daily table (`LiteLLM_DailyUserSpend`: date x user x key x model x group), and
    derives from them, vectorised, exactly the rows ingest stores (every breakdown x API key, with
-   lib/ingest.py's provider attribution) until there are `--rows` stored rows.
+   lib/usage/ingest.py's provider attribution) until there are `--rows` stored rows.
 2. Writes them with `UsageStore.replace_days` (64 days per call) and loads a fresh `UsageStore`.
-3. Times `lib.queries.usage_page_queries` (overview + trends + every breakdown + daily series + heatmap)
+3. Times `lib.usage.queries.usage_page_queries` (overview + trends + every breakdown + daily series + heatmap)
    for 7, 30, 90 and 365 days, unfiltered, with 2 providers + 3 users, and with 1 model; the same
    questions with pandas on a DataFrame of the same stored rows (in memory, date-sorted; only the
    queries are timed); and, where `initdb` exists, with SQL GROUP BYs on a throwaway PostgreSQL holding
@@ -19,8 +19,8 @@ What it does, in one run:
    every configuration once per engine); ratios are against DuckDB on the same data. The machine's load
    average is printed: on a shared machine, read the medians with it (the best DuckDB run is shown too).
 4. Times ingest without HTTP: LiteLLM 1.108-shaped pages of the most recent ~200k daily rows (1,000 table
-   rows per page; the document lib.demo.aggregate builds, vectorised) are read and merged as ingest does
-   (`lib.activity_sql.merge_pages` of the bodies) and written by `ingest_days`, three times each way:
+   rows per page; the document lib.litellm.demo.aggregate builds, vectorised) are read and merged as ingest does
+   (`lib.usage.activity_sql.merge_pages` of the bodies) and written by `ingest_days`, three times each way:
    into a write-only store (parse + write, the issue's definition of ingest and the CLI's backfill: the
    headline `ingest_rows_per_s`) and into a serving store, which also loads the new days into this process's
    in-memory query tables as the app does (`ingest_serving_rows_per_s`); medians. Rows/s counts STORED rows
@@ -61,10 +61,10 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from lib.queries import (KEY_COLUMNS, NO_TEAM, NO_USER, ROW_METRICS, TREND_METRICS, UNATTRIBUTED, UNKNOWN_KEY,
+from lib.usage.queries import (KEY_COLUMNS, NO_TEAM, NO_USER, ROW_METRICS, TREND_METRICS, UNATTRIBUTED, UNKNOWN_KEY,
                          Filters, QueryError, _plan, breakdown, daily_series, previous_period, trend, trends,
                          usage_page_queries, weekday_grid)
-from lib.store import FLOAT_METRICS, SCHEMA, UsageStore
+from lib.usage.store import FLOAT_METRICS, SCHEMA, UsageStore
 
 RANGES = (7, 30, 90, 365)
 HEADLINE_DAYS = 90
@@ -244,9 +244,9 @@ def generate_daily(w: World, target_rows: int, days: int, today: date, seed: int
 
 
 def store_columns(w: World, daily: Daily) -> dict[str, np.ndarray]:
-    """The stored rows (lib.store.SCHEMA) of these daily-table rows, as codes, sorted by date then breakdown.
+    """The stored rows (lib.usage.store.SCHEMA) of these daily-table rows, as codes, sorted by date then breakdown.
 
-    Same grain and attribution as lib.activity_sql.merge_pages: per breakdown value and API key; provider
+    Same grain and attribution as lib.usage.activity_sql.merge_pages: per breakdown value and API key; provider
     of model rows = the model's prefix; of model-group rows = the key's only provider that day, else the
     provider of the same-named model, else NULL; NULL on user and api_key rows.
     """
@@ -381,7 +381,7 @@ def _row_metrics(g: pd.DataFrame) -> pd.DataFrame:
 
 
 class PandasUsage:
-    """usage_page_queries answered with pandas over the stored rows (same plan: lib.queries._plan)."""
+    """usage_page_queries answered with pandas over the stored rows (same plan: lib.usage.queries._plan)."""
 
     def __init__(self, frame: pd.DataFrame):
         self.df = frame
@@ -814,7 +814,7 @@ ENDPOINTS = ["/chat/completions", "/embeddings"]
 
 
 def daily_rows(w: World, daily: Daily, idx: np.ndarray) -> list[dict]:
-    """Daily-table rows as the dicts lib.demo.aggregate takes (LiteLLM's column names)."""
+    """Daily-table rows as the dicts lib.litellm.demo.aggregate takes (LiteLLM's column names)."""
     m = w.route_model[daily.route[idx]]
     cols = {"date": [(EPOCH + timedelta(days=int(x))).isoformat() for x in daily.day[idx] + daily.first_epoch],
             "user_id": [w.users[u] for u in w.key_user[daily.key[idx]]], "api_key": [w.keys[k] for k in daily.key[idx]],
@@ -833,8 +833,8 @@ def key_metadata(w: World) -> list[dict]:
 
 
 def _metric_dicts(sums: np.ndarray) -> list[dict]:
-    from lib.demo import EXTRA_METRICS
-    from lib.store import METRICS
+    from lib.litellm.demo import EXTRA_METRICS
+    from lib.usage.store import METRICS
     cols = [sums[:, i].tolist() if m in FLOAT_METRICS else sums[:, i].round().astype(np.int64).tolist()
             for i, m in enumerate(METRICS)]
     return [dict(zip(METRICS, vals)) | EXTRA_METRICS for vals in zip(*cols)]
@@ -846,8 +846,8 @@ def _group_sums(inv: np.ndarray, n: int, x: np.ndarray) -> np.ndarray:
 
 def page_body(w: World, daily: Daily, idx: np.ndarray, key_meta: list[dict]) -> dict:
     """LiteLLM 1.108's /user/daily/activity response for these daily-table rows: the same document
-    lib.demo.aggregate builds (tests check it), vectorised so that building 200k rows' pages is quick."""
-    from lib.store import METRICS
+    lib.litellm.demo.aggregate builds (tests check it), vectorised so that building 200k rows' pages is quick."""
+    from lib.usage.store import METRICS
     n_keys = len(w.keys)
     day, key, route = daily.day[idx], daily.key[idx].astype(np.int64), daily.route[idx]
     model = w.route_model[route]
@@ -895,7 +895,7 @@ def build_pages(w: World, daily: Daily, n_rows: int, max_days: int = 42,
                 page_size: int = 1000) -> tuple[list[date], dict]:
     """LiteLLM /user/daily/activity bodies for the most recent days holding >= n_rows daily-table rows (at
     most max_days days), per 7-day chunk as ingest_days asks for them, 1,000 table rows per page."""
-    from lib.ingest import _chunks
+    from lib.usage.ingest import _chunks
     cum = np.cumsum(np.bincount(daily.day, minlength=daily.days)[::-1])
     n_days = min(int(np.searchsorted(cum, min(n_rows, int(cum[-1])))) + 1, max_days, daily.days)
     first = daily.days - n_days
@@ -916,8 +916,8 @@ def build_pages(w: World, daily: Daily, n_rows: int, max_days: int = 42,
 
 def time_ingest(w: World, daily: Daily, bench_store: UsageStore, n_rows: int, tmp: Path, log=print,
                 split_rows: int = 60_000, rounds: int = 3) -> dict:
-    from lib.activity_sql import merge_pages
-    from lib.ingest import ingest_days
+    from lib.usage.activity_sql import merge_pages
+    from lib.usage.ingest import ingest_days
     t0 = time.perf_counter()
     days, bodies = build_pages(w, daily, n_rows)
     all_bodies = [b for bs in bodies.values() for b in bs]

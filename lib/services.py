@@ -12,13 +12,13 @@ from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from lib.appdb import get_engine
-from lib.config import Settings
-from lib.ingest import IngestError, IngestSummary, backfill, refresh_today
-from lib.jobs import record_job
-from lib.litellm_client import LiteLLMError, client_from_settings
-from lib.model_catalog import ModelSyncError
-from lib.store import UsageStore
+from lib.core.db import get_engine
+from lib.core.settings import Settings
+from lib.usage.ingest import IngestError, IngestSummary, backfill, refresh_today
+from lib.core.jobs import record_job
+from lib.litellm.client import LiteLLMError, client_from_settings
+from lib.catalog.models import ModelSyncError
+from lib.usage.store import UsageStore
 
 log = logging.getLogger(__name__)
 
@@ -121,8 +121,8 @@ def recover_interrupted_work(engine, store: UsageStore | None = None) -> dict:
     """Clean up after processes that died mid-work (a killed CLI, a crashed app): runs left "running" are marked
     abandoned, a dead model sync's lease is freed, and the store's orphan files are removed. Nothing of a live
     process is touched. Run when the app and the CLI start."""
-    from lib.jobs import sweep_abandoned
-    from lib.model_catalog import release_abandoned_sync_lock
+    from lib.core.jobs import sweep_abandoned
+    from lib.catalog.models import release_abandoned_sync_lock
     done = {"abandoned_runs": sweep_abandoned(engine), "sync_lease_freed": release_abandoned_sync_lock(engine),
             "orphan_files": store.remove_orphans() if store is not None else None}
     if done["orphan_files"]:
@@ -160,7 +160,7 @@ def start_background_services(settings: Settings) -> BackgroundScheduler:
         # load the stored history into memory now, not on the first page view after a restart
         scheduler.add_job(_scheduled, "date", args=[warm_store, settings], id="warm_store")
         scheduler.add_job(_scheduled, "date", args=[run_backfill, settings, "startup"], id="startup_backfill")
-        from lib.model_catalog import run_model_sync
+        from lib.catalog.models import run_model_sync
         scheduler.add_job(_scheduled, "interval", args=[run_model_sync, settings, "scheduler"],
                           minutes=settings.MODEL_SYNC_INTERVAL_MINUTES, id="model_sync",
                           next_run_time=datetime.now(timezone.utc))       # at start, then on the interval

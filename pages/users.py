@@ -1,7 +1,7 @@
 """Users: list, create, change role, reset password, enable/disable, LiteLLM link (admins); read-only for viewers.
 
 Actions run as button callbacks (before the page is drawn), so the table below always shows their
-result. lib.accounts checks the permission again and audits every change, refused ones included.
+result. lib.auth.accounts checks the permission again and audits every change, refused ones included.
 """
 import streamlit as st
 
@@ -9,11 +9,11 @@ from lib.ui.guard import require_page
 
 user = require_page("users:read")
 
-from lib import accounts  # noqa: E402  (after the guard: nothing is read without a login)
-from lib.appdb import get_engine  # noqa: E402
-from lib.config import get_settings  # noqa: E402
-from lib.permissions import ROLE_LABELS, ROLES, PermissionDenied, disabled_reason  # noqa: E402
-from lib.text_safety import markdown_literal  # noqa: E402
+from lib.auth import accounts  # noqa: E402  (after the guard: nothing is read without a login)
+from lib.core.db import get_engine  # noqa: E402
+from lib.core.settings import get_settings  # noqa: E402
+from lib.auth.permissions import ROLE_LABELS, ROLES, PermissionDenied, disabled_reason  # noqa: E402
+from lib.core.text_safety import markdown_literal  # noqa: E402
 
 settings = get_settings()
 engine = get_engine(settings.DATABASE_URL)

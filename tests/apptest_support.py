@@ -4,9 +4,9 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import accounts
-from lib.appdb import get_engine
-from lib.config import get_settings
+from lib.auth import accounts
+from lib.core.db import get_engine
+from lib.core.settings import get_settings
 from lib.ui.session import start_session_for_tests
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent

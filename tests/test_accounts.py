@@ -6,13 +6,13 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from lib import accounts
-from lib.accounts import AccountError, LoginError
-from lib.appdb import MIGRATIONS, get_engine, init_db
-from lib.audit import list_audit
-from lib.config import load_settings
-from lib.jobs import record_job, recent_runs
-from lib.permissions import PermissionDenied
+from lib.auth import accounts
+from lib.auth.accounts import AccountError, LoginError
+from lib.core.db import MIGRATIONS, get_engine, init_db
+from lib.auth.audit import list_audit
+from lib.core.settings import load_settings
+from lib.core.jobs import record_job, recent_runs
+from lib.auth.permissions import PermissionDenied
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_audit_rows_mask_secrets_and_passwords_never_stored(engine):
     assert "carol-very-secret" not in text and "another-secret-1" not in text
     assert {"user.create", "user.set_password"} <= set(df["action"])
     assert (df[df["action"] == "user.create"]["actor"] == "root").any()
-    from lib.audit import mask
+    from lib.auth.audit import mask
     assert mask({"api_key": "sk-1", "nested": {"password": "x"}, "model": "m"}) == \
         {"api_key": "***", "nested": {"password": "***"}, "model": "m"}
 

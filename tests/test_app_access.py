@@ -9,10 +9,12 @@ import pytest
 import streamlit
 from streamlit.testing.v1 import AppTest
 
-from lib import accounts, appdb
-from lib.appdb import get_engine
-from lib.audit import list_audit
-from lib.config import SettingsError, get_settings, load_settings
+from lib.auth import accounts
+
+from lib.core import db as appdb
+from lib.core.db import get_engine
+from lib.auth.audit import list_audit
+from lib.core.settings import SettingsError, get_settings, load_settings
 from lib.ui.navigation import PAGES, available_pages
 from lib.ui.session import COOKIE_NAME, start_session_for_tests
 
@@ -255,7 +257,7 @@ def test_a_first_start_keeps_the_database_and_the_generated_secret_private(tmp_p
     for k, v in {"DATABASE_URL": url, "DUCKDB_PATH": str(data / "usage.duckdb"), "BACKGROUND_SERVICES": "false",
                  "LITELLM_BASE_URL": "", "APP_SECRET_KEY": ""}.items():
         monkeypatch.setenv(k, v)
-    monkeypatch.setattr("lib.config.DATA_DIR", data)
+    monkeypatch.setattr("lib.core.settings.DATA_DIR", data)
     get_settings.cache_clear()
     try:
         at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()

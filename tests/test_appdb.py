@@ -8,10 +8,10 @@ import pytest
 
 from sqlalchemy import create_engine, event, inspect, insert, select
 
-from lib import appdb
-from lib.accounts import login_failures, sessions, users
-from lib.appdb import MIGRATIONS, get_engine, init_db, job_runs, schema_version, utcnow
-from lib.audit import audit_log
+from lib.core import db as appdb
+from lib.auth.accounts import login_failures, sessions, users
+from lib.core.db import MIGRATIONS, get_engine, init_db, job_runs, schema_version, utcnow
+from lib.auth.audit import audit_log
 
 ACCESS_TABLES = (users, sessions, audit_log, login_failures)
 
@@ -79,7 +79,7 @@ def test_concurrent_starts_apply_each_migration_once(app_db_url):
         # lib/appdb.init_db creates schema_version (create(checkfirst=True)) before it takes PostgreSQL's
         # advisory lock, and SQLite's deferred transactions let two "check, then create" steps interleave:
         # two processes starting on a new database (app + CLI) can fail with "... already exists".
-        # The fix belongs in lib/appdb.py (the lead's): take the lock in that first transaction too, and on
+        # The fix belongs in lib/core/db.py (the lead's): take the lock in that first transaction too, and on
         # SQLite use BEGIN IMMEDIATE (or retry on "already exists"). Passes once fixed.
         pytest.xfail(f"known race in lib/appdb.init_db: {str(errors[0]).splitlines()[0]}")
     assert not errors, errors

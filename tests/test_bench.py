@@ -14,9 +14,9 @@ import numpy as np
 import pyarrow as pa
 
 from lib import bench
-from lib.demo import aggregate
-from lib.activity_sql import merge_pages
-from lib.store import SCHEMA
+from lib.litellm.demo import aggregate
+from lib.usage.activity_sql import merge_pages
+from lib.usage.store import SCHEMA
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON_KEYS = ("rows", "range_days", "duckdb_ms", "pandas_ms", "postgres_ms", "ingest_rows_per_s", "peak_rss_mb")
@@ -73,7 +73,7 @@ def _assert_same_document(a, b, path="$"):
 
 
 def test_page_builder_builds_the_demo_litellm_document():
-    """The vectorised page builder used for the ingest timing = lib.demo.aggregate (LiteLLM 1.108's shape)."""
+    """The vectorised page builder used for the ingest timing = lib.litellm.demo.aggregate (LiteLLM 1.108's shape)."""
     w, daily = _small_world()
     idx = np.arange(min(len(daily), 700))
     keys = {h: {"alias": m["key_alias"], "team_id": m["team_id"], "user_id": m["user_id"],

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import pandas as pd
 import pytest
 
-from lib import charts
-from lib.queries import Filters, usage_page_queries
-from lib.store import UsageStore
+from lib.usage import charts
+from lib.usage.queries import Filters, usage_page_queries
+from lib.usage.store import UsageStore
 from tests.apptest_support import demo_env  # noqa: F401  (fixture)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.config import Settings
+from lib.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = datetime.now(timezone.utc).date()

@@ -13,12 +13,12 @@ import httpx
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from lib.accounts import User
-from lib.appdb import get_engine
-from lib.audit import list_audit
-from lib.config_probe import (MAX_SUGGESTIONS, SUCCESS_MESSAGE, closest_models, models_urls, probe_config,
+from lib.auth.accounts import User
+from lib.core.db import get_engine
+from lib.auth.audit import list_audit
+from lib.catalog.probe import (MAX_SUGGESTIONS, SUCCESS_MESSAGE, closest_models, models_urls, probe_config,
                               similarity, test_configuration)
-from lib.permissions import PermissionDenied
+from lib.auth.permissions import PermissionDenied
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 KEY = "sk-local-secret-123"

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from lib.demo import DemoLiteLLM, demo_transport
+from lib.litellm.demo import DemoLiteLLM, demo_transport
 
 TODAY = date(2026, 11, 22)
 

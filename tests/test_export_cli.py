@@ -18,12 +18,12 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lib.activity_sql import merge_pages
-from lib.config import Settings
-from lib.demo import DemoLiteLLM
-from lib.exports import render_export
-from lib.queries import KEY_COLUMNS, ROW_METRICS, Filters
-from lib.store import UsageStore
+from lib.usage.activity_sql import merge_pages
+from lib.core.settings import Settings
+from lib.litellm.demo import DemoLiteLLM
+from lib.usage.exports import render_export
+from lib.usage.queries import KEY_COLUMNS, ROW_METRICS, Filters
+from lib.usage.store import UsageStore
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = datetime.now(timezone.utc).date()

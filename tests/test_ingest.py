@@ -9,11 +9,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lib.activity_sql import merge_pages
-from lib.ingest import backfill, day_status, days_to_fetch, refresh_today, IngestError
-from lib.litellm_client import LiteLLMClient
-from lib.queries import breakdown, overview
-from lib.store import UsageStore
+from lib.usage.activity_sql import merge_pages
+from lib.usage.ingest import backfill, day_status, days_to_fetch, refresh_today, IngestError
+from lib.litellm.client import LiteLLMClient
+from lib.usage.queries import breakdown, overview
+from lib.usage.store import UsageStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
 AGG = json.loads((FIXTURES / "activity_aggregated_1_108.json").read_text())

@@ -18,13 +18,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from lib import accounts
-from lib.appdb import get_engine, job_runs
-from lib.audit import list_audit
-from lib.config import Settings
-from lib.jobs import freshness, last_run, recent_runs
-from lib.model_catalog import sync_running
-from lib.store import UsageStore
+from lib.auth import accounts
+from lib.core.db import get_engine, job_runs
+from lib.auth.audit import list_audit
+from lib.core.settings import Settings
+from lib.core.jobs import freshness, last_run, recent_runs
+from lib.catalog.models import sync_running
+from lib.usage.store import UsageStore
 from lib.ui.session import start_session_for_tests
 from tests.apptest_support import demo_env  # noqa: F401  (fixture)
 
@@ -62,8 +62,8 @@ def killed(child: subprocess.Popen) -> None:
 
 RUN_A_JOB = """
 import os, sys
-from lib.appdb import get_engine
-from lib.jobs import record_job
+from lib.core.db import get_engine
+from lib.core.jobs import record_job
 with record_job(get_engine(os.environ["DATABASE_URL"]), {job!r}, "cli"):
     print("ready", flush=True)
     sys.stdin.read()
@@ -127,7 +127,7 @@ def _orphans(store_dir: Path) -> dict[str, Path]:
 
 def test_files_a_killed_writer_left_are_removed_at_the_next_start(env):
     assert cli(env, "backfill", "--start", str(DAY), "--end", str(DAY)).returncode == 0
-    store_dir = Path(env["DUCKDB_PATH"]).with_suffix("")         # the store's folder (lib.config store_dir)
+    store_dir = Path(env["DUCKDB_PATH"]).with_suffix("")         # the store's folder (lib.core.settings store_dir)
     manifest = (store_dir / "manifest.json").read_text()
     listed = store_dir / "days" / f"{DAY}.parquet"
     # what a writer killed between writing its day files and rewriting the manifest leaves behind
@@ -157,8 +157,8 @@ def test_no_file_is_removed_while_another_writer_holds_the_store(tmp_path):
 
 HOLD_THE_SYNC_LEASE = """
 import os, sys
-from lib.appdb import get_engine
-from lib.model_catalog import acquire_sync_lock
+from lib.core.db import get_engine
+from lib.catalog.models import acquire_sync_lock
 acquire_sync_lock(get_engine(os.environ["DATABASE_URL"]), "scheduler")
 print("ready", flush=True)
 sys.stdin.read()
@@ -210,7 +210,7 @@ def test_a_refresh_cut_short_by_a_page_interaction_is_audited_and_not_left_runni
 def test_a_database_of_the_previous_release_gains_run_owners_and_keeps_its_runs(app_db_url):
     from sqlalchemy import create_engine, inspect, text
 
-    from lib.appdb import MIGRATIONS, init_db, schema_version, utcnow
+    from lib.core.db import MIGRATIONS, init_db, schema_version, utcnow
     previous = create_engine(app_db_url)
     with previous.begin() as c:      # the schema before run owners: every earlier migration, without the new columns
         schema_version.create(c)

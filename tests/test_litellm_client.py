@@ -10,9 +10,9 @@ import pytest
 
 import pandas as pd
 
-from lib.activity_sql import merge_pages
-from lib.ingest import fetch_range
-from lib.litellm_client import (LiteLLMAuthError, LiteLLMBadResponse, LiteLLMClient, LiteLLMTimeout,
+from lib.usage.activity_sql import merge_pages
+from lib.usage.ingest import fetch_range
+from lib.litellm.client import (LiteLLMAuthError, LiteLLMBadResponse, LiteLLMClient, LiteLLMTimeout,
                                 LiteLLMUnreachable)
 
 KEY = "sk-very-secret-master-key-123"
@@ -119,7 +119,7 @@ def test_a_closed_port_is_unreachable_with_the_url():
 
 
 def read_pages(c) -> dict:
-    """What ingest does with a range: every page's body, merged (lib/activity_sql.py)."""
+    """What ingest does with a range: every page's body, merged (lib/usage/activity_sql.py)."""
     return merge_pages(fetch_range(c, DAY, DAY))
 
 

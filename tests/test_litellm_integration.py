@@ -6,10 +6,10 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from lib.ingest import backfill
-from lib.litellm_client import LiteLLMAuthError, LiteLLMClient
-from lib.queries import Filters, breakdown, overview
-from lib.store import UsageStore
+from lib.usage.ingest import backfill
+from lib.litellm.client import LiteLLMAuthError, LiteLLMClient
+from lib.usage.queries import Filters, breakdown, overview
+from lib.usage.store import UsageStore
 
 pytestmark = pytest.mark.litellm
 

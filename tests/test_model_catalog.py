@@ -12,17 +12,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 from sqlalchemy import select, update
 
-from lib.accounts import User
-from lib.appdb import get_engine, job_runs
-from lib.audit import list_audit
-from lib.config import load_settings
-from lib.litellm_client import LiteLLMUnreachable
-from lib.model_catalog import (LOCK_NAME, ModelSyncError, SyncInProgress, acquire_sync_lock, catalogue,
+from lib.auth.accounts import User
+from lib.core.db import get_engine, job_runs
+from lib.auth.audit import list_audit
+from lib.core.settings import load_settings
+from lib.litellm.client import LiteLLMUnreachable
+from lib.catalog.models import (LOCK_NAME, ModelSyncError, SyncInProgress, acquire_sync_lock, catalogue,
                                catalogue_rows, changed_fields, facets, filter_catalogue, last_sync,
                                release_sync_lock, run_model_sync, sync_history, sync_locks, sync_models,
                                sync_models_as, sync_running, with_usage)
-from lib.permissions import PermissionDenied
-from lib.schemas import ModelInfoResponse
+from lib.auth.permissions import PermissionDenied
+from lib.litellm.schemas import ModelInfoResponse
 from tests.support.postgres import app_db_url, pg_server, pg_url  # noqa: F401  (fixtures)
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
@@ -200,7 +200,7 @@ def test_failure_changes_nothing_and_is_recorded(engine):
 
 def test_database_error_mid_sync_rolls_back_everything(engine, monkeypatch):
     sync_models(engine, FakeClient(BASE[:2]), "scheduler")
-    import lib.model_catalog as mc
+    import lib.catalog.models as mc
     real, calls = mc.audit, []
 
     def audit_fails_once(*args, **kwargs):              # the audit row is the last write of the transaction
@@ -220,8 +220,8 @@ def test_backend_keys_are_stored_nowhere(engine):
     e["litellm_params"]["api_key"] = "sk-very-secret"
     sync_models(engine, FakeClient([e]), "alice")
     with engine.connect() as c:
-        from lib.model_catalog import model_catalog, model_sync_runs
-        from lib.audit import audit_log
+        from lib.catalog.models import model_catalog, model_sync_runs
+        from lib.auth.audit import audit_log
         dump = json.dumps([[dict(r) for r in c.execute(select(t)).mappings()]
                            for t in (model_catalog, model_sync_runs, audit_log)], default=str)
     assert "sk-very-secret" not in dump and "pw@" not in dump
@@ -289,7 +289,7 @@ def test_a_sync_in_another_process_is_refused_while_one_runs(app_db_url):
     engine = get_engine(app_db_url)
     lease = acquire_sync_lock(engine, "scheduler")
     code = ("import sys; sys.path.insert(0, '.');"
-            "from lib.appdb import get_engine; from lib.model_catalog import acquire_sync_lock, SyncInProgress\n"
+            "from lib.core.db import get_engine; from lib.catalog.models import acquire_sync_lock, SyncInProgress\n"
             "try:\n  acquire_sync_lock(get_engine(sys.argv[1]), 'cli', wait_s=0.5)\nexcept SyncInProgress as e:\n"
             "  print('refused:', e)\nelse:\n  print('acquired')")
     try:
@@ -398,11 +398,11 @@ def test_browser_queries(engine):
 def test_usage_of_the_last_30_days(engine, tmp_path):
     from datetime import datetime, timezone
 
-    from lib.ingest import backfill
-    from lib.litellm_client import LiteLLMClient
-    from lib.demo import MODELS, demo_transport
-    from lib.queries import Filters, breakdown
-    from lib.store import UsageStore
+    from lib.usage.ingest import backfill
+    from lib.litellm.client import LiteLLMClient
+    from lib.litellm.demo import MODELS, demo_transport
+    from lib.usage.queries import Filters, breakdown
+    from lib.usage.store import UsageStore
     today = datetime.now(timezone.utc).date()
     client = LiteLLMClient("http://demo", "k", transport=demo_transport(seed=3, today=today))
     store = UsageStore(tmp_path / "store")

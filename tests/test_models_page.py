@@ -8,10 +8,10 @@ import sys
 
 import pytest
 
-from lib.appdb import get_engine
-from lib.audit import list_audit
-from lib.litellm_client import LiteLLMUnreachable
-from lib.model_catalog import acquire_sync_lock, release_sync_lock, sync_models
+from lib.core.db import get_engine
+from lib.auth.audit import list_audit
+from lib.litellm.client import LiteLLMUnreachable
+from lib.catalog.models import acquire_sync_lock, release_sync_lock, sync_models
 from tests.apptest_support import app_as, demo_env  # noqa: F401  (fixture)
 from tests.test_config_probe import KEY, local_backend  # noqa: F401  (fixture)
 from tests.test_model_catalog import BASE, FakeClient, dep

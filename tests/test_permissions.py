@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lib.permissions import (PERMISSIONS, ROLE_PERMISSIONS, ROLES, PermissionDenied, denied_message, disabled_reason,
+from lib.auth.permissions import (PERMISSIONS, ROLE_PERMISSIONS, ROLES, PermissionDenied, denied_message, disabled_reason,
                              has_permission, permissions_for, require)
 from lib.ui.navigation import PAGES, available_pages, landing_page, menu
 
@@ -89,7 +89,7 @@ def test_menus_per_role():
 def test_lib_modules_import_without_streamlit():
     import subprocess
     import sys
-    code = ("import sys, lib.permissions, lib.accounts, lib.audit, lib.cli_users, lib.appdb; "
+    code = ("import sys, lib.auth.permissions, lib.auth.accounts, lib.auth.audit, lib.cli.users, lib.core.db; "
             "print('streamlit' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

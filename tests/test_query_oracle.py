@@ -1,7 +1,7 @@
 """The query layer against an independent pandas computation on random LiteLLM data (hypothesis).
 
 Random daily-table rows (date x user x key x model) are turned into LiteLLM 1.108-shaped
-`/user/daily/activity` pages (lib.demo.aggregate, LiteLLM's aggregation), split at a random page size,
+`/user/daily/activity` pages (lib.litellm.demo.aggregate, LiteLLM's aggregation), split at a random page size,
 merged and stored by the real ingest code, then queried. The expected answers are pandas group-bys over
 the random rows themselves.
 """
@@ -16,11 +16,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lib.demo import aggregate
-from lib.activity_sql import merge_pages
-from lib.queries import (BREAKDOWNS, Filters, QueryError, breakdown, daily_series, filter_options, overview,
+from lib.litellm.demo import aggregate
+from lib.usage.activity_sql import merge_pages
+from lib.usage.queries import (BREAKDOWNS, Filters, QueryError, breakdown, daily_series, filter_options, overview,
                          resolve_api_keys, trends, usage_page_queries, weekday_grid)
-from lib.store import SCHEMA, UsageStore
+from lib.usage.store import SCHEMA, UsageStore
 
 D0 = date(2026, 3, 2)                   # a Monday
 DAYS = [D0 + timedelta(days=i) for i in range(10)]

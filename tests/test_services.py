@@ -7,10 +7,10 @@ import threading
 import pytest
 
 from lib import services
-from lib.appdb import get_engine
-from lib.config import load_settings
-from lib.ingest import IngestError
-from lib.jobs import last_run, recent_runs
+from lib.core.db import get_engine
+from lib.core.settings import load_settings
+from lib.usage.ingest import IngestError
+from lib.core.jobs import last_run, recent_runs
 
 
 def _closed_port() -> int:

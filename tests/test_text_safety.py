@@ -15,7 +15,7 @@ import string
 import pandas as pd
 import pytest
 
-from lib.text_safety import WORD_JOINER, markdown_literal, plotly_label, spreadsheet_csv
+from lib.core.text_safety import WORD_JOINER, markdown_literal, plotly_label, spreadsheet_csv
 
 STREAMLIT_TEXT_REWRITES = {
     "autolink": re.compile(r"(https?://|www(?=\.))([-.\w]+)([^ \t\r\n]*)", re.IGNORECASE),

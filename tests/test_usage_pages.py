@@ -2,7 +2,7 @@
 
 The store holds 40 days of demo data ingested through the real client and ingest code. The oracle is
 computed with pandas straight from the rows the demo proxy served (LiteLLM's daily table), never with the
-app's query functions; KPI cards must show those numbers (as lib.formatting prints them).
+app's query functions; KPI cards must show those numbers (as lib.core.formatting prints them).
 """
 from __future__ import annotations
 
@@ -12,11 +12,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import accounts
-from lib.appdb import get_engine
-from lib.demo import UNASSIGNED_ENTITY
-from lib.formatting import kpi_delta, kpi_value
-from lib.litellm_client import _cached_demo_transport
+from lib.auth import accounts
+from lib.core.db import get_engine
+from lib.litellm.demo import UNASSIGNED_ENTITY
+from lib.core.formatting import kpi_delta, kpi_value
+from lib.litellm.client import _cached_demo_transport
 from lib.services import get_store
 from lib.ui.session import start_session_for_tests
 from tests.apptest_support import ROOT, demo_env  # noqa: F401  (fixture)

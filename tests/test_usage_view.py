@@ -4,9 +4,9 @@ from datetime import date
 import pandas as pd
 from hypothesis import given, strategies as st
 
-from lib.periods import PRESETS, preset_range
-from lib.queries import Filters
-from lib.usage_view import ViewState, parse_query, restrict_to_user
+from lib.usage.periods import PRESETS, preset_range
+from lib.usage.queries import Filters
+from lib.usage.view_state import ViewState, parse_query, restrict_to_user
 
 OPTIONS = {"models": ["openai/gpt-4o", "anthropic/claude-3-5-haiku"], "providers": ["openai", "anthropic"],
            "users": ["alice", "bob"], "teams": ["team-a"], "model_groups": [],
@@ -61,7 +61,7 @@ def test_keys_without_alias_or_owner_get_readable_labels():
     """A query frame holds missing text as NaN (pandas 3), which is truthy: labels must not trip on it."""
     import pandas as pd
 
-    from lib.usage_view import api_key_labels
+    from lib.usage.view_state import api_key_labels
     keys = pd.DataFrame({"api_key": ["litellm_proxy_master_key", "ab" * 32, "cd" * 32],
                          "key_alias": [None, None, "ci-pipeline"], "owner": ["default_user_id", None, "bob"]})
     keys = keys.astype({"key_alias": "str", "owner": "str"})

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.accounts import User
-from lib.appdb import get_engine
-from lib.audit import audit
-from lib.permissions import PermissionDenied, denied_message, has_permission, require
-from lib.queries import Filters
-from lib.text_safety import markdown_literal
+from lib.auth.accounts import User
+from lib.core.db import get_engine
+from lib.auth.audit import audit
+from lib.auth.permissions import PermissionDenied, denied_message, has_permission, require
+from lib.usage.queries import Filters
+from lib.core.text_safety import markdown_literal
 
 
 def refresh_button(settings, user: User) -> None:

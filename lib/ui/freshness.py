@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.appdb import get_engine
-from lib.config import get_settings
-from lib.jobs import freshness
+from lib.core.db import get_engine
+from lib.core.settings import get_settings
+from lib.core.jobs import freshness
 from lib.services import backfill_progress
-from lib.text_safety import markdown_literal
+from lib.core.text_safety import markdown_literal
 
 
 def render_freshness(show_errors: bool = False) -> None:

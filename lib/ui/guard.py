@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.accounts import User
-from lib.permissions import has_permission
+from lib.auth.accounts import User
+from lib.auth.permissions import has_permission
 from lib.ui.session import render_login, verified_user
 
 
@@ -16,8 +16,8 @@ def require_page(permission: str) -> User:
     _leave_pages_directory_mode()
     user = verified_user()
     if user is None:
-        from lib.appdb import get_engine
-        from lib.config import get_settings
+        from lib.core.db import get_engine
+        from lib.core.settings import get_settings
         settings = get_settings()
         render_login(get_engine(settings.DATABASE_URL), demo_accounts=settings.demo_mode)
         st.stop()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lib.permissions import PERMISSIONS, has_permission
+from lib.auth.permissions import PERMISSIONS, has_permission
 
 ROOT = Path(__file__).resolve().parents[2]
 

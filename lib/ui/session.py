@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 import jwt
 import streamlit as st
 
-from lib import accounts
-from lib.accounts import LoginError, User
+from lib.auth import accounts
+from lib.auth.accounts import LoginError, User
 
 COOKIE_NAME = "litellm_console_auth"
 COOKIE_DAYS = 7
@@ -28,8 +28,8 @@ def current_user() -> User | None:
 
 def verified_user() -> User | None:
     """This session's user, re-checked against the sessions table (logout elsewhere, disabled, role change)."""
-    from lib.appdb import get_engine
-    from lib.config import get_settings
+    from lib.core.db import get_engine
+    from lib.core.settings import get_settings
     username, exp = st.session_state.get("username"), st.session_state.get(_EXP_KEY)
     if not (st.session_state.get("authentication_status") and username and exp):
         return None
@@ -100,7 +100,7 @@ def _forget(authenticator) -> None:
 
 
 def render_login(engine, demo_accounts: bool) -> None:
-    """Our own login form: lockout, disabled accounts and audit live in lib.accounts (one message for any refusal)."""
+    """Our own login form: lockout, disabled accounts and audit live in lib.auth.accounts (one message for any refusal)."""
     st.title("LiteLLM Console")
     if demo_accounts:
         st.info("Demo mode: log in as **admin** / admin, **viewer** / viewer (read-only admin) or "

@@ -6,9 +6,9 @@ from typing import Callable
 
 import streamlit as st
 
-from lib.accounts import User
-from lib.permissions import ROLE_LABELS, has_permission
-from lib.text_safety import markdown_literal
+from lib.auth.accounts import User
+from lib.auth.permissions import ROLE_LABELS, has_permission
+from lib.core.text_safety import markdown_literal
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ def render_sidebar(user: User, demo_mode: bool, on_logout: Callable[[], None]) -
             st.info("Demo mode: generated LiteLLM data, demo logins.", icon=":material/science:")
         _freshness(user)
         st.divider()
-        # a username is letters, digits and . _ - @ only (lib.accounts), which a code span shows as typed
+        # a username is letters, digits and . _ - @ only (lib.auth.accounts), which a code span shows as typed
         st.markdown(f"**{markdown_literal(user.display_name)}**  \n`{user.username}` · "
                     f"{ROLE_LABELS.get(user.role, user.role)}")
         # a callback (not the return value): it runs before the next script run, also under AppTest

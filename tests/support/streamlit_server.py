@@ -40,7 +40,7 @@ def _free_port() -> int:
 def _clean_env() -> dict[str, str]:
     """The test process's environment minus every app setting (a developer's LITELLM_BASE_URL or
     ADMIN_PASSWORD must not leak into a demo server)."""
-    from lib.config import Settings
+    from lib.core.settings import Settings
     return {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
-from lib.text_safety import plotly_label
+from lib.core.text_safety import plotly_label
 
 PALETTE = qualitative.Plotly + qualitative.D3[1:] + qualitative.Dark24
 OTHER_COLOUR = "#9ca3af"

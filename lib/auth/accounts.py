@@ -22,11 +22,11 @@ import pandas as pd
 from sqlalchemy import (Boolean, Column, DateTime, Float, Integer, String, Table, func, insert, select, update)
 from sqlalchemy.exc import IntegrityError
 
-from lib.appdb import metadata, utcnow
-from lib.audit import audit
-from lib.jobs import as_aware
-from lib.permissions import ROLES, PermissionDenied, require
-from lib.private_files import make_private_dir, restrict_to_owner
+from lib.core.db import metadata, utcnow
+from lib.auth.audit import audit
+from lib.core.jobs import as_aware
+from lib.auth.permissions import ROLES, PermissionDenied, require
+from lib.core.files import make_private_dir, restrict_to_owner
 
 users = Table(
     "users", metadata,
@@ -98,7 +98,7 @@ class User:
     enabled: bool
 
     def can(self, permission: str) -> bool:
-        from lib.permissions import has_permission
+        from lib.auth.permissions import has_permission
         return has_permission(self.role, permission)
 
 

@@ -14,7 +14,7 @@ import sys
 
 
 def cmd_test_config(args, settings) -> int:
-    from lib.config_probe import DEFAULT_TIMEOUT_S, test_configuration
+    from lib.catalog.probe import DEFAULT_TIMEOUT_S, test_configuration
     key = args.api_key
     if key is None and args.api_key_env:
         key = os.environ.get(args.api_key_env)
@@ -23,7 +23,7 @@ def cmd_test_config(args, settings) -> int:
             return 2
     engine = None
     try:
-        from lib.appdb import get_engine
+        from lib.core.db import get_engine
         engine = get_engine(settings.DATABASE_URL)
     except Exception as exc:  # the test itself does not need the app database; only its audit row does
         print(f"warning: not audited (app database unavailable: {exc})", file=sys.stderr)
@@ -34,8 +34,8 @@ def cmd_test_config(args, settings) -> int:
 
 
 def cmd_sync_models(args, settings) -> int:
-    from lib.appdb import get_engine
-    from lib.model_catalog import ModelSyncError, SyncInProgress, run_model_sync
+    from lib.core.db import get_engine
+    from lib.catalog.models import ModelSyncError, SyncInProgress, run_model_sync
     from lib.services import recover_interrupted_work
     recover_interrupted_work(get_engine(settings.DATABASE_URL))     # a CLI start: runs and the lease of dead syncs
     try:
@@ -73,9 +73,9 @@ def add_commands(subparsers) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python -m lib.cli_models ...`: the same two commands on their own (lib.cli wires them in too)."""
+    """`python -m lib.cli.catalog ...`: the same two commands on their own (lib.cli wires them in too)."""
     from lib.cli import Parser
-    from lib.config import SettingsError, load_settings
+    from lib.core.settings import SettingsError, load_settings
     parser = Parser(prog="python -m lib.cli", description="LiteLLM Console models tools")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

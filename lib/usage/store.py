@@ -37,13 +37,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lib.private_files import make_private_dir
-from lib.schemas import METRIC_NAMES
+from lib.core.files import make_private_dir
+from lib.litellm.schemas import METRIC_NAMES
 
-METRICS = list(METRIC_NAMES)        # the order LiteLLM's metrics are read in (lib/schemas.py)
+METRICS = list(METRIC_NAMES)        # the order LiteLLM's metrics are read in (lib/litellm/schemas.py)
 # dim: which LiteLLM breakdown a row comes from. value: that breakdown's key (model name, user id...).
 # api_key and key_* describe the API key of the row (NULL api_key = part LiteLLM did not attribute to a key).
-# provider: the provider a model / model-group row is attributed to (see lib/ingest.py for the rule).
+# provider: the provider a model / model-group row is attributed to (see lib/usage/ingest.py for the rule).
 SCHEMA = pa.schema(
     [("date", pa.date32()), ("dim", pa.string()), ("value", pa.string()), ("api_key", pa.string()),
      ("key_alias", pa.string()), ("key_user_id", pa.string()), ("user_email", pa.string()),

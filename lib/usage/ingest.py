@@ -2,7 +2,7 @@
 
 Pages count rows of LiteLLM's daily table, not days: one date can be split across pages and each page's
 metadata covers that page only. So every page of a range is fetched and rows are merged by
-(date, breakdown, value, api key), summing metrics (in DuckDB: lib/activity_sql.py).
+(date, breakdown, value, api key), summing metrics (in DuckDB: lib/usage/activity_sql.py).
 
 Stored grain: for each breakdown (model, model_group, provider, user, api_key) the per-API-key split,
 with each key's alias, owner user id, email and team from LiteLLM's key metadata. Where an entry's key
@@ -28,11 +28,11 @@ from datetime import date, datetime, timedelta, timezone
 
 from pydantic import ValidationError
 
-from lib.activity_sql import merge_pages
-from lib.litellm_client import (ACTIVITY_PATH, LiteLLMAuthError, LiteLLMClient, LiteLLMError, LiteLLMUnreachable,
+from lib.usage.activity_sql import merge_pages
+from lib.litellm.client import (ACTIVITY_PATH, LiteLLMAuthError, LiteLLMClient, LiteLLMError, LiteLLMUnreachable,
                                 bad_response)
-from lib.schemas import ActivityHead
-from lib.store import SCHEMA, UsageStore
+from lib.litellm.schemas import ActivityHead
+from lib.usage.store import SCHEMA, UsageStore
 
 log = logging.getLogger(__name__)
 

@@ -1,12 +1,12 @@
 """LiteLLM activity pages -> stored rows, merged in DuckDB.
 
 The pages of a range are parsed by DuckDB's JSON reader into typed nested columns (the structure is
-derived from the pydantic schema in lib/schemas.py, so there is one description of a page) and merged
+derived from the pydantic schema in lib/litellm/schemas.py, so there is one description of a page) and merged
 in SQL: no Python object per row, and DuckDB releases the GIL, so chunks fetched by several threads are
 merged on every core. A page DuckDB cannot read is checked again by pydantic, whose message says where
 the response is wrong.
 
-Merge rules (see lib/ingest.py's docstring for the provider attribution shown in the UI):
+Merge rules (see lib/usage/ingest.py's docstring for the provider attribution shown in the UI):
   * a cell (date, breakdown, value, api key) may repeat across pages: its metrics are summed;
   * an entry's own metrics minus its key split, where not zero, is a row with api_key NULL;
   * key metadata: per field, the first non-null value of the day in page order.
@@ -24,9 +24,9 @@ import pyarrow as pa
 from pydantic import ValidationError
 from typing_extensions import is_typeddict
 
-from lib.litellm_client import ACTIVITY_PATH, LiteLLMBadResponse, bad_response
-from lib.schemas import ActivityPage, DailyResult
-from lib.store import FLOAT_LIMIT, FLOAT_METRICS, METRICS, SCHEMA, metric_type
+from lib.litellm.client import ACTIVITY_PATH, LiteLLMBadResponse, bad_response
+from lib.litellm.schemas import ActivityPage, DailyResult
+from lib.usage.store import FLOAT_LIMIT, FLOAT_METRICS, METRICS, SCHEMA, metric_type
 
 _BREAKDOWNS = (("models", "model"), ("model_groups", "model_group"), ("providers", "provider"),
                ("entities", "user"))

@@ -13,7 +13,7 @@ from typing import Any, Callable
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from lib.schemas import ModelInfoResponse
+from lib.litellm.schemas import ModelInfoResponse
 
 log = logging.getLogger(__name__)
 ACTIVITY_PATH = "/user/daily/activity"
@@ -127,7 +127,7 @@ class LiteLLMClient:
     # -- endpoints ---------------------------------------------------------------------------
     def daily_activity_body(self, start: date, end: date, page: int = 1, page_size: int = 1000) -> bytes:
         """One page of daily activity, unparsed: ingest reads the pages of a range together
-        (lib/activity_sql.py)."""
+        (lib/usage/activity_sql.py)."""
         return self._get(ACTIVITY_PATH, {"start_date": start.isoformat(), "end_date": end.isoformat(),
                                          "page": page, "page_size": page_size}).content
 
@@ -172,7 +172,7 @@ _demo_cache: dict = {}
 def _cached_demo_transport(seed: int):
     from datetime import datetime, timezone
 
-    from lib.demo import demo_transport
+    from lib.litellm.demo import demo_transport
     key = (seed, datetime.now(timezone.utc).date())
     if key not in _demo_cache:
         _demo_cache.clear()

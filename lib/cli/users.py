@@ -4,12 +4,12 @@ from __future__ import annotations
 import json
 import sys
 
-from lib import accounts
-from lib.permissions import ROLES
+from lib.auth import accounts
+from lib.auth.permissions import ROLES
 
 
 def _engine(settings):
-    from lib.appdb import get_engine
+    from lib.core.db import get_engine
     return get_engine(settings.DATABASE_URL)
 
 
@@ -42,7 +42,7 @@ def cmd_disable_user(args, settings) -> int:
 
 def add_user_commands(sub) -> None:
     from lib.cli import text_arg
-    username = text_arg(64)         # the limits of the users table's columns (lib/accounts.py)
+    username = text_arg(64)         # the limits of the users table's columns (lib/auth/accounts.py)
     c = sub.add_parser("create-user", help="create a console login (password read from stdin)")
     c.add_argument("--username", required=True, type=username)
     c.add_argument("--role", choices=ROLES, required=True)

@@ -13,7 +13,7 @@ import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from lib.config import SettingsError, load_settings
+from lib.core.settings import SettingsError, load_settings
 
 EARLIEST_DATE = date(2020, 1, 1)      # before any LiteLLM proxy: a typo, not history to fetch or export
 
@@ -95,9 +95,9 @@ def _range(args) -> tuple[date, date]:
 
 def _writer_store(settings):
     """A write-only store (the app's process serves), cleaned of what interrupted runs left (a CLI start)."""
-    from lib.appdb import get_engine
+    from lib.core.db import get_engine
     from lib.services import recover_interrupted_work
-    from lib.store import UsageStore
+    from lib.usage.store import UsageStore
     store = UsageStore.writer(settings.store_dir)
     recover_interrupted_work(get_engine(settings.DATABASE_URL), store)
     return store
@@ -119,9 +119,9 @@ def cmd_refresh_today(args, settings) -> int:
 
 
 def cmd_export(args, settings) -> int:
-    from lib.exports import render_export
-    from lib.queries import Filters, QueryError, resolve_api_keys
-    from lib.store import UsageStore
+    from lib.usage.exports import render_export
+    from lib.usage.queries import Filters, QueryError, resolve_api_keys
+    from lib.usage.store import UsageStore
     start, end = _range(args)
     store = UsageStore(settings.store_dir, window=(start, end))   # reads only the local store
     try:
@@ -143,7 +143,7 @@ def cmd_export(args, settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from lib.queries import BREAKDOWNS
+    from lib.usage.queries import BREAKDOWNS
     p = Parser(prog="python -m lib.cli", description="LiteLLM Console command line")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -170,8 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--output", type=_output_path, help="write here instead of stdout")
     e.set_defaults(func=cmd_export)
 
-    from lib.cli_models import add_commands as add_model_commands
-    from lib.cli_users import add_user_commands
+    from lib.cli.catalog import add_commands as add_model_commands
+    from lib.cli.users import add_user_commands
     add_user_commands(sub)
     add_model_commands(sub)
     return p
@@ -187,8 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # LiteLLM down, ingest errors: one line, non-zero
-        from lib.ingest import IngestError
-        from lib.litellm_client import LiteLLMError
+        from lib.usage.ingest import IngestError
+        from lib.litellm.client import LiteLLMError
         if isinstance(exc, (LiteLLMError, IngestError)):
             print(f"error: {exc}", file=sys.stderr)
             if isinstance(exc, IngestError):

@@ -18,7 +18,7 @@ from sqlalchemy import (JSON, Column, DateTime, Float, Integer, MetaData, String
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
-from lib.private_files import create_private_file, make_private_dir, restrict_to_owner
+from lib.core.files import create_private_file, make_private_dir, restrict_to_owner
 
 metadata = MetaData()
 
@@ -39,7 +39,7 @@ job_runs = Table(
     Column("rows", Integer),
     Column("details", JSON),
     Column("error", Text),
-    # the process running it (lib.jobs.ProcessOwner), so a run whose process died can be told from a live one
+    # the process running it (lib.core.jobs.ProcessOwner), so a run whose process died can be told from a live one
     Column("owner_host", String(255)),
     Column("owner_pid", Integer),
     Column("owner_started", Float),                                 # the pid's start time: a reused pid differs
@@ -56,8 +56,8 @@ def _migration_1(conn: Connection) -> None:
 
 
 def _migration_2(conn: Connection) -> None:
-    from lib.accounts import sessions, users   # tables live beside their logic
-    from lib.audit import audit_log
+    from lib.auth.accounts import sessions, users   # tables live beside their logic
+    from lib.auth.audit import audit_log
     for table in (users, sessions, audit_log):
         table.create(conn, checkfirst=True)
 
@@ -156,7 +156,7 @@ def transaction(engine: Engine) -> Iterator[Connection]:
 
 
 def _migration_model_catalog(conn: Connection) -> None:
-    from lib.model_catalog import create_tables   # models catalogue, sync runs, sync lease (lazy: no cycle)
+    from lib.catalog.models import create_tables   # models catalogue, sync runs, sync lease (lazy: no cycle)
     create_tables(conn)
 
 
@@ -164,7 +164,7 @@ MIGRATIONS.append(_migration_model_catalog)
 
 
 def _migration_login_failures(conn: Connection) -> None:
-    from lib.accounts import login_failures    # failed logins per username hash, known or not (lazy: no cycle)
+    from lib.auth.accounts import login_failures    # failed logins per username hash, known or not (lazy: no cycle)
     login_failures.create(conn, checkfirst=True)
 
 
@@ -181,7 +181,7 @@ def add_missing_columns(conn: Connection, table: Table, names: tuple[str, ...]) 
 
 
 def _migration_run_owners(conn: Connection) -> None:
-    from lib.model_catalog import sync_locks   # lazy: no cycle
+    from lib.catalog.models import sync_locks   # lazy: no cycle
     add_missing_columns(conn, job_runs, ("owner_host", "owner_pid", "owner_started", "heartbeat_at"))
     add_missing_columns(conn, sync_locks, ("holder_host", "holder_pid", "holder_started"))
 

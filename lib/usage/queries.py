@@ -3,7 +3,7 @@
 Every function takes a date range (UTC days, inclusive, unlimited) and `Filters`, and returns a
 DataFrame (or a dict for the overview). Filters on API keys, users and teams are exact on every view,
 because every stored row carries its API key and the key's owner and team. Filters and views that
-cross breakdowns (a provider filter on a model-group view) use the attribution rule in lib/ingest.py,
+cross breakdowns (a provider filter on a model-group view) use the attribution rule in lib/usage/ingest.py,
 and the result says so in `.attrs["note"]`.
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
-from lib.ingest import PROVIDER_RULE
-from lib.store import ROLLUP_DIMS, UsageStore, metric_type, total_of
+from lib.usage.ingest import PROVIDER_RULE
+from lib.usage.store import ROLLUP_DIMS, UsageStore, metric_type, total_of
 
 BREAKDOWNS = ("daily", "model", "model_group", "provider", "user", "api_key", "team")
 SUM_METRICS = ["api_requests", "successful_requests", "failed_requests", "prompt_tokens", "completion_tokens",

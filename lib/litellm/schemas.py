@@ -16,7 +16,7 @@ class _Lenient(BaseModel):
 
 
 # The daily activity rows are described as TypedDicts: pydantic checks a page against them (and names
-# where a malformed page is wrong), and lib/activity_sql.py derives from them the DuckDB structure that
+# where a malformed page is wrong), and lib/usage/activity_sql.py derives from them the DuckDB structure that
 # ingest reads pages with. Missing metrics (fields newer LiteLLM added) and nulls count as zero; unknown
 # fields are dropped.
 class SpendMetrics(TypedDict, total=False):

@@ -269,8 +269,8 @@ def test_configuration(engine, user, api_base: str, api_key: str, model: str, *,
                        actor: str | None = None) -> ProbeResult:
     """The page's and CLI's Test Configuration: checks models:test (when a user is given), probes, audits the
     URL (cleaned), model and outcome — never the key. `user=None` is the operator's CLI (actor "cli")."""
-    from lib.audit import audit
-    from lib.permissions import PermissionDenied, require
+    from lib.auth.audit import audit
+    from lib.auth.permissions import PermissionDenied, require
     who = actor or (user.username if user is not None else "cli")
     target = clean_api_base(api_base)
     if user is not None:

@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, insert, select
 
-from lib.appdb import metadata, utcnow
-from lib.text_safety import spreadsheet_csv
+from lib.core.db import metadata, utcnow
+from lib.core.text_safety import spreadsheet_csv
 
 audit_log = Table(
     "audit_log", metadata,

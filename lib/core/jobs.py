@@ -23,7 +23,7 @@ import psutil
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
-from lib.appdb import job_runs, utcnow
+from lib.core.db import job_runs, utcnow
 
 log = logging.getLogger(__name__)
 

@@ -33,9 +33,9 @@ from sqlalchemy import (JSON, Boolean, Column, DateTime, Float, Integer, String,
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from lib.appdb import metadata, utcnow
-from lib.audit import audit
-from lib.jobs import ProcessOwner, as_aware, process_alive, this_host
+from lib.core.db import metadata, utcnow
+from lib.auth.audit import audit
+from lib.core.jobs import ProcessOwner, as_aware, process_alive, this_host
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ sync_locks = Table(
     Column("owner", String(128)),                              # its trigger, for the "already running" message
     Column("acquired_at", DateTime(timezone=True)),
     Column("expires_at", DateTime(timezone=True)),
-    # the holding process (lib.jobs.ProcessOwner): a lease of a process that died is freed at once on its host
+    # the holding process (lib.core.jobs.ProcessOwner): a lease of a process that died is freed at once on its host
     Column("holder_host", String(255)),
     Column("holder_pid", Integer),
     Column("holder_started", Float),
@@ -557,9 +557,9 @@ def run_model_sync(settings, trigger: str, *, wait_s: float | None = None, actor
     Safe from any thread. `wait_s`: how long to wait for a running sync (default DEFAULT_WAIT_S; the UI passes 0
     to refuse at once). Raises SyncInProgress or ModelSyncError (both recorded and audited).
     """
-    from lib.appdb import get_engine
-    from lib.jobs import record_job
-    from lib.litellm_client import client_from_settings
+    from lib.core.db import get_engine
+    from lib.core.jobs import record_job
+    from lib.litellm.client import client_from_settings
 
     engine = get_engine(settings.DATABASE_URL)
     actor = actor or trigger
@@ -584,8 +584,8 @@ def run_model_sync(settings, trigger: str, *, wait_s: float | None = None, actor
 
 def sync_models_as(settings, user) -> SyncResult:
     """A person's "Refresh Models from LiteLLM": checks models:sync, refuses at once if a sync is running."""
-    from lib.appdb import get_engine
-    from lib.permissions import PermissionDenied, require
+    from lib.core.db import get_engine
+    from lib.auth.permissions import PermissionDenied, require
     try:
         require(user.role, "models:sync")
     except PermissionDenied as exc:
@@ -627,7 +627,7 @@ def catalogue(engine: Engine) -> pd.DataFrame:
 
 def with_usage(df: pd.DataFrame, store, today: date, days: int = 30) -> pd.DataFrame:
     """Adds requests/spend over the last `days` UTC days (public model name = LiteLLM model group)."""
-    from lib.queries import Filters, breakdown
+    from lib.usage.queries import Filters, breakdown
     start = today - timedelta(days=days - 1)
     out = df.copy()
     try:
@@ -722,7 +722,7 @@ def sync_running(engine: Engine) -> str | None:
 
 
 def create_tables(conn: Connection) -> None:
-    """Migration body (lib.appdb appends a migration that calls this)."""
+    """Migration body (lib.core.db appends a migration that calls this)."""
     for table in (model_catalog, model_sync_runs, sync_locks):
         table.create(conn, checkfirst=True)
     if conn.execute(select(sync_locks.c.name).where(sync_locks.c.name == LOCK_NAME)).first() is None:

@@ -10,8 +10,8 @@ from datetime import date
 
 import pandas as pd
 
-from lib.periods import DEFAULT_PRESET, PRESETS, preset_range
-from lib.queries import Filters
+from lib.usage.periods import DEFAULT_PRESET, PRESETS, preset_range
+from lib.usage.queries import Filters
 
 LIST_PARAMS = ("model", "provider", "user", "key", "team")
 _FILTER_FIELD = {"model": "models", "provider": "providers", "user": "users", "key": "api_keys", "team": "teams"}

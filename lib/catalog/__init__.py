@@ -1,0 +1,1 @@
+"""The models catalogue: sync from LiteLLM, browsing, and configuration tests."""
