@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from lib.ui.navigation import available_pages, menu
-from tests.support.browser import TIMEOUT, login, pick_option, wait_for_cookie, wait_idle
+from tests.support.browser import TIMEOUT, login, open_dropdown, pick_option, wait_for_cookie, wait_idle
 from tests.support.streamlit_server import StreamlitServer, _require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.litellm]
@@ -110,9 +110,7 @@ def test_the_master_key_and_a_bare_key_are_offered_by_name(browser: Browser, har
     login(page, harness_server.url, "root", PASSWORD, "usage")
     _assert_page_healthy(page, "Usage analytics")
     page.get_by_text("Filters").click()
-    page.get_by_test_id("stMultiSelect").filter(has_text="API keys").click()
-    page.get_by_role("option").first.wait_for(timeout=TIMEOUT)
-    offered = page.get_by_role("option").all_inner_texts()
+    offered = open_dropdown(page, "API keys")
     page.keyboard.press("Escape")
     assert "LiteLLM master key (default_user_id)" in offered, offered
     assert f"key …{unlabelled_traffic['bare_key_suffix']}" in offered, offered

@@ -71,12 +71,25 @@ def wait_for_cookie(page: Page) -> dict:
     raise AssertionError("the login cookie was never set")
 
 
-def pick_option(page: Page, widget_label: str, option: str) -> None:
-    """Choose `option` in the multiselect labelled `widget_label` and close its dropdown."""
+def open_dropdown(page: Page, widget_label: str) -> list[str]:
+    """Open the multiselect labelled `widget_label` and return its options' texts (the dropdown stays open)."""
     box = page.get_by_test_id("stMultiSelect").filter(has_text=widget_label)
     for _ in range(5):
         wait_idle(page)
         box.click()
+        try:
+            page.get_by_role("option").first.wait_for(timeout=5_000)
+        except Exception:                               # the dropdown closed under a rerun: open it again
+            page.keyboard.press("Escape")
+            continue
+        return page.get_by_role("option").all_inner_texts()
+    raise AssertionError(f"the options of {widget_label!r} never appeared")
+
+
+def pick_option(page: Page, widget_label: str, option: str) -> None:
+    """Choose `option` in the multiselect labelled `widget_label` and close its dropdown."""
+    for _ in range(5):
+        open_dropdown(page, widget_label)
         choice = page.get_by_role("option", name=option)
         try:
             choice.wait_for(timeout=5_000)
