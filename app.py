@@ -10,7 +10,8 @@ import streamlit as st
 import streamlit_authenticator as stauth
 from sqlalchemy.exc import SQLAlchemyError
 
-from lib.core.settings import DATA_DIR, SettingsError, get_settings
+from lib.core.settings import DATA_DIR, SettingsError
+from lib.ui.runtime import current_settings, runtime
 
 log = logging.getLogger("litellm_console.app")
 LOGOUT_REQUESTED = "console_logout_requested"
@@ -19,19 +20,19 @@ COOKIE_TRIES = "console_cookie_tries"
 st.set_page_config(page_title="LiteLLM Console", page_icon=":material/monitoring:", layout="wide")
 
 try:
-    settings = get_settings()
+    settings = current_settings()
 except SettingsError as exc:
     st.error(f"Configuration error — {exc}")
     st.stop()
 
 from lib.auth import accounts  # noqa: E402
-from lib.core.db import get_engine  # noqa: E402
 from lib.ui import session  # noqa: E402
 from lib.ui.navigation import build_navigation  # noqa: E402
 from lib.ui.sidebar import render_sidebar  # noqa: E402
 
 try:
-    engine = get_engine(settings.DATABASE_URL)
+    rt = runtime()          # once per process: app database (schema up to date), usage store, scheduler
+    engine = rt.engine
     accounts.bootstrap_accounts(engine, settings)
     secret = accounts.cookie_secret(settings, DATA_DIR)
 except (SettingsError, accounts.AccountError) as exc:
@@ -44,12 +45,7 @@ except SQLAlchemyError as exc:
     st.stop()
 
 if settings.BACKGROUND_SERVICES:
-    try:
-        from lib.services import start_background_services
-    except ImportError:
-        pass
-    else:
-        start_background_services(settings)     # once per process; cheap on every later run
+    rt.start_background_services()     # once per process; cheap on every later run
 
 def keep_login_cookie(authenticator, secret: str, cookie_secure: str) -> None:
     """The login cookie is written by a browser component, and a rerun right after the login can drop it.

@@ -1,61 +1,31 @@
-"""Process-wide services: the usage store, the app database, and the one background scheduler.
+"""The usage jobs a process runs (refresh today, backfill, warm the store) and the scheduler that runs them.
 
-Everything here exists once per process (module-level singletons behind a lock), so the Streamlit
-app, the CLI and tests share one code path. Scheduler jobs never touch Streamlit.
+Each takes the process's runtime (lib/runtime.py), so the Streamlit app, the CLI and tests share one code path.
+Scheduler jobs never touch Streamlit.
 """
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from lib.core.db import get_engine
-from lib.core.settings import Settings
-from lib.usage.ingest import IngestError, IngestSummary, backfill, refresh_today
+from lib.catalog.models import ModelSyncError, run_model_sync
 from lib.core.jobs import record_job
-from lib.litellm.client import LiteLLMError, client_from_settings
-from lib.catalog.models import ModelSyncError
+from lib.core.settings import Settings
+from lib.litellm.client import LiteLLMError
+from lib.usage.ingest import IngestError, IngestSummary, backfill, refresh_today
 from lib.usage.store import UsageStore
 
+if TYPE_CHECKING:
+    from lib.runtime import Runtime
+
 log = logging.getLogger(__name__)
-
-_lock = threading.RLock()     # start_background_services takes it, then get_store again
-_stores: dict[str, UsageStore] = {}
-_scheduler: BackgroundScheduler | None = None
-
-
-def get_store(settings: Settings) -> UsageStore:
-    key = str(settings.store_dir)
-    with _lock:
-        if key not in _stores:
-            _stores[key] = UsageStore(settings.store_dir)
-        return _stores[key]
-
-
-@dataclass
-class BackfillProgress:
-    running: bool = False
-    done_days: int = 0
-    total_days: int = 0
-    started_at: datetime | None = None
-    error: str | None = None
-
-    @property
-    def fraction(self) -> float:
-        return self.done_days / self.total_days if self.total_days else 1.0
-
-
-backfill_progress = BackfillProgress()
 
 
 class RefreshInProgress(RuntimeError):
     pass
-
-
-_refresh_lock = threading.Lock()
 
 
 def _ingest_kwargs(settings: Settings) -> dict:
@@ -63,47 +33,43 @@ def _ingest_kwargs(settings: Settings) -> dict:
             "grace_minutes": settings.COMPLETE_GRACE_MINUTES}
 
 
-def run_refresh_today(settings: Settings, trigger: str, wait: bool = False,
-                      store: UsageStore | None = None) -> IngestSummary:
+def run_refresh_today(rt: Runtime, trigger: str, wait: bool = False) -> IngestSummary:
     """Refresh today (and yesterday until complete), recorded as a job run.
 
     Two refreshes in one process never overlap: the second waits (wait=True) or is refused.
-    `store`: this process's serving store by default; the CLI passes a write-only one.
     """
-    if not _refresh_lock.acquire(blocking=wait):
+    if not rt.refresh_lock.acquire(blocking=wait):
         raise RefreshInProgress("A refresh is already running; try again in a moment.")
     try:
-        store, engine = store or get_store(settings), get_engine(settings.DATABASE_URL)
-        with record_job(engine, "refresh_today", trigger) as run, client_from_settings(settings) as client:
+        with record_job(rt.engine, "refresh_today", trigger) as run, rt.litellm_client() as client:
             try:
-                summary = refresh_today(client, store, **_ingest_kwargs(settings))
+                summary = refresh_today(client, rt.store, **_ingest_kwargs(rt.settings))
             except IngestError as exc:
                 run.details = exc.summary.as_dict()
                 raise
             run.rows, run.details = summary.rows_written, summary.as_dict()
             return summary
     finally:
-        _refresh_lock.release()
+        rt.refresh_lock.release()
 
 
-def run_backfill(settings: Settings, trigger: str, start=None, end=None, force: bool = False,
-                 store: UsageStore | None = None) -> IngestSummary:
+def run_backfill(rt: Runtime, trigger: str, start=None, end=None, force: bool = False) -> IngestSummary:
     """Fill missing or partial days of [start, end] (default: the last BACKFILL_DAYS), recorded as a job run."""
     today = datetime.now(timezone.utc).date()
     end = end or today
-    start = start or (today - timedelta(days=max(settings.BACKFILL_DAYS - 1, 0)))
-    store, engine = store or get_store(settings), get_engine(settings.DATABASE_URL)
+    start = start or (today - timedelta(days=max(rt.settings.BACKFILL_DAYS - 1, 0)))
+    progress = rt.backfill_progress
 
-    def progress(done: int, total: int) -> None:
-        backfill_progress.done_days, backfill_progress.total_days = done, total
+    def advance(done: int, total: int) -> None:
+        progress.done_days, progress.total_days = done, total
 
-    backfill_progress.running, backfill_progress.started_at, backfill_progress.error = True, datetime.now(timezone.utc), None
+    progress.running, progress.started_at, progress.error = True, datetime.now(timezone.utc), None
     try:
-        with record_job(engine, "backfill", trigger) as run, client_from_settings(settings) as client:
+        with record_job(rt.engine, "backfill", trigger) as run, rt.litellm_client() as client:
             run.details = {"start": start.isoformat(), "end": end.isoformat(), "force": force}
             try:
-                summary = backfill(client, store, start, end, force=force, progress=progress,
-                                   **_ingest_kwargs(settings))
+                summary = backfill(client, rt.store, start, end, force=force, progress=advance,
+                                   **_ingest_kwargs(rt.settings))
             except IngestError as exc:
                 run.details |= exc.summary.as_dict()
                 raise
@@ -111,18 +77,18 @@ def run_backfill(settings: Settings, trigger: str, start=None, end=None, force: 
             run.details |= summary.as_dict()
             return summary
     except Exception as exc:
-        backfill_progress.error = str(exc)
+        progress.error = str(exc)
         raise
     finally:
-        backfill_progress.running = False
+        progress.running = False
 
 
 def recover_interrupted_work(engine, store: UsageStore | None = None) -> dict:
     """Clean up after processes that died mid-work (a killed CLI, a crashed app): runs left "running" are marked
     abandoned, a dead model sync's lease is freed, and the store's orphan files are removed. Nothing of a live
     process is touched. Run when the app and the CLI start."""
-    from lib.core.jobs import sweep_abandoned
     from lib.catalog.models import release_abandoned_sync_lock
+    from lib.core.jobs import sweep_abandoned
     done = {"abandoned_runs": sweep_abandoned(engine), "sync_lease_freed": release_abandoned_sync_lock(engine),
             "orphan_files": store.remove_orphans() if store is not None else None}
     if done["orphan_files"]:
@@ -130,8 +96,8 @@ def recover_interrupted_work(engine, store: UsageStore | None = None) -> dict:
     return done
 
 
-def warm_store(settings: Settings) -> None:
-    get_store(settings).sync()
+def warm_store(rt: Runtime) -> None:
+    rt.store.sync()
 
 
 def _scheduled(fn, *args, **kwargs) -> None:
@@ -144,37 +110,18 @@ def _scheduled(fn, *args, **kwargs) -> None:
         log.exception("%s crashed", fn.__name__)
 
 
-def start_background_services(settings: Settings) -> BackgroundScheduler:
-    """Start the process's one scheduler (idempotent): startup backfill, then refresh_today on an interval."""
-    global _scheduler
-    with _lock:
-        if _scheduler is not None:
-            return _scheduler
-        engine = get_engine(settings.DATABASE_URL)  # schema up to date before any job records a run
-        try:
-            recover_interrupted_work(engine, get_store(settings))
-        except Exception:  # the app still starts; the next start (or freshness) tries again
-            log.exception("could not clean up after interrupted work")
-        scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
-                                                                      "misfire_grace_time": 300})
-        # load the stored history into memory now, not on the first page view after a restart
-        scheduler.add_job(_scheduled, "date", args=[warm_store, settings], id="warm_store")
-        scheduler.add_job(_scheduled, "date", args=[run_backfill, settings, "startup"], id="startup_backfill")
-        from lib.catalog.models import run_model_sync
-        scheduler.add_job(_scheduled, "interval", args=[run_model_sync, settings, "scheduler"],
-                          minutes=settings.MODEL_SYNC_INTERVAL_MINUTES, id="model_sync",
-                          next_run_time=datetime.now(timezone.utc))       # at start, then on the interval
-        scheduler.add_job(_scheduled, "interval", args=[run_refresh_today, settings, "scheduler"],
-                          minutes=settings.REFRESH_INTERVAL_MINUTES, id="refresh_today",
-                          next_run_time=datetime.now(timezone.utc) + timedelta(minutes=settings.REFRESH_INTERVAL_MINUTES))
-        scheduler.start()
-        _scheduler = scheduler
-        return scheduler
-
-
-def stop_background_services() -> None:
-    global _scheduler
-    with _lock:
-        if _scheduler is not None:
-            _scheduler.shutdown(wait=False)
-            _scheduler = None
+def build_scheduler(rt: Runtime) -> BackgroundScheduler:
+    """Startup backfill, then refresh_today and the model sync on their intervals (not started)."""
+    s = rt.settings
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
+                                                                  "misfire_grace_time": 300})
+    now = datetime.now(timezone.utc)
+    # load the stored history into memory now, not on the first page view after a restart
+    scheduler.add_job(_scheduled, "date", args=[warm_store, rt], id="warm_store")
+    scheduler.add_job(_scheduled, "date", args=[run_backfill, rt, "startup"], id="startup_backfill")
+    scheduler.add_job(_scheduled, "interval", args=[run_model_sync, rt, "scheduler"],
+                      minutes=s.MODEL_SYNC_INTERVAL_MINUTES, id="model_sync", next_run_time=now)  # at start, then ...
+    scheduler.add_job(_scheduled, "interval", args=[run_refresh_today, rt, "scheduler"],
+                      minutes=s.REFRESH_INTERVAL_MINUTES, id="refresh_today",
+                      next_run_time=now + timedelta(minutes=s.REFRESH_INTERVAL_MINUTES))
+    return scheduler

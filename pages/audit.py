@@ -7,12 +7,11 @@ from lib.ui.guard import require_page
 
 user = require_page("audit:read")
 
-from lib.core.db import get_engine  # noqa: E402  (after the guard: nothing is read without a login)
 from lib.auth.audit import audit, audit_actions, audit_actors, audit_csv, list_audit  # noqa: E402
-from lib.core.settings import get_settings  # noqa: E402
+from lib.ui.runtime import runtime  # noqa: E402  (after the guard: nothing is read without a login)
 
 ANY = "(any)"
-engine = get_engine(get_settings().DATABASE_URL)
+engine = runtime().engine
 st.title("Audit log")
 today = datetime.now(timezone.utc).date()
 c = st.columns(3)

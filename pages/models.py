@@ -7,18 +7,16 @@ from lib.ui.guard import require_page
 
 user = require_page("models:read")
 
-from lib.core.db import get_engine  # noqa: E402  (after the guard: nothing is computed without a login)
-from lib.core.settings import get_settings  # noqa: E402
 from lib.catalog.probe import DEFAULT_TIMEOUT_S, test_configuration  # noqa: E402
 from lib.core.jobs import humanize_ago  # noqa: E402
 from lib.catalog.models import (CAPABILITY_LABELS, ModelSyncError, SyncInProgress, catalogue, facets,  # noqa: E402
                                filter_catalogue, last_sync, sync_history, sync_models_as, sync_running, with_usage)
 from lib.auth.permissions import PermissionDenied, denied_message, has_permission  # noqa: E402
-from lib.services import get_store  # noqa: E402
+from lib.ui.runtime import runtime  # noqa: E402  (after the guard: nothing is computed without a login)
 from lib.core.text_safety import markdown_literal  # noqa: E402
 
-settings = get_settings()
-engine = get_engine(settings.DATABASE_URL)
+rt = runtime()
+settings, engine = rt.settings, rt.engine
 can_sync = has_permission(user.role, "models:sync")
 can_test = has_permission(user.role, "models:test")
 now = datetime.now(timezone.utc)
@@ -63,7 +61,7 @@ with manage_tab:
     if clicked:
         try:
             with st.spinner("Synchronizing models from LiteLLM…"):
-                sync_models_as(settings, user)          # checks models:sync itself; audited
+                sync_models_as(rt, user)          # checks models:sync itself; audited
         except PermissionDenied as exc:
             st.error(str(exc))
         except SyncInProgress as exc:
@@ -121,7 +119,7 @@ with manage_tab:
         st.info("The catalogue is empty until the first synchronization.")
     else:
         today = now.date()
-        models = with_usage(models, get_store(settings), today, days=30)
+        models = with_usage(models, rt.store, today, days=30)
         f = facets(models)
         c = st.columns([3, 2, 2, 2])
         search = c[0].text_input("Search", key="models_search", placeholder="name, model, provider, API base")

@@ -5,10 +5,9 @@ from lib.ui.guard import require_page
 
 user = require_page("self:usage")
 
-from lib.core.settings import get_settings  # noqa: E402
-from lib.services import get_store  # noqa: E402
 from lib.ui import usage as view  # noqa: E402
 from lib.ui.actions import export_auditor  # noqa: E402
+from lib.ui.runtime import runtime  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.usage.view_state import restrict_to_user  # noqa: E402
 
@@ -19,11 +18,11 @@ if not uid:
             "Ask an admin to link your LiteLLM user id on the Users page.")
     st.stop()
 
-settings = get_settings()
-store = get_store(settings)
+rt = runtime()
+store = rt.store
 bounds = store.date_bounds()
 if bounds is None:
-    view.render_empty_store()
+    view.render_empty_store(rt.backfill_progress)
     st.stop()
 today = view.now_utc().date()
 options = view.load_options(store, owner=uid)
@@ -45,4 +44,4 @@ with c[0]:
 with c[1]:
     view.render_table("My API keys", data["api_key"], "api_key")
 st.subheader("Export")
-view.render_exports(store, start, end, f, "mine", "my-usage-export", export_auditor(settings, user, start, end, f))
+view.render_exports(store, start, end, f, "mine", "my-usage-export", export_auditor(rt, user, start, end, f))

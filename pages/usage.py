@@ -5,19 +5,18 @@ from lib.ui.guard import require_page
 
 user = require_page("usage:read")
 
-from lib.core.settings import get_settings  # noqa: E402
-from lib.services import get_store  # noqa: E402
 from lib.ui import usage as view  # noqa: E402
 from lib.ui.actions import export_auditor, refresh_button  # noqa: E402
+from lib.ui.runtime import runtime  # noqa: E402
 
-settings = get_settings()
-store = get_store(settings)
+rt = runtime()
+store = rt.store
 st.title("Usage analytics")
-refresh_button(settings, user)
+refresh_button(rt, user)
 
 bounds = store.date_bounds()
 if bounds is None:
-    view.render_empty_store()
+    view.render_empty_store(rt.backfill_progress)
     st.stop()
 
 today = view.now_utc().date()
@@ -46,4 +45,4 @@ for key in ("model_group", "provider"):
 
 st.subheader("Export")
 view.render_exports(store, start, end, state.filters, "usage", "admin-usage-export",
-                    export_auditor(settings, user, start, end, state.filters))
+                    export_auditor(rt, user, start, end, state.filters))

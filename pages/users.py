@@ -10,13 +10,12 @@ from lib.ui.guard import require_page
 user = require_page("users:read")
 
 from lib.auth import accounts  # noqa: E402  (after the guard: nothing is read without a login)
-from lib.core.db import get_engine  # noqa: E402
-from lib.core.settings import get_settings  # noqa: E402
+from lib.ui.runtime import runtime  # noqa: E402
 from lib.auth.permissions import ROLE_LABELS, ROLES, PermissionDenied, disabled_reason  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
 
-settings = get_settings()
-engine = get_engine(settings.DATABASE_URL)
+rt = runtime()
+settings, engine = rt.settings, rt.engine
 why = disabled_reason(user.role, "users:manage")       # None for admins, else the tooltip
 FLASH = "users_flash"
 

@@ -18,3 +18,13 @@ def umask_022():
     old = os.umask(0o022)
     yield
     os.umask(old)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_app_settings_from_the_environment():
+    """Tests give the app its settings explicitly; a developer's exported LITELLM_BASE_URL or DATABASE_URL
+    (the environment wins over secrets) must not reach an app under test."""
+    from lib.core.settings import Settings
+    saved = {k: os.environ.pop(k) for k in list(os.environ) if k in Settings.model_fields}
+    yield
+    os.environ.update(saved)

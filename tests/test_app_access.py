@@ -11,12 +11,11 @@ from streamlit.testing.v1 import AppTest
 
 from lib.auth import accounts
 
-from lib.core import db as appdb
-from lib.core.db import get_engine
 from lib.auth.audit import list_audit
-from lib.core.settings import SettingsError, get_settings, load_settings
+from lib.core.settings import SettingsError, load_settings
 from lib.ui.navigation import PAGES, available_pages
 from lib.ui.session import COOKIE_NAME, start_session_for_tests
+from tests.apptest_support import app_runtime, demo_settings, new_app
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN_BUTTON = "FormSubmitter:login_form-Log in"
@@ -28,22 +27,14 @@ MANAGE_BUTTONS = ("edit_user_set_role", "edit_user_disable", "edit_user_enable",
 @pytest.fixture(scope="module")
 def app_env(tmp_path_factory):
     """A demo-mode app over its own SQLite database and empty usage store, no background jobs."""
-    tmp = tmp_path_factory.mktemp("app_access")
-    mp = pytest.MonkeyPatch()
-    for k, v in {"DATABASE_URL": f"sqlite:///{tmp}/app.db", "DUCKDB_PATH": str(tmp / "usage.duckdb"),
-                 "BACKGROUND_SERVICES": "false", "LITELLM_BASE_URL": "", "APP_SECRET_KEY": "t" * 48}.items():
-        mp.setenv(k, v)
-    get_settings.cache_clear()
-    settings = get_settings()
-    accounts.bootstrap_accounts(get_engine(settings.DATABASE_URL), settings)
-    yield settings
-    mp.undo()
-    get_settings.cache_clear()
+    settings = demo_settings(tmp_path_factory.mktemp("app_access"), APP_SECRET_KEY="t" * 48)
+    accounts.bootstrap_accounts(app_runtime(settings).engine, settings)
+    return settings
 
 
 @pytest.fixture
 def engine(app_env):
-    return get_engine(app_env.DATABASE_URL)
+    return app_runtime(app_env).engine
 
 
 @pytest.fixture
@@ -58,9 +49,10 @@ def nav_calls(monkeypatch):
     return calls
 
 
-def app_as(engine, username: str | None, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+def app_as(settings, username: str | None, page: str | None = None) -> AppTest:
+    at = new_app(settings)
     if username:
+        engine = app_runtime(settings).engine
         start_session_for_tests(engine, accounts.get_user(engine, username), at.session_state)
     at.run()
     if page:
@@ -84,8 +76,8 @@ def no_data(at) -> bool:
 
 # -- navigation per role ---------------------------------------------------------------------------
 
-def test_logged_out_every_url_shows_the_login_and_no_data(engine, nav_calls):
-    at = app_as(engine, None)
+def test_logged_out_every_url_shows_the_login_and_no_data(app_env, engine, nav_calls):
+    at = app_as(app_env, None)
     assert texts(at, "title") == ["LiteLLM Console"] and at.text_input(key="login_username")
     assert "admin" in texts(at, "info")[0] and "alice" in texts(at, "info")[0]      # demo logins announced
     assert visible_menu(nav_calls[-1]) == {}
@@ -98,49 +90,49 @@ def test_logged_out_every_url_shows_the_login_and_no_data(engine, nav_calls):
 
 
 @pytest.mark.parametrize("who,landing", [("admin", "Usage analytics"), ("viewer", "Usage analytics"), ("alice", "My usage")])
-def test_each_role_lands_on_its_first_page(engine, who, landing):
-    at = app_as(engine, who)
+def test_each_role_lands_on_its_first_page(app_env, engine, who, landing):
+    at = app_as(app_env, who)
     assert texts(at, "title") == [landing]
     assert at.sidebar.button(key="console_logout")
 
 
-def test_menus_per_role(engine, nav_calls):
-    app_as(engine, "admin")
+def test_menus_per_role(app_env, engine, nav_calls):
+    app_as(app_env, "admin")
     admin = visible_menu(nav_calls[-1])
     assert admin == {"Usage": ["Usage analytics", "My usage"],
                      "Admin": ["Models", "Users", "Audit log"]}
-    app_as(engine, "viewer")
+    app_as(app_env, "viewer")
     assert visible_menu(nav_calls[-1]) == admin                       # read-only admins see every admin page
-    app_as(engine, "alice")
+    app_as(app_env, "alice")
     assert visible_menu(nav_calls[-1]) == {"Usage": ["My usage"]}    # never an admin page
     hidden = {p.title for pages in nav_calls[-1].values() for p in pages if p.visibility == "hidden"}
     assert {"Users", "Audit log", "Models", "Usage analytics"} <= hidden   # routable, for the 403
 
 
 @pytest.mark.parametrize("spec", ADMIN_ONLY, ids=lambda s: s.url_path)
-def test_a_user_gets_403_on_every_admin_page(engine, spec):
-    at = app_as(engine, "alice", spec.path)
+def test_a_user_gets_403_on_every_admin_page(app_env, engine, spec):
+    at = app_as(app_env, "alice", spec.path)
     assert "403 — admin access required" in texts(at, "error")
     assert no_data(at) and not at.get("download_button")
 
 
 # -- read-only admin -------------------------------------------------------------------------------
 
-def test_readonly_sees_users_with_every_action_disabled_and_why(engine):
-    at = app_as(engine, "viewer", "pages/users.py")
+def test_readonly_sees_users_with_every_action_disabled_and_why(app_env, engine):
+    at = app_as(app_env, "viewer", "pages/users.py")
     assert texts(at, "title") == ["Users"] and len(at.dataframe) == 1
     for key in MANAGE_BUTTONS:
         button = at.button(key=key)
         assert button.disabled and button.help == "Admin access required to manage users", key
     assert all(t.disabled for t in at.text_input if t.key.startswith("new_user_"))
-    at = app_as(engine, "viewer", "pages/audit.py")
+    at = app_as(app_env, "viewer", "pages/audit.py")
     assert texts(at, "title") == ["Audit log"] and not at.get("download_button")[0].proto.disabled
 
 
 # -- admin actions are audited ---------------------------------------------------------------------
 
-def test_admin_user_management_is_audited(engine):
-    at = app_as(engine, "admin", "pages/users.py")
+def test_admin_user_management_is_audited(app_env, engine):
+    at = app_as(app_env, "admin", "pages/users.py")
     assert not any(at.button(key=k).disabled for k in MANAGE_BUTTONS)
     at.text_input(key="new_user_username").input("Carol")
     at.text_input(key="new_user_display_name").input("Carol C")
@@ -175,8 +167,8 @@ def test_admin_user_management_is_audited(engine):
     assert "carol-initial-pw" not in dump and "carol-second-pw" not in dump
 
 
-def test_the_last_admin_cannot_be_disabled_from_the_page(engine):
-    at = app_as(engine, "admin", "pages/users.py")
+def test_the_last_admin_cannot_be_disabled_from_the_page(app_env, engine):
+    at = app_as(app_env, "admin", "pages/users.py")
     at.selectbox(key="edit_user_target").select("admin").run()
     at.button(key="edit_user_disable").click().run()
     assert any("last enabled admin" in e for e in texts(at, "error"))
@@ -192,8 +184,8 @@ def _login(at: AppTest, username: str, password: str) -> AppTest:
     return at.button(key=LOGIN_BUTTON).click().run()
 
 
-def test_login_form_then_logout(engine):
-    at = app_as(engine, None, "pages/audit.py")                      # a deep link, logged out
+def test_login_form_then_logout(app_env, engine):
+    at = app_as(app_env, None, "pages/audit.py")                      # a deep link, logged out
     _login(at, "viewer", "not-the-password")
     assert texts(at, "error") == [accounts.LOGIN_FAILED] and no_data(at)
     _login(at, "viewer", "viewer")
@@ -213,10 +205,10 @@ def test_login_form_then_logout(engine):
     assert list_audit(engine, user="viewer", action="logout")["outcome"].iloc[0] == "success"
 
 
-def test_a_revoked_session_is_logged_out_on_its_next_run(engine):
+def test_a_revoked_session_is_logged_out_on_its_next_run(app_env, engine):
     admin = accounts.get_user(engine, "admin")
     accounts.create_user(engine, admin, "dave", "dave-password", "user", demo=True)
-    at = app_as(engine, "dave")
+    at = app_as(app_env, "dave")
     assert texts(at, "title") == ["My usage"]
     accounts.set_enabled(engine, admin, "dave", False)                # an admin disables dave meanwhile
     at.run()
@@ -229,10 +221,10 @@ def test_a_revoked_session_is_logged_out_on_its_next_run(engine):
     assert texts(at, "title") == ["LiteLLM Console"]
 
 
-def test_lockout_from_the_login_form(engine):
+def test_lockout_from_the_login_form(app_env, engine):
     admin = accounts.get_user(engine, "admin")
     accounts.create_user(engine, admin, "mallory", "right-password-1", "user")
-    at = app_as(engine, None)
+    at = app_as(app_env, None)
     for _ in range(accounts.MAX_FAILED_LOGINS):
         _login(at, "mallory", "wrong-password")
     _login(at, "mallory", "right-password-1")
@@ -241,8 +233,8 @@ def test_lockout_from_the_login_form(engine):
     assert list_audit(engine, user="mallory", action="login")["outcome"].iloc[0] == "locked"
 
 
-def test_an_unknown_username_locks_out_on_the_login_form_too(engine):
-    at = app_as(engine, None)
+def test_an_unknown_username_locks_out_on_the_login_form_too(app_env, engine):
+    at = app_as(app_env, None)
     for _ in range(accounts.MAX_FAILED_LOGINS + 1):
         _login(at, "nosuchuser", "wrong-password")
         assert texts(at, "error") == [accounts.LOGIN_FAILED]
@@ -253,23 +245,12 @@ def test_an_unknown_username_locks_out_on_the_login_form_too(engine):
 
 def test_a_first_start_keeps_the_database_and_the_generated_secret_private(tmp_path, monkeypatch, umask_022):
     data = tmp_path / "data"
-    url = f"sqlite:///{data}/app.db"
-    for k, v in {"DATABASE_URL": url, "DUCKDB_PATH": str(data / "usage.duckdb"), "BACKGROUND_SERVICES": "false",
-                 "LITELLM_BASE_URL": "", "APP_SECRET_KEY": ""}.items():
-        monkeypatch.setenv(k, v)
     monkeypatch.setattr("lib.core.settings.DATA_DIR", data)
-    get_settings.cache_clear()
-    try:
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
-        assert not at.exception and texts(at, "title") == ["LiteLLM Console"]
-        assert {p.name: p.stat().st_mode & 0o777 for p in data.iterdir()} == \
-            {"app.db": 0o600, "app.db-wal": 0o600, "app.db-shm": 0o600, "app_secret_key": 0o600}
-        assert data.stat().st_mode & 0o777 == 0o700
-    finally:
-        get_settings.cache_clear()
-        started = appdb._engines.pop(url, None)
-        if started is not None:
-            started.dispose()
+    at = new_app(demo_settings(data)).run()
+    assert not at.exception and texts(at, "title") == ["LiteLLM Console"]
+    assert {p.name: p.stat().st_mode & 0o777 for p in data.iterdir()} == \
+        {"app.db": 0o600, "app.db-wal": 0o600, "app.db-shm": 0o600, "app_secret_key": 0o600}
+    assert data.stat().st_mode & 0o777 == 0o700
 
 
 @pytest.fixture
@@ -286,13 +267,8 @@ def cookies_set(monkeypatch) -> list[dict]:
     return calls
 
 
-def test_the_login_cookie_is_same_site_strict_and_secure_when_configured(engine, cookies_set, monkeypatch):
-    monkeypatch.setenv("COOKIE_SECURE", "true")
-    get_settings.cache_clear()
-    try:
-        _login(app_as(engine, None), "viewer", "viewer")
-    finally:
-        get_settings.cache_clear()
+def test_the_login_cookie_is_same_site_strict_and_secure_when_configured(app_env, engine, cookies_set):
+    _login(app_as(app_env.model_copy(update={"COOKIE_SECURE": "true"}), None), "viewer", "viewer")
     [login_cookie] = [c for c in cookies_set if c["cookie"] == COOKIE_NAME]
     assert login_cookie["options"]["sameSite"] == "strict" and login_cookie["options"]["secure"] is True
 

@@ -26,7 +26,7 @@ from lib.core.jobs import freshness, last_run, recent_runs
 from lib.catalog.models import sync_running
 from lib.usage.store import UsageStore
 from lib.ui.session import start_session_for_tests
-from tests.apptest_support import demo_env  # noqa: F401  (fixture)
+from tests.apptest_support import app_runtime, demo_env, new_app  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = datetime.now(timezone.utc).date()
@@ -191,8 +191,8 @@ def test_a_refresh_cut_short_by_a_page_interaction_is_audited_and_not_left_runni
         raise StopException()        # what Streamlit raises in the script thread when the run is stopped
 
     monkeypatch.setattr(lib.services, "refresh_today", cut_short)
-    engine = get_engine(demo_env.DATABASE_URL)
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    engine = app_runtime(demo_env).engine
+    at = new_app(demo_env)
     start_session_for_tests(engine, accounts.get_user(engine, "admin"), at.session_state)
     at.run()
     at.switch_page("pages/usage.py").run()
@@ -204,7 +204,7 @@ def test_a_refresh_cut_short_by_a_page_interaction_is_audited_and_not_left_runni
     assert run["status"] == "interrupted" and run["trigger"] == "admin" and run["finished_at"] is not None
     with engine.connect() as c:
         assert c.execute(select(job_runs.c.id).where(job_runs.c.status == "running")).first() is None
-    assert not lib.services._refresh_lock.locked()
+    assert not app_runtime(demo_env).refresh_lock.locked()
 
 
 def test_a_database_of_the_previous_release_gains_run_owners_and_keeps_its_runs(app_db_url):

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from lib.auth.accounts import User
 from lib.core.db import get_engine, job_runs
+from lib.runtime import Runtime
 from lib.auth.audit import list_audit
 from lib.core.settings import load_settings
 from lib.litellm.client import LiteLLMUnreachable
@@ -304,14 +305,16 @@ def test_a_sync_in_another_process_is_refused_while_one_runs(app_db_url):
 
 # -- run_model_sync (job run, audit, permissions) over the demo LiteLLM ------------------------------
 @pytest.fixture
-def demo_settings(tmp_path, app_db_url):
-    return load_settings({"DATABASE_URL": app_db_url, "DUCKDB_PATH": str(tmp_path / "usage.duckdb")},
-                         secrets_path=None)
+def demo_rt(tmp_path, app_db_url):
+    rt = Runtime(load_settings({"DATABASE_URL": app_db_url, "DUCKDB_PATH": str(tmp_path / "usage.duckdb")},
+                               secrets_path=None))
+    yield rt
+    rt.close()
 
 
-def test_run_model_sync_records_a_job_and_audits(demo_settings):
-    r = run_model_sync(demo_settings, "scheduler")
-    engine = get_engine(demo_settings.DATABASE_URL)
+def test_run_model_sync_records_a_job_and_audits(demo_rt):
+    r = run_model_sync(demo_rt, "scheduler")
+    engine = demo_rt.engine
     assert r.total >= 5 and r.new == r.total and r.status == "success"
     with engine.connect() as c:
         job = c.execute(select(job_runs).where(job_runs.c.job == "model_sync")).mappings().one()
@@ -320,31 +323,31 @@ def test_run_model_sync_records_a_job_and_audits(demo_settings):
     assert audit["actor"] == "scheduler" and audit["outcome"] == "success" and audit["details"]["total"] == r.total
 
 
-def test_run_model_sync_safe_from_a_background_thread(demo_settings):
+def test_run_model_sync_safe_from_a_background_thread(demo_rt):
     out = []
-    t = threading.Thread(target=lambda: out.append(run_model_sync(demo_settings, "scheduler")))
+    t = threading.Thread(target=lambda: out.append(run_model_sync(demo_rt, "scheduler")))
     t.start()
     t.join(60)
     assert out and out[0].status == "success"
 
 
-def test_only_admins_may_sync(demo_settings):
+def test_only_admins_may_sync(demo_rt):
     viewer = User("viewer", "Viewer", None, "admin-readonly", None, True)
     with pytest.raises(PermissionDenied, match="Admin access required to sync models"):
-        sync_models_as(demo_settings, viewer)
-    engine = get_engine(demo_settings.DATABASE_URL)
+        sync_models_as(demo_rt, viewer)
+    engine = demo_rt.engine
     assert list_audit(engine, action="models.sync")["outcome"].tolist() == ["denied"]
     admin = User("root", "Root", None, "admin", None, True)
-    assert sync_models_as(demo_settings, admin).trigger == "root"
+    assert sync_models_as(demo_rt, admin).trigger == "root"
 
 
-def test_user_sync_is_refused_at_once_while_the_scheduler_syncs(demo_settings):
-    engine = get_engine(demo_settings.DATABASE_URL)
+def test_user_sync_is_refused_at_once_while_the_scheduler_syncs(demo_rt):
+    engine = demo_rt.engine
     lease = acquire_sync_lock(engine, "scheduler")
     try:
         started = time.monotonic()
         with pytest.raises(SyncInProgress, match="started by scheduler"):
-            sync_models_as(demo_settings, User("root", "Root", None, "admin", None, True))
+            sync_models_as(demo_rt, User("root", "Root", None, "admin", None, True))
         assert time.monotonic() - started < 5
     finally:
         release_sync_lock(engine, lease)
@@ -352,8 +355,8 @@ def test_user_sync_is_refused_at_once_while_the_scheduler_syncs(demo_settings):
         assert c.execute(select(job_runs)).first() is None                    # refused: no run recorded
 
 
-def test_cli_sync_models_prints_the_statistics(demo_settings, tmp_path):
-    env = {"DATABASE_URL": demo_settings.DATABASE_URL, "DUCKDB_PATH": demo_settings.DUCKDB_PATH,
+def test_cli_sync_models_prints_the_statistics(demo_rt, tmp_path):
+    env = {"DATABASE_URL": demo_rt.settings.DATABASE_URL, "DUCKDB_PATH": demo_rt.settings.DUCKDB_PATH,
            "LITELLM_BASE_URL": "", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-m", "lib.cli", "sync-models"], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=120)

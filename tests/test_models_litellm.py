@@ -21,6 +21,7 @@ from sqlalchemy import select
 from lib.core.db import get_engine, job_runs
 from lib.auth.audit import list_audit
 from lib.core.settings import load_settings
+from lib.runtime import Runtime
 from lib.litellm.client import LiteLLMClient
 from lib.catalog.models import catalogue, run_model_sync, sync_history, sync_models
 from tests.support.postgres import app_db_url, pg_server, pg_url  # noqa: F401  (fixtures)
@@ -48,6 +49,13 @@ def settings(litellm_harness, app_db_url, tmp_path):
     return load_settings({"LITELLM_BASE_URL": litellm_harness["LITELLM_BASE_URL"],
                           "LITELLM_API_KEY": litellm_harness["LITELLM_MASTER_KEY"], "DATABASE_URL": app_db_url,
                           "DUCKDB_PATH": str(tmp_path / "usage.duckdb")}, secrets_path=None)
+
+
+@pytest.fixture
+def rt(settings):
+    rt = Runtime(settings)
+    yield rt
+    rt.close()
 
 
 def _public_names(proxy) -> set[str]:
@@ -79,10 +87,10 @@ def _until(check, what: str, timeout: float = 20) -> None:
         time.sleep(0.3)
 
 
-def test_first_sync_finds_every_configured_model_and_the_second_changes_nothing(settings, proxy):
+def test_first_sync_finds_every_configured_model_and_the_second_changes_nothing(rt, settings, proxy):
     expected = _public_names(proxy)
     assert CONFIGURED <= expected
-    first = run_model_sync(settings, "scheduler")
+    first = run_model_sync(rt, "scheduler")
     engine = get_engine(settings.DATABASE_URL)
     df = catalogue(engine).set_index("name")
     assert set(df.index) == expected and first.total == len(expected) and first.new == len(expected)
@@ -102,7 +110,7 @@ def test_first_sync_finds_every_configured_model_and_the_second_changes_nothing(
     assert first.status == "partial" and "claude-3-5-haiku" in {e["model"] for e in first.errors}
     assert df["available"].all()
 
-    second = run_model_sync(settings, "scheduler")
+    second = run_model_sync(rt, "scheduler")
     assert (second.new, second.updated, second.unavailable) == (0, 0, 0)
     assert second.total == first.total
 
@@ -117,13 +125,13 @@ def settings_backend(proxy) -> str:
     return _info_names(proxy)["gpt-4o"]["litellm_params"]["api_base"]
 
 
-def test_new_updated_unavailable_and_back(settings, proxy, litellm_harness):
+def test_new_updated_unavailable_and_back(rt, settings, proxy, litellm_harness):
     engine = get_engine(settings.DATABASE_URL)
-    run_model_sync(settings, "scheduler")
+    run_model_sync(rt, "scheduler")
     name = f"mm-test-{uuid.uuid4().hex[:8]}"
 
     model_id = _add(proxy, litellm_harness, name, 1e-6, 2e-6)
-    added = run_model_sync(settings, "alice")
+    added = run_model_sync(rt, "alice")
     assert added.new_models == [name] and added.updated == 0
     row = catalogue(engine).set_index("name").loc[name]
     assert row["input_cost_per_1m"] == pytest.approx(1.0) and row["output_cost_per_1m"] == pytest.approx(2.0)
@@ -133,20 +141,20 @@ def test_new_updated_unavailable_and_back(settings, proxy, litellm_harness):
                                              "model_info": {"id": model_id}})
     assert resp.status_code == 200, resp.text
     _until(lambda: _info_names(proxy)[name]["model_info"].get("input_cost_per_token") == 3e-6, "the new price")
-    updated = run_model_sync(settings, "alice")
+    updated = run_model_sync(rt, "alice")
     assert updated.new == 0 and updated.updated_models == {name: ["input_cost_per_token"]}
     assert catalogue(engine).set_index("name").loc[name, "input_cost_per_1m"] == pytest.approx(3.0)
 
     assert proxy.post("/model/delete", json={"id": model_id}).status_code == 200
     proxy.added.remove(model_id)
     _until(lambda: name not in _info_names(proxy), f"{name} gone")
-    gone = run_model_sync(settings, "alice")
+    gone = run_model_sync(rt, "alice")
     assert gone.unavailable_models == [name] and gone.new == 0 and gone.updated == 0
     row = catalogue(engine).set_index("name").loc[name]
     assert not row["available"] and row["unavailable_since"] is not None
 
     _add(proxy, litellm_harness, name, 3e-6, 2e-6)         # back, as a new deployment (new id)
-    back = run_model_sync(settings, "alice")
+    back = run_model_sync(rt, "alice")
     assert back.new == 0 and back.restored_models == [name]
     assert set(back.updated_models[name]) == {"available", "litellm_model_ids"}
     row = catalogue(engine).set_index("name").loc[name]
@@ -158,22 +166,22 @@ def test_new_updated_unavailable_and_back(settings, proxy, litellm_harness):
     assert len(outcomes) == 5 and set(outcomes) <= {"success", "partial"}
 
 
-def test_delete_and_new_with_another_price_is_an_update(settings, proxy, litellm_harness):
+def test_delete_and_new_with_another_price_is_an_update(rt, settings, proxy, litellm_harness):
     engine = get_engine(settings.DATABASE_URL)
     name = f"mm-test-{uuid.uuid4().hex[:8]}"
     old_id = _add(proxy, litellm_harness, name, 1e-6, 2e-6)
-    assert name in run_model_sync(settings, "alice").new_models
+    assert name in run_model_sync(rt, "alice").new_models
     proxy.post("/model/delete", json={"id": old_id})
     proxy.added.remove(old_id)
     _until(lambda: name not in _info_names(proxy), f"{name} gone")
     _add(proxy, litellm_harness, name, 1e-6, 5e-6)
-    r = run_model_sync(settings, "alice")
+    r = run_model_sync(rt, "alice")
     assert r.new == 0 and r.unavailable == 0
     assert {"output_cost_per_token", "litellm_model_ids"} <= set(r.updated_models[name])
     assert catalogue(engine).set_index("name").loc[name, "output_cost_per_1m"] == pytest.approx(5.0)
 
 
-def test_scheduler_and_manual_sync_together_stay_consistent(settings, proxy, litellm_harness):
+def test_scheduler_and_manual_sync_together_stay_consistent(rt, settings, proxy, litellm_harness):
     """The scheduler's job and an admin's sync at the same moment: both complete, one after the other."""
     engine = get_engine(settings.DATABASE_URL)
     name = f"mm-test-{uuid.uuid4().hex[:8]}"
@@ -185,7 +193,7 @@ def test_scheduler_and_manual_sync_together_stay_consistent(settings, proxy, lit
     def job(trigger):
         try:
             done.wait(10)
-            results.append(run_model_sync(settings, trigger))
+            results.append(run_model_sync(rt, trigger))
         except Exception as exc:  # pragma: no cover - shown by the assert
             errors.append(exc)
 
@@ -209,7 +217,7 @@ def test_scheduler_and_manual_sync_together_stay_consistent(settings, proxy, lit
     assert sorted(r["status"] for r in runs) == ["success", "success"]
 
 
-def test_syncs_in_two_processes_stay_consistent(settings, proxy):
+def test_syncs_in_two_processes_stay_consistent(rt, settings, proxy):
     """The CLI (another process) and the app syncing at once: the lease serialises them."""
     expected = _public_names(proxy)
     env = {"DATABASE_URL": settings.DATABASE_URL, "DUCKDB_PATH": settings.DUCKDB_PATH, "PATH": "/usr/bin:/bin",
@@ -217,7 +225,7 @@ def test_syncs_in_two_processes_stay_consistent(settings, proxy):
     get_engine(settings.DATABASE_URL)                                       # schema first, as the app does
     procs = [subprocess.Popen([sys.executable, "-m", "lib.cli", "sync-models", "--wait", "60"], cwd=ROOT,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
-    local = run_model_sync(settings, "admin")
+    local = run_model_sync(rt, "admin")
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     stats = [json.loads(o[0]) for o in outs] + [local.as_dict()]
@@ -226,19 +234,19 @@ def test_syncs_in_two_processes_stay_consistent(settings, proxy):
     assert set(df["name"]) == expected and df["name"].is_unique
 
 
-def test_sync_models_with_the_real_client_directly(settings, litellm_harness):
+def test_sync_models_with_the_real_client_directly(rt, settings, litellm_harness):
     engine = get_engine(settings.DATABASE_URL)
     with LiteLLMClient(settings.LITELLM_BASE_URL, settings.LITELLM_API_KEY) as client:
         r = sync_models(engine, client, "alice")
     assert r.total >= len(CONFIGURED) and CONFIGURED <= set(r.new_models)
 
 
-def test_wrong_master_key_fails_cleanly(settings, litellm_harness, tmp_path):
+def test_wrong_master_key_fails_cleanly(rt, settings, litellm_harness, tmp_path):
     from lib.catalog.models import ModelSyncError
     bad = settings.model_copy(update={"LITELLM_API_KEY": "sk-wrong"})
-    run_model_sync(settings, "scheduler")
+    run_model_sync(rt, "scheduler")
     with pytest.raises(ModelSyncError, match="refused the API key"):
-        run_model_sync(bad, "alice")
+        run_model_sync(Runtime(bad), "alice")
     engine = get_engine(settings.DATABASE_URL)
     assert sync_history(engine)["status"].tolist() == ["failed", "partial"]
     assert catalogue(engine)["available"].all()

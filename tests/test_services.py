@@ -7,10 +7,10 @@ import threading
 import pytest
 
 from lib import services
-from lib.core.db import get_engine
 from lib.core.settings import load_settings
 from lib.usage.ingest import IngestError
 from lib.core.jobs import last_run, recent_runs
+from lib.runtime import Runtime
 
 
 def _closed_port() -> int:
@@ -22,35 +22,36 @@ def _closed_port() -> int:
 
 
 @pytest.fixture
-def down_settings(tmp_path):
-    return load_settings({"LITELLM_BASE_URL": f"http://127.0.0.1:{_closed_port()}", "LITELLM_API_KEY": "sk-secret-xyz",
+def down(tmp_path):
+    """A runtime whose LiteLLM is down."""
+    rt = Runtime(load_settings({"LITELLM_BASE_URL": f"http://127.0.0.1:{_closed_port()}", "LITELLM_API_KEY": "sk-secret-xyz",
                           "LITELLM_TIMEOUT_S": "2", "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
-                          "DUCKDB_PATH": str(tmp_path / "usage.duckdb")}, secrets_path=None)
+                          "DUCKDB_PATH": str(tmp_path / "usage.duckdb")}, secrets_path=None))
+    yield rt
+    rt.close()
 
 
-def test_failed_refresh_is_recorded_with_its_error(down_settings):
+def test_failed_refresh_is_recorded_with_its_error(down):
     with pytest.raises(IngestError):
-        services.run_refresh_today(down_settings, "scheduler")
-    run = last_run(get_engine(down_settings.DATABASE_URL), "refresh_today")
+        services.run_refresh_today(down, "scheduler")
+    run = last_run(down.engine, "refresh_today")
     assert run["status"] == "failed" and run["trigger"] == "scheduler"
     assert "Cannot reach LiteLLM" in run["error"]
     assert "sk-secret-xyz" not in run["error"]
     assert run["finished_at"] is not None
 
 
-def test_second_refresh_in_the_same_process_is_refused(down_settings):
-    services._refresh_lock.acquire()
-    try:
+def test_second_refresh_in_the_same_process_is_refused(down):
+    with down.refresh_lock:             # a refresh of this process is running
         with pytest.raises(services.RefreshInProgress):
-            services.run_refresh_today(down_settings, "admin")
-    finally:
-        services._refresh_lock.release()
+            services.run_refresh_today(down, "admin")
 
 
-def test_one_scheduler_per_process(down_settings):
+def test_one_scheduler_per_process(down):
+    down_settings = down.settings
     try:
-        a = services.start_background_services(down_settings)
-        b = services.start_background_services(down_settings)
+        a = down.start_background_services()
+        b = down.start_background_services()
         assert a is b
         jobs = {j.id: j for j in a.get_jobs()}
         assert {"refresh_today", "model_sync"} <= set(jobs)
@@ -59,19 +60,20 @@ def test_one_scheduler_per_process(down_settings):
         assert refresh.trigger.interval.total_seconds() == down_settings.REFRESH_INTERVAL_MINUTES * 60
         assert refresh.coalesce and refresh.max_instances == 1
     finally:
-        services.stop_background_services()
+        down.stop_background_services()
 
 
 def test_demo_backfill_and_refresh_record_success(tmp_path):
     settings = load_settings({"DATABASE_URL": f"sqlite:///{tmp_path}/app.db", "DUCKDB_PATH": str(tmp_path / "u.duckdb"),
                               "BACKFILL_DAYS": "10", "COMPLETE_GRACE_MINUTES": "0"}, secrets_path=None)
     assert settings.demo_mode
-    summary = services.run_backfill(settings, "startup")
+    rt = Runtime(settings)
+    summary = services.run_backfill(rt, "startup")
     assert summary.days_fetched == 10 and summary.rows_written > 0
-    again = services.run_backfill(settings, "startup")
+    again = services.run_backfill(rt, "startup")
     # only today (partial) is fetched again; with no grace period yesterday is complete even just after midnight
     assert again.days_fetched == 1
-    services.run_refresh_today(settings, "scheduler")
-    runs = recent_runs(get_engine(settings.DATABASE_URL))
+    services.run_refresh_today(rt, "scheduler")
+    runs = recent_runs(rt.engine)
     assert list(runs["status"]) == ["success"] * 3
     assert list(runs["job"]) == ["refresh_today", "backfill", "backfill"]

@@ -13,13 +13,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.auth import accounts
-from lib.core.db import get_engine
 from lib.litellm.demo import UNASSIGNED_ENTITY
 from lib.core.formatting import kpi_delta, kpi_value
-from lib.litellm.client import _cached_demo_transport
-from lib.services import get_store
 from lib.ui.session import start_session_for_tests
-from tests.apptest_support import ROOT, demo_env  # noqa: F401  (fixture)
+from tests.apptest_support import app_runtime, demo_env, new_app  # noqa: F401  (fixture)
 from tests.test_text_safety import displayed, live_markup, rewrites
 
 USAGE, MINE = "pages/usage.py", "pages/my_usage.py"
@@ -28,14 +25,14 @@ USAGE, MINE = "pages/usage.py", "pages/my_usage.py"
 @pytest.fixture(scope="module")
 def litellm_rows(demo_env):
     """The daily-table rows the demo LiteLLM served, limited to the days the store holds."""
-    demo = _cached_demo_transport(demo_env.DEMO_SEED).handler.__self__
+    demo = app_runtime(demo_env).demo_litellm()
     keys = {k["hash"]: k for k in demo.keys}
     df = pd.DataFrame(demo.rows)
     df["date"] = pd.to_datetime(df["date"]).dt.date
     df["user_id"] = df["user_id"].fillna(UNASSIGNED_ENTITY)     # LiteLLM's user for a key with no owner
     df["team_id"] = df["api_key"].map(lambda h: keys[h]["team_id"])
     df["key_alias"] = df["api_key"].map(lambda h: keys[h]["alias"])
-    first, last = get_store(demo_env).date_bounds()
+    first, last = app_runtime(demo_env).store.date_bounds()
     df = df[(df["date"] >= first) & (df["date"] <= last)]
     df.attrs.update(first=first, last=last, keys=keys)
     return df
@@ -55,8 +52,8 @@ def oracle(rows: pd.DataFrame, start: date, end: date, **filters) -> dict:
 
 
 def open_page(settings, who: str, page: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
-    engine = get_engine(settings.DATABASE_URL)
+    at = new_app(settings)
+    engine = app_runtime(settings).engine
     start_session_for_tests(engine, accounts.get_user(engine, who), at.session_state)
     at.run()
     at.query_params.update(query or {})

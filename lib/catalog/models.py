@@ -551,17 +551,15 @@ def _record_failure(engine: Engine, result: SyncResult, actor: str) -> None:
         log.exception("could not record the failed model sync")
 
 
-def run_model_sync(settings, trigger: str, *, wait_s: float | None = None, actor: str | None = None) -> SyncResult:
-    """The sync as the app, scheduler and CLI run it: LiteLLM client from settings, recorded in job_runs.
+def run_model_sync(rt, trigger: str, *, wait_s: float | None = None, actor: str | None = None) -> SyncResult:
+    """The sync as the app, scheduler and CLI run it: the runtime's LiteLLM client, recorded in job_runs.
 
     Safe from any thread. `wait_s`: how long to wait for a running sync (default DEFAULT_WAIT_S; the UI passes 0
     to refuse at once). Raises SyncInProgress or ModelSyncError (both recorded and audited).
     """
-    from lib.core.db import get_engine
     from lib.core.jobs import record_job
-    from lib.litellm.client import client_from_settings
 
-    engine = get_engine(settings.DATABASE_URL)
+    engine = rt.engine
     actor = actor or trigger
     try:
         lease = acquire_sync_lock(engine, trigger, DEFAULT_WAIT_S if wait_s is None else wait_s)
@@ -569,7 +567,7 @@ def run_model_sync(settings, trigger: str, *, wait_s: float | None = None, actor
         audit(engine, actor, "models.sync", "litellm", "refused", {"trigger": trigger, "reason": str(exc)})
         raise
     try:
-        with record_job(engine, JOB_NAME, trigger) as run, client_from_settings(settings) as client:
+        with record_job(engine, JOB_NAME, trigger) as run, rt.litellm_client() as client:
             try:
                 result = sync_models(engine, client, trigger, lease=lease, actor=actor)
             except ModelSyncError as exc:
@@ -582,17 +580,15 @@ def run_model_sync(settings, trigger: str, *, wait_s: float | None = None, actor
         release_sync_lock(engine, lease)
 
 
-def sync_models_as(settings, user) -> SyncResult:
+def sync_models_as(rt, user) -> SyncResult:
     """A person's "Refresh Models from LiteLLM": checks models:sync, refuses at once if a sync is running."""
-    from lib.core.db import get_engine
     from lib.auth.permissions import PermissionDenied, require
     try:
         require(user.role, "models:sync")
     except PermissionDenied as exc:
-        audit(get_engine(settings.DATABASE_URL), user.username, "models.sync", "litellm", "denied",
-              {"reason": str(exc)})
+        audit(rt.engine, user.username, "models.sync", "litellm", "denied", {"reason": str(exc)})
         raise
-    return run_model_sync(settings, user.username, wait_s=0.0)
+    return run_model_sync(rt, user.username, wait_s=0.0)
 
 
 # -- queries (pages draw these) ------------------------------------------------------------------

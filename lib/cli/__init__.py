@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 from lib.core.settings import SettingsError, load_settings
+from lib.runtime import Runtime
 
 EARLIEST_DATE = date(2020, 1, 1)      # before any LiteLLM proxy: a typo, not history to fetch or export
 
@@ -93,37 +94,35 @@ def _range(args) -> tuple[date, date]:
     return args.start, args.end
 
 
-def _writer_store(settings):
-    """A write-only store (the app's process serves), cleaned of what interrupted runs left (a CLI start)."""
-    from lib.core.db import get_engine
+def _recover(rt) -> None:
+    """A CLI start cleans what interrupted runs left (the runtime's store is write-only: the app's process serves)."""
     from lib.services import recover_interrupted_work
-    from lib.usage.store import UsageStore
-    store = UsageStore.writer(settings.store_dir)
-    recover_interrupted_work(get_engine(settings.DATABASE_URL), store)
-    return store
+    recover_interrupted_work(rt.engine, rt.store)
 
 
-def cmd_backfill(args, settings) -> int:
+def cmd_backfill(args, rt) -> int:
     from lib.services import run_backfill
     start, end = _range(args)
-    summary = run_backfill(settings, "cli", start=start, end=end, force=args.force, store=_writer_store(settings))
+    _recover(rt)
+    summary = run_backfill(rt, "cli", start=start, end=end, force=args.force)
     print(json.dumps(summary.as_dict()))
     return 0
 
 
-def cmd_refresh_today(args, settings) -> int:
+def cmd_refresh_today(args, rt) -> int:
     from lib.services import run_refresh_today
-    summary = run_refresh_today(settings, "cli", wait=True, store=_writer_store(settings))
+    _recover(rt)
+    summary = run_refresh_today(rt, "cli", wait=True)
     print(json.dumps(summary.as_dict()))
     return 0
 
 
-def cmd_export(args, settings) -> int:
+def cmd_export(args, rt) -> int:
     from lib.usage.exports import render_export
     from lib.usage.queries import Filters, QueryError, resolve_api_keys
     from lib.usage.store import UsageStore
     start, end = _range(args)
-    store = UsageStore(settings.store_dir, window=(start, end))   # reads only the local store
+    store = UsageStore(rt.settings.store_dir, window=(start, end))   # reads only the local store, these days
     try:
         keys = resolve_api_keys(store, args.api_key or [])
         f = Filters.of(models=args.model, providers=args.provider, users=args.user, api_keys=keys, teams=args.team)
@@ -180,9 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    rt = None
     try:
-        settings = load_settings()
-        return args.func(args, settings)
+        rt = Runtime(load_settings(), store_mode="write")      # the process's one runtime; the app serves the store
+        return args.func(args, rt)
     except (SettingsError, CliError, ValueError, PermissionError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -195,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(exc.summary.as_dict()))
             return 1
         raise
+    finally:
+        if rt is not None:
+            rt.close()
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import os
 import sys
 
 
-def cmd_test_config(args, settings) -> int:
+def cmd_test_config(args, rt) -> int:
     from lib.catalog.probe import DEFAULT_TIMEOUT_S, test_configuration
     key = args.api_key
     if key is None and args.api_key_env:
@@ -23,8 +23,7 @@ def cmd_test_config(args, settings) -> int:
             return 2
     engine = None
     try:
-        from lib.core.db import get_engine
-        engine = get_engine(settings.DATABASE_URL)
+        engine = rt.engine
     except Exception as exc:  # the test itself does not need the app database; only its audit row does
         print(f"warning: not audited (app database unavailable: {exc})", file=sys.stderr)
     result = test_configuration(engine, None, args.api_base, key or "", args.model,
@@ -33,13 +32,12 @@ def cmd_test_config(args, settings) -> int:
     return 0 if result.success else 1
 
 
-def cmd_sync_models(args, settings) -> int:
-    from lib.core.db import get_engine
+def cmd_sync_models(args, rt) -> int:
     from lib.catalog.models import ModelSyncError, SyncInProgress, run_model_sync
     from lib.services import recover_interrupted_work
-    recover_interrupted_work(get_engine(settings.DATABASE_URL))     # a CLI start: runs and the lease of dead syncs
+    recover_interrupted_work(rt.engine)     # a CLI start: runs and the lease of dead syncs
     try:
-        result = run_model_sync(settings, "cli", wait_s=args.wait)
+        result = run_model_sync(rt, "cli", wait_s=args.wait)
     except SyncInProgress as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -79,12 +77,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = Parser(prog="python -m lib.cli", description="LiteLLM Console models tools")
     add_commands(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
+    from lib.runtime import Runtime
     try:
         settings = load_settings()
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return args.func(args, settings)
+    rt = Runtime(settings, store_mode="write")
+    try:
+        return args.func(args, rt)
+    finally:
+        rt.close()
 
 
 if __name__ == "__main__":

@@ -8,11 +8,6 @@ from lib.auth import accounts
 from lib.auth.permissions import ROLES
 
 
-def _engine(settings):
-    from lib.core.db import get_engine
-    return get_engine(settings.DATABASE_URL)
-
-
 def _password() -> str:
     """The first line of standard input (never an argument: it would show in `ps` and shell history)."""
     password = sys.stdin.readline().rstrip("\r\n")
@@ -21,21 +16,21 @@ def _password() -> str:
     return password
 
 
-def cmd_create_user(args, settings) -> int:
-    user = accounts.create_user(_engine(settings), None, args.username, _password(), args.role, name=args.name,
+def cmd_create_user(args, rt) -> int:
+    user = accounts.create_user(rt.engine, None, args.username, _password(), args.role, name=args.name,
                                 email=args.email, litellm_user_id=args.litellm_user_id)
     print(json.dumps({"created": user.username, "role": user.role}))
     return 0
 
 
-def cmd_set_password(args, settings) -> int:
-    accounts.set_password(_engine(settings), None, args.username, _password())
+def cmd_set_password(args, rt) -> int:
+    accounts.set_password(rt.engine, None, args.username, _password())
     print(json.dumps({"password_set": args.username}))
     return 0
 
 
-def cmd_disable_user(args, settings) -> int:
-    accounts.set_enabled(_engine(settings), None, args.username, False)
+def cmd_disable_user(args, rt) -> int:
+    accounts.set_enabled(rt.engine, None, args.username, False)
     print(json.dumps({"disabled": args.username}))
     return 0
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import tomllib
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -94,11 +93,16 @@ def _read_secrets_toml(path: Path) -> dict:
     return {k: v for k, v in data.items() if not isinstance(v, dict)}
 
 
-def load_settings(env: dict[str, str] | None = None, secrets_path: Path | None = SECRETS_TOML) -> Settings:
-    """Build settings from secrets.toml overlaid by the environment."""
+def load_settings(env: dict[str, str] | None = None, secrets_path: Path | None = SECRETS_TOML,
+                  secrets: dict | None = None) -> Settings:
+    """Build settings from secrets.toml (or `secrets`, the same file as Streamlit read it) overlaid by the
+    environment."""
     env = dict(os.environ) if env is None else env
     names = set(Settings.model_fields)
-    raw = _read_secrets_toml(secrets_path) if secrets_path else {}
+    if secrets is not None:
+        raw = {k: v for k, v in secrets.items() if not isinstance(v, dict) and v != ""}
+    else:
+        raw = _read_secrets_toml(secrets_path) if secrets_path else {}
     raw.update({k: v for k, v in env.items() if k in names and v != ""})
     raw = {k: v for k, v in raw.items() if k in names}
     try:
@@ -108,8 +112,3 @@ def load_settings(env: dict[str, str] | None = None, secrets_path: Path | None =
         name = str(err["loc"][0]) if err["loc"] else "settings"
         shown = "" if name in _SECRET_NAMES else f" (got {raw.get(name)!r})"
         raise SettingsError(f"{name}: {err['msg']}{shown}") from None
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    return load_settings()

@@ -156,25 +156,3 @@ def _not_json(where: str, body: bytes) -> LiteLLMBadResponse:
 def _short(text: str, limit: int = 200) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[:limit] + "…"
-
-
-def client_from_settings(settings) -> LiteLLMClient:
-    """The production client, or in demo mode the same client over the embedded fake LiteLLM."""
-    if settings.demo_mode:
-        return LiteLLMClient("http://demo.litellm.local", "sk-demo", timeout_s=settings.LITELLM_TIMEOUT_S,
-                             transport=_cached_demo_transport(settings.DEMO_SEED))
-    return LiteLLMClient(settings.LITELLM_BASE_URL, settings.LITELLM_API_KEY, timeout_s=settings.LITELLM_TIMEOUT_S)
-
-
-_demo_cache: dict = {}
-
-
-def _cached_demo_transport(seed: int):
-    from datetime import datetime, timezone
-
-    from lib.litellm.demo import demo_transport
-    key = (seed, datetime.now(timezone.utc).date())
-    if key not in _demo_cache:
-        _demo_cache.clear()
-        _demo_cache[key] = demo_transport(seed=seed, today=key[1])
-    return _demo_cache[key]

@@ -4,28 +4,27 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.auth.accounts import User
-from lib.core.db import get_engine
 from lib.auth.audit import audit
 from lib.auth.permissions import PermissionDenied, denied_message, has_permission, require
 from lib.usage.queries import Filters
 from lib.core.text_safety import markdown_literal
 
 
-def refresh_button(settings, user: User) -> None:
+def refresh_button(rt, user: User) -> None:
     """'Refresh today' for admins; readonly admins see it disabled with the reason."""
     from lib.services import RefreshInProgress, run_refresh_today
     allowed = has_permission(user.role, "usage:refresh")
     if not st.button("Refresh today", icon=":material/refresh:", disabled=not allowed, key="refresh_today",
                      help=None if allowed else denied_message("usage:refresh")):
         return
-    engine = get_engine(settings.DATABASE_URL)
+    engine = rt.engine
     # Audited whatever ends the run: a rerun or stop (a click elsewhere on the page) raises a BaseException in
     # this thread mid-refresh, and the run's audit row must not be lost with it.
     outcome, details, summary = "interrupted", {}, None
     try:
         require(user.role, "usage:refresh")          # enforced here too, not only by the disabled button
         with st.spinner("Fetching today's usage from LiteLLM…"):
-            summary = run_refresh_today(settings, trigger=user.username)
+            summary = run_refresh_today(rt, trigger=user.username)
             outcome, details = "success", summary.as_dict()
     except PermissionDenied as exc:
         outcome = "denied"
@@ -47,9 +46,9 @@ def refresh_button(settings, user: User) -> None:
         st.toast(f"Refreshed {summary.days_fetched} day(s): {summary.rows_written:,} rows")
 
 
-def export_auditor(settings, user: User, start, end, f: Filters):
+def export_auditor(rt, user: User, start, end, f: Filters):
     """Callback run when an export is downloaded: checks usage:export (or self:usage) and audits it."""
-    engine = get_engine(settings.DATABASE_URL)
+    engine = rt.engine
 
     def on_export(by: str, fmt: str, filename: str) -> None:
         if not (has_permission(user.role, "usage:export") or has_permission(user.role, "self:usage")):

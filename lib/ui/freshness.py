@@ -3,15 +3,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.core.db import get_engine
-from lib.core.settings import get_settings
 from lib.core.jobs import freshness
-from lib.services import backfill_progress
+from lib.ui.runtime import runtime
 from lib.core.text_safety import markdown_literal
 
 
 def render_freshness(show_errors: bool = False) -> None:
-    info = freshness(get_engine(get_settings().DATABASE_URL))
+    rt = runtime()
+    info, backfill_progress = freshness(rt.engine), rt.backfill_progress
     if backfill_progress.running:
         st.progress(backfill_progress.fraction,
                     text=f"Loading history from LiteLLM: {backfill_progress.done_days} of "

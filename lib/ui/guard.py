@@ -9,6 +9,7 @@ import streamlit as st
 
 from lib.auth.accounts import User
 from lib.auth.permissions import has_permission
+from lib.ui.runtime import runtime
 from lib.ui.session import render_login, verified_user
 
 
@@ -16,10 +17,8 @@ def require_page(permission: str) -> User:
     _leave_pages_directory_mode()
     user = verified_user()
     if user is None:
-        from lib.core.db import get_engine
-        from lib.core.settings import get_settings
-        settings = get_settings()
-        render_login(get_engine(settings.DATABASE_URL), demo_accounts=settings.demo_mode)
+        rt = runtime()
+        render_login(rt.engine, demo_accounts=rt.settings.demo_mode)
         st.stop()
     if not has_permission(user.role, permission):
         st.error("403 — admin access required")

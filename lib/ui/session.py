@@ -28,12 +28,11 @@ def current_user() -> User | None:
 
 def verified_user() -> User | None:
     """This session's user, re-checked against the sessions table (logout elsewhere, disabled, role change)."""
-    from lib.core.db import get_engine
-    from lib.core.settings import get_settings
+    from lib.ui.runtime import runtime
     username, exp = st.session_state.get("username"), st.session_state.get(_EXP_KEY)
     if not (st.session_state.get("authentication_status") and username and exp):
         return None
-    user = accounts.session_user(get_engine(get_settings().DATABASE_URL), username, exp)
+    user = accounts.session_user(runtime().engine, username, exp)
     st.session_state[_USER_KEY] = user
     return user
 

@@ -239,8 +239,7 @@ def now_utc():
     return datetime.now(timezone.utc)
 
 
-def render_empty_store() -> None:
-    from lib.services import backfill_progress
+def render_empty_store(backfill_progress) -> None:
     if backfill_progress.running:
         st.info("Loading usage history from LiteLLM… the charts appear as days arrive.")
         st.progress(backfill_progress.fraction,

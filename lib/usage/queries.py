@@ -8,7 +8,6 @@ and the result says so in `.attrs["note"]`.
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 
@@ -369,9 +368,6 @@ def resolve_api_keys(store: UsageStore, keys_or_aliases: tuple[str, ...] | list[
     return tuple(sorted(out))
 
 
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="usage-query")
-
-
 def usage_page_queries(store: UsageStore, start: date, end: date, f: Filters = Filters()) -> dict:
     """The whole Usage page's question set (also what the benchmark times).
 
@@ -384,7 +380,7 @@ def usage_page_queries(store: UsageStore, start: date, end: date, f: Filters = F
     jobs["daily"] = (daily_series, {})
     jobs["daily_by_model"] = (daily_series, {"split_by": "model"})
     jobs["daily_by_provider"] = (daily_series, {"split_by": "provider"})
-    futures = {name: _POOL.submit(fn, store, start, end, f, **kw) for name, (fn, kw) in jobs.items()}
+    futures = {name: store.run_side_by_side(fn, store, start, end, f, **kw) for name, (fn, kw) in jobs.items()}
     out: dict = {}
     for name, fut in futures.items():
         try:

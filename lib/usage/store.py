@@ -27,6 +27,7 @@ import json
 import os
 import threading
 from contextlib import contextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -96,6 +97,15 @@ class UsageStore:
         self._sync_lock = threading.Lock()
         self._local = threading.local()
         self._memo: dict = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def run_side_by_side(self, fn, *args, **kwargs) -> Future:
+        """Run a query function on this store's threads: DuckDB works outside the GIL and each thread has its
+        own cursor, so a page's many small queries overlap instead of adding up."""
+        with self._sync_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="usage-query")
+        return self._pool.submit(fn, *args, **kwargs)
 
     @staticmethod
     def _ddl() -> str:
@@ -271,6 +281,8 @@ class UsageStore:
             return sorted(removed)
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
         self._con.close()
 
 

@@ -1,0 +1,122 @@
+"""The one object a process holds: settings, the app database, the usage store, the LiteLLM client factory, the
+background scheduler and the state its jobs share (the backfill's progress).
+
+Built once per process: by app.py (through `st.cache_resource`, lib/ui/runtime.py), by the CLI's `main()`, and
+by a fixture in tests, which build their own from explicit settings. Nothing else keeps process state: pages and
+jobs receive the runtime. It sits above the domains it wires together (lib.core, lib.auth, lib.litellm,
+lib.usage, lib.catalog) and below lib.ui and lib.cli.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from typing import Literal
+
+import httpx
+from sqlalchemy.engine import Engine
+
+from lib.core.db import get_engine
+from lib.core.settings import Settings, load_settings
+from lib.litellm.client import LiteLLMClient
+from lib.usage.store import UsageStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BackfillProgress:
+    """How far the running backfill is (pages show it while the history loads)."""
+    running: bool = False
+    done_days: int = 0
+    total_days: int = 0
+    started_at: datetime | None = None
+    error: str | None = None
+
+    @property
+    def fraction(self) -> float:
+        return self.done_days / self.total_days if self.total_days else 1.0
+
+
+class Runtime:
+    """`store_mode`: "serve" (the app: the store's data loaded in memory for queries) or "write" (the CLI's
+    backfill and refresh: days written without loading them; the app's process serves)."""
+
+    def __init__(self, settings: Settings, store_mode: Literal["serve", "write"] = "serve"):
+        self.settings = settings
+        self.store_mode = store_mode
+        self.backfill_progress = BackfillProgress()
+        self.refresh_lock = threading.Lock()         # two refreshes of one process never overlap
+        self._lock = threading.RLock()
+        self._engine: Engine | None = None
+        self._store: UsageStore | None = None
+        self._scheduler = None
+        self._demo: tuple[date, httpx.MockTransport] | None = None
+
+    # Opened on first use, so a command that needs neither (an export, a configuration test) works without them.
+    @property
+    def engine(self) -> Engine:
+        """The app database, its schema brought up to date."""
+        with self._lock:
+            if self._engine is None:
+                self._engine = get_engine(self.settings.DATABASE_URL)
+            return self._engine
+
+    @property
+    def store(self) -> UsageStore:
+        with self._lock:
+            if self._store is None:
+                d = self.settings.store_dir
+                self._store = UsageStore(d) if self.store_mode == "serve" else UsageStore.writer(d)
+            return self._store
+
+    @classmethod
+    def from_environment(cls, **kwargs) -> "Runtime":
+        return cls(load_settings(), **kwargs)
+
+    # -- LiteLLM ----------------------------------------------------------------------------------------
+    def litellm_client(self) -> LiteLLMClient:
+        """A new client (callers close it); in demo mode over the embedded fake LiteLLM of today's date."""
+        s = self.settings
+        if s.demo_mode:
+            return LiteLLMClient("http://demo.litellm.local", "sk-demo", timeout_s=s.LITELLM_TIMEOUT_S,
+                                 transport=self._demo_transport())
+        return LiteLLMClient(s.LITELLM_BASE_URL, s.LITELLM_API_KEY, timeout_s=s.LITELLM_TIMEOUT_S)
+
+    def _demo_transport(self) -> httpx.MockTransport:
+        from lib.litellm.demo import demo_transport
+        today = datetime.now(timezone.utc).date()
+        with self._lock:                 # the demo's history is generated once per day (a few seconds)
+            if self._demo is None or self._demo[0] != today:
+                self._demo = (today, demo_transport(seed=self.settings.DEMO_SEED, today=today))
+            return self._demo[1]
+
+    def demo_litellm(self):
+        """Demo mode's fake proxy itself (tests compare against the rows it serves)."""
+        return self._demo_transport().handler.__self__
+
+    # -- background services ----------------------------------------------------------------------------
+    def start_background_services(self):
+        """Start the process's one scheduler (idempotent): startup backfill, then refresh and sync on intervals."""
+        from lib.services import build_scheduler, recover_interrupted_work
+        with self._lock:
+            if self._scheduler is None:
+                try:
+                    recover_interrupted_work(self.engine, self.store)
+                except Exception:  # the app still starts; the next start (or freshness) tries again
+                    log.exception("could not clean up after interrupted work")
+                self._scheduler = build_scheduler(self)
+                self._scheduler.start()
+            return self._scheduler
+
+    def stop_background_services(self) -> None:
+        with self._lock:
+            if self._scheduler is not None:
+                self._scheduler.shutdown(wait=False)
+                self._scheduler = None
+
+    def close(self) -> None:
+        self.stop_background_services()
+        if self._store is not None:
+            self._store.close()
