@@ -252,3 +252,33 @@ def test_my_usage_shows_only_alices_data_whatever_the_link_says(demo_env, litell
     # the API-key choices are hers only
     offered = at.multiselect(key="mine_api_keys").options
     assert offered and all("(alice.martin)" in o for o in offered)
+
+
+@pytest.mark.parametrize("start_back, end_ahead", [(400, 0), (5, 30), (400, 30)], ids=["before", "future", "both"])
+def test_a_shared_custom_range_beyond_the_stored_days_is_narrowed_with_a_notice(demo_env, litellm_rows,
+                                                                                 start_back, end_ahead):
+    first, today = litellm_rows.attrs["first"], litellm_rows.attrs["last"]
+    start = max(first - timedelta(days=start_back), today - timedelta(days=start_back))
+    query = {"range": "Custom", "start": str(start), "end": str(today + timedelta(days=end_ahead))}
+    at = open_page(demo_env, "admin", USAGE, query)
+    shown = (max(start, first), today)
+    assert tuple(at.date_input(key="usage_custom").value) == shown
+    assert any("narrowed" in t.value for t in at.toast)
+    assert_cards_show(at, oracle(litellm_rows, *shown), litellm_rows["user_id"].nunique())
+    at.segmented_control(key="usage_range").set_value("7d").run()      # and the presets work afterwards
+    assert not at.exception
+    assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=6), today), litellm_rows["user_id"].nunique())
+
+
+@pytest.mark.parametrize("query", [
+    {"range": "Custom", "start": "1999-01-01", "end": "1999-02-01"},
+    {"range": "Custom", "start": "2999-01-01", "end": "2999-02-01"},
+    {"range": "Custom", "start": "2026-13-45", "end": "x"},
+    {"range": "Custom", "start": "9999-12-31", "end": "0001-01-01"},
+    {"range": ["7d", "Custom"], "start": ["a", "b"], "user": ["", "\x00"], "key": "k" * 5000},
+])
+def test_any_link_however_malformed_yields_a_working_page(demo_env, litellm_rows, query):
+    today = litellm_rows.attrs["last"]
+    at = open_page(demo_env, "admin", USAGE, query)       # asserts no exception
+    assert at.toast, "the link's problem is said"
+    assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=6), today), litellm_rows["user_id"].nunique())

@@ -29,7 +29,7 @@ BREAKDOWN_LABELS = {"daily": "Daily", "model": "Model", "model_group": "Model gr
 def read_view(prefix: str, options: dict, today, first_day, show_users: bool = True) -> tuple[ViewState, tuple]:
     """Range and filter widgets, seeded from the URL on first load; the URL follows the widgets."""
     params = {k: st.query_params.get_all(k) for k in st.query_params}
-    url_state = parse_query(params, options)
+    url_state = parse_query(params, options, bounds=(first_day, today))
     k = lambda name: f"{prefix}_{name}"  # noqa: E731
     # Widget values do not follow a page switch unless set again in this run (Streamlit's widget cleanup).
     for name in ("range", "custom", "models", "providers", "users", "api_keys", "teams"):
@@ -58,9 +58,12 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
     preset = top[0].segmented_control("Range", RANGE_CHOICES, key=k("range"), required=True)
     state = ViewState(preset=preset)
     if preset == "Custom":
-        default = st.session_state.get(k("custom")) or url_state.range(today, first_day)
-        picked = top[1].date_input("Custom range (UTC)", value=default, key=k("custom"),
-                                   min_value=first_day, max_value=today, format="YYYY-MM-DD")
+        # the widget's value is always one within the stored days (a link's range, or one kept from before the
+        # stored days moved, could be outside them, which date_input refuses with an error page)
+        st.session_state[k("custom")] = (_within(st.session_state.get(k("custom")), first_day, today)
+                                         or url_state.range(today, first_day))
+        picked = top[1].date_input("Custom range (UTC)", key=k("custom"), min_value=first_day, max_value=today,
+                                   format="YYYY-MM-DD")
         if isinstance(picked, (tuple, list)) and len(picked) == 2:
             state.start, state.end = picked
         else:
@@ -91,6 +94,16 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
     st.query_params.from_dict(query)
     st.session_state[k("written_query")] = {name: v if isinstance(v, list) else [v] for name, v in query.items()}
     return state, (start, end)
+
+
+def _within(picked, first, last) -> tuple | None:
+    """A picked (start, end), or (start,) while the end is being picked, clipped to [first, last]; None when
+    nothing of it is left."""
+    if not isinstance(picked, (tuple, list)) or not picked:
+        return None
+    if picked[0] > last or picked[-1] < first:
+        return None
+    return tuple(min(max(d, first), last) for d in picked)
 
 
 def _clear_keys(key: str) -> None:

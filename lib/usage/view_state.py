@@ -41,10 +41,12 @@ class ViewState:
         return q
 
 
-def parse_query(params: dict[str, list[str]], options: dict | None = None) -> ViewState:
+def parse_query(params: dict[str, list[str]], options: dict | None = None,
+                bounds: tuple[date, date] | None = None) -> ViewState:
     """Read a view from query parameters (each a list of values).
 
-    `options` (from queries.filter_options) lets unknown filter values be dropped with a message.
+    `options` (from queries.filter_options) lets unknown filter values be dropped with a message; `bounds`
+    (first stored day, today) clips a custom range to what can be shown, saying so.
     """
     state = ViewState()
     preset = (params.get("range") or [DEFAULT_PRESET])[0]
@@ -58,7 +60,7 @@ def parse_query(params: dict[str, list[str]], options: dict | None = None) -> Vi
             if start > end:
                 state.problems.append("The link's start date is after its end date; showing the last 7 days.")
             else:
-                state.preset, state.start, state.end = "Custom", start, end
+                _set_custom(state, start, end, bounds)
     elif preset in PRESETS:
         state.preset = preset
     else:
@@ -75,6 +77,23 @@ def parse_query(params: dict[str, list[str]], options: dict | None = None) -> Vi
         chosen[name] = values
     state.filters = Filters.of(**chosen)
     return state
+
+
+def _set_custom(state: ViewState, start: date, end: date, bounds: tuple[date, date] | None) -> None:
+    if bounds is not None:
+        first, last = bounds
+        if start > last or end < first:
+            state.problems.append(f"The link's range {start} – {end} has no stored days (they run from {first} to "
+                                  f"{last}); showing the last 7 days.")
+            return
+        if start < first or end > last:
+            clipped = max(start, first), min(end, last)
+            state.problems.append(f"The link's range {start} – {end} was narrowed to {clipped[0]} – {clipped[1]}: "
+                                  "the stored days" + (f" start on {first}" if start < first else "")
+                                  + (" and" if start < first and end > last else "")
+                                  + (f" end today ({last})" if end > last else "") + ".")
+            start, end = clipped
+    state.preset, state.start, state.end = "Custom", start, end
 
 
 def _allowed(options: dict, name: str) -> set[str]:
