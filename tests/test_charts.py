@@ -79,3 +79,11 @@ def test_names_with_html_are_shown_as_typed_in_legends_labels_and_hover():
     assert sorted(donut.data[0].labels) == sorted(escaped)
     assert dict(zip(donut.data[0].labels, donut.data[0].marker.colors))["AT&amp;T &lt;br&gt; model"] == \
         charts.colour_map(HTML_NAMES)["AT&T <br> model"]
+
+
+def test_a_name_keeps_its_colour_whatever_else_the_view_shows():
+    """An admin's view has every provider, a user's view only theirs: openai is the same colour in both."""
+    everyone = charts.colour_map(["anthropic", "mistral", "ollama", "openai", "vertex_ai", "custom-gw"])
+    alice = charts.colour_map(["openai", "custom-gw"])
+    assert alice["openai"] == everyone["openai"] and alice["custom-gw"] == everyone["custom-gw"]
+    assert len({everyone[p] for p in ("anthropic", "mistral", "ollama", "openai", "vertex_ai")}) == 5

@@ -6,6 +6,8 @@ tags in legends, labels and hover text.
 """
 from __future__ import annotations
 
+import hashlib
+
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
@@ -42,11 +44,23 @@ def empty_figure(message: str) -> go.Figure:
     return _layout(fig)
 
 
+# The providers' own colours where they have one; any other name gets one from its hash.
+PROVIDER_COLOURS = {"openai": "#10a37f", "azure": "#0078d4", "anthropic": "#d97757", "ollama": "#4b5563",
+                    "together_ai": "#0f6fff", "openrouter": "#6467f2", "nvidia_nim": "#76b900",
+                    "huggingface": "#ffb000", "cohere": "#39594d", "groq": "#f55036", "mistral": "#fa520f",
+                    "gemini": "#8e75b2", "vertex_ai": "#4285f4", "bedrock": "#ff9900"}
+
+
+def colour_of(name: str) -> str:
+    """A name's colour, the same in every chart, view, role and process: it depends on the name alone."""
+    if name in PROVIDER_COLOURS:
+        return PROVIDER_COLOURS[name]
+    return PALETTE[int(hashlib.sha256(name.encode()).hexdigest()[:8], 16) % len(PALETTE)]
+
+
 def colour_map(names) -> dict[str, str]:
-    """One colour per model or provider name, so that a name has the same colour in every chart of a view."""
-    out = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(sorted({n for n in names if n is not None}))}
-    out["other"] = OTHER_COLOUR
-    return out
+    """Colours of the names a view shows (and of "other")."""
+    return {name: colour_of(name) for name in names if name is not None} | {"other": OTHER_COLOUR}
 
 
 def stacked_daily(df: pd.DataFrame, split_col: str, metric: str = "requests", top: int = 8,
