@@ -87,3 +87,16 @@ def test_a_name_keeps_its_colour_whatever_else_the_view_shows():
     alice = charts.colour_map(["openai", "custom-gw"])
     assert alice["openai"] == everyone["openai"] and alice["custom-gw"] == everyone["custom-gw"]
     assert len({everyone[p] for p in ("anthropic", "mistral", "ollama", "openai", "vertex_ai")}) == 5
+
+
+def test_one_day_is_drawn_on_a_date_axis(view):
+    daily = view["daily"].tail(1)
+    fig = charts.daily_metric(daily, "requests")
+    assert fig.data[0].type == "bar"                      # a lone point on a line says little
+    axis = fig.layout.xaxis
+    assert axis.type == "date" and axis.tickformat == "%d %b %Y"
+    day = pd.Timestamp(daily["date"].iloc[0])
+    assert [pd.Timestamp(x) for x in axis.range] == [day - pd.Timedelta(days=1), day + pd.Timedelta(days=1)]
+    assert fig.layout.yaxis.rangemode == "tozero"         # not 399-401 around one value
+    for fig in (charts.stacked_daily(view["daily_by_model"].tail(1), "model"), charts.success_failure(daily)):
+        assert fig.layout.xaxis.type == "date" and fig.layout.xaxis.range is not None

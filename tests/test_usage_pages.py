@@ -282,3 +282,11 @@ def test_any_link_however_malformed_yields_a_working_page(demo_env, litellm_rows
     at = open_page(demo_env, "admin", USAGE, query)       # asserts no exception
     assert at.toast, "the link's problem is said"
     assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=6), today), litellm_rows["user_id"].nunique())
+
+
+def test_an_empty_view_draws_no_chart_that_could_pass_for_data(demo_env):
+    at = open_page(demo_env, "admin", USAGE, {"range": "Today", "model": "ollama/llama3", "team": "team-marketing",
+                                              "provider": "anthropic"})
+    assert cards(at)["Requests"][0] == "0"
+    assert not at.get("plotly_chart")
+    assert "No data to chart in this view." in [c.value for c in at.caption]

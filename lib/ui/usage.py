@@ -141,6 +141,9 @@ def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
     """Charts of the view; returns (filter name, value) picked by clicking a donut slice."""
     picked: list[tuple[str, str]] = []
     daily = data["daily"]
+    if not daily["requests"].sum():
+        st.caption("No data to chart in this view.")      # empty axes and a heatmap of zeros would look like data
+        return picked
     metric = st.segmented_control("Metric over time", SERIES_METRICS, default="requests", key=f"{prefix}_metric",
                                   format_func=lambda m: charts.METRIC_LABELS[m], required=True)
     st.plotly_chart(charts.daily_metric(daily, metric), key=f"{prefix}_series")

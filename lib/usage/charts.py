@@ -28,12 +28,28 @@ def _layout(fig: go.Figure, height: int = 320) -> go.Figure:
     return fig
 
 
+def _day_axis(fig: go.Figure, dates) -> go.Figure:
+    """An x axis of UTC days: dates as dates (a lone day is not drawn as a time of day), with a day's width
+    of room around a single one."""
+    days = pd.to_datetime(pd.Series(list(dates))).drop_duplicates()
+    fig.update_xaxes(type="date", tickformat="%d %b %Y" if len(days) <= 1 else "%d %b")
+    if len(days) == 1:
+        day = days.iloc[0]
+        fig.update_xaxes(range=[day - pd.Timedelta(days=1), day + pd.Timedelta(days=1)], dtick=86_400_000)
+    return fig
+
+
 def daily_metric(df: pd.DataFrame, metric: str = "requests") -> go.Figure:
+    """The metric per day: a line over several days, a bar for a single one."""
     label = METRIC_LABELS.get(metric, metric)
-    fig = go.Figure(go.Scatter(x=df["date"], y=df[metric], mode="lines+markers", name=label,
-                               hovertemplate="%{y:,}<extra></extra>"))
-    fig.update_yaxes(title_text=label)
-    return _layout(fig)
+    if len(df) == 1:
+        trace = go.Bar(x=df["date"], y=df[metric], name=label, hovertemplate="%{y:,}<extra></extra>")
+    else:
+        trace = go.Scatter(x=df["date"], y=df[metric], mode="lines+markers", name=label,
+                           hovertemplate="%{y:,}<extra></extra>")
+    fig = go.Figure(trace)
+    fig.update_yaxes(title_text=label, rangemode="tozero")
+    return _layout(_day_axis(fig, df["date"]))
 
 
 def empty_figure(message: str) -> go.Figure:
@@ -77,7 +93,7 @@ def stacked_daily(df: pd.DataFrame, split_col: str, metric: str = "requests", to
                     marker_color=(colours or {}).get(name))
     fig.update_yaxes(title_text=METRIC_LABELS.get(metric, metric))
     fig.update_layout(barmode="stack", legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
-    return _layout(fig, 360)
+    return _layout(_day_axis(fig, df["date"]), 360)
 
 
 def cost_share(df: pd.DataFrame, label_col: str, top: int = 8, colours: dict[str, str] | None = None) -> go.Figure:
@@ -108,4 +124,4 @@ def success_failure(daily: pd.DataFrame) -> go.Figure:
     fig.add_bar(x=daily["date"], y=daily["successful_requests"], name="Successful", marker_color="#16a34a")
     fig.add_bar(x=daily["date"], y=daily["failed_requests"], name="Failed", marker_color="#dc2626")
     fig.update_layout(barmode="stack", legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
-    return _layout(fig, 320)
+    return _layout(_day_axis(fig, daily["date"]), 320)
