@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,10 @@ def test_an_existing_world_readable_database_is_made_private(tmp_path, umask_022
         assert _mode(folder) == 0o755                                 # a folder the app did not create is left alone
     finally:
         appdb._engines.pop(url).dispose()
+
+
+def test_default_paths_are_the_projects_data_folder_and_streamlit_secrets():
+    from lib.core.settings import DATA_DIR, SECRETS_TOML, load_settings
+    root = Path(__file__).resolve().parents[1]
+    assert DATA_DIR == root / "data" and SECRETS_TOML == root / ".streamlit" / "secrets.toml"
+    assert load_settings({}, secrets_path=None).DATABASE_URL == f"sqlite:///{root / 'data' / 'app.db'}"
