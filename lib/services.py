@@ -13,11 +13,11 @@ from datetime import datetime, timedelta, timezone
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from lib.core.db import get_engine
+from lib.core.errors import ConsoleError
 from lib.core.settings import Settings
 from lib.usage.ingest import IngestError, IngestSummary, backfill, refresh_today
 from lib.core.jobs import record_job
-from lib.litellm.client import LiteLLMError, client_from_settings
-from lib.catalog.models import ModelSyncError
+from lib.litellm.client import client_from_settings
 from lib.usage.store import UsageStore
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,10 @@ class BackfillProgress:
 backfill_progress = BackfillProgress()
 
 
-class RefreshInProgress(RuntimeError):
-    pass
+class RefreshInProgress(ConsoleError, RuntimeError):
+    """Another refresh of this process is running; nothing was done (so nothing is audited)."""
+
+    audit_outcome = None
 
 
 _refresh_lock = threading.Lock()
@@ -84,6 +86,15 @@ def run_refresh_today(settings: Settings, trigger: str, wait: bool = False,
             return summary
     finally:
         _refresh_lock.release()
+
+
+def refresh_today_as(settings: Settings, user) -> IngestSummary:
+    """A person's "Refresh today", through the gate (usage:refresh): audited whatever ends it, refused at once
+    (RefreshInProgress, not audited: nothing was done) while another refresh of this process runs."""
+    from lib.auth.gate import perform
+    return perform(get_engine(settings.DATABASE_URL), user, "usage.refresh", "today",
+                   lambda: run_refresh_today(settings, trigger=user.username), transaction=False,
+                   details=lambda summary: summary.as_dict())
 
 
 def run_backfill(settings: Settings, trigger: str, start=None, end=None, force: bool = False,
@@ -138,7 +149,7 @@ def _scheduled(fn, *args, **kwargs) -> None:
     """Job wrapper: failures are already recorded in job_runs; log one line, keep the scheduler alive."""
     try:
         fn(*args, **kwargs)
-    except (LiteLLMError, IngestError, RefreshInProgress, ModelSyncError) as exc:
+    except ConsoleError as exc:
         log.warning("%s failed: %s", fn.__name__, exc)
     except Exception:
         log.exception("%s crashed", fn.__name__)

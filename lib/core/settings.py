@@ -13,11 +13,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from lib.core.errors import ConsoleError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = PROJECT_ROOT / "data"
 
 
-class SettingsError(ValueError):
+class SettingsError(ConsoleError, ValueError):
     """A setting is missing or invalid; the message names the variable."""
 
 
