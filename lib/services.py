@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from lib.catalog.models import ModelSyncError, run_model_sync
+from lib.catalog.models import run_model_sync
+from lib.core.errors import ConsoleError
 from lib.core.jobs import record_job
 from lib.core.settings import Settings
-from lib.litellm.client import LiteLLMError
 from lib.usage.ingest import IngestError, IngestSummary, backfill, refresh_today
 from lib.usage.store import UsageStore
 
@@ -24,8 +24,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class RefreshInProgress(RuntimeError):
-    pass
+class RefreshInProgress(ConsoleError, RuntimeError):
+    """Another refresh of this process is running; nothing was done (so nothing is audited)."""
+
+    audit_outcome = None
 
 
 def _ingest_kwargs(settings: Settings) -> dict:
@@ -51,6 +53,15 @@ def run_refresh_today(rt: Runtime, trigger: str, wait: bool = False) -> IngestSu
             return summary
     finally:
         rt.refresh_lock.release()
+
+
+def refresh_today_as(rt: Runtime, user) -> IngestSummary:
+    """A person's "Refresh today", through the gate (usage:refresh): audited whatever ends it, refused at once
+    (RefreshInProgress, not audited: nothing was done) while another refresh of this process runs."""
+    from lib.auth.gate import perform
+    return perform(rt.engine, user, "usage.refresh", "today",
+                   lambda: run_refresh_today(rt, trigger=user.username), transaction=False,
+                   details=lambda summary: summary.as_dict())
 
 
 def run_backfill(rt: Runtime, trigger: str, start=None, end=None, force: bool = False) -> IngestSummary:
@@ -104,7 +115,7 @@ def _scheduled(fn, *args, **kwargs) -> None:
     """Job wrapper: failures are already recorded in job_runs; log one line, keep the scheduler alive."""
     try:
         fn(*args, **kwargs)
-    except (LiteLLMError, IngestError, RefreshInProgress, ModelSyncError) as exc:
+    except ConsoleError as exc:
         log.warning("%s failed: %s", fn.__name__, exc)
     except Exception:
         log.exception("%s crashed", fn.__name__)

@@ -11,14 +11,15 @@ from lib.catalog.probe import DEFAULT_TIMEOUT_S, test_configuration  # noqa: E40
 from lib.core.jobs import humanize_ago  # noqa: E402
 from lib.catalog.models import (CAPABILITY_LABELS, ModelSyncError, SyncInProgress, catalogue, facets,  # noqa: E402
                                filter_catalogue, last_sync, sync_history, sync_models_as, sync_running, with_usage)
-from lib.auth.permissions import PermissionDenied, denied_message, has_permission  # noqa: E402
-from lib.ui.runtime import runtime  # noqa: E402  (after the guard: nothing is computed without a login)
+from lib.auth.gate import refusal  # noqa: E402
+from lib.auth.permissions import PermissionDenied  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
+from lib.ui.actions import action_button  # noqa: E402
+from lib.ui.runtime import runtime  # noqa: E402
 
 rt = runtime()
 settings, engine = rt.settings, rt.engine
-can_sync = has_permission(user.role, "models:sync")
-can_test = has_permission(user.role, "models:test")
+can_sync = refusal(user, "models.sync") is None
 now = datetime.now(timezone.utc)
 
 st.title("Models")
@@ -55,9 +56,8 @@ with manage_tab:
     left, right = st.columns([3, 2], vertical_alignment="center")
     left.caption(f"The catalogue follows LiteLLM's `/model/info`: synced at start and every "
                  f"{settings.MODEL_SYNC_INTERVAL_MINUTES} min, or now with the button.")
-    clicked = right.button("Refresh Models from LiteLLM", key="models_sync", type="primary",
-                           icon=":material/sync:", disabled=not can_sync,
-                           help=None if can_sync else denied_message("models:sync"), width="stretch")
+    clicked = action_button(user, "models.sync", "Refresh Models from LiteLLM", where=right, key="models_sync",
+                            type="primary", icon=":material/sync:", width="stretch")
     if clicked:
         try:
             with st.spinner("Synchronizing models from LiteLLM…"):
@@ -176,9 +176,8 @@ with test_tab:
         api_key = st.text_input("API key", key="models_test_key", type="password", autocomplete="off",
                                 help="Use the eye icon to show or hide the key.")
         model = st.text_input("Backend model name", key="models_test_model", placeholder="gpt-4o")
-        submitted = st.form_submit_button("Test Configuration", type="primary", disabled=not can_test,
-                                          help=None if can_test else denied_message("models:test"),
-                                          key="models_test_submit")
+        submitted = action_button(user, "models.test_config", "Test Configuration", form=True, type="primary",
+                                  key="models_test_submit")
     if submitted:
         try:
             with st.spinner("Contacting the endpoint…"):

@@ -10,20 +10,23 @@ from lib.ui.guard import require_page
 user = require_page("users:read")
 
 from lib.auth import accounts  # noqa: E402  (after the guard: nothing is read without a login)
+from lib.auth.gate import refusal  # noqa: E402
+from lib.auth.permissions import ROLE_LABELS, ROLES  # noqa: E402
+from lib.core.errors import ConsoleError  # noqa: E402
 from lib.ui.runtime import runtime  # noqa: E402
-from lib.auth.permissions import ROLE_LABELS, ROLES, PermissionDenied, disabled_reason  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
+from lib.ui.actions import action_button  # noqa: E402
 
 rt = runtime()
 settings, engine = rt.settings, rt.engine
-why = disabled_reason(user.role, "users:manage")       # None for admins, else the tooltip
+why = refusal(user, "user.create")      # None for admins, else why the form's fields are disabled
 FLASH = "users_flash"
 
 
 def _run(action, success: str, clear: tuple[str, ...] = ()) -> None:
     try:
         action()
-    except (accounts.AccountError, PermissionDenied) as exc:
+    except ConsoleError as exc:
         st.session_state[FLASH] = ("error", str(exc))
     else:
         st.session_state[FLASH] = ("success", success)
@@ -82,7 +85,7 @@ with left:
         st.text_input("LiteLLM user id (for My usage)", key="new_user_litellm", disabled=bool(why))
         st.text_input("Password", type="password", key="new_user_password", help=min_pw, disabled=bool(why),
                       autocomplete="new-password")
-        st.form_submit_button("Create user", disabled=bool(why), help=why, on_click=_create)
+        action_button(user, "user.create", "Create user", form=True, on_click=_create)
 
 with right:
     st.subheader("Change a user")
@@ -93,22 +96,22 @@ with right:
     st.selectbox("Role", ROLES, index=ROLES.index(current_role), key="edit_user_role", format_func=ROLE_LABELS.get,
                  disabled=bool(why))
     c = st.columns(3)
-    c[0].button("Set role", disabled=bool(why), help=why, key="edit_user_set_role", on_click=lambda: _run(
+    action_button(user, "user.change_role", "Set role", where=c[0], key="edit_user_set_role", on_click=lambda: _run(
         lambda: accounts.change_role(engine, user, _target(), st.session_state["edit_user_role"]),
         f"{_target()} is now {st.session_state.get('edit_user_role')}"))
-    c[1].button("Disable", disabled=bool(why), help=why, key="edit_user_disable", on_click=lambda: _run(
+    action_button(user, "user.disable", "Disable", where=c[1], key="edit_user_disable", on_click=lambda: _run(
         lambda: accounts.set_enabled(engine, user, _target(), False), f"Disabled {_target()}"))
-    c[2].button("Enable", disabled=bool(why), help=why, key="edit_user_enable", on_click=lambda: _run(
+    action_button(user, "user.enable", "Enable", where=c[2], key="edit_user_enable", on_click=lambda: _run(
         lambda: accounts.set_enabled(engine, user, _target(), True), f"Enabled {_target()}"))
     st.text_input("New password", type="password", key="edit_user_password", help=min_pw, disabled=bool(why),
                   autocomplete="new-password")
-    st.button("Reset password", disabled=bool(why), help=why, key="edit_user_reset", on_click=lambda: _run(
+    action_button(user, "user.set_password", "Reset password", key="edit_user_reset", on_click=lambda: _run(
         lambda: accounts.set_password(engine, user, _target(), st.session_state.get("edit_user_password") or "",
                                       demo=settings.demo_mode),
         f"Password of {_target()} reset; their sessions are logged out", clear=("edit_user_password",)))
     linked = row["litellm_user_id"] if row is not None else None
     st.text_input("LiteLLM user id", value=linked if isinstance(linked, str) else "", key="edit_user_litellm",
                   disabled=bool(why), help="Which LiteLLM user's usage 'My usage' shows for this login")
-    st.button("Save LiteLLM link", disabled=bool(why), help=why, key="edit_user_link", on_click=lambda: _run(
+    action_button(user, "user.link_litellm", "Save LiteLLM link", key="edit_user_link", on_click=lambda: _run(
         lambda: accounts.set_litellm_user(engine, user, _target(), _state("edit_user_litellm") or None),
         f"Linked {_target()} to LiteLLM user {_state('edit_user_litellm') or '(none)'}"))

@@ -281,6 +281,7 @@ def test_production_never_keeps_a_demo_password(app_db_url, monkeypatch):
     assert accounts.bootstrap_accounts(engine, _prod(ADMIN_USERNAME="Admin", ADMIN_PASSWORD="a-long-password")) \
         == ["admin"]
     assert accounts.authenticate(engine, "admin", "a-long-password").role == "admin"
+    assert list_audit(engine, user="bootstrap", action="user.restore_admin")["outcome"].tolist() == ["success"]
     assert accounts.bootstrap_accounts(engine, _prod(ADMIN_USERNAME="admin", ADMIN_PASSWORD="other-password")) == []
     assert list_audit(engine, user="bootstrap", action="user.disable")["target"].tolist() == ["alice", "admin"]
 

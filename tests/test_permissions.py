@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from lib.auth.permissions import (PERMISSIONS, ROLE_PERMISSIONS, ROLES, PermissionDenied, denied_message, disabled_reason,
-                             has_permission, permissions_for, require)
+from lib.auth.accounts import User
+from lib.auth.gate import authorize, refusal
+from lib.auth.permissions import (PERMISSIONS, ROLE_PERMISSIONS, ROLES, PermissionDenied, denied_message,
+                                  has_permission, permissions_for)
 from lib.ui.navigation import PAGES, available_pages, landing_page, menu
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +39,7 @@ def test_unknown_roles_have_no_permission(role):
     assert not any(has_permission(role, p) for p in PERMISSIONS)
     assert permissions_for(role) == frozenset()
     with pytest.raises(PermissionDenied):
-        require(role, "self:usage")
+        authorize(None, _login(role), "usage.export", None)
 
 
 def test_a_typo_in_a_permission_name_is_an_error_not_a_silent_deny():
@@ -45,14 +47,18 @@ def test_a_typo_in_a_permission_name_is_an_error_not_a_silent_deny():
         has_permission("admin", "models:synch")
 
 
-def test_require_raises_with_the_tooltip_text():
-    require("admin", "models:sync")                                 # allowed: no exception
+def _login(role) -> User:
+    return User("someone", "Someone", None, role, None, True)
+
+
+def test_the_gate_refuses_with_the_tooltip_text():
+    authorize(None, _login("admin"), "models.sync", None)             # allowed: no exception
     with pytest.raises(PermissionDenied, match="^Admin access required to sync models$"):
-        require("admin-readonly", "models:sync")
+        authorize(None, _login("admin-readonly"), "models.sync", None)
     assert denied_message("models:sync") == "Admin access required to sync models"
     assert denied_message("users:manage") == "Admin access required to manage users"
-    assert disabled_reason("admin", "usage:refresh") is None
-    assert disabled_reason("admin-readonly", "usage:refresh") == "Admin access required to refresh usage data"
+    assert refusal(_login("admin"), "usage.refresh") is None
+    assert refusal(_login("admin-readonly"), "usage.refresh") == "Admin access required to refresh usage data"
 
 
 def test_every_page_is_registered_once_and_calls_the_guard_first():

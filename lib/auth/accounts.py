@@ -1,8 +1,8 @@
 """Console users: bcrypt passwords, roles, lockout after repeated failures, server-side sessions.
 
-State-changing functions take the acting user (`actor`; None = the operator's CLI) and check its
-permission themselves, then write the change and its audit row in one transaction; a refused change
-is audited too. Usernames are case-insensitive (stored lower-case).
+State-changing functions take the acting user (`actor`; None = the operator's CLI) and run through the
+gate (lib.auth.gate): permission checked, the change and its audit row in one transaction, a refused or
+failed change audited too. Usernames are case-insensitive (stored lower-case).
 """
 from __future__ import annotations
 
@@ -10,12 +10,11 @@ import hashlib
 import os
 import secrets
 import tempfile
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator
 
 import bcrypt
 import pandas as pd
@@ -23,9 +22,11 @@ from sqlalchemy import (Boolean, Column, DateTime, Float, Integer, String, Table
 from sqlalchemy.exc import IntegrityError
 
 from lib.core.db import metadata, utcnow
+from lib.core.errors import ConsoleError
 from lib.auth.audit import audit
+from lib.auth.gate import perform
 from lib.core.jobs import as_aware
-from lib.auth.permissions import ROLES, PermissionDenied, require
+from lib.auth.permissions import ROLES
 from lib.core.files import make_private_dir, restrict_to_owner
 
 users = Table(
@@ -76,12 +77,12 @@ DEMO_ACCOUNTS = (("admin", "admin", "admin", "Demo Admin", None),
                  ("alice", "alice", "user", "Alice Martin", "alice.martin"))
 
 
-class AccountError(ValueError):
+class AccountError(ConsoleError, ValueError):
     """A user-management request that cannot be done; the message says why."""
 
 
-class LoginError(Exception):
-    pass
+class LoginError(ConsoleError):
+    """A refused login; the message never says why (the audit log does)."""
 
 
 @dataclass(frozen=True)
@@ -120,36 +121,15 @@ def _check_password(password: str, demo: bool) -> None:
         raise AccountError(f"The password must have at most {MAX_PASSWORD_BYTES} bytes")
 
 
-def _check_role(role: str) -> None:
+def _check_role(role: str) -> str:
     if role not in ROLES:
         raise AccountError(f"Unknown role {role!r}; choose one of {', '.join(ROLES)}")
+    return role
 
 
 def normalize_username(username: str | None) -> str:
     """Usernames are case-insensitive and stored lower-case (streamlit-authenticator lower-cases its keys)."""
     return (username or "").strip().lower()
-
-
-def _actor_name(actor: User | None) -> str:
-    return actor.username if actor else "cli"
-
-
-def _require(actor: User | None, permission: str) -> None:
-    if actor is not None:
-        require(actor.role, permission)
-
-
-@contextmanager
-def _audit_refusal(engine, actor: User | None, action: str, target: str | None) -> Iterator[None]:
-    """A refused change is audited too (outcome 'denied' or 'failure', with the reason)."""
-    try:
-        yield
-    except PermissionDenied as exc:
-        audit(engine, _actor_name(actor), action, target, "denied", {"error": str(exc)})
-        raise
-    except AccountError as exc:
-        audit(engine, _actor_name(actor), action, target, "failure", {"error": str(exc)})
-        raise
 
 
 def get_user(engine, username: str) -> User | None:
@@ -173,29 +153,25 @@ def count_users(engine) -> int:
 
 def create_user(engine, actor: User | None, username: str, password: str, role: str, name: str | None = None,
                 email: str | None = None, litellm_user_id: str | None = None, demo: bool = False) -> User:
-    with _audit_refusal(engine, actor, "user.create", normalize_username(username)[:64] or None):
-        return _create_user(engine, actor, username, password, role, name, email, litellm_user_id, demo)
-
-
-def _create_user(engine, actor, username, password, role, name, email, litellm_user_id, demo) -> User:
-    _require(actor, "users:manage")
     username = normalize_username(username)
-    if not username or len(username) > 64 or not all(ch.isalnum() or ch in "._-@" for ch in username):
-        raise AccountError("Username must be 1-64 letters, digits or . _ - @")
-    _check_role(role)
-    _check_password(password, demo)
-    try:
-        with engine.begin() as c:
-            if c.execute(select(users.c.id).where(users.c.username == username)).first():
-                raise AccountError(f"User {username!r} already exists")
+
+    def change(c) -> None:
+        if not username or len(username) > 64 or not all(ch.isalnum() or ch in "._-@" for ch in username):
+            raise AccountError("Username must be 1-64 letters, digits or . _ - @")
+        _check_role(role)
+        _check_password(password, demo)
+        if c.execute(select(users.c.id).where(users.c.username == username)).first():
+            raise AccountError(f"User {username!r} already exists")
+        try:
             c.execute(insert(users).values(username=username, display_name=(name or "").strip() or username,
                                            email=(email or "").strip() or None, password_hash=hash_password(password),
                                            role=role, litellm_user_id=(litellm_user_id or "").strip() or None,
                                            enabled=True, failed_logins=0, created_at=utcnow()))
-            audit(engine, _actor_name(actor), "user.create", username, "success",
-                  {"role": role, "email": email, "litellm_user_id": litellm_user_id}, conn=c)
-    except IntegrityError:   # created by a concurrent request between our check and our insert
-        raise AccountError(f"User {username!r} already exists") from None
+        except IntegrityError:   # created by a concurrent request between our check and our insert
+            raise AccountError(f"User {username!r} already exists") from None
+
+    perform(engine, actor, "user.create", username[:64] or None, change,
+            details={"role": role, "email": email, "litellm_user_id": litellm_user_id})
     return get_user(engine, username)
 
 
@@ -206,56 +182,58 @@ def _enabled_admins(c) -> int:
     return len(ids)
 
 
-def _change(engine, actor: User | None, username: str, action: str, values: dict, details: dict) -> User:
+def _change(engine, actor: User | None, username: str, action: str, values: Callable[[], dict],
+            details: dict) -> User:
+    """Change one account through the gate. `values()` checks the request and gives the columns to set: it
+    runs after the permission check, so a bad request by someone refused anyway is audited as refused."""
     username = normalize_username(username)
-    with _audit_refusal(engine, actor, action, username):
-        return _apply_change(engine, actor, username, action, values, details)
-
-
-def _apply_change(engine, actor: User | None, username: str, action: str, values: dict, details: dict) -> User:
-    _require(actor, "users:manage")
-    with engine.begin() as c:
-        row = c.execute(select(users).where(users.c.username == username)).mappings().first()
-        if row is None:
-            raise AccountError(f"No user {username!r}")
-        loses_admin = row["role"] == "admin" and row["enabled"] and (
-            values.get("role", "admin") != "admin" or values.get("enabled", True) is False)
-        if loses_admin and _enabled_admins(c) <= 1:
-            raise AccountError("This is the last enabled admin: make another admin first")
-        if actor is not None and actor.username == username and values.get("enabled") is False:
-            raise AccountError("You cannot disable your own account")
-        c.execute(update(users).where(users.c.username == username).values(**values))
-        if "locked_until" in values:      # an admin's reset ends a lockout
-            c.execute(login_failures.delete().where(login_failures.c.name_sha256 == _name_sha256(username)))
-        if values.get("enabled") is False or "password_hash" in values or "role" in values:
-            c.execute(update(sessions).where(sessions.c.username == username, sessions.c.revoked_at.is_(None))
-                      .values(revoked_at=utcnow()))
-        audit(engine, _actor_name(actor), action, username, "success", details, conn=c)
+    perform(engine, actor, action, username, lambda c: _apply_change(c, actor, username, values()), details=details)
     return get_user(engine, username)
 
 
+def _apply_change(c, actor: User | None, username: str, values: dict) -> None:
+    row = c.execute(select(users).where(users.c.username == username)).mappings().first()
+    if row is None:
+        raise AccountError(f"No user {username!r}")
+    loses_admin = row["role"] == "admin" and row["enabled"] and (
+        values.get("role", "admin") != "admin" or values.get("enabled", True) is False)
+    if loses_admin and _enabled_admins(c) <= 1:
+        raise AccountError("This is the last enabled admin: make another admin first")
+    if actor is not None and actor.username == username and values.get("enabled") is False:
+        raise AccountError("You cannot disable your own account")
+    c.execute(update(users).where(users.c.username == username).values(**values))
+    if "locked_until" in values:      # an admin's reset ends a lockout
+        c.execute(login_failures.delete().where(login_failures.c.name_sha256 == _name_sha256(username)))
+    if values.get("enabled") is False or "password_hash" in values or "role" in values:
+        _end_sessions(c, username)
+
+
+def _end_sessions(c, username: str) -> None:
+    c.execute(update(sessions).where(sessions.c.username == username, sessions.c.revoked_at.is_(None))
+              .values(revoked_at=utcnow()))
+
+
+def _password_values(password: str, demo: bool = False) -> dict:
+    """A new password's columns (checked first); a password reset also ends any lockout."""
+    _check_password(password, demo)
+    return {"password_hash": hash_password(password), "failed_logins": 0, "locked_until": None}
+
+
 def set_password(engine, actor: User | None, username: str, password: str, demo: bool = False) -> User:
-    with _audit_refusal(engine, actor, "user.set_password", normalize_username(username)):
-        _require(actor, "users:manage")
-        _check_password(password, demo)
-    return _change(engine, actor, username, "user.set_password",
-                   {"password_hash": hash_password(password), "failed_logins": 0, "locked_until": None}, {})
+    return _change(engine, actor, username, "user.set_password", lambda: _password_values(password, demo), {})
 
 
 def set_enabled(engine, actor: User | None, username: str, enabled: bool) -> User:
     return _change(engine, actor, username, "user.enable" if enabled else "user.disable",
-                   {"enabled": enabled, "failed_logins": 0, "locked_until": None}, {})
+                   lambda: {"enabled": enabled, "failed_logins": 0, "locked_until": None}, {})
 
 
 def change_role(engine, actor: User | None, username: str, role: str) -> User:
-    with _audit_refusal(engine, actor, "user.change_role", normalize_username(username)):
-        _require(actor, "users:manage")
-        _check_role(role)
-    return _change(engine, actor, username, "user.change_role", {"role": role}, {"role": role})
+    return _change(engine, actor, username, "user.change_role", lambda: {"role": _check_role(role)}, {"role": role})
 
 
 def set_litellm_user(engine, actor: User | None, username: str, litellm_user_id: str | None) -> User:
-    return _change(engine, actor, username, "user.link_litellm", {"litellm_user_id": litellm_user_id or None},
+    return _change(engine, actor, username, "user.link_litellm", lambda: {"litellm_user_id": litellm_user_id or None},
                    {"litellm_user_id": litellm_user_id})
 
 
@@ -440,8 +418,8 @@ def bootstrap_accounts(engine, settings) -> list[str]:
             create_user(engine, BOOTSTRAP, username, password, "admin", name="Administrator")
         else:   # no enabled admin left: the environment's admin takes this account back
             _change(engine, BOOTSTRAP, username, "user.restore_admin",
-                    {"password_hash": hash_password(password), "role": "admin", "enabled": True, "failed_logins": 0,
-                     "locked_until": None}, {"reason": "ADMIN_USERNAME/ADMIN_PASSWORD at start, no enabled admin"})
+                    lambda: _password_values(password) | {"role": "admin", "enabled": True},
+                    {"reason": "ADMIN_USERNAME/ADMIN_PASSWORD at start, no enabled admin"})
     except AccountError as exc:
         if has_enabled_admin(engine):   # a concurrent start did it
             return changed
@@ -455,19 +433,22 @@ def _retire_demo_passwords(engine) -> list[str]:
     if key in _demo_checked:
         return []
     retired = []
-    with engine.begin() as c:
-        for username, password, *_ in DEMO_ACCOUNTS:
+    for username, password, *_ in DEMO_ACCOUNTS:
+        with engine.connect() as c:
             row = c.execute(select(users.c.password_hash).where(users.c.username == username,
                                                                 users.c.enabled.is_(True))).first()
-            if row and verify_password(password, row[0]):
-                c.execute(update(users).where(users.c.username == username).values(enabled=False))
-                c.execute(update(sessions).where(sessions.c.username == username, sessions.c.revoked_at.is_(None))
-                          .values(revoked_at=utcnow()))
-                audit(engine, BOOTSTRAP.username, "user.disable", username, "success",
-                      {"reason": "demo password outside demo mode"}, conn=c)
-                retired.append(username)
+        if row and verify_password(password, row[0]):
+            # not _change: the last admin loses this account too, a published password is worse than none
+            perform(engine, BOOTSTRAP, "user.disable", username, lambda c, u=username: _retire(c, u),
+                    details={"reason": "demo password outside demo mode"})
+            retired.append(username)
     _demo_checked.add(key)
     return retired
+
+
+def _retire(c, username: str) -> None:
+    c.execute(update(users).where(users.c.username == username).values(enabled=False))
+    _end_sessions(c, username)
 
 
 def cookie_secret(settings, data_dir: Path) -> str:

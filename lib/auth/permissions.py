@@ -1,9 +1,11 @@
 """Roles and permissions as data: the one place that says who may do what.
 
-Pages use these to show or disable things; every state-changing lib function checks them again
-(`require`), so hiding a button is never the only protection.
+Pages use these to show or disable things; every state change checks them again in the gate
+(lib.auth.gate), so hiding a button is never the only protection.
 """
 from __future__ import annotations
+
+from lib.core.errors import ConsoleError
 
 ROLES = ("admin", "admin-readonly", "user")
 ROLE_LABELS = {"admin": "Admin", "admin-readonly": "Admin (read-only)", "user": "User"}
@@ -28,7 +30,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(ConsoleError):
     """The acting user's role lacks a permission; the message is safe to show."""
 
 
@@ -38,22 +40,9 @@ def has_permission(role: str | None, permission: str) -> bool:
     return permission in ROLE_PERMISSIONS.get(role or "", frozenset())
 
 
-def require(role: str | None, permission: str) -> None:
-    if not has_permission(role, permission):
-        raise PermissionDenied(denied_message(permission))
-
-
 def denied_message(permission: str) -> str:
     """Tooltip / error for a missing permission, e.g. 'Admin access required to sync models'."""
     return f"Admin access required to {PERMISSIONS[permission]}"
-
-
-def disabled_reason(role: str | None, permission: str) -> str | None:
-    """For a button: None when the role may do it, else the tooltip saying why it is disabled.
-
-    `st.button(..., disabled=bool(why), help=why)` with `why = disabled_reason(user.role, "models:sync")`.
-    """
-    return None if has_permission(role, permission) else denied_message(permission)
 
 
 def permissions_for(role: str | None) -> frozenset[str]:

@@ -34,6 +34,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from lib.core.db import metadata, utcnow
+from lib.core.errors import ConsoleError
 from lib.auth.audit import audit
 from lib.core.jobs import ProcessOwner, as_aware, process_alive, this_host
 
@@ -132,7 +133,7 @@ TRACKED = ("underlying_model", "provider", "api_base", "mode", "input_cost_per_t
 PRICES = ("input_cost_per_token", "output_cost_per_token")
 
 
-class ModelSyncError(RuntimeError):
+class ModelSyncError(ConsoleError, RuntimeError):
     """A sync failed (LiteLLM unreachable, bad answer, database error); nothing was changed.
 
     `result` is the failed run as recorded (status "failed"), `str()` is safe to show.
@@ -582,12 +583,9 @@ def run_model_sync(rt, trigger: str, *, wait_s: float | None = None, actor: str 
 
 def sync_models_as(rt, user) -> SyncResult:
     """A person's "Refresh Models from LiteLLM": checks models:sync, refuses at once if a sync is running."""
-    from lib.auth.permissions import PermissionDenied, require
-    try:
-        require(user.role, "models:sync")
-    except PermissionDenied as exc:
-        audit(rt.engine, user.username, "models.sync", "litellm", "denied", {"reason": str(exc)})
-        raise
+    from lib.auth.gate import authorize
+    # The gate checks (and audits a refusal); the sync audits its own outcome in its transaction (sync_models).
+    authorize(rt.engine, user, "models.sync", "litellm")
     return run_model_sync(rt, user.username, wait_s=0.0)
 
 

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from lib.core.errors import ConsoleError
+
 DEFAULT_TIMEOUT_S = 10.0
 MAX_SUGGESTIONS = 5
 MIN_SIMILARITY = 0.4
@@ -44,8 +46,8 @@ class ProbeResult:
         return d
 
 
-class InvalidApiBase(ValueError):
-    pass
+class InvalidApiBase(ConsoleError, ValueError):
+    """The API base typed is not a usable URL; the message says how to write one."""
 
 
 def _clean(url: str) -> str:
@@ -265,29 +267,18 @@ def _model_answer(model: str, names: list[str], latency: float, url: str) -> Pro
 
 
 def test_configuration(engine, user, api_base: str, api_key: str, model: str, *,
-                       timeout_s: float = DEFAULT_TIMEOUT_S, transport: httpx.BaseTransport | None = None,
-                       actor: str | None = None) -> ProbeResult:
-    """The page's and CLI's Test Configuration: checks models:test (when a user is given), probes, audits the
-    URL (cleaned), model and outcome — never the key. `user=None` is the operator's CLI (actor "cli")."""
-    from lib.auth.audit import audit
-    from lib.auth.permissions import PermissionDenied, require
-    who = actor or (user.username if user is not None else "cli")
+                       timeout_s: float = DEFAULT_TIMEOUT_S,
+                       transport: httpx.BaseTransport | None = None) -> ProbeResult:
+    """The page's and CLI's Test Configuration, through the gate (models:test; `user=None` is the operator's CLI):
+    probes, and audits the URL (cleaned), model and outcome — never the key. `engine=None`: not audited."""
+    from lib.auth.gate import perform
     target = clean_api_base(api_base)
-    if user is not None:
-        try:
-            require(user.role, "models:test")
-        except PermissionDenied as exc:
-            if engine is not None:
-                audit(engine, who, "models.test_config", target, "denied", {"url": target, "model": model,
-                                                                           "reason": str(exc)})
-            raise
-    result = probe_config(api_base, api_key, model, timeout_s=timeout_s, transport=transport)
-    if engine is not None:
-        audit(engine, who, "models.test_config", target, result.result,
-              {"url": result.url or target, "model": model, "result": result.result, "success": result.success,
-               "latency_ms": result.latency_ms, "models_available": result.models_available,
-               "suggestions": result.suggestions})
-    return result
+    return perform(engine, user, "models.test_config", target,
+                   lambda: probe_config(api_base, api_key, model, timeout_s=timeout_s, transport=transport),
+                   transaction=False, context={"url": target, "model": model}, outcome=lambda r: r.result,
+                   details=lambda r: {"url": r.url or target, "result": r.result, "success": r.success,
+                                      "latency_ms": r.latency_ms, "models_available": r.models_available,
+                                      "suggestions": r.suggestions})
 
 
 test_configuration.__test__ = False   # not a pytest test, despite the name

@@ -13,14 +13,15 @@ import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-from lib.core.settings import SettingsError, load_settings
+from lib.core.errors import ConsoleError
+from lib.core.settings import load_settings
 from lib.runtime import Runtime
 
 EARLIEST_DATE = date(2020, 1, 1)      # before any LiteLLM proxy: a typo, not history to fetch or export
 
 
-class CliError(Exception):
-    pass
+class CliError(ConsoleError):
+    """A command that cannot run as asked (e.g. --start after --end); one line, exit 2."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -183,18 +184,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rt = Runtime(load_settings(), store_mode="write")      # the process's one runtime; the app serves the store
         return args.func(args, rt)
-    except (SettingsError, CliError, ValueError, PermissionError) as exc:
+    except ConsoleError as exc:  # refused, bad input (exit 2); LiteLLM down, ingest errors (exit 1): one line
+        from lib.litellm.client import LiteLLMError
+        from lib.usage.ingest import IngestError
+        print(f"error: {exc}", file=sys.stderr)
+        if isinstance(exc, IngestError):
+            print(json.dumps(exc.summary.as_dict()))
+        return 1 if isinstance(exc, (LiteLLMError, IngestError)) else 2
+    except (ValueError, PermissionError) as exc:  # a bad value no domain check caught; a file the system refuses
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # LiteLLM down, ingest errors: one line, non-zero
-        from lib.usage.ingest import IngestError
-        from lib.litellm.client import LiteLLMError
-        if isinstance(exc, (LiteLLMError, IngestError)):
-            print(f"error: {exc}", file=sys.stderr)
-            if isinstance(exc, IngestError):
-                print(json.dumps(exc.summary.as_dict()))
-            return 1
-        raise
     finally:
         if rt is not None:
             rt.close()

@@ -27,7 +27,7 @@ def cmd_test_config(args, rt) -> int:
     except Exception as exc:  # the test itself does not need the app database; only its audit row does
         print(f"warning: not audited (app database unavailable: {exc})", file=sys.stderr)
     result = test_configuration(engine, None, args.api_base, key or "", args.model,
-                                timeout_s=args.timeout or DEFAULT_TIMEOUT_S, actor="cli")
+                                timeout_s=args.timeout or DEFAULT_TIMEOUT_S)
     print(json.dumps(result.as_dict()))
     return 0 if result.success else 1
 

@@ -12,11 +12,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from lib.core.errors import ConsoleError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]     # lib/core/settings.py -> the project
 DATA_DIR = PROJECT_ROOT / "data"
 
 
-class SettingsError(ValueError):
+class SettingsError(ConsoleError, ValueError):
     """A setting is missing or invalid; the message names the variable."""
 
 

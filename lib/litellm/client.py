@@ -13,13 +13,14 @@ from typing import Any, Callable
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from lib.core.errors import ConsoleError
 from lib.litellm.schemas import ModelInfoResponse
 
 log = logging.getLogger(__name__)
 ACTIVITY_PATH = "/user/daily/activity"
 
 
-class LiteLLMError(Exception):
+class LiteLLMError(ConsoleError):
     """Base of every client failure; `str()` is safe to show to a person (no secrets)."""
 
     kind = "error"

@@ -1,59 +1,51 @@
-"""Buttons that change state: permission-aware (disabled with the reason) and audited."""
+"""Buttons that change state: permission-aware (disabled with the reason) and audited through the gate."""
 from __future__ import annotations
 
 import streamlit as st
 
 from lib.auth.accounts import User
-from lib.auth.audit import audit
-from lib.auth.permissions import PermissionDenied, denied_message, has_permission, require
-from lib.usage.queries import Filters
+from lib.auth.gate import perform, refusal
+from lib.auth.permissions import PermissionDenied
 from lib.core.text_safety import markdown_literal
+from lib.usage.queries import Filters
+
+
+def action_button(user: User, action: str, label: str, *, form: bool = False, where=None, **button_kwargs) -> bool:
+    """The button of a gated action (lib.auth.gate.ACTIONS): drawn disabled, with "Admin access required to …"
+    as its tooltip, for a user who may not do it. `form=True`: a form's submit button; `where`: the column or
+    container to draw in (default: the page). Other arguments go to st.button / st.form_submit_button as they are.
+    Hiding is never the only protection: the action itself goes through the gate."""
+    why = refusal(user, action)
+    place = where if where is not None else st
+    draw = place.form_submit_button if form else place.button
+    return draw(label, disabled=bool(why), help=why, **button_kwargs)
 
 
 def refresh_button(rt, user: User) -> None:
     """'Refresh today' for admins; readonly admins see it disabled with the reason."""
-    from lib.services import RefreshInProgress, run_refresh_today
-    allowed = has_permission(user.role, "usage:refresh")
-    if not st.button("Refresh today", icon=":material/refresh:", disabled=not allowed, key="refresh_today",
-                     help=None if allowed else denied_message("usage:refresh")):
+    from lib.services import RefreshInProgress, refresh_today_as
+    if not action_button(user, "usage.refresh", "Refresh today", icon=":material/refresh:", key="refresh_today"):
         return
-    engine = rt.engine
-    # Audited whatever ends the run: a rerun or stop (a click elsewhere on the page) raises a BaseException in
-    # this thread mid-refresh, and the run's audit row must not be lost with it.
-    outcome, details, summary = "interrupted", {}, None
+    summary = None
     try:
-        require(user.role, "usage:refresh")          # enforced here too, not only by the disabled button
         with st.spinner("Fetching today's usage from LiteLLM…"):
-            summary = run_refresh_today(rt, trigger=user.username)
-            outcome, details = "success", summary.as_dict()
+            summary = refresh_today_as(rt, user)      # audited by the gate, whatever ends it
     except PermissionDenied as exc:
-        outcome = "denied"
         st.error(str(exc))
     except RefreshInProgress as exc:
-        outcome = None                               # nothing was done: not audited
         st.warning(str(exc))
     except Exception as exc:  # LiteLLM down: stored data stays; say what happened
-        outcome, details = "failure", {"error": str(exc)[:500]}
         st.error(f"Refresh failed; the stored data is unchanged. {markdown_literal(exc)}")
-    except BaseException as exc:
-        if outcome == "interrupted":                 # not when the refresh had finished (the spinner's end)
-            details = {"reason": type(exc).__name__}
-        raise
-    finally:
-        if outcome:
-            audit(engine, user.username, "usage.refresh", "today", outcome, details)
     if summary is not None:
         st.toast(f"Refreshed {summary.days_fetched} day(s): {summary.rows_written:,} rows")
 
 
 def export_auditor(rt, user: User, start, end, f: Filters):
-    """Callback run when an export is downloaded: checks usage:export (or self:usage) and audits it."""
+    """Callback run when an export is downloaded: the gate checks usage.export and audits it."""
     engine = rt.engine
 
     def on_export(by: str, fmt: str, filename: str) -> None:
-        if not (has_permission(user.role, "usage:export") or has_permission(user.role, "self:usage")):
-            raise PermissionDenied(denied_message("usage:export"))
-        audit(engine, user.username, "usage.export", filename, "success",
-              {"start": start.isoformat(), "end": end.isoformat(), "breakdown": by, "format": fmt,
-               "filters": f.as_dict()})
+        perform(engine, user, "usage.export", filename,
+                details={"start": start.isoformat(), "end": end.isoformat(), "breakdown": by, "format": fmt,
+                         "filters": f.as_dict()})
     return on_export

@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from pydantic import ValidationError
 
+from lib.core.errors import ConsoleError
 from lib.usage.activity_sql import merge_pages
 from lib.litellm.client import (ACTIVITY_PATH, LiteLLMAuthError, LiteLLMClient, LiteLLMError, LiteLLMUnreachable,
                                 bad_response)
@@ -60,7 +61,7 @@ class IngestSummary:
                 "days_partial": self.days_partial, "errors": self.errors}
 
 
-class IngestError(Exception):
+class IngestError(ConsoleError):
     """Some ranges could not be fetched; what was fetched is stored, the rest is untouched."""
 
     def __init__(self, summary: IngestSummary):

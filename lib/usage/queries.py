@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from lib.core.errors import ConsoleError
 from lib.usage.ingest import PROVIDER_RULE
 from lib.usage.store import ROLLUP_DIMS, UsageStore, metric_type, total_of
 
@@ -31,7 +32,7 @@ UNATTRIBUTED = "unattributed"
 UNKNOWN_KEY = "(unattributed)"
 
 
-class QueryError(ValueError):
+class QueryError(ConsoleError, ValueError):
     """The question cannot be answered exactly from LiteLLM's data, or is malformed; message says why."""
 
 

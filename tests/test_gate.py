@@ -1,0 +1,255 @@
+"""The one gate (lib.auth.gate): every registered action, performed through the function pages and the CLI call,
+is audited when done and when refused, and a refused one changes nothing; failures roll back and stay audited;
+every state-changing button is drawn by the one permission-aware helper; every domain error is a ConsoleError."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import httpx
+import pytest
+from sqlalchemy import MetaData, select, update
+
+from lib.auth import accounts, gate
+from lib.auth.accounts import User, users
+from lib.auth.audit import audit_log, list_audit
+from lib.auth.permissions import ROLES, PermissionDenied, denied_message, has_permission
+from lib.core.db import get_engine
+from lib.core.errors import ConsoleError
+from lib.core.settings import load_settings
+from lib.runtime import Runtime
+from lib.usage.queries import Filters
+from tests.apptest_support import app_runtime
+from tests.test_app_access import app_as, app_env  # noqa: F401  (fixture)
+
+ADMIN = User("root", "Root", None, "admin", None, True)
+
+
+@dataclass
+class Env:
+    rt: Runtime
+    engine: object
+    probe_calls: list
+
+
+@pytest.fixture
+def env(app_db_url, tmp_path):
+    """A demo-mode console over its own app database and usage store, with an admin and a login to change."""
+    settings = load_settings({"DATABASE_URL": app_db_url, "DUCKDB_PATH": str(tmp_path / "usage.duckdb")},
+                             secrets_path=None)
+    rt = Runtime(settings)
+    engine = rt.engine
+    accounts.create_user(engine, None, ADMIN.username, "root-password", "admin")
+    accounts.create_user(engine, None, "target", "target-password", "user")
+    yield Env(rt, engine, [])
+    rt.close()
+
+
+def _endpoint(env: Env) -> httpx.MockTransport:
+    def answer(request: httpx.Request) -> httpx.Response:
+        env.probe_calls.append(request.url)
+        return httpx.Response(200, json={"data": [{"id": "gpt-4o"}]})
+    return httpx.MockTransport(answer)
+
+
+def _refresh(env: Env, actor) -> None:
+    from lib.services import refresh_today_as
+    refresh_today_as(env.rt, actor)
+
+
+def _sync(env: Env, actor) -> None:
+    from lib.catalog.models import sync_models_as
+    sync_models_as(env.rt, actor)
+
+
+def _test_config(env: Env, actor) -> None:
+    from lib.catalog.probe import test_configuration
+    test_configuration(env.engine, actor, "https://llm.example/v1", "sk-secret-key", "gpt-4o",
+                       transport=_endpoint(env))
+
+
+def _export(env: Env, actor) -> None:
+    from lib.ui.actions import export_auditor
+    export_auditor(env.rt, actor, date(2026, 1, 1), date(2026, 1, 31), Filters())("model", "csv", "u.csv")
+
+
+# How pages and the CLI perform each action (the functions they call), keyed by the action's name.
+PERFORMERS = {
+    "user.create": lambda env, actor: accounts.create_user(env.engine, actor, "newbie", "newbie-password", "user"),
+    "user.set_password": lambda env, actor: accounts.set_password(env.engine, actor, "target", "another-password"),
+    "user.enable": lambda env, actor: accounts.set_enabled(env.engine, actor, "target", True),
+    "user.disable": lambda env, actor: accounts.set_enabled(env.engine, actor, "target", False),
+    "user.change_role": lambda env, actor: accounts.change_role(env.engine, actor, "target", "admin-readonly"),
+    "user.link_litellm": lambda env, actor: accounts.set_litellm_user(env.engine, actor, "target", "target.l"),
+    # only the start-up asks for it (bootstrap_accounts, as the bootstrap admin): its one change call, as any actor
+    "user.restore_admin": lambda env, actor: accounts._change(
+        env.engine, actor, "target", "user.restore_admin", lambda: {"role": "admin", "enabled": True}, {}),
+    "models.sync": _sync,
+    "models.test_config": _test_config,
+    "usage.refresh": _refresh,
+    "usage.export": _export,
+}
+DONE = {"models.test_config": "model_found"}        # an action whose success row says what was found
+
+
+def _refused_actor(action: str) -> User:
+    """A login whose role lacks the action's permission (every role may export: each at least its own usage, so
+    there it is a login whose role grants nothing)."""
+    needed = gate.ACTIONS[action].permissions
+    role = next((r for r in ROLES if not any(has_permission(r, p) for p in needed)), "no-such-role")
+    return User("refused", "Refused", None, role, None, True)
+
+
+def _state(env: Env) -> dict:
+    """Every row of the app database but the audit log, and the usage store's files."""
+    meta = MetaData()
+    meta.reflect(env.engine)
+    with env.engine.connect() as c:
+        rows = {t.name: sorted(map(repr, c.execute(select(t)).all()))
+                for t in meta.sorted_tables if t.name != audit_log.name}
+    rows["usage store"] = sorted(str(p) for p in env.rt.settings.store_dir.rglob("*") if p.is_file())
+    return rows
+
+
+def test_every_action_has_a_performer_and_a_known_permission():
+    assert set(PERFORMERS) == set(gate.ACTIONS)
+    for action in gate.ACTIONS.values():
+        assert action.permissions and action.description
+
+
+@pytest.mark.parametrize("action", sorted(gate.ACTIONS))
+def test_each_action_is_audited_when_done_and_when_refused(env, action):
+    PERFORMERS[action](env, ADMIN)
+    done = list_audit(env.engine, action=action).iloc[0]
+    assert (done["actor"], done["outcome"]) == ("root", DONE.get(action, "success"))
+    assert len(env.probe_calls) == (action == "models.test_config")
+    assert "sk-secret-key" not in list_audit(env.engine).to_json()
+
+    before = _state(env)
+    refused = _refused_actor(action)
+    with pytest.raises(PermissionDenied) as err:
+        PERFORMERS[action](env, refused)
+    assert str(err.value) == denied_message(gate.ACTIONS[action].permissions[0])
+    row = list_audit(env.engine, action=action).iloc[0]
+    assert (row["actor"], row["outcome"], row["details"]["error"]) == ("refused", "denied", str(err.value))
+    assert _state(env) == before                                       # refused: nothing changed
+    assert len(env.probe_calls) == (action == "models.test_config")   # and nothing was sent
+
+
+def test_the_cli_is_never_refused_and_is_named_cli(env):
+    """The operator's command line (actor None) is never refused; the audit log names it "cli"."""
+    for action in ("user.create", "user.disable", "models.test_config"):
+        PERFORMERS[action](env, None)
+        assert list_audit(env.engine, action=action).iloc[0]["actor"] == "cli"
+
+
+def _promote_then(error: BaseException):
+    def change(conn):
+        conn.execute(update(users).where(users.c.username == "target").values(role="admin"))
+        raise error
+    return change
+
+
+def test_a_failure_rolls_the_change_back_and_is_audited_with_its_safe_message(env):
+    with pytest.raises(ConsoleError, match="^The change failed half-way$"):
+        gate.perform(env.engine, ADMIN, "user.change_role", "target",
+                     _promote_then(accounts.AccountError("The change failed half-way")), details={"role": "admin"})
+    assert accounts.get_user(env.engine, "target").role == "user"
+    row = list_audit(env.engine, action="user.change_role").iloc[0]
+    assert (row["outcome"], row["details"]) == ("failure", {"error": "The change failed half-way"})
+
+
+def test_an_unexpected_error_is_audited_by_its_type_only_and_raised_as_it_is(env):
+    leaky = RuntimeError("UPDATE users SET password_hash='$2b$10$secret-hash'")
+    with pytest.raises(RuntimeError, match="secret-hash"):
+        gate.perform(env.engine, ADMIN, "user.change_role", "target", _promote_then(leaky))
+    assert accounts.get_user(env.engine, "target").role == "user"
+    row = list_audit(env.engine, action="user.change_role").iloc[0]
+    assert (row["outcome"], row["details"]) == ("failure", {"error": "unexpected error (RuntimeError)"})
+
+
+def test_a_stopped_run_rolls_back_and_is_audited_interrupted(env):
+    with pytest.raises(KeyboardInterrupt):
+        gate.perform(env.engine, ADMIN, "user.change_role", "target", _promote_then(KeyboardInterrupt()))
+    assert accounts.get_user(env.engine, "target").role == "user"
+    row = list_audit(env.engine, action="user.change_role").iloc[0]
+    assert (row["outcome"], row["details"]) == ("interrupted", {"reason": "KeyboardInterrupt"})
+
+
+def test_a_refresh_refused_because_one_runs_is_not_audited(env):
+    import lib.services
+    with env.rt.refresh_lock:           # a refresh of this process is running
+        with pytest.raises(lib.services.RefreshInProgress, match="already running"):
+            _refresh(env, ADMIN)
+    assert list_audit(env.engine, action="usage.refresh").empty
+
+
+# -- the one button helper -------------------------------------------------------------------------
+# Every state-changing button of each page: its key and the action it performs.
+PAGE_BUTTONS = {
+    "pages/usage.py": {"refresh_today": "usage.refresh"},
+    "pages/models.py": {"models_sync": "models.sync", "models_test_submit": "models.test_config"},
+    "pages/users.py": {"FormSubmitter:create_user-Create user": "user.create", "edit_user_set_role": "user.change_role",
+                       "edit_user_disable": "user.disable", "edit_user_enable": "user.enable",
+                       "edit_user_reset": "user.set_password", "edit_user_link": "user.link_litellm"},
+}
+NOT_STATE_CHANGING = {"console_logout"}     # the sidebar's Log out: an audited event, not a gated action
+
+
+@pytest.mark.parametrize("who", ["viewer", "admin"])
+@pytest.mark.parametrize("path", sorted(PAGE_BUTTONS))
+def test_state_changing_buttons_are_disabled_with_the_reason_for_whoever_may_not(app_env, path, who):
+    """On a demo app over an empty store: the buttons are drawn before any data."""
+    engine = app_runtime(app_env).engine
+    user = accounts.get_user(engine, who)
+    at = app_as(app_env, who, path)
+    assert {b.key for b in at.button} - NOT_STATE_CHANGING == set(PAGE_BUTTONS[path])
+    for key, action in PAGE_BUTTONS[path].items():
+        button = at.button(key=key)
+        why = gate.refusal(user, action)
+        assert (button.disabled, button.help or None) == (why is not None, why), key
+        if who == "viewer":
+            assert why.startswith("Admin access required to "), key
+
+
+# -- one error root --------------------------------------------------------------------------------
+def test_every_domain_error_is_a_console_error_and_keeps_the_builtin_callers_catch():
+    from lib.catalog.models import ModelSyncError, SyncInProgress
+    from lib.catalog.probe import InvalidApiBase
+    from lib.cli import CliError
+    from lib.core.settings import SettingsError
+    from lib.litellm.client import LiteLLMError
+    from lib.services import RefreshInProgress
+    from lib.usage.ingest import IngestError
+    from lib.usage.queries import QueryError
+    roots = [PermissionDenied, accounts.AccountError, accounts.LoginError, SettingsError, LiteLLMError, IngestError,
+             QueryError, ModelSyncError, SyncInProgress, InvalidApiBase, RefreshInProgress, CliError]
+    assert all(issubclass(e, ConsoleError) for e in roots)
+    for error, builtin in ((accounts.AccountError, ValueError), (SettingsError, ValueError), (QueryError, ValueError),
+                           (InvalidApiBase, ValueError), (ModelSyncError, RuntimeError),
+                           (RefreshInProgress, RuntimeError)):
+        assert issubclass(error, builtin), error
+
+
+def _cli_raising(monkeypatch, capsys, error: Exception) -> tuple[int, str, str]:
+    import lib.cli
+
+    def command(args, settings):
+        raise error
+    monkeypatch.setattr(lib.cli, "load_settings", lambda: None)
+    monkeypatch.setattr(lib.cli, "cmd_refresh_today", command)
+    code = lib.cli.main(["refresh-today"])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("error", [PermissionDenied(denied_message("usage:refresh")),
+                                   accounts.AccountError("No user 'ghost'"), ConsoleError("Something safe to say")])
+def test_the_cli_ends_a_refused_or_bad_request_with_one_line_and_exit_2(monkeypatch, capsys, error):
+    assert _cli_raising(monkeypatch, capsys, error) == (2, "", f"error: {error}\n")
+
+
+def test_the_cli_ends_an_unreachable_litellm_with_one_line_and_exit_1(monkeypatch, capsys):
+    from lib.litellm.client import LiteLLMUnreachable
+    error = LiteLLMUnreachable("Cannot reach LiteLLM at http://litellm.example")
+    assert _cli_raising(monkeypatch, capsys, error) == (1, "", f"error: {error}\n")
