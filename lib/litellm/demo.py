@@ -16,9 +16,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import httpx
 
-METRICS = ["spend", "prompt_tokens", "completion_tokens", "total_tokens", "cache_read_input_tokens",
-           "cache_creation_input_tokens", "api_requests", "successful_requests", "failed_requests",
-           "total_response_time_ms", "timed_requests"]
+from lib.litellm.schemas import METRIC_NAMES
+
 # Fields newer LiteLLM adds; always zero here, so the parser is exercised on unknown fields.
 EXTRA_METRICS = {"flat_cost": 0.0, "ptu_hours": 0.0, "compression_saved_tokens": 0}
 
@@ -239,11 +238,11 @@ def aggregate(rows: list[dict], keys: dict[str, dict]) -> dict:
 
 
 def _zero() -> dict:
-    return {m: (0.0 if m in ("spend", "total_response_time_ms") else 0) for m in METRICS} | dict(EXTRA_METRICS)
+    return {m: (0.0 if m in ("spend", "total_response_time_ms") else 0) for m in METRIC_NAMES} | dict(EXTRA_METRICS)
 
 
 def _acc(target: dict, row: dict) -> None:
-    for m in METRICS:
+    for m in METRIC_NAMES:
         target[m] += row[m]
 
 

@@ -98,8 +98,8 @@ def days_to_fetch(store: UsageStore, start: date, end: date, force: bool = False
     return out
 
 
-def _chunks(days: list[date], max_len: int) -> list[tuple[date, date]]:
-    """Consecutive runs of days, each at most max_len long."""
+def day_ranges(days: list[date], max_len: int) -> list[tuple[date, date]]:
+    """Consecutive runs of days, each at most max_len long: the (start, end) ranges ingest_days fetches."""
     out: list[tuple[date, date]] = []
     for d in days:
         if out and d == out[-1][1] + timedelta(days=1) and (d - out[-1][0]).days < max_len:
@@ -143,7 +143,7 @@ def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, p
         complete = sum(1 for s in status.values() if s == "complete")
         return len(wanted), rows, pages, complete
 
-    chunks = _chunks(sorted(days), chunk_days)
+    chunks = day_ranges(sorted(days), chunk_days)
     fatal: list[LiteLLMError] = []   # unreachable or refused key: the other chunks would fail alike
     done = 0
     if progress:

@@ -102,10 +102,10 @@ def main(argv=None) -> int:
     try:
         store = a.store
         if store is None:
-            from lib import bench
+            from tests.bench.data import build_dataset, make_world
             store = tmp / "usage"
-            ds = bench.build_dataset(bench.make_world(7), a.rows, 730, datetime.now(timezone.utc).date(), 7, store,
-                                     with_frame=False, log=print)
+            ds = build_dataset(make_world(7), a.rows, 730, datetime.now(timezone.utc).date(), 7, store,
+                               with_frame=False, log=print)
             ds.store.close()
             print(f"store: {ds.rows:,} stored rows")
         server = StreamlitServer(tmp, store_path=store.with_suffix(".duckdb"))
