@@ -10,13 +10,13 @@ import streamlit
 from streamlit.testing.v1 import AppTest
 
 from lib.auth import accounts
-
+from lib.auth.audit import list_audit
 from lib.core import db as appdb
 from lib.core.db import get_engine
-from lib.auth.audit import list_audit
 from lib.core.settings import SettingsError, get_settings, load_settings
 from lib.ui.navigation import PAGES, available_pages
-from lib.ui.session import COOKIE_NAME, start_session_for_tests
+from lib.ui.session import COOKIE_NAME
+from tests.support.apptest import app_as
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN_BUTTON = "FormSubmitter:login_form-Log in"
@@ -58,17 +58,6 @@ def nav_calls(monkeypatch):
     return calls
 
 
-def app_as(engine, username: str | None, page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
-    if username:
-        start_session_for_tests(engine, accounts.get_user(engine, username), at.session_state)
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
-
-
 def visible_menu(call) -> dict[str, list[str]]:
     return {section: [p.title for p in pages if p.visibility == "visible"]
             for section, pages in call.items() if any(p.visibility == "visible" for p in pages)}
@@ -97,7 +86,8 @@ def test_logged_out_every_url_shows_the_login_and_no_data(engine, nav_calls):
         assert "console_logout" not in [b.key for b in at.button], spec.path
 
 
-@pytest.mark.parametrize("who,landing", [("admin", "Usage analytics"), ("viewer", "Usage analytics"), ("alice", "My usage")])
+@pytest.mark.parametrize("who,landing", [("admin", "Usage analytics"), ("viewer", "Usage analytics"),
+                                         ("alice", "My usage")])
 def test_each_role_lands_on_its_first_page(engine, who, landing):
     at = app_as(engine, who)
     assert texts(at, "title") == [landing]

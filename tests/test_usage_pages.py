@@ -12,14 +12,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.auth import accounts
 from lib.core.db import get_engine
-from lib.litellm.demo import UNASSIGNED_ENTITY
 from lib.core.formatting import kpi_delta, kpi_value
 from lib.litellm.client import _cached_demo_transport
+from lib.litellm.demo import UNASSIGNED_ENTITY
 from lib.services import get_store
-from lib.ui.session import start_session_for_tests
-from tests.apptest_support import ROOT, demo_env  # noqa: F401  (fixture)
+from tests.support.apptest import app_as
 from tests.test_text_safety import displayed, live_markup, rewrites
 
 USAGE, MINE = "pages/usage.py", "pages/my_usage.py"
@@ -41,6 +39,11 @@ def litellm_rows(demo_env):
     return df
 
 
+@pytest.fixture
+def engine(demo_env):
+    return get_engine(demo_env.DATABASE_URL)
+
+
 def oracle(rows: pd.DataFrame, start: date, end: date, **filters) -> dict:
     d = rows[(rows["date"] >= start) & (rows["date"] <= end)]
     for column, values in filters.items():
@@ -52,17 +55,6 @@ def oracle(rows: pd.DataFrame, start: date, end: date, **filters) -> dict:
             "avg_latency_ms": (d["total_response_time_ms"].sum() / d["timed_requests"].sum()
                                if d["timed_requests"].sum() else None),
             "active_users": d.loc[d["api_requests"] > 0, "user_id"].nunique()}
-
-
-def open_page(settings, who: str, page: str, query: dict | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
-    engine = get_engine(settings.DATABASE_URL)
-    start_session_for_tests(engine, accounts.get_user(engine, who), at.session_state)
-    at.run()
-    at.query_params.update(query or {})
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def cards(at: AppTest) -> dict[str, tuple[str, str]]:
@@ -88,9 +80,9 @@ def _range(preset: str, today: date, first: date) -> tuple[date, date]:
 
 
 @pytest.mark.parametrize("preset", ["Today", "7d", "30d", "90d", "All time"])
-def test_each_preset_shows_litellms_numbers(demo_env, litellm_rows, preset):
+def test_each_preset_shows_litellms_numbers(engine, litellm_rows, preset):
     rows, today = litellm_rows, litellm_rows.attrs["last"]
-    at = open_page(demo_env, "admin", USAGE, {"range": preset})
+    at = app_as(engine, "admin", USAGE, {"range": preset})
     assert at.session_state["usage_range"] == preset
     start, end = _range(preset, today, rows.attrs["first"])
     total_users = rows["user_id"].nunique()
@@ -106,18 +98,18 @@ def test_each_preset_shows_litellms_numbers(demo_env, litellm_rows, preset):
     assert cards(at)["Requests"][1] == want
 
 
-def test_a_custom_range_from_the_link(demo_env, litellm_rows):
+def test_a_custom_range_from_the_link(engine, litellm_rows):
     today = litellm_rows.attrs["last"]
     start, end = today - timedelta(days=20), today - timedelta(days=6)
-    at = open_page(demo_env, "admin", USAGE, {"range": "Custom", "start": str(start), "end": str(end)})
+    at = app_as(engine, "admin", USAGE, {"range": "Custom", "start": str(start), "end": str(end)})
     assert at.session_state["usage_range"] == "Custom"
     assert tuple(at.date_input(key="usage_custom").value) == (start, end)
     assert_cards_show(at, oracle(litellm_rows, start, end), litellm_rows["user_id"].nunique())
 
 
-def test_changing_the_range_widget_changes_the_numbers(demo_env, litellm_rows):
+def test_changing_the_range_widget_changes_the_numbers(engine, litellm_rows):
     today = litellm_rows.attrs["last"]
-    at = open_page(demo_env, "admin", USAGE)
+    at = app_as(engine, "admin", USAGE)
     at.segmented_control(key="usage_range").set_value("30d").run()
     assert at.query_params["range"] == "30d"
     assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=29), today), litellm_rows["user_id"].nunique())
@@ -130,9 +122,9 @@ def test_changing_the_range_widget_changes_the_numbers(demo_env, litellm_rows):
     ({"usage_teams": ["team-data"], "usage_providers": ["openai"]},
      {"team_id": ["team-data"], "custom_llm_provider": ["openai"]}),
 ])
-def test_filters_combine(demo_env, litellm_rows, widgets, columns):
+def test_filters_combine(engine, litellm_rows, widgets, columns):
     today = litellm_rows.attrs["last"]
-    at = open_page(demo_env, "admin", USAGE, {"range": "30d"})
+    at = app_as(engine, "admin", USAGE, {"range": "30d"})
     for key, value in widgets.items():
         at.multiselect(key=key).set_value(value)
     at.run()
@@ -142,12 +134,12 @@ def test_filters_combine(demo_env, litellm_rows, widgets, columns):
     assert_cards_show(at, expected, litellm_rows["user_id"].nunique())
 
 
-def test_traffic_of_keys_without_owner_is_one_user_in_every_view(demo_env, litellm_rows):
+def test_traffic_of_keys_without_owner_is_one_user_in_every_view(engine, litellm_rows):
     """LiteLLM names the user of an owner-less key "Unassigned": that user filters the same with or without
     another filter (the app answers from different tables then)."""
     today = litellm_rows.attrs["last"]
     start = today - timedelta(days=29)
-    at = open_page(demo_env, "admin", USAGE, {"range": "30d", "user": UNASSIGNED_ENTITY})
+    at = app_as(engine, "admin", USAGE, {"range": "30d", "user": UNASSIGNED_ENTITY})
     assert at.multiselect(key="usage_users").value == [UNASSIGNED_ENTITY]
     assert_cards_show(at, oracle(litellm_rows, start, today, user_id=[UNASSIGNED_ENTITY]),
                       litellm_rows["user_id"].nunique())
@@ -157,10 +149,10 @@ def test_traffic_of_keys_without_owner_is_one_user_in_every_view(demo_env, litel
     assert_cards_show(at, expected, litellm_rows["user_id"].nunique())
 
 
-def test_users_and_keys_filters_and_the_cascade(demo_env, litellm_rows):
+def test_users_and_keys_filters_and_the_cascade(engine, litellm_rows):
     today, keys = litellm_rows.attrs["last"], litellm_rows.attrs["keys"]
     busiest = litellm_rows.groupby("user_id")["api_requests"].sum().sort_values(ascending=False).index[:2].tolist()
-    at = open_page(demo_env, "admin", USAGE, {"range": "30d"})
+    at = app_as(engine, "admin", USAGE, {"range": "30d"})
     every_key = at.multiselect(key="usage_api_keys").options
     at.multiselect(key="usage_users").set_value(busiest).run()
     offered = at.multiselect(key="usage_api_keys").options
@@ -180,8 +172,8 @@ def test_users_and_keys_filters_and_the_cascade(demo_env, litellm_rows):
     assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=29), today), litellm_rows["user_id"].nunique())
 
 
-def test_a_filter_matching_nothing_says_so(demo_env, litellm_rows):
-    at = open_page(demo_env, "admin", USAGE, {"range": "Today"})
+def test_a_filter_matching_nothing_says_so(engine, litellm_rows):
+    at = app_as(engine, "admin", USAGE, {"range": "Today"})
     at.multiselect(key="usage_models").set_value(["ollama/llama3"])
     at.multiselect(key="usage_teams").set_value(["team-marketing"])
     at.multiselect(key="usage_providers").set_value(["anthropic"]).run()
@@ -194,9 +186,9 @@ def test_a_filter_matching_nothing_says_so(demo_env, litellm_rows):
     {"model": "[click](https://evil.example)![x](https://evil.example/i.png)"},
     {"range": "<b>7d</b>:material/warning: https://evil.example"},
 ])
-def test_link_values_echoed_in_a_toast_are_shown_as_typed(demo_env, query):
+def test_link_values_echoed_in_a_toast_are_shown_as_typed(engine, query):
     """A shared link is anyone's text: the toast naming what was ignored is no link, image or icon."""
-    at = open_page(demo_env, "admin", USAGE, query)
+    at = app_as(engine, "admin", USAGE, query)
     toasts = [str(t.value) for t in at.toast]
     value = next(iter(query.values()))
     assert [t for t in toasts if value in displayed(t)], toasts
@@ -205,8 +197,8 @@ def test_link_values_echoed_in_a_toast_are_shown_as_typed(demo_env, query):
 
 
 @pytest.mark.parametrize("who, enabled", [("admin", True), ("viewer", False)])
-def test_refresh_today_is_for_admins_only(demo_env, who, enabled):
-    at = open_page(demo_env, who, USAGE)
+def test_refresh_today_is_for_admins_only(engine, who, enabled):
+    at = app_as(engine, who, USAGE)
     button = at.button(key="refresh_today")
     assert button.disabled is (not enabled)
     if not enabled:
@@ -224,7 +216,7 @@ def _alice(rows):
     {"key": ["OTHER_KEY", "ALICE_KEY"]},
     {"team": "OTHER_TEAM", "user": "OTHER_USER", "provider": "openai"},
 ])
-def test_my_usage_shows_only_alices_data_whatever_the_link_says(demo_env, litellm_rows, query):
+def test_my_usage_shows_only_alices_data_whatever_the_link_says(engine, litellm_rows, query):
     rows = litellm_rows
     keys = rows.attrs["keys"]
     other = rows[rows["user_id"] != "alice.martin"].groupby("user_id")["api_requests"].sum().idxmax()
@@ -234,7 +226,7 @@ def test_my_usage_shows_only_alices_data_whatever_the_link_says(demo_env, litell
     subst = {"OTHER_USER": other, "OTHER_KEY": other_key, "OTHER_TEAM": other_team, "ALICE_KEY": alice_key}
     query = {k: ([subst.get(x, x) for x in v] if isinstance(v, list) else subst.get(v, v)) for k, v in query.items()}
     today = rows.attrs["last"]
-    at = open_page(demo_env, "alice", MINE, {"range": "30d", **query})
+    at = app_as(engine, "alice", MINE, {"range": "30d", **query})
     assert not at.exception
     start = today - timedelta(days=29)
     requests = int(cards(at)["Requests"][0].replace(",", "")) if cards(at)["Requests"][0][-1].isdigit() else None

@@ -1,5 +1,9 @@
-"""Helpers for AppTest: an app with a filled demo store, logged in as a given demo user."""
+"""pytest plugin and helpers for AppTest: `demo_env`, a demo app with a filled store; `app_as`, the app logged in
+as a given user."""
 from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -7,9 +11,9 @@ from streamlit.testing.v1 import AppTest
 from lib.auth import accounts
 from lib.core.db import get_engine
 from lib.core.settings import get_settings
-from lib.ui.session import start_session_for_tests
+from lib.ui.session import logged_in_state
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -31,12 +35,25 @@ def demo_env(tmp_path_factory):
     get_settings.cache_clear()
 
 
-def app_as(settings, username: str | None, page: str | None = None) -> AppTest:
+def start_session(engine, username: str, state) -> None:
+    """Log `username` in, into `state` (AppTest's session_state): its server-side session row and the session
+    state the login form leaves."""
+    user = accounts.get_user(engine, username)
+    exp = (datetime.now() + timedelta(days=1)).timestamp()
+    accounts.open_session(engine, user.username, exp)
+    for k, v in logged_in_state(user, exp).items():
+        state[k] = v
+
+
+def app_as(engine, username: str | None, page: str | None = None, query: dict | None = None) -> AppTest:
+    """The app run as `username` (None: logged out), then switched to `page` with `query` as its URL parameters;
+    a run that raised fails the test."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
     if username:
-        engine = get_engine(settings.DATABASE_URL)
-        start_session_for_tests(engine, accounts.get_user(engine, username), at.session_state)
+        start_session(engine, username, at.session_state)
     at.run()
     if page:
+        at.query_params.update(query or {})
         at.switch_page(page).run()
+    assert not at.exception, at.exception
     return at
