@@ -7,17 +7,17 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from lib.core.db import get_engine
-from lib.core.settings import Settings
-from lib.usage.ingest import IngestError, IngestSummary, backfill, refresh_today
-from lib.core.jobs import record_job
-from lib.litellm.client import LiteLLMError, client_from_settings
 from lib.catalog.models import ModelSyncError
+from lib.core.db import get_engine
+from lib.core.jobs import record_job
+from lib.core.settings import Settings
+from lib.litellm.client import LiteLLMError, client_from_settings
+from lib.usage.ingest import IngestError, IngestSummary, backfill, refresh_today
 from lib.usage.store import UsageStore
 
 log = logging.getLogger(__name__)
@@ -97,7 +97,8 @@ def run_backfill(settings: Settings, trigger: str, start=None, end=None, force: 
     def progress(done: int, total: int) -> None:
         backfill_progress.done_days, backfill_progress.total_days = done, total
 
-    backfill_progress.running, backfill_progress.started_at, backfill_progress.error = True, datetime.now(timezone.utc), None
+    backfill_progress.running, backfill_progress.started_at = True, datetime.now(timezone.utc)
+    backfill_progress.error = None
     try:
         with record_job(engine, "backfill", trigger) as run, client_from_settings(settings) as client:
             run.details = {"start": start.isoformat(), "end": end.isoformat(), "force": force}
@@ -121,8 +122,8 @@ def recover_interrupted_work(engine, store: UsageStore | None = None) -> dict:
     """Clean up after processes that died mid-work (a killed CLI, a crashed app): runs left "running" are marked
     abandoned, a dead model sync's lease is freed, and the store's orphan files are removed. Nothing of a live
     process is touched. Run when the app and the CLI start."""
-    from lib.core.jobs import sweep_abandoned
     from lib.catalog.models import release_abandoned_sync_lock
+    from lib.core.jobs import sweep_abandoned
     done = {"abandoned_runs": sweep_abandoned(engine), "sync_lease_freed": release_abandoned_sync_lock(engine),
             "orphan_files": store.remove_orphans() if store is not None else None}
     if done["orphan_files"]:
@@ -166,7 +167,8 @@ def start_background_services(settings: Settings) -> BackgroundScheduler:
                           next_run_time=datetime.now(timezone.utc))       # at start, then on the interval
         scheduler.add_job(_scheduled, "interval", args=[run_refresh_today, settings, "scheduler"],
                           minutes=settings.REFRESH_INTERVAL_MINUTES, id="refresh_today",
-                          next_run_time=datetime.now(timezone.utc) + timedelta(minutes=settings.REFRESH_INTERVAL_MINUTES))
+                          next_run_time=datetime.now(timezone.utc)
+                          + timedelta(minutes=settings.REFRESH_INTERVAL_MINUTES))
         scheduler.start()
         _scheduler = scheduler
         return scheduler

@@ -7,9 +7,9 @@ from lib.ui.guard import require_page
 
 user = require_page("audit:read")
 
-from lib.core.db import get_engine  # noqa: E402  (after the guard: nothing is read without a login)
-from lib.auth.audit import audit, audit_actions, audit_actors, audit_csv, list_audit  # noqa: E402
-from lib.core.settings import get_settings  # noqa: E402
+from lib.auth.audit import audit, audit_actions, audit_actors, audit_csv, list_audit
+from lib.core.db import get_engine  # after the guard: nothing is read without a login
+from lib.core.settings import get_settings
 
 ANY = "(any)"
 engine = get_engine(get_settings().DATABASE_URL)

@@ -5,12 +5,12 @@ from lib.ui.guard import require_page
 
 user = require_page("self:usage")
 
-from lib.core.settings import get_settings  # noqa: E402
-from lib.services import get_store  # noqa: E402
-from lib.ui import usage as view  # noqa: E402
-from lib.ui.actions import export_auditor  # noqa: E402
-from lib.core.text_safety import markdown_literal  # noqa: E402
-from lib.usage.view_state import restrict_to_user  # noqa: E402
+from lib.core.settings import get_settings
+from lib.core.text_safety import markdown_literal
+from lib.services import get_store
+from lib.ui import usage as view
+from lib.ui.actions import export_auditor
+from lib.usage.view_state import restrict_to_user
 
 st.title("My usage")
 uid = getattr(user, "litellm_user_id", None)

@@ -5,10 +5,10 @@ from lib.ui.guard import require_page
 
 user = require_page("usage:read")
 
-from lib.core.settings import get_settings  # noqa: E402
-from lib.services import get_store  # noqa: E402
-from lib.ui import usage as view  # noqa: E402
-from lib.ui.actions import export_auditor, refresh_button  # noqa: E402
+from lib.core.settings import get_settings
+from lib.services import get_store
+from lib.ui import usage as view
+from lib.ui.actions import export_auditor, refresh_button
 
 settings = get_settings()
 store = get_store(settings)

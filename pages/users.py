@@ -9,11 +9,11 @@ from lib.ui.guard import require_page
 
 user = require_page("users:read")
 
-from lib.auth import accounts  # noqa: E402  (after the guard: nothing is read without a login)
-from lib.core.db import get_engine  # noqa: E402
-from lib.core.settings import get_settings  # noqa: E402
-from lib.auth.permissions import ROLE_LABELS, ROLES, PermissionDenied, disabled_reason  # noqa: E402
-from lib.core.text_safety import markdown_literal  # noqa: E402
+from lib.auth import accounts  # after the guard: nothing is read without a login
+from lib.auth.permissions import ROLE_LABELS, ROLES, PermissionDenied, disabled_reason
+from lib.core.db import get_engine
+from lib.core.settings import get_settings
+from lib.core.text_safety import markdown_literal
 
 settings = get_settings()
 engine = get_engine(settings.DATABASE_URL)

@@ -6,8 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from lib.auth.permissions import (PERMISSIONS, ROLE_PERMISSIONS, ROLES, PermissionDenied, denied_message, disabled_reason,
-                             has_permission, permissions_for, require)
+from lib.auth.permissions import (
+    PERMISSIONS,
+    ROLE_PERMISSIONS,
+    ROLES,
+    PermissionDenied,
+    denied_message,
+    disabled_reason,
+    has_permission,
+    permissions_for,
+    require,
+)
 from lib.ui.navigation import PAGES, available_pages, landing_page, menu
 
 ROOT = Path(__file__).resolve().parent.parent

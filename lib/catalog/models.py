@@ -22,19 +22,19 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
-from sqlalchemy import (JSON, Boolean, Column, DateTime, Float, Integer, String, Table, Text, insert, select,
-                        update)
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Integer, String, Table, Text, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from lib.core.db import metadata, utcnow
 from lib.auth.audit import audit
+from lib.core.db import metadata, utcnow
 from lib.core.jobs import ProcessOwner, as_aware, process_alive, this_host
 
 log = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ class ModelSyncError(RuntimeError):
     `result` is the failed run as recorded (status "failed"), `str()` is safe to show.
     """
 
-    def __init__(self, message: str, result: "SyncResult | None" = None):
+    def __init__(self, message: str, result: SyncResult | None = None):
         super().__init__(message)
         self.result = result
 
@@ -584,8 +584,8 @@ def run_model_sync(settings, trigger: str, *, wait_s: float | None = None, actor
 
 def sync_models_as(settings, user) -> SyncResult:
     """A person's "Refresh Models from LiteLLM": checks models:sync, refuses at once if a sync is running."""
-    from lib.core.db import get_engine
     from lib.auth.permissions import PermissionDenied, require
+    from lib.core.db import get_engine
     try:
         require(user.role, "models:sync")
     except PermissionDenied as exc:

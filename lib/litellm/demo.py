@@ -216,7 +216,8 @@ def aggregate(rows: list[dict], keys: dict[str, dict]) -> dict:
         bd = day["breakdown"]
         for name, value, meta in (("models", r["model"], {}), ("model_groups", r["model_group"], {}),
                                   ("providers", r["custom_llm_provider"], {}), ("endpoints", r["endpoint"], {}),
-                                  ("entities", r["user_id"] or UNASSIGNED_ENTITY, {"user_email": k.get("user_email"), "user_alias": None})):
+                                  ("entities", r["user_id"] or UNASSIGNED_ENTITY,
+                                   {"user_email": k.get("user_email"), "user_alias": None})):
             entry = bd[name].setdefault(value, {"metrics": _zero(), "metadata": meta, "api_key_breakdown": {}})
             _acc(entry["metrics"], r)
             kb = entry["api_key_breakdown"].setdefault(r["api_key"], {"metrics": _zero(), "metadata": key_meta})
@@ -224,7 +225,8 @@ def aggregate(rows: list[dict], keys: dict[str, dict]) -> dict:
         entry = bd["api_keys"].setdefault(r["api_key"], {"metrics": _zero(), "metadata": key_meta})
         _acc(entry["metrics"], r)
     metadata = {"total_spend": meta_totals["spend"], "total_prompt_tokens": meta_totals["prompt_tokens"],
-                "total_completion_tokens": meta_totals["completion_tokens"], "total_tokens": meta_totals["total_tokens"],
+                "total_completion_tokens": meta_totals["completion_tokens"],
+                "total_tokens": meta_totals["total_tokens"],
                 "total_api_requests": meta_totals["api_requests"],
                 "total_successful_requests": meta_totals["successful_requests"],
                 "total_failed_requests": meta_totals["failed_requests"],

@@ -4,11 +4,11 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.auth.accounts import User
-from lib.core.db import get_engine
 from lib.auth.audit import audit
 from lib.auth.permissions import PermissionDenied, denied_message, has_permission, require
-from lib.usage.queries import Filters
+from lib.core.db import get_engine
 from lib.core.text_safety import markdown_literal
+from lib.usage.queries import Filters
 
 
 def refresh_button(settings, user: User) -> None:

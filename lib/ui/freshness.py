@@ -4,10 +4,10 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.core.db import get_engine
-from lib.core.settings import get_settings
 from lib.core.jobs import freshness
-from lib.services import backfill_progress
+from lib.core.settings import get_settings
 from lib.core.text_safety import markdown_literal
+from lib.services import backfill_progress
 
 
 def render_freshness(show_errors: bool = False) -> None:

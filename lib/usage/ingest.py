@@ -21,17 +21,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Callable
 from datetime import date, datetime, timedelta, timezone
 
 from pydantic import ValidationError
 
-from lib.usage.activity_sql import merge_pages
-from lib.litellm.client import (ACTIVITY_PATH, LiteLLMAuthError, LiteLLMClient, LiteLLMError, LiteLLMUnreachable,
-                                bad_response)
+from lib.litellm.client import (
+    ACTIVITY_PATH,
+    LiteLLMAuthError,
+    LiteLLMClient,
+    LiteLLMError,
+    LiteLLMUnreachable,
+    bad_response,
+)
 from lib.litellm.schemas import ActivityHead
+from lib.usage.activity_sql import merge_pages
 from lib.usage.store import SCHEMA, UsageStore
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ and the result says so in `.attrs["note"]`.
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
@@ -48,7 +48,7 @@ class Filters:
                 "api_keys": list(self.api_keys), "teams": list(self.teams)}
 
     @classmethod
-    def of(cls, **kw) -> "Filters":
+    def of(cls, **kw) -> Filters:
         return cls(**{k: tuple(sorted(set(v or ()))) for k, v in kw.items()})
 
 
@@ -280,8 +280,8 @@ def daily_series(store: UsageStore, start: date, end: date, f: Filters = Filters
                          f"GROUP BY date, {group[0]} ORDER BY date", params)
     else:
         # a calendar of the range left-joined, so days without traffic show as zero
-        df = store.query(f"WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS date),"
-                         f" agg AS (SELECT date, {_AGG} FROM {_source(base, f)} WHERE {where} GROUP BY date) "
+        df = store.query(f"WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE "
+                         f"AS date), agg AS (SELECT date, {_AGG} FROM {_source(base, f)} WHERE {where} GROUP BY date) "
                          f"SELECT days.date, agg.* EXCLUDE (date) FROM days LEFT JOIN agg USING (date) ORDER BY 1",
                          [start, end] + params)
         for m in ROW_METRICS:

@@ -2,6 +2,8 @@
 same way, and the generated stored rows = what ingest stores. Differences are returned as lines to print."""
 from __future__ import annotations
 
+from datetime import date
+
 import numpy as np
 
 from lib.usage.queries import KEY_COLUMNS, PAGE_BREAKDOWNS
@@ -58,7 +60,8 @@ def compare(a: dict, b: dict, skip: tuple = ()) -> list[str]:
         x, y = a[section], b[section]
         if isinstance(x, str) or isinstance(y, str):
             if x != y:
-                problems.append(f"{section}: {x if isinstance(x, str) else 'answer'} vs {y if isinstance(y, str) else 'answer'}")
+                shown = [v if isinstance(v, str) else "answer" for v in (x, y)]
+                problems.append(f"{section}: {shown[0]} vs {shown[1]}")
             continue
         if set(x) != set(y):
             only_a, only_b = sorted(set(x) - set(y), key=str)[:3], sorted(set(y) - set(x), key=str)[:3]

@@ -204,7 +204,8 @@ def store_columns(w: World, daily: Daily) -> dict[str, np.ndarray]:
     for dim in DIM_ORDER:
         v, nv = value_of[dim]
         u, inv = np.unique((day64 * nv + v) * n_keys + daily.key, return_inverse=True)
-        cols = {"day": (u // (nv * n_keys)).astype(np.int32), "v": (u // n_keys) % nv, "key": (u % n_keys).astype(np.int32)}
+        cols = {"day": (u // (nv * n_keys)).astype(np.int32), "v": (u // n_keys) % nv,
+                "key": (u % n_keys).astype(np.int32)}
         for name, x in daily.metrics.items():
             s = np.bincount(inv, weights=x, minlength=len(u))
             cols[name] = s if name in ("spend", "total_response_time_ms") else s.astype(np.int64)

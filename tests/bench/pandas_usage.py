@@ -7,9 +7,22 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from lib.usage.queries import (KEY_COLUMNS, NO_TEAM, NO_USER, PAGE_BREAKDOWNS, ROW_METRICS, TREND_METRICS,
-                               UNATTRIBUTED, UNKNOWN_KEY, Filters, QueryError, plan, previous_period, trend,
-                               weekday_grid)
+from lib.usage.queries import (
+    KEY_COLUMNS,
+    NO_TEAM,
+    NO_USER,
+    PAGE_BREAKDOWNS,
+    ROW_METRICS,
+    TREND_METRICS,
+    UNATTRIBUTED,
+    UNKNOWN_KEY,
+    Filters,
+    QueryError,
+    plan,
+    previous_period,
+    trend,
+    weekday_grid,
+)
 from lib.usage.store import METRICS
 
 

@@ -40,7 +40,8 @@ CREATE TABLE "LiteLLM_DailyUserSpend" (
   api_requests BIGINT NOT NULL DEFAULT 0, successful_requests BIGINT NOT NULL DEFAULT 0,
   failed_requests BIGINT NOT NULL DEFAULT 0, total_response_time_ms BIGINT NOT NULL DEFAULT 0,
   timed_requests BIGINT NOT NULL DEFAULT 0,
-  created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP, updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP);
+  created_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+  updated_at TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP);
 CREATE TABLE "LiteLLM_VerificationToken" (token TEXT PRIMARY KEY, key_alias TEXT, user_id TEXT, team_id TEXT);
 CREATE TABLE "LiteLLM_UserTable" (user_id TEXT PRIMARY KEY, user_email TEXT);
 """
@@ -51,7 +52,8 @@ PG_INDEXES = [
     'CREATE INDEX "LiteLLM_DailyUserSpend_user_id_date_idx" ON "LiteLLM_DailyUserSpend"(user_id, date)',
     'CREATE INDEX "LiteLLM_DailyUserSpend_api_key_idx" ON "LiteLLM_DailyUserSpend"(api_key)',
     'CREATE INDEX "LiteLLM_DailyUserSpend_model_idx" ON "LiteLLM_DailyUserSpend"(model)',
-    'CREATE INDEX "LiteLLM_DailyUserSpend_mcp_namespaced_tool_name_idx" ON "LiteLLM_DailyUserSpend"(mcp_namespaced_tool_name)',
+    'CREATE INDEX "LiteLLM_DailyUserSpend_mcp_namespaced_tool_name_idx" ON "LiteLLM_DailyUserSpend"'
+    '(mcp_namespaced_tool_name)',
     'CREATE INDEX "LiteLLM_DailyUserSpend_endpoint_idx" ON "LiteLLM_DailyUserSpend"(endpoint)',
 ]
 PG_COPY_COLUMNS = ["id", "user_id", "date", "api_key", "model", "model_group", "custom_llm_provider", "endpoint",
@@ -83,7 +85,8 @@ class PostgresUsage:
     @staticmethod
     def _where(f: Filters) -> str:
         cond = ["date BETWEEN %(a)s AND %(b)s"]
-        for values, sql in ((f.models, "model = ANY(%(models)s)"), (f.providers, "custom_llm_provider = ANY(%(providers)s)"),
+        for values, sql in ((f.models, "model = ANY(%(models)s)"),
+                            (f.providers, "custom_llm_provider = ANY(%(providers)s)"),
                             (f.users, "user_id = ANY(%(users)s)"), (f.api_keys, "api_key = ANY(%(api_keys)s)"),
                             (f.teams, 'api_key IN (SELECT token FROM "LiteLLM_VerificationToken" '
                                       'WHERE team_id = ANY(%(teams)s))')):
@@ -119,13 +122,15 @@ class PostgresUsage:
             out["api_key"] = q(f"WITH a AS (SELECT api_key, {_pg_agg()}, max(date) FILTER (WHERE api_requests > 0) "
                                f"AS last_active FROM {T} WHERE {where} GROUP BY 1 ORDER BY spend DESC, 1 LIMIT 10) "
                                f"SELECT a.*, k.key_alias, k.user_id AS owner, k.team_id AS team FROM a "
-                               f'LEFT JOIN "LiteLLM_VerificationToken" k ON k.token = a.api_key ORDER BY spend DESC, api_key')
+                               f'LEFT JOIN "LiteLLM_VerificationToken" k ON k.token = a.api_key '
+                               f"ORDER BY spend DESC, api_key")
             per_key = ", ".join(f"sum({c}) AS {c}" for c in (
                 "api_requests", "successful_requests", "failed_requests", "prompt_tokens", "completion_tokens",
                 "cache_read_input_tokens", "cache_creation_input_tokens", "spend", "total_response_time_ms",
                 "timed_requests"))
-            out["team"] = q(f"WITH a AS (SELECT api_key, {per_key}, sum(prompt_tokens + completion_tokens) AS total_tokens "
-                            f"FROM {T} WHERE {where} GROUP BY api_key) SELECT coalesce(k.team_id, '{NO_TEAM}') AS team, "
+            out["team"] = q(f"WITH a AS (SELECT api_key, {per_key}, sum(prompt_tokens + completion_tokens) AS "
+                            f"total_tokens FROM {T} WHERE {where} GROUP BY api_key) "
+                            f"SELECT coalesce(k.team_id, '{NO_TEAM}') AS team, "
                             f"{_pg_agg(total_tokens='total_tokens')} FROM a LEFT JOIN \"LiteLLM_VerificationToken\" k "
                             f"ON k.token = a.api_key GROUP BY 1 ORDER BY spend DESC, 1 LIMIT 10")
             out["daily"] = q(f"SELECT date, {_pg_agg()} FROM {T} WHERE {where} GROUP BY date ORDER BY date")

@@ -86,7 +86,7 @@ def measure(url: str, changes: int, log=print) -> dict:
             out["filter"].append(_time_change(page, open_box, toggle_provider))
             box.press("Escape")
             radio = page.get_by_role("radio", name=ranges[i % len(ranges)])
-            out["range"].append(_time_change(page, lambda: radio.wait_for(), radio.click))
+            out["range"].append(_time_change(page, radio.wait_for, radio.click))
         browser.close()
     return {kind: {"kpis_s": statistics.median(k for k, _ in v), "settled_s": statistics.median(s for _, s in v),
                    "n": len(v)} for kind, v in out.items()}
