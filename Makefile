@@ -18,6 +18,8 @@ run: install
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
 test: install
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 clean:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 from lib.core.db import get_engine
 from lib.core.settings import Settings, load_settings
 from lib.litellm.client import LiteLLMClient
+from lib.services import build_scheduler, recover_interrupted_work
 from lib.usage.store import UsageStore
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,7 @@ class Runtime:
             return self._store
 
     @classmethod
-    def from_environment(cls, **kwargs) -> "Runtime":
+    def from_environment(cls, **kwargs) -> Runtime:
         return cls(load_settings(), **kwargs)
 
     # -- LiteLLM ----------------------------------------------------------------------------------------
@@ -99,7 +100,6 @@ class Runtime:
     # -- background services ----------------------------------------------------------------------------
     def start_background_services(self):
         """Start the process's one scheduler (idempotent): startup backfill, then refresh and sync on intervals."""
-        from lib.services import build_scheduler, recover_interrupted_work
         with self._lock:
             if self._scheduler is None:
                 try:

@@ -1,13 +1,12 @@
 """The usage jobs a process runs (refresh today, backfill, warm the store) and the scheduler that runs them.
 
-Each takes the process's runtime (lib/runtime.py), so the Streamlit app, the CLI and tests share one code path.
-Scheduler jobs never touch Streamlit.
+Each takes the process's runtime, `rt` (lib/runtime.py, which builds the scheduler from here), so the Streamlit
+app, the CLI and tests share one code path. Scheduler jobs never touch Streamlit.
 """
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -17,9 +16,6 @@ from lib.core.jobs import record_job
 from lib.core.settings import Settings
 from lib.usage.ingest import IngestError, IngestSummary, backfill, refresh_today
 from lib.usage.store import UsageStore
-
-if TYPE_CHECKING:
-    from lib.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +31,7 @@ def _ingest_kwargs(settings: Settings) -> dict:
             "grace_minutes": settings.COMPLETE_GRACE_MINUTES}
 
 
-def run_refresh_today(rt: Runtime, trigger: str, wait: bool = False) -> IngestSummary:
+def run_refresh_today(rt, trigger: str, wait: bool = False) -> IngestSummary:
     """Refresh today (and yesterday until complete), recorded as a job run.
 
     Two refreshes in one process never overlap: the second waits (wait=True) or is refused.
@@ -55,7 +51,7 @@ def run_refresh_today(rt: Runtime, trigger: str, wait: bool = False) -> IngestSu
         rt.refresh_lock.release()
 
 
-def refresh_today_as(rt: Runtime, user) -> IngestSummary:
+def refresh_today_as(rt, user) -> IngestSummary:
     """A person's "Refresh today", through the gate (usage:refresh): audited whatever ends it, refused at once
     (RefreshInProgress, not audited: nothing was done) while another refresh of this process runs."""
     from lib.auth.gate import perform
@@ -64,7 +60,7 @@ def refresh_today_as(rt: Runtime, user) -> IngestSummary:
                    details=lambda summary: summary.as_dict())
 
 
-def run_backfill(rt: Runtime, trigger: str, start=None, end=None, force: bool = False) -> IngestSummary:
+def run_backfill(rt, trigger: str, start=None, end=None, force: bool = False) -> IngestSummary:
     """Fill missing or partial days of [start, end] (default: the last BACKFILL_DAYS), recorded as a job run."""
     today = datetime.now(timezone.utc).date()
     end = end or today
@@ -107,7 +103,7 @@ def recover_interrupted_work(engine, store: UsageStore | None = None) -> dict:
     return done
 
 
-def warm_store(rt: Runtime) -> None:
+def warm_store(rt) -> None:
     rt.store.sync()
 
 
@@ -121,7 +117,7 @@ def _scheduled(fn, *args, **kwargs) -> None:
         log.exception("%s crashed", fn.__name__)
 
 
-def build_scheduler(rt: Runtime) -> BackgroundScheduler:
+def build_scheduler(rt) -> BackgroundScheduler:
     """Startup backfill, then refresh_today and the model sync on their intervals (not started)."""
     s = rt.settings
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,

@@ -7,12 +7,23 @@ from lib.ui.guard import require_page
 
 user = require_page("models:read")
 
-from lib.catalog.probe import DEFAULT_TIMEOUT_S, test_configuration  # noqa: E402
-from lib.core.jobs import humanize_ago  # noqa: E402
-from lib.catalog.models import (CAPABILITY_LABELS, ModelSyncError, SyncInProgress, catalogue, facets,  # noqa: E402
-                               filter_catalogue, last_sync, sync_history, sync_models_as, sync_running, with_usage)
 from lib.auth.gate import refusal  # noqa: E402
 from lib.auth.permissions import PermissionDenied  # noqa: E402
+from lib.catalog.models import (  # noqa: E402
+    CAPABILITY_LABELS,
+    ModelSyncError,
+    SyncInProgress,
+    catalogue,
+    facets,
+    filter_catalogue,
+    last_sync,
+    sync_history,
+    sync_models_as,
+    sync_running,
+    with_usage,
+)
+from lib.catalog.probe import DEFAULT_TIMEOUT_S, test_configuration  # noqa: E402
+from lib.core.jobs import humanize_ago  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.ui.actions import action_button  # noqa: E402
 from lib.ui.runtime import runtime  # noqa: E402

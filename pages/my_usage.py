@@ -5,10 +5,10 @@ from lib.ui.guard import require_page
 
 user = require_page("self:usage")
 
+from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.ui import usage as view  # noqa: E402
 from lib.ui.actions import export_auditor  # noqa: E402
 from lib.ui.runtime import runtime  # noqa: E402
-from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.usage.view_state import restrict_to_user  # noqa: E402
 
 st.title("My usage")

@@ -13,9 +13,9 @@ from lib.auth import accounts  # noqa: E402  (after the guard: nothing is read w
 from lib.auth.gate import refusal  # noqa: E402
 from lib.auth.permissions import ROLE_LABELS, ROLES  # noqa: E402
 from lib.core.errors import ConsoleError  # noqa: E402
-from lib.ui.runtime import runtime  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.ui.actions import action_button  # noqa: E402
+from lib.ui.runtime import runtime  # noqa: E402
 
 rt = runtime()
 settings, engine = rt.settings, rt.engine

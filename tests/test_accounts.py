@@ -8,11 +8,11 @@ from sqlalchemy import func, select
 
 from lib.auth import accounts
 from lib.auth.accounts import AccountError, LoginError
-from lib.core.db import MIGRATIONS, get_engine, init_db
 from lib.auth.audit import list_audit
-from lib.core.settings import load_settings
-from lib.core.jobs import record_job, recent_runs
 from lib.auth.permissions import PermissionDenied
+from lib.core.db import MIGRATIONS, get_engine, init_db
+from lib.core.jobs import recent_runs, record_job
+from lib.core.settings import load_settings
 
 
 @pytest.fixture
@@ -247,13 +247,13 @@ def test_sessions_end_on_logout_disable_and_password_reset(engine):
     admin = _admin(engine)
     accounts.create_user(engine, admin, "erin", "erin-password", "user")
     future = (datetime.now(timezone.utc) + timedelta(days=1)).timestamp()
-    for end in (lambda: accounts.close_session(engine, "erin", future),
-                lambda: accounts.set_password(engine, admin, "erin", "erin-password-2"),
-                lambda: (accounts.set_enabled(engine, admin, "erin", False),
-                         accounts.set_enabled(engine, admin, "erin", True))):
+    for end in (lambda exp: accounts.close_session(engine, "erin", exp),
+                lambda exp: accounts.set_password(engine, admin, "erin", "erin-password-2"),
+                lambda exp: (accounts.set_enabled(engine, admin, "erin", False),
+                             accounts.set_enabled(engine, admin, "erin", True))):
         accounts.open_session(engine, "erin", future)
         assert accounts.session_user(engine, "erin", future).username == "erin"
-        end()
+        end(future)
         assert accounts.session_user(engine, "erin", future) is None
         future += 1
     past = (datetime.now(timezone.utc) - timedelta(seconds=1)).timestamp()

@@ -10,26 +10,17 @@ import streamlit
 from streamlit.testing.v1 import AppTest
 
 from lib.auth import accounts
-
 from lib.auth.audit import list_audit
 from lib.core.settings import SettingsError, load_settings
 from lib.ui.navigation import PAGES, available_pages
-from lib.ui.session import COOKIE_NAME, start_session_for_tests
-from tests.apptest_support import app_runtime, demo_settings, new_app
+from lib.ui.session import COOKIE_NAME
+from tests.support.apptest import app_as, app_runtime, demo_settings, new_app
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN_BUTTON = "FormSubmitter:login_form-Log in"
 ADMIN_ONLY = [p for p in PAGES if p.permission != "self:usage"]
 MANAGE_BUTTONS = ("edit_user_set_role", "edit_user_disable", "edit_user_enable", "edit_user_reset", "edit_user_link",
                   "FormSubmitter:create_user-Create user")
-
-
-@pytest.fixture(scope="module")
-def app_env(tmp_path_factory):
-    """A demo-mode app over its own SQLite database and empty usage store, no background jobs."""
-    settings = demo_settings(tmp_path_factory.mktemp("app_access"), APP_SECRET_KEY="t" * 48)
-    accounts.bootstrap_accounts(app_runtime(settings).engine, settings)
-    return settings
 
 
 @pytest.fixture
@@ -47,18 +38,6 @@ def nav_calls(monkeypatch):
         return real(pages, **kwargs)
     monkeypatch.setattr(streamlit, "navigation", spy)
     return calls
-
-
-def app_as(settings, username: str | None, page: str | None = None) -> AppTest:
-    at = new_app(settings)
-    if username:
-        engine = app_runtime(settings).engine
-        start_session_for_tests(engine, accounts.get_user(engine, username), at.session_state)
-    at.run()
-    if page:
-        at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
 
 
 def visible_menu(call) -> dict[str, list[str]]:
@@ -89,7 +68,8 @@ def test_logged_out_every_url_shows_the_login_and_no_data(app_env, engine, nav_c
         assert "console_logout" not in [b.key for b in at.button], spec.path
 
 
-@pytest.mark.parametrize("who,landing", [("admin", "Usage analytics"), ("viewer", "Usage analytics"), ("alice", "My usage")])
+@pytest.mark.parametrize("who,landing", [("admin", "Usage analytics"), ("viewer", "Usage analytics"),
+                                         ("alice", "My usage")])
 def test_each_role_lands_on_its_first_page(app_env, engine, who, landing):
     at = app_as(app_env, who)
     assert texts(at, "title") == [landing]

@@ -6,13 +6,12 @@ import threading
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, event, insert, inspect, select
 
-from sqlalchemy import create_engine, event, inspect, insert, select
-
-from lib.core import db as appdb
 from lib.auth.accounts import login_failures, sessions, users
-from lib.core.db import MIGRATIONS, get_engine, init_db, job_runs, schema_version, utcnow
 from lib.auth.audit import audit_log
+from lib.core import db as appdb
+from lib.core.db import MIGRATIONS, get_engine, init_db, job_runs, schema_version, utcnow
 
 ACCESS_TABLES = (users, sessions, audit_log, login_failures)
 

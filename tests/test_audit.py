@@ -9,8 +9,8 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import insert
 
-from lib.core.db import get_engine
 from lib.auth.audit import audit, audit_actions, audit_actors, audit_csv, audit_log, list_audit, mask
+from lib.core.db import get_engine
 
 
 @pytest.fixture

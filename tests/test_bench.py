@@ -1,4 +1,4 @@
-"""lib/bench.py: runs end to end on a small dataset and its engines agree. No timing is asserted."""
+"""tests/bench (the benchmark): runs end to end on a small dataset and its engines agree. No timing is asserted."""
 from __future__ import annotations
 
 import json
@@ -13,10 +13,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from lib import bench
 from lib.litellm.demo import aggregate
 from lib.usage.activity_sql import merge_pages
+from lib.usage.queries import Filters, usage_page_queries
 from lib.usage.store import SCHEMA
+from tests.bench import answers, data, ingest_timing
+from tests.bench.pandas_usage import PandasUsage
+from tests.bench.query_timing import RANGES
 
 ROOT = Path(__file__).resolve().parent.parent
 JSON_KEYS = ("rows", "range_days", "duckdb_ms", "pandas_ms", "postgres_ms", "ingest_rows_per_s", "peak_rss_mb")
@@ -27,7 +30,7 @@ def _postgres_installed() -> bool:
 
 
 def test_small_run_ends_with_json_and_engines_agree():
-    proc = subprocess.run([sys.executable, "-m", "lib.bench", "--rows", "20000", "--json", "--repeat", "1"],
+    proc = subprocess.run([sys.executable, "-m", "tests.bench", "--rows", "20000", "--json", "--repeat", "1"],
                           cwd=ROOT, capture_output=True, text=True, timeout=900)
     report = proc.stdout[-4000:] + proc.stderr[-4000:]
     # exit status 1 = DuckDB, pandas, PostgreSQL or ingest disagree (the bench prints which answers)
@@ -45,15 +48,15 @@ def test_small_run_ends_with_json_and_engines_agree():
         assert out["postgres_ms"] is None
     assert out["answers_agree"] is True
     assert "answers agree: DuckDB = pandas on every configuration" in proc.stdout
-    for days in bench.RANGES:              # every range, with and without filters, is in the table
+    for days in RANGES:              # every range, with and without filters, is in the table
         for label in ("none", "2 prov + 3 users", "1 model"):
             assert any(line.split()[:1] == [f"{days}d"] and label in line for line in proc.stdout.splitlines()), \
                 (days, label)
 
 
 def _small_world():
-    w = bench.make_world(seed=3)
-    daily = bench.generate_daily(w, 4000, 21, date(2025, 3, 31), seed=3, log=lambda *a: None)
+    w = data.make_world(seed=3)
+    daily = data.generate_daily(w, 4000, 21, date(2025, 3, 31), seed=3, log=lambda *a: None)
     return w, daily
 
 
@@ -77,9 +80,9 @@ def test_page_builder_builds_the_demo_litellm_document():
     w, daily = _small_world()
     idx = np.arange(min(len(daily), 700))
     keys = {h: {"alias": m["key_alias"], "team_id": m["team_id"], "user_id": m["user_id"],
-                "user_email": m["user_email"]} for h, m in zip(w.keys, bench.key_metadata(w))}
-    fast = json.loads(json.dumps(bench.page_body(w, daily, idx, bench.key_metadata(w))))
-    ref = json.loads(json.dumps(aggregate(bench.daily_rows(w, daily, idx), keys)))
+                "user_email": m["user_email"]} for h, m in zip(w.keys, ingest_timing.key_metadata(w))}
+    fast = json.loads(json.dumps(ingest_timing.page_body(w, daily, idx, ingest_timing.key_metadata(w))))
+    ref = json.loads(json.dumps(aggregate(ingest_timing.daily_rows(w, daily, idx), keys)))
     _assert_same_document(fast, ref)
 
 
@@ -91,14 +94,14 @@ def _sorted(table: pa.Table) -> pa.Table:
 def test_generated_rows_are_exactly_what_ingest_stores():
     """store_columns (the benchmark's data) = merge_pages over LiteLLM pages of the same daily-table rows."""
     w, daily = _small_world()
-    key_meta = bench.key_metadata(w)
+    key_meta = ingest_timing.key_metadata(w)
     bodies = []
     for d in np.unique(daily.day):
         idx = np.flatnonzero(daily.day == d)
         for part in np.array_split(idx, max(1, len(idx) // 300)):   # a day split across pages, as LiteLLM does
-            bodies.append(json.dumps(bench.page_body(w, daily, part, key_meta)).encode())
+            bodies.append(json.dumps(ingest_timing.page_body(w, daily, part, key_meta)).encode())
     ingested = _sorted(pa.concat_tables(merge_pages(bodies).values()).cast(SCHEMA))
-    generated = _sorted(bench.store_table(w, bench.store_columns(w, daily)).cast(SCHEMA))
+    generated = _sorted(data.store_table(w, data.store_columns(w, daily)).cast(SCHEMA))
     assert generated.num_rows == ingested.num_rows > 1000
     assert generated.column("provider").null_count > 0          # unattributed model-group rows exist
     for name in SCHEMA.names:
@@ -110,15 +113,15 @@ def test_generated_rows_are_exactly_what_ingest_stores():
 
 
 def test_pandas_answers_equal_duckdb_on_small_store(tmp_path):
-    w = bench.make_world(seed=5)
-    ds = bench.build_dataset(w, 6000, 120, date(2025, 6, 30), 5, tmp_path / "store", with_frame=True,
+    w = data.make_world(seed=5)
+    ds = data.build_dataset(w, 6000, 120, date(2025, 6, 30), 5, tmp_path / "store", with_frame=True,
                              log=lambda *a: None)
-    pand = bench.PandasUsage(ds.frame)
+    pand = PandasUsage(ds.frame)
     users = tuple(w.users[u] for u in np.unique(w.key_user[ds.daily.key])[:3])
-    for f in (bench.Filters(), bench.Filters.of(providers=["openai", "anthropic"], users=users),
-              bench.Filters.of(models=["openai/gpt-4o"]), bench.Filters.of(teams=[w.teams[0]])):
+    for f in (Filters(), Filters.of(providers=["openai", "anthropic"], users=users),
+              Filters.of(models=["openai/gpt-4o"]), Filters.of(teams=[w.teams[0]])):
         for days in (7, 45):
             end = date(2025, 6, 30)
             start = end - timedelta(days=days - 1)
-            duck = bench.usage_page_queries(ds.store, start, end, f)
-            assert bench.compare(bench.canon(duck), bench.canon(pand.page(start, end, f))) == [], (f, days)
+            duck = usage_page_queries(ds.store, start, end, f)
+            assert answers.compare(answers.canon(duck), answers.canon(pand.page(start, end, f))) == [], (f, days)

@@ -10,7 +10,6 @@ import pytest
 from lib.usage import charts
 from lib.usage.queries import Filters, usage_page_queries
 from lib.usage.store import UsageStore
-from tests.apptest_support import demo_env  # noqa: F401  (fixture)
 
 
 @pytest.fixture(scope="module")

@@ -7,56 +7,35 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from lib.auth.accounts import User
-from lib.core.db import get_engine
 from lib.auth.audit import list_audit
-from lib.catalog.probe import (MAX_SUGGESTIONS, SUCCESS_MESSAGE, closest_models, models_urls, probe_config,
-                              similarity, test_configuration)
 from lib.auth.permissions import PermissionDenied
+from lib.catalog.probe import (
+    MAX_SUGGESTIONS,
+    SUCCESS_MESSAGE,
+    closest_models,
+    models_urls,
+    probe_config,
+    similarity,
+    test_configuration,
+)
+from lib.core.db import get_engine
+from tests.support.models_endpoint import KEY, LOCAL_MODELS
+from tests.support.ports import free_port
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
-KEY = "sk-local-secret-123"
-LOCAL_MODELS = ["gpt-4o", "gpt-4o-mini", "in-house-model", "llama3"]
 ADMIN = User("root", "Root", None, "admin", None, True)
 VIEWER = User("viewer", "Viewer", None, "admin-readonly", None, True)
 
 
-# -- a local OpenAI-compatible stub, and sockets that misbehave ------------------------------------
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
-    def do_GET(self):
-        if self.headers.get("Authorization") != f"Bearer {KEY}":
-            body, code = {"error": {"message": f"Incorrect API key provided: {self.headers.get('Authorization')}"}}, 401
-        elif self.path.split("?")[0].rstrip("/") == "/v1/models":
-            body, code = {"object": "list", "data": [{"id": m, "object": "model"} for m in LOCAL_MODELS]}, 200
-        else:
-            body, code = {"error": {"message": "not found"}}, 404
-        raw = json.dumps(body).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-
-@pytest.fixture(scope="module")
-def local_backend():
-    """http://127.0.0.1:PORT/v1 serving LOCAL_MODELS to the key KEY (401 otherwise)."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    server.shutdown()
-    server.server_close()
-
-
+# -- sockets that misbehave ----------------------------------------------------------------------
 @pytest.fixture
 def silent_server():
     """Accepts connections and never answers."""
@@ -80,14 +59,6 @@ def silent_server():
     for c in held:
         c.close()
     sock.close()
-
-
-def closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def mock(handler) -> httpx.MockTransport:
@@ -175,7 +146,8 @@ def test_not_found_suggests_closest_first():
 
 
 def test_provider_prefix_is_explained():
-    r = probe_config("https://h.example/v1", KEY, "openai/gpt-4o", transport=mock(lambda req: models_json(LOCAL_MODELS)))
+    r = probe_config("https://h.example/v1", KEY, "openai/gpt-4o",
+                     transport=mock(lambda req: models_json(LOCAL_MODELS)))
     assert r.result == "model_not_found" and r.suggestions[0] == "gpt-4o" and "provider prefix" in r.message
 
 
@@ -186,7 +158,7 @@ def test_a_key_that_cannot_be_sent_is_refused_without_echoing_it():
 
 # -- real sockets ----------------------------------------------------------------------------------
 def test_closed_port_cannot_contact():
-    r = probe_config(f"http://127.0.0.1:{closed_port()}/v1", KEY, "m")
+    r = probe_config(f"http://127.0.0.1:{free_port()}/v1", KEY, "m")
     assert r.result == "connection_error" and "refused" in r.message and r.latency_ms is None
 
 
@@ -293,7 +265,7 @@ def test_cli_test_config(tmp_path, local_backend, key, model, result, code):
 
 def test_cli_timeout_and_closed_port(tmp_path, silent_server):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path}/app.db", "PATH": "/usr/bin:/bin"}
-    for base, result in ((silent_server, "timeout"), (f"http://127.0.0.1:{closed_port()}", "connection_error")):
+    for base, result in ((silent_server, "timeout"), (f"http://127.0.0.1:{free_port()}", "connection_error")):
         out = subprocess.run([sys.executable, "-m", "lib.cli", "test-config", "--api-base", base, "--api-key", KEY,
                               "--model", "m", "--timeout", "1"], cwd=ROOT, env=env, capture_output=True, text=True,
                              timeout=60)
@@ -313,7 +285,7 @@ def test_against_the_harness_fake_backend(litellm_harness, silent_server):
     missing = probe_config(base, "sk-fake-backend", "gpt-4")
     assert missing.result == "model_not_found" and missing.suggestions[0] == "gpt-4o"
     assert set(missing.suggestions) <= {"gpt-4o", "gpt-4o-mini", "in-house-model", "llama3"}
-    assert probe_config(f"http://127.0.0.1:{closed_port()}/v1", "sk-fake-backend", "gpt-4o").result == \
+    assert probe_config(f"http://127.0.0.1:{free_port()}/v1", "sk-fake-backend", "gpt-4o").result == \
         "connection_error"
     started = time.monotonic()
     assert probe_config(silent_server, "sk-fake-backend", "gpt-4o", timeout_s=1).result == "timeout"

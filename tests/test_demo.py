@@ -16,7 +16,8 @@ def demo():
 
 
 def _client(transport, auth=True):
-    return httpx.Client(transport=transport, base_url="http://demo", headers={"Authorization": "Bearer k"} if auth else {})
+    return httpx.Client(transport=transport, base_url="http://demo",
+                        headers={"Authorization": "Bearer k"} if auth else {})
 
 
 def test_deterministic_per_seed():

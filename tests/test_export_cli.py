@@ -18,9 +18,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from lib.usage.activity_sql import merge_pages
 from lib.core.settings import Settings
 from lib.litellm.demo import DemoLiteLLM
+from lib.usage.activity_sql import merge_pages
 from lib.usage.exports import render_export
 from lib.usage.queries import KEY_COLUMNS, ROW_METRICS, Filters
 from lib.usage.store import UsageStore
@@ -88,7 +88,8 @@ def test_totals_and_breakdowns_equal_what_litellm_reports(env, litellm):
     want = litellm.groupby("custom_llm_provider")["api_requests"].sum().to_dict()
     assert {r["provider"]: r["requests"] for r in doc["data"]} == want
     by_model = export(env, by="model")
-    assert {r["model"]: r["requests"] for r in by_model["data"]} == litellm.groupby("model")["api_requests"].sum().to_dict()
+    assert {r["model"]: r["requests"] for r in by_model["data"]} == \
+        litellm.groupby("model")["api_requests"].sum().to_dict()
 
 
 @pytest.mark.parametrize("args, columns", [
@@ -151,7 +152,8 @@ def test_bad_arguments_exit_non_zero_with_one_clear_line(env, args, message):
 
 def test_exports_succeed_while_another_process_rebuilds_the_store(env):
     rebuild = subprocess.Popen([sys.executable, "-m", "lib.cli", "backfill", "--start", str(START), "--end", str(END),
-                                "--force"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--force"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
     seen = 0
     try:
         while rebuild.poll() is None or seen == 0:

@@ -14,13 +14,11 @@ from lib.auth import accounts, gate
 from lib.auth.accounts import User, users
 from lib.auth.audit import audit_log, list_audit
 from lib.auth.permissions import ROLES, PermissionDenied, denied_message, has_permission
-from lib.core.db import get_engine
 from lib.core.errors import ConsoleError
 from lib.core.settings import load_settings
 from lib.runtime import Runtime
 from lib.usage.queries import Filters
-from tests.apptest_support import app_runtime
-from tests.test_app_access import app_as, app_env  # noqa: F401  (fixture)
+from tests.support.apptest import app_as, app_runtime
 
 ADMIN = User("root", "Root", None, "admin", None, True)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from lib.usage.activity_sql import merge_pages
-from lib.usage.ingest import backfill, day_status, days_to_fetch, refresh_today, IngestError
 from lib.litellm.client import LiteLLMClient
+from lib.usage.activity_sql import merge_pages
+from lib.usage.ingest import IngestError, backfill, day_status, days_to_fetch, refresh_today
 from lib.usage.queries import breakdown, overview
 from lib.usage.store import UsageStore
 
@@ -177,7 +177,8 @@ def test_day_status_uses_utc_day_end_plus_grace():
 
 def test_litellm_down_during_refresh_leaves_stored_data_untouched(tmp_path):
     fake, store = FakeLiteLLM(), UsageStore(tmp_path)
-    now = lambda: datetime(DAY.year, DAY.month, DAY.day, 12, tzinfo=timezone.utc)
+    def now():
+        return datetime(DAY.year, DAY.month, DAY.day, 12, tzinfo=timezone.utc)
     refresh_today(fake.client(), store, now=now)
     before = store.query("SELECT * FROM activity ORDER BY ALL")
     states = store.day_states()
@@ -194,7 +195,8 @@ def test_litellm_down_during_refresh_leaves_stored_data_untouched(tmp_path):
 
 def test_a_spend_out_of_range_fails_the_refresh_and_changes_nothing(tmp_path):
     fake, store = FakeLiteLLM(), UsageStore(tmp_path)
-    now = lambda: datetime(DAY.year, DAY.month, DAY.day, 12, tzinfo=timezone.utc)
+    def now():
+        return datetime(DAY.year, DAY.month, DAY.day, 12, tzinfo=timezone.utc)
     refresh_today(fake.client(), store, now=now)
     before, states = store.query("SELECT * FROM activity ORDER BY ALL"), store.day_states()
     broken = copy.deepcopy(AGG["results"][0])

@@ -18,15 +18,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
-from lib.auth import accounts
-from lib.core.db import get_engine, job_runs
 from lib.auth.audit import list_audit
-from lib.core.settings import Settings
-from lib.core.jobs import freshness, last_run, recent_runs
 from lib.catalog.models import sync_running
+from lib.core.db import get_engine, job_runs
+from lib.core.jobs import freshness, last_run, recent_runs
+from lib.core.settings import Settings
 from lib.usage.store import UsageStore
-from lib.ui.session import start_session_for_tests
-from tests.apptest_support import app_runtime, demo_env, new_app  # noqa: F401  (fixture)
+from tests.support.apptest import app_runtime, new_app, start_session
 
 ROOT = Path(__file__).resolve().parent.parent
 TODAY = datetime.now(timezone.utc).date()
@@ -183,7 +181,6 @@ def test_a_killed_model_sync_does_not_block_the_next_one_and_a_live_one_still_do
 
 def test_a_refresh_cut_short_by_a_page_interaction_is_audited_and_not_left_running(demo_env, monkeypatch):
     from streamlit.runtime.scriptrunner_utils.exceptions import StopException
-    from streamlit.testing.v1 import AppTest
 
     import lib.services
 
@@ -193,7 +190,7 @@ def test_a_refresh_cut_short_by_a_page_interaction_is_audited_and_not_left_runni
     monkeypatch.setattr(lib.services, "refresh_today", cut_short)
     engine = app_runtime(demo_env).engine
     at = new_app(demo_env)
-    start_session_for_tests(engine, accounts.get_user(engine, "admin"), at.session_state)
+    start_session(engine, "admin", at.session_state)
     at.run()
     at.switch_page("pages/usage.py").run()
     at.button(key="refresh_today").click().run()

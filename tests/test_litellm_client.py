@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 import json
-import socket
 from datetime import date
 
 import httpx
+import pandas as pd
 import pytest
 
-import pandas as pd
-
+from lib.litellm.client import LiteLLMAuthError, LiteLLMBadResponse, LiteLLMClient, LiteLLMTimeout, LiteLLMUnreachable
 from lib.usage.activity_sql import merge_pages
 from lib.usage.ingest import fetch_range
-from lib.litellm.client import (LiteLLMAuthError, LiteLLMBadResponse, LiteLLMClient, LiteLLMTimeout,
-                                LiteLLMUnreachable)
+from tests.support.ports import free_port
 
 KEY = "sk-very-secret-master-key-123"
 DAY = date(2026, 11, 20)
@@ -106,9 +104,7 @@ def test_timeouts_are_retried_then_name_the_setting(exc):
 
 
 def test_a_closed_port_is_unreachable_with_the_url():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]       # closed again when the block ends: nothing listens there
+    port = free_port()       # nothing listens there
     slept: list[float] = []
     c = LiteLLMClient(f"http://127.0.0.1:{port}", KEY, timeout_s=3, retries=1, sleep=slept.append)
     with pytest.raises(LiteLLMUnreachable) as err:

@@ -6,8 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from lib.usage.ingest import backfill
 from lib.litellm.client import LiteLLMAuthError, LiteLLMClient
+from lib.usage.ingest import backfill
 from lib.usage.queries import Filters, breakdown, overview
 from lib.usage.store import UsageStore
 
@@ -15,7 +15,8 @@ pytestmark = pytest.mark.litellm
 
 # our breakdown name -> (LiteLLM breakdown key, our key column)
 BREAKDOWNS = {"model": ("models", "model"), "model_group": ("model_groups", "model_group"),
-              "provider": ("providers", "provider"), "api_key": ("api_keys", "api_key"), "user": ("entities", "user_id")}
+              "provider": ("providers", "provider"), "api_key": ("api_keys", "api_key"),
+              "user": ("entities", "user_id")}
 COUNTS = {"requests": "api_requests", "successful_requests": "successful_requests",
           "failed_requests": "failed_requests", "prompt_tokens": "prompt_tokens",
           "completion_tokens": "completion_tokens", "total_tokens": "total_tokens",

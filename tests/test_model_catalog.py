@@ -9,22 +9,39 @@ import time
 from datetime import timedelta
 
 import pytest
-from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from sqlalchemy import select, update
 
 from lib.auth.accounts import User
-from lib.core.db import get_engine, job_runs
-from lib.runtime import Runtime
 from lib.auth.audit import list_audit
+from lib.auth.permissions import PermissionDenied
+from lib.catalog.models import (
+    LOCK_NAME,
+    ModelSyncError,
+    SyncInProgress,
+    acquire_sync_lock,
+    catalogue,
+    catalogue_rows,
+    changed_fields,
+    facets,
+    filter_catalogue,
+    last_sync,
+    release_sync_lock,
+    run_model_sync,
+    sync_history,
+    sync_locks,
+    sync_models,
+    sync_models_as,
+    sync_running,
+    with_usage,
+)
+from lib.core.db import get_engine, job_runs
 from lib.core.settings import load_settings
 from lib.litellm.client import LiteLLMUnreachable
-from lib.catalog.models import (LOCK_NAME, ModelSyncError, SyncInProgress, acquire_sync_lock, catalogue,
-                               catalogue_rows, changed_fields, facets, filter_catalogue, last_sync,
-                               release_sync_lock, run_model_sync, sync_history, sync_locks, sync_models,
-                               sync_models_as, sync_running, with_usage)
-from lib.auth.permissions import PermissionDenied
 from lib.litellm.schemas import ModelInfoResponse
-from tests.support.postgres import app_db_url, pg_server, pg_url  # noqa: F401  (fixtures)
+from lib.runtime import Runtime
 
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
 
@@ -126,7 +143,8 @@ def test_price_tolerance():
     assert changed_fields(old, {"input_cost_per_token": 2.5e-6 * (1 + 1e-9), "output_cost_per_token": 1e-5}) == []
     assert changed_fields(old, {"input_cost_per_token": 2.5e-6 + 1e-13, "output_cost_per_token": 1e-5}) == []
     assert "input_cost_per_token" in changed_fields(old, {"input_cost_per_token": 3e-6, "output_cost_per_token": 1e-5})
-    assert "output_cost_per_token" in changed_fields(old, {"input_cost_per_token": 2.5e-6, "output_cost_per_token": None})
+    assert "output_cost_per_token" in changed_fields(old, {"input_cost_per_token": 2.5e-6,
+                                                           "output_cost_per_token": None})
 
 
 @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -139,7 +157,8 @@ def test_rows_do_not_depend_on_litellm_order_except_which_name_is_the_alias(entr
         assert {k: v for k, v in rows[name].items() if k != "alias_of"} == \
                {k: v for k, v in ref[name].items() if k != "alias_of"}
     # exactly one of the two names sharing a deployment is the alias of the other
-    assert {rows["fast-chat"]["alias_of"], rows["gpt-4o-mini"]["alias_of"]} in ({None, "gpt-4o-mini"}, {None, "fast-chat"})
+    aliases = {rows["fast-chat"]["alias_of"], rows["gpt-4o-mini"]["alias_of"]}
+    assert aliases in ({None, "gpt-4o-mini"}, {None, "fast-chat"})
 
 
 # -- the sync --------------------------------------------------------------------------------------
@@ -221,8 +240,8 @@ def test_backend_keys_are_stored_nowhere(engine):
     e["litellm_params"]["api_key"] = "sk-very-secret"
     sync_models(engine, FakeClient([e]), "alice")
     with engine.connect() as c:
-        from lib.catalog.models import model_catalog, model_sync_runs
         from lib.auth.audit import audit_log
+        from lib.catalog.models import model_catalog, model_sync_runs
         dump = json.dumps([[dict(r) for r in c.execute(select(t)).mappings()]
                            for t in (model_catalog, model_sync_runs, audit_log)], default=str)
     assert "sk-very-secret" not in dump and "pw@" not in dump
@@ -401,9 +420,9 @@ def test_browser_queries(engine):
 def test_usage_of_the_last_30_days(engine, tmp_path):
     from datetime import datetime, timezone
 
-    from lib.usage.ingest import backfill
     from lib.litellm.client import LiteLLMClient
     from lib.litellm.demo import MODELS, demo_transport
+    from lib.usage.ingest import backfill
     from lib.usage.queries import Filters, breakdown
     from lib.usage.store import UsageStore
     today = datetime.now(timezone.utc).date()

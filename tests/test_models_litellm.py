@@ -18,13 +18,12 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from lib.core.db import get_engine, job_runs
 from lib.auth.audit import list_audit
-from lib.core.settings import load_settings
-from lib.runtime import Runtime
-from lib.litellm.client import LiteLLMClient
 from lib.catalog.models import catalogue, run_model_sync, sync_history, sync_models
-from tests.support.postgres import app_db_url, pg_server, pg_url  # noqa: F401  (fixtures)
+from lib.core.db import get_engine, job_runs
+from lib.core.settings import load_settings
+from lib.litellm.client import LiteLLMClient
+from lib.runtime import Runtime
 
 pytestmark = pytest.mark.litellm
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent

@@ -8,8 +8,15 @@ import pytest
 
 from lib.auth.accounts import User
 from lib.auth.gate import authorize, refusal
-from lib.auth.permissions import (PERMISSIONS, ROLE_PERMISSIONS, ROLES, PermissionDenied, denied_message,
-                                  has_permission, permissions_for)
+from lib.auth.permissions import (
+    PERMISSIONS,
+    ROLE_PERMISSIONS,
+    ROLES,
+    PermissionDenied,
+    denied_message,
+    has_permission,
+    permissions_for,
+)
 from lib.ui.navigation import PAGES, available_pages, landing_page, menu
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,8 +18,19 @@ from hypothesis import strategies as st
 
 from lib.litellm.demo import aggregate
 from lib.usage.activity_sql import merge_pages
-from lib.usage.queries import (BREAKDOWNS, Filters, QueryError, breakdown, daily_series, filter_options, overview,
-                         resolve_api_keys, trends, usage_page_queries, weekday_grid)
+from lib.usage.queries import (
+    BREAKDOWNS,
+    Filters,
+    QueryError,
+    breakdown,
+    daily_series,
+    filter_options,
+    overview,
+    resolve_api_keys,
+    trends,
+    usage_page_queries,
+    weekday_grid,
+)
 from lib.usage.store import SCHEMA, UsageStore
 
 D0 = date(2026, 3, 2)                   # a Monday

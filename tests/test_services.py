@@ -1,32 +1,22 @@
 """Background services: job runs recorded, one scheduler per process, refreshes never overlap."""
 from __future__ import annotations
 
-import socket
-import threading
-
 import pytest
 
 from lib import services
-from lib.core.settings import load_settings
-from lib.usage.ingest import IngestError
 from lib.core.jobs import last_run, recent_runs
+from lib.core.settings import load_settings
 from lib.runtime import Runtime
-
-
-def _closed_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from lib.usage.ingest import IngestError
+from tests.support.ports import free_port
 
 
 @pytest.fixture
 def down(tmp_path):
     """A runtime whose LiteLLM is down."""
-    rt = Runtime(load_settings({"LITELLM_BASE_URL": f"http://127.0.0.1:{_closed_port()}", "LITELLM_API_KEY": "sk-secret-xyz",
-                          "LITELLM_TIMEOUT_S": "2", "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
-                          "DUCKDB_PATH": str(tmp_path / "usage.duckdb")}, secrets_path=None))
+    rt = Runtime(load_settings({"LITELLM_BASE_URL": f"http://127.0.0.1:{free_port()}",
+                                "LITELLM_API_KEY": "sk-secret-xyz", "LITELLM_TIMEOUT_S": "2", "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
+                                "DUCKDB_PATH": str(tmp_path / "usage.duckdb")}, secrets_path=None))
     yield rt
     rt.close()
 

@@ -41,7 +41,7 @@ def live_markup(md: str) -> set[str]:
 
 def decoded(md: str) -> str:
     """The text of `md` once its backslash escapes are read (what Streamlit's text rewrites then see)."""
-    return re.sub(r"\\([%s])" % re.escape(string.punctuation), r"\1", md)
+    return re.sub(rf"\\([{re.escape(string.punctuation)}])", r"\1", md)
 
 
 def displayed(md: str) -> str:

@@ -12,11 +12,9 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.auth import accounts
-from lib.litellm.demo import UNASSIGNED_ENTITY
 from lib.core.formatting import kpi_delta, kpi_value
-from lib.ui.session import start_session_for_tests
-from tests.apptest_support import app_runtime, demo_env, new_app  # noqa: F401  (fixture)
+from lib.litellm.demo import UNASSIGNED_ENTITY
+from tests.support.apptest import app_as, app_runtime
 from tests.test_text_safety import displayed, live_markup, rewrites
 
 USAGE, MINE = "pages/usage.py", "pages/my_usage.py"
@@ -51,17 +49,6 @@ def oracle(rows: pd.DataFrame, start: date, end: date, **filters) -> dict:
             "active_users": d.loc[d["api_requests"] > 0, "user_id"].nunique()}
 
 
-def open_page(settings, who: str, page: str, query: dict | None = None) -> AppTest:
-    at = new_app(settings)
-    engine = app_runtime(settings).engine
-    start_session_for_tests(engine, accounts.get_user(engine, who), at.session_state)
-    at.run()
-    at.query_params.update(query or {})
-    at.switch_page(page).run()
-    assert not at.exception, at.exception
-    return at
-
-
 def cards(at: AppTest) -> dict[str, tuple[str, str]]:
     return {m.label: (m.value, m.delta) for m in at.metric}
 
@@ -87,7 +74,7 @@ def _range(preset: str, today: date, first: date) -> tuple[date, date]:
 @pytest.mark.parametrize("preset", ["Today", "7d", "30d", "90d", "All time"])
 def test_each_preset_shows_litellms_numbers(demo_env, litellm_rows, preset):
     rows, today = litellm_rows, litellm_rows.attrs["last"]
-    at = open_page(demo_env, "admin", USAGE, {"range": preset})
+    at = app_as(demo_env, "admin", USAGE, {"range": preset})
     assert at.session_state["usage_range"] == preset
     start, end = _range(preset, today, rows.attrs["first"])
     total_users = rows["user_id"].nunique()
@@ -106,7 +93,7 @@ def test_each_preset_shows_litellms_numbers(demo_env, litellm_rows, preset):
 def test_a_custom_range_from_the_link(demo_env, litellm_rows):
     today = litellm_rows.attrs["last"]
     start, end = today - timedelta(days=20), today - timedelta(days=6)
-    at = open_page(demo_env, "admin", USAGE, {"range": "Custom", "start": str(start), "end": str(end)})
+    at = app_as(demo_env, "admin", USAGE, {"range": "Custom", "start": str(start), "end": str(end)})
     assert at.session_state["usage_range"] == "Custom"
     assert tuple(at.date_input(key="usage_custom").value) == (start, end)
     assert_cards_show(at, oracle(litellm_rows, start, end), litellm_rows["user_id"].nunique())
@@ -114,7 +101,7 @@ def test_a_custom_range_from_the_link(demo_env, litellm_rows):
 
 def test_changing_the_range_widget_changes_the_numbers(demo_env, litellm_rows):
     today = litellm_rows.attrs["last"]
-    at = open_page(demo_env, "admin", USAGE)
+    at = app_as(demo_env, "admin", USAGE)
     at.segmented_control(key="usage_range").set_value("30d").run()
     assert at.query_params["range"] == "30d"
     assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=29), today), litellm_rows["user_id"].nunique())
@@ -129,7 +116,7 @@ def test_changing_the_range_widget_changes_the_numbers(demo_env, litellm_rows):
 ])
 def test_filters_combine(demo_env, litellm_rows, widgets, columns):
     today = litellm_rows.attrs["last"]
-    at = open_page(demo_env, "admin", USAGE, {"range": "30d"})
+    at = app_as(demo_env, "admin", USAGE, {"range": "30d"})
     for key, value in widgets.items():
         at.multiselect(key=key).set_value(value)
     at.run()
@@ -144,7 +131,7 @@ def test_traffic_of_keys_without_owner_is_one_user_in_every_view(demo_env, litel
     another filter (the app answers from different tables then)."""
     today = litellm_rows.attrs["last"]
     start = today - timedelta(days=29)
-    at = open_page(demo_env, "admin", USAGE, {"range": "30d", "user": UNASSIGNED_ENTITY})
+    at = app_as(demo_env, "admin", USAGE, {"range": "30d", "user": UNASSIGNED_ENTITY})
     assert at.multiselect(key="usage_users").value == [UNASSIGNED_ENTITY]
     assert_cards_show(at, oracle(litellm_rows, start, today, user_id=[UNASSIGNED_ENTITY]),
                       litellm_rows["user_id"].nunique())
@@ -157,7 +144,7 @@ def test_traffic_of_keys_without_owner_is_one_user_in_every_view(demo_env, litel
 def test_users_and_keys_filters_and_the_cascade(demo_env, litellm_rows):
     today, keys = litellm_rows.attrs["last"], litellm_rows.attrs["keys"]
     busiest = litellm_rows.groupby("user_id")["api_requests"].sum().sort_values(ascending=False).index[:2].tolist()
-    at = open_page(demo_env, "admin", USAGE, {"range": "30d"})
+    at = app_as(demo_env, "admin", USAGE, {"range": "30d"})
     every_key = at.multiselect(key="usage_api_keys").options
     at.multiselect(key="usage_users").set_value(busiest).run()
     offered = at.multiselect(key="usage_api_keys").options
@@ -178,7 +165,7 @@ def test_users_and_keys_filters_and_the_cascade(demo_env, litellm_rows):
 
 
 def test_a_filter_matching_nothing_says_so(demo_env, litellm_rows):
-    at = open_page(demo_env, "admin", USAGE, {"range": "Today"})
+    at = app_as(demo_env, "admin", USAGE, {"range": "Today"})
     at.multiselect(key="usage_models").set_value(["ollama/llama3"])
     at.multiselect(key="usage_teams").set_value(["team-marketing"])
     at.multiselect(key="usage_providers").set_value(["anthropic"]).run()
@@ -193,7 +180,7 @@ def test_a_filter_matching_nothing_says_so(demo_env, litellm_rows):
 ])
 def test_link_values_echoed_in_a_toast_are_shown_as_typed(demo_env, query):
     """A shared link is anyone's text: the toast naming what was ignored is no link, image or icon."""
-    at = open_page(demo_env, "admin", USAGE, query)
+    at = app_as(demo_env, "admin", USAGE, query)
     toasts = [str(t.value) for t in at.toast]
     value = next(iter(query.values()))
     assert [t for t in toasts if value in displayed(t)], toasts
@@ -203,7 +190,7 @@ def test_link_values_echoed_in_a_toast_are_shown_as_typed(demo_env, query):
 
 @pytest.mark.parametrize("who, enabled", [("admin", True), ("viewer", False)])
 def test_refresh_today_is_for_admins_only(demo_env, who, enabled):
-    at = open_page(demo_env, who, USAGE)
+    at = app_as(demo_env, who, USAGE)
     button = at.button(key="refresh_today")
     assert button.disabled is (not enabled)
     if not enabled:
@@ -231,7 +218,7 @@ def test_my_usage_shows_only_alices_data_whatever_the_link_says(demo_env, litell
     subst = {"OTHER_USER": other, "OTHER_KEY": other_key, "OTHER_TEAM": other_team, "ALICE_KEY": alice_key}
     query = {k: ([subst.get(x, x) for x in v] if isinstance(v, list) else subst.get(v, v)) for k, v in query.items()}
     today = rows.attrs["last"]
-    at = open_page(demo_env, "alice", MINE, {"range": "30d", **query})
+    at = app_as(demo_env, "alice", MINE, {"range": "30d", **query})
     assert not at.exception
     start = today - timedelta(days=29)
     requests = int(cards(at)["Requests"][0].replace(",", "")) if cards(at)["Requests"][0][-1].isdigit() else None
@@ -260,7 +247,7 @@ def test_a_shared_custom_range_beyond_the_stored_days_is_narrowed_with_a_notice(
     first, today = litellm_rows.attrs["first"], litellm_rows.attrs["last"]
     start = max(first - timedelta(days=start_back), today - timedelta(days=start_back))
     query = {"range": "Custom", "start": str(start), "end": str(today + timedelta(days=end_ahead))}
-    at = open_page(demo_env, "admin", USAGE, query)
+    at = app_as(demo_env, "admin", USAGE, query)
     shown = (max(start, first), today)
     assert tuple(at.date_input(key="usage_custom").value) == shown
     assert any("narrowed" in t.value for t in at.toast)
@@ -279,13 +266,13 @@ def test_a_shared_custom_range_beyond_the_stored_days_is_narrowed_with_a_notice(
 ])
 def test_any_link_however_malformed_yields_a_working_page(demo_env, litellm_rows, query):
     today = litellm_rows.attrs["last"]
-    at = open_page(demo_env, "admin", USAGE, query)       # asserts no exception
+    at = app_as(demo_env, "admin", USAGE, query)       # asserts no exception
     assert at.toast, "the link's problem is said"
     assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=6), today), litellm_rows["user_id"].nunique())
 
 
 def test_an_empty_view_draws_no_chart_that_could_pass_for_data(demo_env):
-    at = open_page(demo_env, "admin", USAGE, {"range": "Today", "model": "ollama/llama3", "team": "team-marketing",
+    at = app_as(demo_env, "admin", USAGE, {"range": "Today", "model": "ollama/llama3", "team": "team-marketing",
                                               "provider": "anthropic"})
     assert cards(at)["Requests"][0] == "0"
     assert not at.get("plotly_chart")

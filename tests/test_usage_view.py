@@ -2,7 +2,8 @@
 from datetime import date
 
 import pandas as pd
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from lib.usage.periods import PRESETS, preset_range
 from lib.usage.queries import Filters
@@ -10,7 +11,8 @@ from lib.usage.view_state import ViewState, parse_query, restrict_to_user
 
 OPTIONS = {"models": ["openai/gpt-4o", "anthropic/claude-3-5-haiku"], "providers": ["openai", "anthropic"],
            "users": ["alice", "bob"], "teams": ["team-a"], "model_groups": [],
-           "api_keys": pd.DataFrame({"api_key": ["h1", "h2"], "key_alias": ["a-key", "b-key"], "owner": ["alice", "bob"]})}
+           "api_keys": pd.DataFrame({"api_key": ["h1", "h2"], "key_alias": ["a-key", "b-key"],
+                                     "owner": ["alice", "bob"]})}
 
 
 def _as_params(q: dict) -> dict[str, list[str]]:

@@ -18,16 +18,16 @@ from pathlib import Path
 
 import bcrypt
 import pandas as pd
-from sqlalchemy import (Boolean, Column, DateTime, Float, Integer, String, Table, func, insert, select, update)
+from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String, Table, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from lib.core.db import metadata, utcnow
-from lib.core.errors import ConsoleError
 from lib.auth.audit import audit
 from lib.auth.gate import perform
-from lib.core.jobs import as_aware
 from lib.auth.permissions import ROLES
+from lib.core.db import metadata, utcnow
+from lib.core.errors import ConsoleError
 from lib.core.files import make_private_dir, restrict_to_owner
+from lib.core.jobs import as_aware
 
 users = Table(
     "users", metadata,
@@ -347,7 +347,8 @@ def session_user(engine, username: str, cookie_exp: float) -> User | None:
     """The user of a login cookie if its session is open and the account is enabled."""
     with engine.connect() as c:
         ok = c.execute(select(sessions.c.id).where(
-            sessions.c.username == username, sessions.c.cookie_exp == cookie_exp, sessions.c.revoked_at.is_(None))).first()
+            sessions.c.username == username, sessions.c.cookie_exp == cookie_exp,
+            sessions.c.revoked_at.is_(None))).first()
     if not ok or cookie_exp < datetime.now(timezone.utc).timestamp():
         return None
     user = get_user(engine, username)
@@ -379,8 +380,8 @@ _demo_checked: set[str] = set()
 
 def has_enabled_admin(engine) -> bool:
     with engine.connect() as c:
-        return c.execute(select(users.c.id).where(users.c.role == "admin", users.c.enabled.is_(True)).limit(1)).first() \
-            is not None
+        admin = select(users.c.id).where(users.c.role == "admin", users.c.enabled.is_(True)).limit(1)
+        return c.execute(admin).first() is not None
 
 
 def bootstrap_accounts(engine, settings) -> list[str]:

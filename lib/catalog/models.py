@@ -22,20 +22,20 @@ import logging
 import math
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
-from sqlalchemy import (JSON, Boolean, Column, DateTime, Float, Integer, String, Table, Text, insert, select,
-                        update)
+from sqlalchemy import JSON, Boolean, Column, DateTime, Float, Integer, String, Table, Text, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
+from lib.auth.audit import audit
 from lib.core.db import metadata, utcnow
 from lib.core.errors import ConsoleError
-from lib.auth.audit import audit
 from lib.core.jobs import ProcessOwner, as_aware, process_alive, this_host
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ class ModelSyncError(ConsoleError, RuntimeError):
     `result` is the failed run as recorded (status "failed"), `str()` is safe to show.
     """
 
-    def __init__(self, message: str, result: "SyncResult | None" = None):
+    def __init__(self, message: str, result: SyncResult | None = None):
         super().__init__(message)
         self.result = result
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
+from lib.cli.args import Parser, text_arg
 from lib.core.errors import ConsoleError
 from lib.core.settings import load_settings
 from lib.runtime import Runtime
@@ -22,21 +22,6 @@ EARLIEST_DATE = date(2020, 1, 1)      # before any LiteLLM proxy: a typo, not hi
 
 class CliError(ConsoleError):
     """A command that cannot run as asked (e.g. --start after --end); one line, exit 2."""
-
-
-class Parser(argparse.ArgumentParser):
-    """Bad arguments get one line on stderr ("error: ...") and exit 2: cron mails and scripts read one line."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {message}\n")
-
-    def parse_known_args(self, args=None, namespace=None):
-        for arg in sys.argv[1:] if args is None else args:
-            try:
-                arg.encode("utf-8")
-            except UnicodeEncodeError:     # bytes the shell passed that are not UTF-8 (kept as surrogates)
-                self.error(f"an argument is not valid UTF-8: {os.fsencode(arg)!r}")
-        return super().parse_known_args(args, namespace)
 
 
 def _date(text: str) -> date:
@@ -50,31 +35,6 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{day} is outside the dates this console keeps ({EARLIEST_DATE} to "
                                          f"{latest}, UTC)")
     return day
-
-
-def text_arg(max_chars: int):
-    """An argparse type: a string that is not blank and at most `max_chars` long."""
-    def parse(text: str) -> str:
-        if not text.strip():
-            raise argparse.ArgumentTypeError("must not be empty")
-        if len(text) > max_chars:
-            raise argparse.ArgumentTypeError(f"must be at most {max_chars} characters")
-        return text
-    return parse
-
-
-def seconds_arg(low: float, high: float, low_included: bool = True):
-    """An argparse type: a number of seconds in [low, high] (or (low, high]), never NaN or infinite."""
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and (value >= low if low_included else value > low) and value <= high):
-            bound = "from" if low_included else "above"
-            raise argparse.ArgumentTypeError(f"must be a number of seconds {bound} {low:g} to {high:g}: {text!r}")
-        return value
-    return parse
 
 
 def _output_path(text: str) -> Path:

@@ -12,6 +12,8 @@ import json
 import os
 import sys
 
+from lib.cli.args import Parser, seconds_arg, text_arg
+
 
 def cmd_test_config(args, rt) -> int:
     from lib.catalog.probe import DEFAULT_TIMEOUT_S, test_configuration
@@ -51,7 +53,6 @@ def cmd_sync_models(args, rt) -> int:
 
 
 def add_commands(subparsers) -> None:
-    from lib.cli import seconds_arg, text_arg
     t = subparsers.add_parser("test-config", help="check an OpenAI-compatible endpoint, key and model (GET /models)")
     t.add_argument("--api-base", required=True, type=text_arg(2048),
                    help="e.g. https://api.openai.com/v1 (a missing /v1 is handled)")
@@ -72,7 +73,6 @@ def add_commands(subparsers) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m lib.cli.catalog ...`: the same two commands on their own (lib.cli wires them in too)."""
-    from lib.cli import Parser
     from lib.core.settings import SettingsError, load_settings
     parser = Parser(prog="python -m lib.cli", description="LiteLLM Console models tools")
     add_commands(parser.add_subparsers(dest="command", required=True))

@@ -6,6 +6,7 @@ import sys
 
 from lib.auth import accounts
 from lib.auth.permissions import ROLES
+from lib.cli.args import text_arg
 
 
 def _password() -> str:
@@ -36,7 +37,6 @@ def cmd_disable_user(args, rt) -> int:
 
 
 def add_user_commands(sub) -> None:
-    from lib.cli import text_arg
     username = text_arg(64)         # the limits of the users table's columns (lib/auth/accounts.py)
     c = sub.add_parser("create-user", help="create a console login (password read from stdin)")
     c.add_argument("--username", required=True, type=username)

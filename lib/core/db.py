@@ -8,13 +8,28 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
-from sqlalchemy import (JSON, Column, DateTime, Float, Integer, MetaData, String, Table, Text, create_engine, event,
-                        insert, inspect, select, text)
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    inspect,
+    select,
+    text,
+)
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
@@ -56,7 +71,7 @@ def _migration_1(conn: Connection) -> None:
 
 
 def _migration_2(conn: Connection) -> None:
-    from lib.auth.accounts import sessions, users   # tables live beside their logic
+    from lib.auth.accounts import sessions, users  # tables live beside their logic
     from lib.auth.audit import audit_log
     for table in (users, sessions, audit_log):
         table.create(conn, checkfirst=True)
@@ -156,7 +171,7 @@ def transaction(engine: Engine) -> Iterator[Connection]:
 
 
 def _migration_model_catalog(conn: Connection) -> None:
-    from lib.catalog.models import create_tables   # models catalogue, sync runs, sync lease (lazy: no cycle)
+    from lib.catalog.models import create_tables  # models catalogue, sync runs, sync lease (lazy: no cycle)
     create_tables(conn)
 
 
@@ -164,7 +179,7 @@ MIGRATIONS.append(_migration_model_catalog)
 
 
 def _migration_login_failures(conn: Connection) -> None:
-    from lib.auth.accounts import login_failures    # failed logins per username hash, known or not (lazy: no cycle)
+    from lib.auth.accounts import login_failures  # failed logins per username hash, known or not (lazy: no cycle)
     login_failures.create(conn, checkfirst=True)
 
 
@@ -181,7 +196,7 @@ def add_missing_columns(conn: Connection, table: Table, names: tuple[str, ...]) 
 
 
 def _migration_run_owners(conn: Connection) -> None:
-    from lib.catalog.models import sync_locks   # lazy: no cycle
+    from lib.catalog.models import sync_locks  # lazy: no cycle
     add_missing_columns(conn, job_runs, ("owner_host", "owner_pid", "owner_started", "heartbeat_at"))
     add_missing_columns(conn, sync_locks, ("holder_host", "holder_pid", "holder_started"))
 

@@ -13,10 +13,10 @@ import logging
 import os
 import socket
 import threading
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Iterator, Mapping
 
 import pandas as pd
 import psutil
@@ -41,7 +41,7 @@ class ProcessOwner:
     started: float          # seconds since the epoch
 
     @classmethod
-    def current(cls) -> "ProcessOwner":
+    def current(cls) -> ProcessOwner:
         me = psutil.Process()
         return cls(this_host(), me.pid, me.create_time())
 

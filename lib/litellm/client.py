@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import date
-from typing import Any, Callable
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -105,7 +106,8 @@ class LiteLLMClient:
                         "the master key or a proxy_admin_viewer key"
                     )
                 if 400 <= resp.status_code < 500:
-                    raise LiteLLMBadResponse(f"LiteLLM answered HTTP {resp.status_code} for {path}: {_short(resp.text)}")
+                    raise LiteLLMBadResponse(
+                        f"LiteLLM answered HTTP {resp.status_code} for {path}: {_short(resp.text)}")
                 if resp.status_code >= 500:
                     if last:
                         raise LiteLLMBadResponse(
@@ -115,7 +117,8 @@ class LiteLLMClient:
                 else:
                     return resp
             delay = self.backoff_s * (2 ** attempt)
-            log.warning("LiteLLM %s failed (try %d of %d); retrying in %.1fs", path, attempt + 1, self.retries + 1, delay)
+            log.warning("LiteLLM %s failed (try %d of %d); retrying in %.1fs", path, attempt + 1, self.retries + 1,
+                        delay)
             self._sleep(delay)
         raise AssertionError("unreachable")
 

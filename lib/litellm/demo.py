@@ -16,9 +16,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import httpx
 
-METRICS = ["spend", "prompt_tokens", "completion_tokens", "total_tokens", "cache_read_input_tokens",
-           "cache_creation_input_tokens", "api_requests", "successful_requests", "failed_requests",
-           "total_response_time_ms", "timed_requests"]
+from lib.litellm.schemas import METRIC_NAMES
+
 # Fields newer LiteLLM adds; always zero here, so the parser is exercised on unknown fields.
 EXTRA_METRICS = {"flat_cost": 0.0, "ptu_hours": 0.0, "compression_saved_tokens": 0}
 
@@ -217,7 +216,8 @@ def aggregate(rows: list[dict], keys: dict[str, dict]) -> dict:
         bd = day["breakdown"]
         for name, value, meta in (("models", r["model"], {}), ("model_groups", r["model_group"], {}),
                                   ("providers", r["custom_llm_provider"], {}), ("endpoints", r["endpoint"], {}),
-                                  ("entities", r["user_id"] or UNASSIGNED_ENTITY, {"user_email": k.get("user_email"), "user_alias": None})):
+                                  ("entities", r["user_id"] or UNASSIGNED_ENTITY,
+                                   {"user_email": k.get("user_email"), "user_alias": None})):
             entry = bd[name].setdefault(value, {"metrics": _zero(), "metadata": meta, "api_key_breakdown": {}})
             _acc(entry["metrics"], r)
             kb = entry["api_key_breakdown"].setdefault(r["api_key"], {"metrics": _zero(), "metadata": key_meta})
@@ -225,7 +225,8 @@ def aggregate(rows: list[dict], keys: dict[str, dict]) -> dict:
         entry = bd["api_keys"].setdefault(r["api_key"], {"metrics": _zero(), "metadata": key_meta})
         _acc(entry["metrics"], r)
     metadata = {"total_spend": meta_totals["spend"], "total_prompt_tokens": meta_totals["prompt_tokens"],
-                "total_completion_tokens": meta_totals["completion_tokens"], "total_tokens": meta_totals["total_tokens"],
+                "total_completion_tokens": meta_totals["completion_tokens"],
+                "total_tokens": meta_totals["total_tokens"],
                 "total_api_requests": meta_totals["api_requests"],
                 "total_successful_requests": meta_totals["successful_requests"],
                 "total_failed_requests": meta_totals["failed_requests"],
@@ -239,11 +240,11 @@ def aggregate(rows: list[dict], keys: dict[str, dict]) -> dict:
 
 
 def _zero() -> dict:
-    return {m: (0.0 if m in ("spend", "total_response_time_ms") else 0) for m in METRICS} | dict(EXTRA_METRICS)
+    return {m: (0.0 if m in ("spend", "total_response_time_ms") else 0) for m in METRIC_NAMES} | dict(EXTRA_METRICS)
 
 
 def _acc(target: dict, row: dict) -> None:
-    for m in METRICS:
+    for m in METRIC_NAMES:
         target[m] += row[m]
 
 

@@ -6,9 +6,10 @@ so a newer proxy adding metrics never breaks ingest.
 from __future__ import annotations
 
 from datetime import date
+from typing import Required
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from typing_extensions import Required, TypedDict   # pydantic needs typing_extensions' TypedDict before 3.12
+from typing_extensions import TypedDict  # pydantic needs typing_extensions' TypedDict before 3.12
 
 
 class _Lenient(BaseModel):

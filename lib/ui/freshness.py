@@ -4,8 +4,8 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.core.jobs import freshness
-from lib.ui.runtime import runtime
 from lib.core.text_safety import markdown_literal
+from lib.ui.runtime import runtime
 
 
 def render_freshness(show_errors: bool = False) -> None:

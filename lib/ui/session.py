@@ -37,14 +37,11 @@ def verified_user() -> User | None:
     return user
 
 
-def start_session_for_tests(engine, user: User, state) -> None:
-    """Put a logged-in session into `state` (AppTest's session_state) with its server-side row."""
-    from datetime import datetime, timedelta
-    exp = (datetime.now() + timedelta(days=1)).timestamp()
-    accounts.open_session(engine, user.username, exp)
-    for k, v in {"authentication_status": True, "username": user.username, "name": user.display_name,
-                 "roles": [user.role], "logout": False, _EXP_KEY: exp, _USER_KEY: user}.items():
-        state[k] = v
+def logged_in_state(user: User, exp: float) -> dict:
+    """The session state of a login whose server-side session expires at `exp` (streamlit-authenticator's keys
+    and ours); resolve_user checks it against the sessions table on every run."""
+    return {"authentication_status": True, "username": user.username, "name": user.display_name,
+            "roles": [user.role], "logout": False, _EXP_KEY: exp}
 
 
 def resolve_user(engine, authenticator, secret: str, cookie_secure: str) -> User | None:
@@ -99,7 +96,8 @@ def _forget(authenticator) -> None:
 
 
 def render_login(engine, demo_accounts: bool) -> None:
-    """Our own login form: lockout, disabled accounts and audit live in lib.auth.accounts (one message for any refusal)."""
+    """Our own login form: lockout, disabled accounts and audit live in lib.auth.accounts (one message for any
+    refusal)."""
     st.title("LiteLLM Console")
     if demo_accounts:
         st.info("Demo mode: log in as **admin** / admin, **viewer** / viewer (read-only admin) or "
@@ -133,8 +131,7 @@ def _attempt_login(engine) -> None:
         return
     exp = (datetime.now() + timedelta(days=COOKIE_DAYS)).timestamp()
     accounts.open_session(engine, user.username, exp)
-    st.session_state.update({"authentication_status": True, "username": user.username, "name": user.display_name,
-                             "roles": [user.role], "logout": False, _EXP_KEY: exp, _PENDING_KEY: True})
+    st.session_state.update(logged_in_state(user, exp) | {_PENDING_KEY: True})
 
 
 def logout(engine, authenticator) -> None:

@@ -9,12 +9,12 @@ from datetime import datetime, timezone
 import pandas as pd
 import streamlit as st
 
+from lib.core.formatting import kpi_delta, kpi_value
+from lib.core.text_safety import markdown_literal, plotly_label
 from lib.usage import charts
 from lib.usage.exports import FORMATS, export_filename, render_export
-from lib.core.formatting import kpi_delta, kpi_value
 from lib.usage.periods import PRESETS
 from lib.usage.queries import BREAKDOWNS, Filters, QueryError, check_breakdown, filter_options, usage_page_queries
-from lib.core.text_safety import markdown_literal, plotly_label
 from lib.usage.view_state import ViewState, api_key_labels, parse_query
 
 RANGE_CHOICES = list(PRESETS) + ["Custom"]

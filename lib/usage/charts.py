@@ -105,7 +105,8 @@ def cost_share(df: pd.DataFrame, label_col: str, top: int = 8, colours: dict[str
     marker = dict(colors=[colours.get(n, OTHER_COLOUR) for n in df[label_col]]) if colours else None
     fig = go.Figure(go.Pie(labels=[plotly_label(n) for n in df[label_col]], values=df["spend"], hole=0.55,
                            sort=False, marker=marker))
-    fig.update_traces(textposition="inside", textinfo="percent", hovertemplate="%{label}<br>$%{value:,.4f}<extra></extra>")
+    fig.update_traces(textposition="inside", textinfo="percent",
+                      hovertemplate="%{label}<br>$%{value:,.4f}<extra></extra>")
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.05, x=0))
     return _layout(fig, 360)
 

@@ -7,9 +7,9 @@ from datetime import date, datetime, timezone
 
 import pandas as pd
 
+from lib.core.text_safety import spreadsheet_csv
 from lib.usage.queries import BREAKDOWNS, KEY_COLUMNS, Filters, breakdown, totals
 from lib.usage.store import UsageStore
-from lib.core.text_safety import spreadsheet_csv
 
 FORMATS = ("csv", "json")
 

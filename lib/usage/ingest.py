@@ -21,18 +21,24 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from typing import Callable
 from datetime import date, datetime, timedelta, timezone
 
 from pydantic import ValidationError
 
 from lib.core.errors import ConsoleError
-from lib.usage.activity_sql import merge_pages
-from lib.litellm.client import (ACTIVITY_PATH, LiteLLMAuthError, LiteLLMClient, LiteLLMError, LiteLLMUnreachable,
-                                bad_response)
+from lib.litellm.client import (
+    ACTIVITY_PATH,
+    LiteLLMAuthError,
+    LiteLLMClient,
+    LiteLLMError,
+    LiteLLMUnreachable,
+    bad_response,
+)
 from lib.litellm.schemas import ActivityHead
+from lib.usage.activity_sql import merge_pages
 from lib.usage.store import SCHEMA, UsageStore
 
 log = logging.getLogger(__name__)
@@ -99,8 +105,8 @@ def days_to_fetch(store: UsageStore, start: date, end: date, force: bool = False
     return out
 
 
-def _chunks(days: list[date], max_len: int) -> list[tuple[date, date]]:
-    """Consecutive runs of days, each at most max_len long."""
+def day_ranges(days: list[date], max_len: int) -> list[tuple[date, date]]:
+    """Consecutive runs of days, each at most max_len long: the (start, end) ranges ingest_days fetches."""
     out: list[tuple[date, date]] = []
     for d in days:
         if out and d == out[-1][1] + timedelta(days=1) and (d - out[-1][0]).days < max_len:
@@ -144,7 +150,7 @@ def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, p
         complete = sum(1 for s in status.values() if s == "complete")
         return len(wanted), rows, pages, complete
 
-    chunks = _chunks(sorted(days), chunk_days)
+    chunks = day_ranges(sorted(days), chunk_days)
     fatal: list[LiteLLMError] = []   # unreachable or refused key: the other chunks would fail alike
     done = 0
     if progress:

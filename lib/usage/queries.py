@@ -8,18 +8,17 @@ and the result says so in `.attrs["note"]`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pandas as pd
 
 from lib.core.errors import ConsoleError
 from lib.usage.ingest import PROVIDER_RULE
-from lib.usage.store import ROLLUP_DIMS, UsageStore, metric_type, total_of
+from lib.usage.store import METRICS, ROLLUP_DIMS, UsageStore, metric_type, total_of
 
 BREAKDOWNS = ("daily", "model", "model_group", "provider", "user", "api_key", "team")
-SUM_METRICS = ["api_requests", "successful_requests", "failed_requests", "prompt_tokens", "completion_tokens",
-               "total_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "spend"]
+PAGE_BREAKDOWNS = BREAKDOWNS[1:]      # the Usage page's breakdown tables (usage_page_queries)
 # Metric columns every breakdown and export row carries, in this order.
 ROW_METRICS = ["requests", "successful_requests", "failed_requests", "success_rate", "prompt_tokens",
                "completion_tokens", "total_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
@@ -49,7 +48,7 @@ class Filters:
                 "api_keys": list(self.api_keys), "teams": list(self.teams)}
 
     @classmethod
-    def of(cls, **kw) -> "Filters":
+    def of(cls, **kw) -> Filters:
         return cls(**{k: tuple(sorted(set(v or ()))) for k, v in kw.items()})
 
 
@@ -58,8 +57,10 @@ _NATURAL_BASE = {None: "api_key", "daily": "api_key", "model": "model", "model_g
                  "provider": "provider", "user": "user", "api_key": "api_key", "team": "api_key"}
 
 
-def _plan(by: str | None, f: Filters) -> tuple[str, str | None]:
-    """Which stored breakdown answers the question exactly, and a note if only by attribution."""
+def plan(by: str | None, f: Filters) -> tuple[str, str | None]:
+    """Which stored breakdown (`dim`) answers breakdown `by` (None: the overview) under filters `f` exactly,
+    and a note when only by attribution. Raises QueryError when no stored breakdown can (the benchmark's
+    pandas and PostgreSQL answers follow the same plan)."""
     if by is not None and by not in BREAKDOWNS:
         raise QueryError(f"unknown breakdown {by!r}; choose one of {', '.join(BREAKDOWNS)}")
     if f.models:
@@ -78,7 +79,7 @@ def _plan(by: str | None, f: Filters) -> tuple[str, str | None]:
 
 def check_breakdown(by: str, f: Filters) -> None:
     """Raise QueryError if this breakdown cannot be answered under these filters."""
-    _plan(by, f)
+    plan(by, f)
 
 
 def _source(base: str, f: Filters, keys: bool = False) -> str:
@@ -122,12 +123,10 @@ def _agg(cond: str = "") -> str:
         return total_of(m, where=cond)
 
     sums = [f"coalesce({total(m)}, 0)::{metric_type(m)} AS "
-            f"{'requests' if m == 'api_requests' else m}" for m in SUM_METRICS]
+            f"{'requests' if m == 'api_requests' else m}" for m in METRICS]
     return ", ".join(sums + [
         f"({total('successful_requests')} * 100.0 / nullif({total('api_requests')}, 0))::DOUBLE AS success_rate",
-        f"({total('total_response_time_ms')} / nullif({total('timed_requests')}, 0))::DOUBLE AS avg_latency_ms",
-        f"coalesce({total('total_response_time_ms')}, 0)::DOUBLE AS total_response_time_ms",
-        f"coalesce({total('timed_requests')}, 0)::BIGINT AS timed_requests"])
+        f"({total('total_response_time_ms')} / nullif({total('timed_requests')}, 0))::DOUBLE AS avg_latency_ms"])
 
 
 _AGG = _agg()
@@ -137,7 +136,7 @@ _AGG = _agg()
 def _overviews(store: UsageStore, periods: list[tuple[date, date]], f: Filters) -> list[dict]:
     """Overview of several periods: the sums in one scan (of a rollup where possible), the distinct
     active users, keys and models in one more scan each."""
-    base, note = _plan(None, f)
+    base, note = plan(None, f)
     lo, hi = min(p[0] for p in periods), max(p[1] for p in periods)
     where, params = _where(base, f, lo, hi)
     mwhere, mparams = _where("model", f, lo, hi)
@@ -233,7 +232,7 @@ KEY_COLUMNS = {"daily": ["date"], "model": ["model"], "model_group": ["model_gro
 def breakdown(store: UsageStore, start: date, end: date, f: Filters = Filters(), by: str = "model",
               top_n: int | None = None, sort_by: str = "spend") -> pd.DataFrame:
     """One row per value of `by`, with ROW_METRICS; sorted by `sort_by` (daily: by date)."""
-    base, note = _plan(by, f)
+    base, note = plan(by, f)
     where, params = _where(base, f, start, end)
     select, group = _key_columns(by, base)
     df = store.query(f"SELECT {', '.join(select)}, {_AGG} FROM {_source(base, f, by in _KEY_LEVEL)} "
@@ -256,7 +255,7 @@ def breakdown(store: UsageStore, start: date, end: date, f: Filters = Filters(),
 
 def totals(store: UsageStore, start: date, end: date, f: Filters = Filters(), by: str = "daily") -> dict:
     """ROW_METRICS over exactly the stored rows that `breakdown(..., by=by)` groups."""
-    base, _ = _plan(by, f)
+    base, _ = plan(by, f)
     where, params = _where(base, f, start, end)
     df = store.query(f"SELECT {_AGG} FROM {_source(base, f, by in _KEY_LEVEL)} WHERE {where}", params)
     return {m: _scalar(df[m].iloc[0]) for m in ROW_METRICS}
@@ -273,7 +272,7 @@ def daily_series(store: UsageStore, start: date, end: date, f: Filters = Filters
     """Per-day metrics, optionally per model or per provider (long format); unsplit, every day is present."""
     if split_by not in (None, "model", "provider", "model_group"):
         raise QueryError(f"daily series can be split by model, model_group or provider, not {split_by!r}")
-    base, note = _plan(split_by or "daily", f)
+    base, note = plan(split_by or "daily", f)
     where, params = _where(base, f, start, end)
     if split_by:
         select, group = _key_columns(split_by, base)
@@ -281,8 +280,8 @@ def daily_series(store: UsageStore, start: date, end: date, f: Filters = Filters
                          f"GROUP BY date, {group[0]} ORDER BY date", params)
     else:
         # a calendar of the range left-joined, so days without traffic show as zero
-        df = store.query(f"WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE AS date),"
-                         f" agg AS (SELECT date, {_AGG} FROM {_source(base, f)} WHERE {where} GROUP BY date) "
+        df = store.query(f"WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE "
+                         f"AS date), agg AS (SELECT date, {_AGG} FROM {_source(base, f)} WHERE {where} GROUP BY date) "
                          f"SELECT days.date, agg.* EXCLUDE (date) FROM days LEFT JOIN agg USING (date) ORDER BY 1",
                          [start, end] + params)
         for m in ROW_METRICS:
@@ -376,7 +375,7 @@ def usage_page_queries(store: UsageStore, start: date, end: date, f: Filters = F
     of them are small, and their fixed costs overlap instead of adding up."""
     store.sync()
     jobs = {"trends": (trends, {})}
-    for by in ("model", "model_group", "provider", "user", "api_key", "team"):
+    for by in PAGE_BREAKDOWNS:
         jobs[by] = (breakdown, {"by": by, "top_n": 10})
     jobs["daily"] = (daily_series, {})
     jobs["daily_by_model"] = (daily_series, {"split_by": "model"})

@@ -26,12 +26,12 @@ import fcntl
 import json
 import os
 import threading
-from contextlib import contextmanager
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Iterator
 
 import duckdb
 import pandas as pd
@@ -70,7 +70,7 @@ class DayState:
 
 class UsageStore:
     @classmethod
-    def writer(cls, store_dir: str | Path) -> "UsageStore":
+    def writer(cls, store_dir: str | Path) -> UsageStore:
         """A store that writes days but loads none into memory (CLI backfills: another process serves)."""
         return cls(store_dir, window=(date.min, date.min))
 

@@ -86,7 +86,7 @@ def measure(url: str, changes: int, log=print) -> dict:
             out["filter"].append(_time_change(page, open_box, toggle_provider))
             box.press("Escape")
             radio = page.get_by_role("radio", name=ranges[i % len(ranges)])
-            out["range"].append(_time_change(page, lambda: radio.wait_for(), radio.click))
+            out["range"].append(_time_change(page, radio.wait_for, radio.click))
         browser.close()
     return {kind: {"kpis_s": statistics.median(k for k, _ in v), "settled_s": statistics.median(s for _, s in v),
                    "n": len(v)} for kind, v in out.items()}
@@ -102,10 +102,10 @@ def main(argv=None) -> int:
     try:
         store = a.store
         if store is None:
-            from lib import bench
+            from tests.bench.data import build_dataset, make_world
             store = tmp / "usage"
-            ds = bench.build_dataset(bench.make_world(7), a.rows, 730, datetime.now(timezone.utc).date(), 7, store,
-                                     with_frame=False, log=print)
+            ds = build_dataset(make_world(7), a.rows, 730, datetime.now(timezone.utc).date(), 7, store,
+                               with_frame=False, log=print)
             ds.store.close()
             print(f"store: {ds.rows:,} stored rows")
         server = StreamlitServer(tmp, store_path=store.with_suffix(".duckdb"))

@@ -1,25 +1,91 @@
-"""pytest plugin: a throwaway PostgreSQL server for the app-database tests.
+"""A throwaway PostgreSQL server: `PostgresServer` (also the benchmark's), and the pytest plugin of the
+app-database tests (`pg_server`, `pg_url`, `app_db_url`).
 
-Mandatory when CI=true (missing binaries fail the run); elsewhere the PostgreSQL cases skip with the reason.
+The fixtures are mandatory when CI=true (missing binaries fail the run); elsewhere the PostgreSQL cases skip
+with the reason.
 """
 from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
 
-def _pg_bin() -> str | None:
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin")) if Path("/usr/lib/postgresql").exists() else []
+# durability off: a throwaway server's commits, CREATE DATABASE and loads need not survive a crash
+THROWAWAY_OPTIONS = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+
+
+class PostgresUnavailable(RuntimeError):
+    """No PostgreSQL binaries here, or the server would not start; the message says which."""
+
+
+def pg_bin() -> str | None:
+    """The folder of the newest installed PostgreSQL's initdb and pg_ctl (Debian's layout, else PATH)."""
+    root = Path("/usr/lib/postgresql")
+    versions = sorted((p for p in root.glob("*/bin") if p.parent.name.isdigit()), key=lambda p: int(p.parent.name))
     if versions:
         return str(versions[-1])
     found = shutil.which("initdb")
-    return str(Path(found).parent) if found else None
+    return str(Path(found).resolve().parent) if found else None
+
+
+class PostgresServer:
+    """initdb in `root` and pg_ctl on a free loopback port, trusting local connections as user postgres.
+
+    As root it runs as the postgres user (initdb refuses root), like ../shared/litellm/up.sh. `options` are
+    added to the server's command line (`-c name=value ...`)."""
+
+    def __init__(self, root: Path, options: str = ""):
+        self.root = Path(root)
+        self.options = options
+        self.bin = pg_bin()
+        self.port: int | None = None
+        self._as_postgres: list[str] = []
+
+    def start(self) -> None:
+        if not self.bin:
+            raise PostgresUnavailable("initdb not found")
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            if subprocess.run(["id", "postgres"], capture_output=True).returncode != 0:
+                subprocess.run(["useradd", "-r", "-M", "postgres"], check=True)
+            os.chmod(self.root, 0o777)
+            for parent in self.root.parents:      # the postgres user must reach the folder (pytest's are 0700)
+                if str(parent) in ("/", "/tmp"):
+                    break
+                os.chmod(parent, os.stat(parent).st_mode | 0o711)
+            self._as_postgres = ["runuser", "-u", "postgres", "--"]
+        port = free_port()
+        data = self.root / "data"
+        try:
+            self._run(f"{self.bin}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+                      "--no-sync")
+            self._run(f"{self.bin}/pg_ctl", "-D", str(data), "-l", str(self.root / "pg.log"), "-w", "-o",
+                      f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1 {THROWAWAY_OPTIONS} {self.options}",
+                      "start")
+        except subprocess.CalledProcessError as exc:
+            raise PostgresUnavailable(f"could not start: {exc.stderr.decode(errors='replace')[-500:]}") from None
+        self.port = port
+
+    def url(self, driver: str = "") -> str:
+        """The server's URL without a database: `postgresql://...`, or `postgresql+DRIVER://...` for SQLAlchemy."""
+        scheme = f"postgresql+{driver}" if driver else "postgresql"
+        return f"{scheme}://postgres@127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        """Stop the server if it runs (a fast shutdown); its files stay in `root` for the owner to remove."""
+        if self.port is not None:
+            subprocess.run([*self._as_postgres, f"{self.bin}/pg_ctl", "-D", str(self.root / "data"), "-m", "fast",
+                            "stop"], capture_output=True, timeout=300)
+            self.port = None
+
+    def _run(self, *cmd: str) -> None:
+        subprocess.run([*self._as_postgres, *cmd], check=True, capture_output=True, timeout=300)
 
 
 def _missing(reason: str):
@@ -30,39 +96,16 @@ def _missing(reason: str):
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory):
-    """Start initdb/pg_ctl on a free loopback port; yields a base URL (without database)."""
-    pg_bin = _pg_bin()
-    if not pg_bin:
-        _missing("initdb not found")
-    root = tmp_path_factory.mktemp("pg")
-    as_postgres: list[str] = []
-    if os.geteuid() == 0:     # initdb refuses root: run as the postgres user, like ../shared/litellm/up.sh
-        if subprocess.run(["id", "postgres"], capture_output=True).returncode != 0:
-            subprocess.run(["useradd", "-r", "-M", "postgres"], check=True)
-        os.chmod(root, 0o777)
-        for parent in root.parents:
-            if str(parent) in ("/", "/tmp"):
-                break
-            os.chmod(parent, os.stat(parent).st_mode | 0o711)
-        as_postgres = ["runuser", "-u", "postgres", "--"]
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    data = root / "data"
-    run = lambda *cmd: subprocess.run([*as_postgres, *cmd], check=True, capture_output=True, timeout=120)  # noqa: E731
+    """A server for the session; yields its SQLAlchemy base URL (without database)."""
+    server = PostgresServer(tmp_path_factory.mktemp("pg"), options="-c max_connections=200")
     try:
-        run(f"{pg_bin}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
-        # a throwaway server: durability off makes CREATE DATABASE and commits fast
-        run(f"{pg_bin}/pg_ctl", "-D", str(data), "-l", str(root / "pg.log"), "-w", "-o",
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off "
-            f"-c full_page_writes=off -c max_connections=200", "start")
-    except subprocess.CalledProcessError as exc:
-        _missing(f"could not start: {exc.stderr.decode(errors='replace')[-500:]}")
+        server.start()
+    except PostgresUnavailable as exc:
+        _missing(str(exc))
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
+        yield server.url("psycopg")
     finally:
-        subprocess.run([*as_postgres, f"{pg_bin}/pg_ctl", "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        server.stop()
 
 
 @pytest.fixture

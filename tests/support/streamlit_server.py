@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,17 +22,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.ports import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
 STORE_DAYS = 30
-
-
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def _clean_env() -> dict[str, str]:
@@ -47,7 +39,7 @@ def _clean_env() -> dict[str, str]:
 class StreamlitServer:
     def __init__(self, tmp: Path, store_path: Path | None = None, backfill_days: int = STORE_DAYS):
         self.tmp = tmp
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_url = f"sqlite:///{tmp}/app.db"
         self.secret = secrets.token_urlsafe(48)
@@ -61,7 +53,7 @@ class StreamlitServer:
         return subprocess.run([sys.executable, "-m", "lib.cli", *args], cwd=ROOT, env=self.env, capture_output=True,
                               text=True, timeout=300, input=stdin)
 
-    def start(self) -> "StreamlitServer":
+    def start(self) -> StreamlitServer:
         self.log = open(self.tmp / "streamlit.log", "w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",

@@ -1,9 +1,13 @@
-"""Helpers for AppTest: an app with a filled demo store, logged in as a given demo user.
+"""pytest plugin and helpers for AppTest: `demo_env`, a demo app with a filled store; `app_env`, one with an empty
+store; `app_as`, the app logged in as a given user.
 
 The app under test gets its settings the way a deployment's `.streamlit/secrets.toml` gives them (AppTest's
-secrets), and the same runtime object a test builds (`runtime_for(settings)`: one per process and settings).
+secrets), and the same runtime object a test builds (`app_runtime(settings)`: one per process and settings).
 """
 from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -13,9 +17,9 @@ from lib.core.settings import Settings, load_settings
 from lib.runtime import Runtime
 from lib.services import run_backfill
 from lib.ui.runtime import runtime_for
-from lib.ui.session import start_session_for_tests
+from lib.ui.session import logged_in_state
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def demo_settings(tmp, **overrides: str) -> Settings:
@@ -40,6 +44,14 @@ def demo_env(tmp_path_factory):
     return settings
 
 
+@pytest.fixture(scope="module")
+def app_env(tmp_path_factory):
+    """A demo-mode app over its own SQLite database and empty usage store, no background jobs."""
+    settings = demo_settings(tmp_path_factory.mktemp("app_access"), APP_SECRET_KEY="t" * 48)
+    accounts.bootstrap_accounts(app_runtime(settings).engine, settings)
+    return settings
+
+
 def new_app(settings: Settings) -> AppTest:
     """app.py under AppTest with these settings (as a secrets.toml would give them)."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
@@ -49,12 +61,25 @@ def new_app(settings: Settings) -> AppTest:
     return at
 
 
-def app_as(settings, username: str | None, page: str | None = None) -> AppTest:
+def start_session(engine, username: str, state) -> None:
+    """Log `username` in, into `state` (AppTest's session_state): its server-side session row and the session
+    state the login form leaves."""
+    user = accounts.get_user(engine, username)
+    exp = (datetime.now() + timedelta(days=1)).timestamp()
+    accounts.open_session(engine, user.username, exp)
+    for k, v in logged_in_state(user, exp).items():
+        state[k] = v
+
+
+def app_as(settings: Settings, username: str | None, page: str | None = None, query: dict | None = None) -> AppTest:
+    """The app run as `username` (None: logged out), then switched to `page` with `query` as its URL parameters;
+    a run that raised fails the test."""
     at = new_app(settings)
     if username:
-        engine = app_runtime(settings).engine
-        start_session_for_tests(engine, accounts.get_user(engine, username), at.session_state)
+        start_session(app_runtime(settings).engine, username, at.session_state)
     at.run()
     if page:
+        at.query_params.update(query or {})
         at.switch_page(page).run()
+    assert not at.exception, at.exception
     return at
