@@ -230,9 +230,11 @@ def _day(day: str, key: str, meta: dict, requests: int, spend: float) -> dict:
 
 def test_a_key_takes_the_first_known_value_of_each_field_and_pages_may_come_back_out_of_date_order():
     k = "k" * 64
-    pages = [{"results": [_day("2026-11-02", k, {"key_alias": "ci", "team_id": None}, 3, 0.1)]},
+    meta = {"page": 1, "total_pages": 2, "has_more": True}
+    pages = [{"results": [_day("2026-11-02", k, {"key_alias": "ci", "team_id": None}, 3, 0.1)], "metadata": meta},
              {"results": [_day("2026-11-01", k, {"key_alias": "old-ci", "team_id": "red"}, 5, 0.2),
-                          _day("2026-11-02", k, {"key_alias": "other", "team_id": "blue", "user_id": "ann"}, 4, 0.2)]}]
+                          _day("2026-11-02", k, {"key_alias": "other", "team_id": "blue", "user_id": "ann"}, 4, 0.2)],
+              "metadata": meta | {"page": 2, "has_more": False}}]
     tables = merge_pages([_body(p) for p in pages])
     assert sorted(tables) == [date(2026, 11, 1), date(2026, 11, 2)]
     first, second = (tables[d].to_pandas() for d in sorted(tables))
@@ -261,3 +263,71 @@ def test_a_new_usage_store_folder_is_private(tmp_path, umask_022):
     UsageStore(tmp_path / "data" / "usage").close()
     assert [(tmp_path / "data" / "usage").stat().st_mode & 0o777, (tmp_path / "data").stat().st_mode & 0o777] \
         == [0o700, 0o700]
+
+
+def _store_files(store_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(store_dir)): p.read_bytes() for p in sorted(store_dir.rglob("*")) if p.is_file()}
+
+
+class ErrorReply(FakeLiteLLM):
+    """A LiteLLM whose database is down but which still answers 200 with a JSON error object."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        return httpx.Response(200, json={"error": "upstream database unavailable"})
+
+
+def test_a_reply_without_results_fails_the_refresh_and_keeps_todays_rows(tmp_path):
+    store = UsageStore(tmp_path)
+
+    def now():
+        return datetime(DAY.year, DAY.month, DAY.day, 12, tzinfo=timezone.utc)
+    refresh_today(FakeLiteLLM().client(), store, now=now)
+    files, states = _store_files(tmp_path), store.day_states()
+    with pytest.raises(IngestError, match="/user/daily/activity response has no 'metadata'"):
+        refresh_today(ErrorReply().client(), store, now=now)
+    assert _store_files(tmp_path) == files and store.day_states() == states
+    assert overview(store, DAY, DAY)["requests"] == AGG["metadata"]["total_api_requests"]
+
+
+@pytest.mark.parametrize("body, missing", [
+    ({"results": [AGG["results"][0]]}, "metadata"),
+    ({"results": [AGG["results"][0]], "metadata": {"page": 2, "has_more": False}}, "metadata.total_pages"),
+    ({"results": [AGG["results"][0]], "metadata": {"page": 2, "total_pages": None, "has_more": False}},
+     "metadata.total_pages"),
+    ({"results": None, "metadata": {"page": 2, "total_pages": 2, "has_more": False}}, "results"),
+    ({"metadata": {"page": 2, "total_pages": 2, "has_more": False}}, "results"),
+])
+def test_a_later_page_missing_a_required_field_fails_the_range(tmp_path, body, missing):
+    """Page 1 decides how many pages there are; every page must still be an activity page."""
+    first = {"results": [], "metadata": {"page": 1, "total_pages": 2, "has_more": True}}
+    replies = iter([first, body])
+    client = LiteLLMClient("http://litellm.test", "sk-test", retries=0, transport=httpx.MockTransport(
+        lambda request: httpx.Response(200, json=next(replies))))
+    store = UsageStore(tmp_path)
+    with pytest.raises(IngestError, match=f"'{missing}'"):
+        backfill(client, store, DAY, DAY, force=True)
+    assert store.day_states() == {}
+
+
+def test_a_failed_backfill_is_recorded_and_shown_and_the_store_is_unchanged(tmp_path, monkeypatch):
+    from lib import services
+    from lib.core.db import get_engine
+    from lib.core.jobs import freshness, last_run
+    from lib.core.settings import load_settings
+    settings = load_settings({"LITELLM_BASE_URL": "http://litellm.test", "LITELLM_API_KEY": "sk-test",
+                              "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
+                              "DUCKDB_PATH": str(tmp_path / "usage.duckdb")}, secrets_path=None)
+    store_dir = tmp_path / "store"
+    store = UsageStore(store_dir)
+    monkeypatch.setattr(services, "client_from_settings", lambda s: FakeLiteLLM().client())
+    services.run_backfill(settings, "startup", start=DAY, end=DAY, store=store)
+    files = _store_files(store_dir)
+    monkeypatch.setattr(services, "client_from_settings", lambda s: ErrorReply().client())
+    with pytest.raises(IngestError):
+        services.run_backfill(settings, "alice", start=DAY, end=DAY, force=True, store=store)
+    run = last_run(get_engine(settings.DATABASE_URL), "backfill")
+    assert run["status"] == "failed" and "/user/daily/activity" in run["error"] and "has no '" in run["error"]
+    shown = freshness(get_engine(settings.DATABASE_URL))
+    assert shown["failed"] and shown["error"] == run["error"]
+    assert _store_files(store_dir) == files

@@ -120,22 +120,37 @@ def read_pages(c) -> dict:
 
 
 KEY_SPLIT = {"sk-hash": {"metrics": {"spend": "a lot"}, "metadata": {}}}
+META = {"page": 1, "total_pages": 1, "has_more": False}
+
+
+def activity(results) -> dict:
+    return {"results": results, "metadata": META}
 
 
 @pytest.mark.parametrize("body, where", [
     (b"<html>502 Bad Gateway</html>", "not JSON"),
-    (json.dumps({"results": {"2026-11-20": {}}}).encode(), "results"),
-    (json.dumps({"results": [{"date": "yesterday"}]}).encode(), "date"),
-    (json.dumps({"results": [{"date": "2026-11-20", "metrics": {"spend": "a lot"}}]}).encode(), "spend"),
-    (json.dumps({"results": [{"date": "2026-11-20", "breakdown": {"models": {"gpt-4o": {
-        "metrics": {}, "api_key_breakdown": KEY_SPLIT}}}}]}).encode(), "api_key_breakdown.sk-hash.metrics.spend"),
+    (json.dumps(activity({"2026-11-20": {}})).encode(), "results"),
+    (json.dumps(activity([{"date": "yesterday"}])).encode(), "date"),
+    (json.dumps(activity([{"date": "2026-11-20", "metrics": {"spend": "a lot"}}])).encode(), "spend"),
+    (json.dumps(activity([{"date": "2026-11-20", "breakdown": {"models": {"gpt-4o": {
+        "metrics": {}, "api_key_breakdown": KEY_SPLIT}}}}])).encode(), "api_key_breakdown.sk-hash.metrics.spend"),
     # valid JSON that reads as infinity, and a NaN: every total they entered would be meaningless
-    (json.dumps({"results": [{"date": "2026-11-20", "breakdown": {"models": {"gpt-4o": {
-        "metrics": {}, "api_key_breakdown": {"sk-hash": {"metrics": {"spend": "HUGE"}, "metadata": {}}}}}}}]})
+    (json.dumps(activity([{"date": "2026-11-20", "breakdown": {"models": {"gpt-4o": {
+        "metrics": {}, "api_key_breakdown": {"sk-hash": {"metrics": {"spend": "HUGE"}, "metadata": {}}}}}}}]))
      .replace('"HUGE"', "1e400").encode(),
      "out of range on 2026-11-20 (model 'gpt-4o': spend inf"),
-    (json.dumps({"results": [{"date": "2026-11-20", "metrics": {"total_response_time_ms": float("nan")}}]}).encode(),
+    (json.dumps(activity([{"date": "2026-11-20", "metrics": {"total_response_time_ms": float("nan")}}])).encode(),
      "out of range on 2026-11-20 (the day's total: spend 0.0, total_response_time_ms nan)"),
+    # a 200 whose top-level fields are missing or null is not "no activity"
+    (json.dumps({"error": "upstream database unavailable"}).encode(), "has no 'metadata'"),
+    (json.dumps({"metadata": META}).encode(), "has no 'results'"),
+    (json.dumps({"results": None, "metadata": META}).encode(), "at 'results'"),
+    (json.dumps({"results": [], "metadata": {"page": 1}}).encode(), "has no 'metadata.total_pages'"),
+    (json.dumps(activity([None])).encode(), "at 'results.0'"),
+    (json.dumps(activity([{"date": 0}])).encode(), "at 'results.0.date'"),     # not 1970-01-01
+    # beyond DuckDB's BIGINT (it would read as null, so zero requests)
+    (json.dumps(activity([{"date": "2026-11-20", "metrics": {"api_requests": 10**19}}])).encode(),
+     "at 'results.0.metrics.api_requests': Input should be less than"),
 ])
 def test_malformed_responses_say_where(body, where):
     proxy = Proxy(httpx.Response(200, content=body, headers={"content-type": "application/json"}))
@@ -174,3 +189,11 @@ def test_old_and_new_litellm_shapes_parse():
     assert n.loc["model_group", "value"] == "fast-chat" and n.loc["model_group", "api_requests"] == 4
     assert n.loc["api_key", "total_response_time_ms"] == 800.0 and n.loc["api_key", "timed_requests"] == 4
     assert set(n.index) == {"model_group", "api_key"}      # unknown breakdowns and fields are ignored
+
+
+def test_an_absurd_page_count_is_refused_before_another_page_is_fetched():
+    proxy = Proxy(page(total_pages=10**30), AssertionError("a second page was requested"))
+    c, _ = client(proxy)
+    with pytest.raises(LiteLLMBadResponse, match="at 'metadata.total_pages': Input should be less than or equal"):
+        read_pages(c)
+    assert len(proxy.requests) == 1

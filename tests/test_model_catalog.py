@@ -8,6 +8,7 @@ import threading
 import time
 from datetime import timedelta
 
+import httpx
 import pytest
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
@@ -38,6 +39,7 @@ from lib.catalog.models import (
     with_usage,
 )
 from lib.core.db import get_engine, job_runs
+from lib.core.jobs import last_run
 from lib.core.settings import load_settings
 from lib.litellm.client import LiteLLMUnreachable
 from lib.litellm.schemas import ModelInfoResponse
@@ -106,7 +108,7 @@ def test_rows_alias_and_embedding_and_issues():
 
 def test_missing_and_invalid_values_are_problems_not_failures():
     entries = [dep("no-price", "anthropic/claude", "a", None, None),
-               dep("bad", "openai/x", "b", "abc", -1, max_input_tokens="lots")]
+               dep("bad", "openai/x", "b", "abc", -1, max_input_tokens="lots", max_output_tokens=10**400, tpm=2**31)]
     rows, errors = catalogue_rows(ModelInfoResponse.model_validate({"data": entries}).data)
     assert rows["no-price"]["input_cost_per_token"] is None
     assert rows["bad"]["input_cost_per_token"] is None and rows["bad"]["max_input_tokens"] is None
@@ -115,6 +117,8 @@ def test_missing_and_invalid_values_are_problems_not_failures():
     assert ("bad", "invalid input_cost_per_token 'abc'") in msgs
     assert ("bad", "invalid output_cost_per_token -1") in msgs
     assert ("bad", "invalid max_input_tokens 'lots'") in msgs
+    assert ("bad", "invalid max_output_tokens 100000000000000000...0000000000000000000") in msgs   # beyond a float
+    assert ("bad", "invalid tpm 2147483648") in msgs                   # beyond the catalogue's INTEGER column
 
 
 def test_several_deployments_merge_whatever_the_order():
@@ -245,6 +249,67 @@ def test_backend_keys_are_stored_nowhere(engine):
         dump = json.dumps([[dict(r) for r in c.execute(select(t)).mappings()]
                            for t in (model_catalog, model_sync_runs, audit_log)], default=str)
     assert "sk-very-secret" not in dump and "pw@" not in dump
+
+
+def _catalogue_rows(engine) -> list[tuple]:
+    from lib.catalog.models import model_catalog
+    with engine.connect() as c:
+        return [tuple(r) for r in c.execute(select(model_catalog).order_by(model_catalog.c.name))]
+
+
+def _replying(body):
+    """The real client over a LiteLLM answering /model/info with `body` (HTTP 200)."""
+    from lib.litellm.client import LiteLLMClient
+    return LiteLLMClient("http://litellm.test", "sk-test", transport=httpx.MockTransport(
+        lambda request: httpx.Response(200, json=body)))
+
+
+def test_a_reply_without_data_fails_the_sync_is_recorded_and_changes_nothing(demo_settings, monkeypatch):
+    engine = get_engine(demo_settings.DATABASE_URL)
+    run_model_sync(demo_settings, "startup")                                  # the demo LiteLLM's models
+    before = _catalogue_rows(engine)
+    assert len(before) >= 5 and catalogue(engine)["available"].all()
+    import lib.litellm.client
+    monkeypatch.setattr(lib.litellm.client, "client_from_settings",
+                        lambda s: _replying({"error": "upstream database unavailable"}))
+    with pytest.raises(ModelSyncError, match="unchanged.*/model/info response has no 'data'"):
+        run_model_sync(demo_settings, "scheduler")
+    assert _catalogue_rows(engine) == before
+    job = last_run(engine, "model_sync")
+    assert job["status"] == "failed" and "has no 'data'" in job["error"]
+    assert last_sync(engine).status == "failed" and "has no 'data'" in last_sync(engine).error
+
+
+@pytest.mark.parametrize("body", [{"data": []}, {"data": [{"model_name": "  "}]}])
+def test_an_empty_model_list_is_refused_while_the_catalogue_has_available_models(engine, body):
+    sync_models(engine, FakeClient(BASE), "scheduler")
+    before = _catalogue_rows(engine)
+    with pytest.raises(ModelSyncError, match=r"no models.*5 available.*--allow-empty") as exc:
+        sync_models(engine, _replying(body), "scheduler")
+    assert exc.value.result.status == "failed" and _catalogue_rows(engine) == before
+    assert last_sync(engine).status == "failed"
+
+
+def test_allow_empty_marks_every_model_unavailable(engine):
+    sync_models(engine, FakeClient(BASE), "scheduler")
+    r = sync_models(engine, _replying({"data": []}), "alice", allow_empty=True)
+    assert r.status == "success" and r.total == 0 and len(r.unavailable_models) == 5
+    assert not catalogue(engine)["available"].any()
+    assert sync_models(engine, _replying({"data": []}), "scheduler").unavailable == 0   # nothing left to lose
+
+
+def test_cli_sync_models_allow_empty_is_passed_on(monkeypatch):
+    import lib.catalog.models
+    from lib.cli import build_parser
+    seen = {}
+
+    def fake_sync(settings, trigger, **kw):
+        seen.update(kw)
+        raise ModelSyncError("stop here")
+    monkeypatch.setattr(lib.catalog.models, "run_model_sync", fake_sync)
+    for argv, expected in ((["sync-models"], False), (["sync-models", "--allow-empty"], True)):
+        args = build_parser().parse_args(argv)
+        assert args.func(args, None) == 1 and seen["allow_empty"] is expected
 
 
 # -- concurrency -----------------------------------------------------------------------------------

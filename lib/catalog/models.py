@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import math
+import reprlib
 import time
 import uuid
 from collections.abc import Iterable
@@ -131,6 +132,7 @@ TRACKED = ("underlying_model", "provider", "api_base", "mode", "input_cost_per_t
            "max_input_tokens", "max_output_tokens", "capabilities", "tpm", "rpm", "litellm_model_ids",
            "deployments", "alias_of")
 PRICES = ("input_cost_per_token", "output_cost_per_token")
+INTEGER_MAX = 2**31 - 1       # the catalogue's Integer columns (32 bits on PostgreSQL)
 
 
 class ModelSyncError(ConsoleError, RuntimeError):
@@ -223,10 +225,10 @@ def _number(info: dict, params: dict, name: str, issues: list[str], integer: boo
         if isinstance(raw, bool):
             raise ValueError
         value = float(raw)
-        if not math.isfinite(value) or value < 0:
+        if not math.isfinite(value) or value < 0 or (integer and value > INTEGER_MAX):
             raise ValueError
-    except (TypeError, ValueError):
-        issues.append(f"invalid {name} {raw!r} (ignored)")
+    except (TypeError, ValueError, OverflowError):      # OverflowError: an integer beyond any float
+        issues.append(f"invalid {name} {reprlib.repr(raw)} (ignored)")
         return None
     if integer:
         return int(value)
@@ -453,12 +455,13 @@ def _hold(conn: Connection, lease: Lease) -> None:
 
 # -- the sync ------------------------------------------------------------------------------------
 def sync_models(engine: Engine, client, trigger: str, *, wait_s: float = 0.0, lease: Lease | None = None,
-                actor: str | None = None) -> SyncResult:
+                actor: str | None = None, allow_empty: bool = False) -> SyncResult:
     """Read LiteLLM's `/model/info` and upsert the catalogue in one transaction; returns the run's statistics.
 
     Raises SyncInProgress when another sync holds the lease after `wait_s` seconds (nothing recorded but the
     audit row), ModelSyncError when LiteLLM or the database fails (recorded as a failed run, catalogue
-    unchanged). `actor` is who the audit names (default: the trigger).
+    unchanged). `actor` is who the audit names (default: the trigger). LiteLLM listing no models while the
+    catalogue has available ones is refused the same way unless `allow_empty` (every model really removed).
     """
     actor = actor or trigger
     own_lease = lease is None
@@ -477,7 +480,7 @@ def sync_models(engine: Engine, client, trigger: str, *, wait_s: float = 0.0, le
             result.errors = errors
             with engine.begin() as conn:
                 _hold(conn, lease)
-                _apply(conn, rows, result)
+                _apply(conn, rows, result, allow_empty)
                 audit(engine, actor, "models.sync", "litellm", result.status, _audit_details(result), conn=conn)
             return result
         except SyncInProgress:
@@ -494,9 +497,15 @@ def sync_models(engine: Engine, client, trigger: str, *, wait_s: float = 0.0, le
             release_sync_lock(engine, lease)
 
 
-def _apply(conn: Connection, rows: dict[str, dict], result: SyncResult) -> None:
+def _apply(conn: Connection, rows: dict[str, dict], result: SyncResult, allow_empty: bool = False) -> None:
     now = utcnow()
     existing = {r["name"]: dict(r) for r in conn.execute(select(model_catalog)).mappings()}
+    available = sum(1 for r in existing.values() if r["available"])
+    if not rows and available and not allow_empty:
+        # more likely a LiteLLM with a broken or empty database than an operator who removed every model
+        raise ModelSyncError(f"LiteLLM listed no models while the catalogue has {available} available; refusing "
+                             "to mark them all unavailable. If every model really was removed from LiteLLM, run "
+                             "`python -m lib.cli sync-models --allow-empty`.")
     run_id = conn.execute(insert(model_sync_runs).values(
         trigger=result.trigger, started_at=result.started_at, status="running")).inserted_primary_key[0]
     result.run_id = run_id
@@ -552,11 +561,13 @@ def _record_failure(engine: Engine, result: SyncResult, actor: str) -> None:
         log.exception("could not record the failed model sync")
 
 
-def run_model_sync(rt, trigger: str, *, wait_s: float | None = None, actor: str | None = None) -> SyncResult:
+def run_model_sync(rt, trigger: str, *, wait_s: float | None = None, actor: str | None = None,
+                   allow_empty: bool = False) -> SyncResult:
     """The sync as the app, scheduler and CLI run it: the runtime's LiteLLM client, recorded in job_runs.
 
     Safe from any thread. `wait_s`: how long to wait for a running sync (default DEFAULT_WAIT_S; the UI passes 0
-    to refuse at once). Raises SyncInProgress or ModelSyncError (both recorded and audited).
+    to refuse at once). `allow_empty`: see sync_models. Raises SyncInProgress or ModelSyncError (both recorded
+    and audited).
     """
     from lib.core.jobs import record_job
 
@@ -570,7 +581,7 @@ def run_model_sync(rt, trigger: str, *, wait_s: float | None = None, actor: str 
     try:
         with record_job(engine, JOB_NAME, trigger) as run, rt.litellm_client() as client:
             try:
-                result = sync_models(engine, client, trigger, lease=lease, actor=actor)
+                result = sync_models(engine, client, trigger, lease=lease, actor=actor, allow_empty=allow_empty)
             except ModelSyncError as exc:
                 if exc.result is not None:
                     run.details = exc.result.as_dict()

@@ -1,7 +1,7 @@
 """CLI commands of the models tools: `test-config` and `sync-models` (wired into lib/cli.py by `add_commands`).
 
     python -m lib.cli test-config --api-base URL --api-key KEY --model NAME   # exit 0 only if the model is found
-    python -m lib.cli sync-models [--wait SECONDS]                             # exit 0 on success or partial
+    python -m lib.cli sync-models [--wait SECONDS] [--allow-empty]             # exit 0 on success or partial
 
 Both print one JSON object on stdout. The API key may also come from the environment (--api-key-env NAME)
 so it stays out of shell history and `ps`; it is never printed, logged or audited.
@@ -39,7 +39,7 @@ def cmd_sync_models(args, rt) -> int:
     from lib.services import recover_interrupted_work
     recover_interrupted_work(rt.engine)     # a CLI start: runs and the lease of dead syncs
     try:
-        result = run_model_sync(rt, "cli", wait_s=args.wait)
+        result = run_model_sync(rt, "cli", wait_s=args.wait, allow_empty=args.allow_empty)
     except SyncInProgress as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -68,6 +68,8 @@ def add_commands(subparsers) -> None:
     s = subparsers.add_parser("sync-models", help="sync the models catalogue from LiteLLM's /model/info")
     s.add_argument("--wait", type=seconds_arg(0, 3600), default=120.0,
                    help="seconds to wait for a sync already running elsewhere (default 120; 0 = refuse)")
+    s.add_argument("--allow-empty", action="store_true",
+                   help="accept an empty model list from LiteLLM (every model removed): mark all unavailable")
     s.set_defaults(func=cmd_sync_models)
 
 

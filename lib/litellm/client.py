@@ -149,6 +149,8 @@ def bad_response(where: str, exc: ValidationError, body: bytes) -> LiteLLMBadRes
     if first["type"] == "json_invalid":
         return _not_json(where, body)
     loc = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "missing":
+        return LiteLLMBadResponse(f"LiteLLM's {where} response has no '{loc}' (a field LiteLLM always sends)")
     return LiteLLMBadResponse(f"LiteLLM's {where} response has an unexpected shape at '{loc}': {first['msg']}")
 
 

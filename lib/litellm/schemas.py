@@ -1,14 +1,17 @@
 """Pydantic models of LiteLLM responses, tolerant of versions 1.74 to 1.108.
 
-Fields that newer LiteLLM versions added default to zero (or empty); unknown fields are ignored,
-so a newer proxy adding metrics never breaks ingest.
+Per-row fields that newer LiteLLM versions added default to zero (or empty); unknown fields are ignored,
+so a newer proxy adding metrics never breaks ingest. The top-level fields every version sends (`results`
+and `metadata` with `total_pages` of an activity page, `data` of /model/info) are required and may not be
+null: a 200 reply without them (`{"error": "..."}`) is a bad response, never "no data".
 """
 from __future__ import annotations
 
 from datetime import date
-from typing import Required
+from typing import Annotated, Required
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
+from pydantic_core import PydanticUndefined
 from typing_extensions import TypedDict  # pydantic needs typing_extensions' TypedDict before 3.12
 
 
@@ -20,18 +23,21 @@ class _Lenient(BaseModel):
 # where a malformed page is wrong), and lib/usage/activity_sql.py derives from them the DuckDB structure that
 # ingest reads pages with. Missing metrics (fields newer LiteLLM added) and nulls count as zero; unknown
 # fields are dropped.
+Count = Annotated[int, Field(ge=-2**63, lt=2**63)]   # DuckDB's BIGINT: a larger count would read as NULL (zero)
+
+
 class SpendMetrics(TypedDict, total=False):
     spend: float | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    total_tokens: int | None
-    cache_read_input_tokens: int | None
-    cache_creation_input_tokens: int | None
-    api_requests: int | None
-    successful_requests: int | None
-    failed_requests: int | None
+    prompt_tokens: Count | None
+    completion_tokens: Count | None
+    total_tokens: Count | None
+    cache_read_input_tokens: Count | None
+    cache_creation_input_tokens: Count | None
+    api_requests: Count | None
+    successful_requests: Count | None
+    failed_requests: Count | None
     total_response_time_ms: float | None   # absent before ~1.76
-    timed_requests: int | None             # absent before ~1.76
+    timed_requests: Count | None           # absent before ~1.76
 
 
 METRIC_NAMES = tuple(SpendMetrics.__annotations__)
@@ -63,36 +69,43 @@ class Breakdown(TypedDict, total=False):
 
 
 class DailyResult(TypedDict, total=False):
-    date: Required[date]
+    date: Required[Annotated[date, Strict()]]   # an ISO date string, as DuckDB reads it (not a number)
     metrics: SpendMetrics
     breakdown: Breakdown
 
 
+MAX_PAGES = 100_000   # of one range (at most a week): 100 M table rows at LiteLLM's 1000 a page; far beyond any proxy
+
+
 class ActivityMetadata(_Lenient):
+    """LiteLLM sends all of these on every page; ingest relies only on `total_pages` (how many pages to
+    fetch), so only it is required: without it a range would silently be cut to its first page. LiteLLM
+    sends 0 for a range without rows; an absurd count (1e30) would have ingest fetch pages forever."""
+    total_pages: int = Field(ge=0, le=MAX_PAGES)
     total_spend: float = 0.0
     total_api_requests: int = 0
     total_successful_requests: int = 0
     total_failed_requests: int = 0
     total_tokens: int = 0
     page: int = 1
-    total_pages: int = 1
     has_more: bool = False
 
     @field_validator("*", mode="before")
     @classmethod
     def _none_default(cls, v, info):
-        if v is None:
-            return cls.model_fields[info.field_name].default
+        default = cls.model_fields[info.field_name].default
+        if v is None and default is not PydanticUndefined:   # a null total counts as its default, a null
+            return default                                    # total_pages is refused
         return v
 
 
 class ActivityHead(_Lenient):
     """A page's metadata only (how many pages there are), read without building its rows."""
-    metadata: ActivityMetadata = Field(default_factory=ActivityMetadata)
+    metadata: ActivityMetadata
 
 
 class ActivityPage(ActivityHead):
-    results: list[DailyResult] = Field(default_factory=list)
+    results: list[DailyResult]
 
 
 class ModelInfoEntry(_Lenient):
@@ -107,4 +120,4 @@ class ModelInfoEntry(_Lenient):
 
 
 class ModelInfoResponse(_Lenient):
-    data: list[ModelInfoEntry] = Field(default_factory=list)
+    data: list[ModelInfoEntry]

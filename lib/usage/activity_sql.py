@@ -51,7 +51,16 @@ def sql_type(tp) -> str:
     return {float: "DOUBLE", int: "BIGINT", str: "VARCHAR", date: "DATE"}[tp]
 
 
-PAGE_STRUCTURE = json.dumps({"results": sql_type(list[DailyResult])})
+# metadata: only the field a page must have (lib/litellm/schemas.py ActivityMetadata); LiteLLM's totals are not read
+PAGE_STRUCTURE = json.dumps({"results": sql_type(list[DailyResult]), "metadata": 'STRUCT("total_pages" BIGINT)'})
+# DuckDB reads a null where a page has one, or lacks a field (lenient reader): a page whose required fields
+# read as null is not an activity page, and pydantic says why
+_INCOMPLETE_PAGES_SQL = """
+SELECT DISTINCT page FROM parsed
+WHERE p IS NULL OR p.results IS NULL OR p.metadata.total_pages IS NULL
+   OR list_bool_or(list_transform(p.results, lambda r: r IS NULL OR r.date IS NULL))
+ORDER BY page
+"""
 
 
 def _sums(alias: str) -> str:
@@ -189,20 +198,29 @@ def _parse(con: duckdb.DuckDBPyConnection, bodies: list[bytes]) -> None:
     """Pages -> table `parsed`. Strictly first: LiteLLM >= 1.76 sends every field, and then DuckDB alone
     checks each value's type. A page that misses fields (older LiteLLM) or is malformed is checked by
     pydantic, which names where a malformed page is wrong; pages it accepts are read with missing
-    fields as NULL (counted as zero)."""
+    fields as NULL (counted as zero). Either way, a page whose required fields (lib/litellm/schemas.py) read as
+    NULL is refused: both readers take a JSON null, and the lenient one a missing field, as NULL."""
     def sql(reader: str) -> str:
         return f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT page, {reader}(body, '{PAGE_STRUCTURE}') AS p FROM pages"
     try:
         con.execute(sql("from_json_strict"))
-        return
     except duckdb.Error as exc:
         strict_error = str(exc).split("\n")[0][:300]
-    for body in bodies:
+        for body in bodies:
+            _check(body)
         try:
-            ActivityPage.model_validate_json(body)
-        except ValidationError as err:
-            raise bad_response(ACTIVITY_PATH, err, body) from None
+            con.execute(sql("from_json"))
+        except duckdb.Error:
+            raise LiteLLMBadResponse(f"LiteLLM's {ACTIVITY_PATH} response could not be read: {strict_error}") from None
+    for (page,) in con.sql(_INCOMPLETE_PAGES_SQL).fetchall():
+        _check(bodies[page])
+        raise LiteLLMBadResponse(f"LiteLLM's {ACTIVITY_PATH} response (page {page + 1}) lacks its results, its "
+                                 "metadata's total_pages or a result's date")
+
+
+def _check(body: bytes) -> None:
+    """Raises LiteLLMBadResponse saying where `body` is not an activity page."""
     try:
-        con.execute(sql("from_json"))
-    except duckdb.Error:
-        raise LiteLLMBadResponse(f"LiteLLM's {ACTIVITY_PATH} response could not be read: {strict_error}") from None
+        ActivityPage.model_validate_json(body)
+    except ValidationError as err:
+        raise bad_response(ACTIVITY_PATH, err, body) from None
