@@ -312,22 +312,21 @@ def test_a_later_page_missing_a_required_field_fails_the_range(tmp_path, body, m
 
 def test_a_failed_backfill_is_recorded_and_shown_and_the_store_is_unchanged(tmp_path, monkeypatch):
     from lib import services
-    from lib.core.db import get_engine
     from lib.core.jobs import freshness, last_run
     from lib.core.settings import load_settings
-    settings = load_settings({"LITELLM_BASE_URL": "http://litellm.test", "LITELLM_API_KEY": "sk-test",
-                              "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
-                              "DUCKDB_PATH": str(tmp_path / "usage.duckdb")}, secrets_path=None)
-    store_dir = tmp_path / "store"
-    store = UsageStore(store_dir)
-    monkeypatch.setattr(services, "client_from_settings", lambda s: FakeLiteLLM().client())
-    services.run_backfill(settings, "startup", start=DAY, end=DAY, store=store)
+    from lib.runtime import Runtime
+    rt = Runtime(load_settings({"LITELLM_BASE_URL": "http://litellm.test", "LITELLM_API_KEY": "sk-test",
+                                "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
+                                "DUCKDB_PATH": str(tmp_path / "usage.duckdb")}, secrets_path=None))
+    store_dir = rt.settings.store_dir
+    monkeypatch.setattr(rt, "litellm_client", lambda: FakeLiteLLM().client())
+    services.run_backfill(rt, "startup", start=DAY, end=DAY)
     files = _store_files(store_dir)
-    monkeypatch.setattr(services, "client_from_settings", lambda s: ErrorReply().client())
+    monkeypatch.setattr(rt, "litellm_client", lambda: ErrorReply().client())
     with pytest.raises(IngestError):
-        services.run_backfill(settings, "alice", start=DAY, end=DAY, force=True, store=store)
-    run = last_run(get_engine(settings.DATABASE_URL), "backfill")
+        services.run_backfill(rt, "alice", start=DAY, end=DAY, force=True)
+    run = last_run(rt.engine, "backfill")
     assert run["status"] == "failed" and "/user/daily/activity" in run["error"] and "has no '" in run["error"]
-    shown = freshness(get_engine(settings.DATABASE_URL))
+    shown = freshness(rt.engine)
     assert shown["failed"] and shown["error"] == run["error"]
     assert _store_files(store_dir) == files

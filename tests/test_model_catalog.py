@@ -264,16 +264,14 @@ def _replying(body):
         lambda request: httpx.Response(200, json=body)))
 
 
-def test_a_reply_without_data_fails_the_sync_is_recorded_and_changes_nothing(demo_settings, monkeypatch):
-    engine = get_engine(demo_settings.DATABASE_URL)
-    run_model_sync(demo_settings, "startup")                                  # the demo LiteLLM's models
+def test_a_reply_without_data_fails_the_sync_is_recorded_and_changes_nothing(demo_rt, monkeypatch):
+    engine = demo_rt.engine
+    run_model_sync(demo_rt, "startup")                                        # the demo LiteLLM's models
     before = _catalogue_rows(engine)
     assert len(before) >= 5 and catalogue(engine)["available"].all()
-    import lib.litellm.client
-    monkeypatch.setattr(lib.litellm.client, "client_from_settings",
-                        lambda s: _replying({"error": "upstream database unavailable"}))
+    monkeypatch.setattr(demo_rt, "litellm_client", lambda: _replying({"error": "upstream database unavailable"}))
     with pytest.raises(ModelSyncError, match="unchanged.*/model/info response has no 'data'"):
-        run_model_sync(demo_settings, "scheduler")
+        run_model_sync(demo_rt, "scheduler")
     assert _catalogue_rows(engine) == before
     job = last_run(engine, "model_sync")
     assert job["status"] == "failed" and "has no 'data'" in job["error"]
@@ -298,18 +296,18 @@ def test_allow_empty_marks_every_model_unavailable(engine):
     assert sync_models(engine, _replying({"data": []}), "scheduler").unavailable == 0   # nothing left to lose
 
 
-def test_cli_sync_models_allow_empty_is_passed_on(monkeypatch):
+def test_cli_sync_models_allow_empty_is_passed_on(monkeypatch, demo_rt):
     import lib.catalog.models
     from lib.cli import build_parser
     seen = {}
 
-    def fake_sync(settings, trigger, **kw):
+    def fake_sync(rt, trigger, **kw):
         seen.update(kw)
         raise ModelSyncError("stop here")
     monkeypatch.setattr(lib.catalog.models, "run_model_sync", fake_sync)
     for argv, expected in ((["sync-models"], False), (["sync-models", "--allow-empty"], True)):
         args = build_parser().parse_args(argv)
-        assert args.func(args, None) == 1 and seen["allow_empty"] is expected
+        assert args.func(args, demo_rt) == 1 and seen["allow_empty"] is expected
 
 
 # -- concurrency -----------------------------------------------------------------------------------
