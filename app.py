@@ -25,7 +25,7 @@ except SettingsError as exc:
     st.stop()
 
 from lib.auth import accounts  # noqa: E402
-from lib.core.db import get_engine  # noqa: E402
+from lib.appdb import get_engine  # noqa: E402
 from lib.ui import session  # noqa: E402
 from lib.ui.navigation import build_navigation  # noqa: E402
 from lib.ui.sidebar import render_sidebar  # noqa: E402

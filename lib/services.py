@@ -6,18 +6,21 @@ app, the CLI and tests share one code path. Scheduler jobs never touch Streamlit
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from lib.core.db import get_engine
+from lib.appdb import get_engine
+from lib.catalog.sync import ModelSyncError, run_model_sync
+from lib.core import leases
+from lib.core.clock import utcnow
 from lib.core.settings import Settings
 from lib.usage.ingest import IngestError, IngestSummary, backfill, refresh_today
-from lib.core.jobs import record_job
+from lib.core.jobs import record_job, sweep_abandoned
 from lib.litellm.client import LiteLLMError, client_from_settings
-from lib.catalog.models import ModelSyncError
 from lib.usage.store import UsageStore
 
 log = logging.getLogger(__name__)
@@ -55,7 +58,10 @@ class RefreshInProgress(RuntimeError):
     pass
 
 
-_refresh_lock = threading.Lock()
+REFRESH_LEASE = "refresh_today"          # its job runs' name too
+# A refresh takes seconds to minutes; this bounds how long one whose process died on another host blocks the next
+# (on this host a dead holder's lease is freed at once).
+REFRESH_LEASE_TTL = timedelta(minutes=15)
 
 
 def _ingest_kwargs(settings: Settings) -> dict:
@@ -67,14 +73,18 @@ def run_refresh_today(settings: Settings, trigger: str, wait: bool = False,
                       store: UsageStore | None = None) -> IngestSummary:
     """Refresh today (and yesterday until complete), recorded as a job run.
 
-    Two refreshes in one process never overlap: the second waits (wait=True) or is refused.
-    `store`: this process's serving store by default; the CLI passes a write-only one.
+    Two refreshes never overlap, in one process or across processes (the app and a CLI refresh-today): the
+    second waits until the first ends (wait=True) or is refused. `store`: this process's serving store by
+    default; the CLI passes a write-only one.
     """
-    if not _refresh_lock.acquire(blocking=wait):
-        raise RefreshInProgress("A refresh is already running; try again in a moment.")
+    engine = get_engine(settings.DATABASE_URL)
     try:
-        store, engine = store or get_store(settings), get_engine(settings.DATABASE_URL)
-        with record_job(engine, "refresh_today", trigger) as run, client_from_settings(settings) as client:
+        lease = leases.acquire(engine, REFRESH_LEASE, trigger, REFRESH_LEASE_TTL, wait_s=math.inf if wait else 0.0)
+    except leases.LeaseTaken:
+        raise RefreshInProgress("A refresh is already running; try again in a moment.") from None
+    try:
+        store = store or get_store(settings)
+        with record_job(engine, REFRESH_LEASE, trigger) as run, client_from_settings(settings) as client:
             try:
                 summary = refresh_today(client, store, **_ingest_kwargs(settings))
             except IngestError as exc:
@@ -83,13 +93,13 @@ def run_refresh_today(settings: Settings, trigger: str, wait: bool = False,
             run.rows, run.details = summary.rows_written, summary.as_dict()
             return summary
     finally:
-        _refresh_lock.release()
+        leases.release(engine, lease)
 
 
 def run_backfill(settings: Settings, trigger: str, start=None, end=None, force: bool = False,
                  store: UsageStore | None = None) -> IngestSummary:
     """Fill missing or partial days of [start, end] (default: the last BACKFILL_DAYS), recorded as a job run."""
-    today = datetime.now(timezone.utc).date()
+    today = utcnow().date()
     end = end or today
     start = start or (today - timedelta(days=max(settings.BACKFILL_DAYS - 1, 0)))
     store, engine = store or get_store(settings), get_engine(settings.DATABASE_URL)
@@ -97,7 +107,7 @@ def run_backfill(settings: Settings, trigger: str, start=None, end=None, force: 
     def progress(done: int, total: int) -> None:
         backfill_progress.done_days, backfill_progress.total_days = done, total
 
-    backfill_progress.running, backfill_progress.started_at, backfill_progress.error = True, datetime.now(timezone.utc), None
+    backfill_progress.running, backfill_progress.started_at, backfill_progress.error = True, utcnow(), None
     try:
         with record_job(engine, "backfill", trigger) as run, client_from_settings(settings) as client:
             run.details = {"start": start.isoformat(), "end": end.isoformat(), "force": force}
@@ -119,11 +129,9 @@ def run_backfill(settings: Settings, trigger: str, start=None, end=None, force: 
 
 def recover_interrupted_work(engine, store: UsageStore | None = None) -> dict:
     """Clean up after processes that died mid-work (a killed CLI, a crashed app): runs left "running" are marked
-    abandoned, a dead model sync's lease is freed, and the store's orphan files are removed. Nothing of a live
-    process is touched. Run when the app and the CLI start."""
-    from lib.core.jobs import sweep_abandoned
-    from lib.catalog.models import release_abandoned_sync_lock
-    done = {"abandoned_runs": sweep_abandoned(engine), "sync_lease_freed": release_abandoned_sync_lock(engine),
+    abandoned, the leases of dead syncs and refreshes are freed, and the store's orphan files are removed. Nothing
+    of a live process is touched. Run when the app and the CLI start."""
+    done = {"abandoned_runs": sweep_abandoned(engine), "leases_freed": leases.release_abandoned(engine),
             "orphan_files": store.remove_orphans() if store is not None else None}
     if done["orphan_files"]:
         log.warning("removed files an interrupted store write left: %s", ", ".join(done["orphan_files"]))
@@ -160,13 +168,12 @@ def start_background_services(settings: Settings) -> BackgroundScheduler:
         # load the stored history into memory now, not on the first page view after a restart
         scheduler.add_job(_scheduled, "date", args=[warm_store, settings], id="warm_store")
         scheduler.add_job(_scheduled, "date", args=[run_backfill, settings, "startup"], id="startup_backfill")
-        from lib.catalog.models import run_model_sync
         scheduler.add_job(_scheduled, "interval", args=[run_model_sync, settings, "scheduler"],
                           minutes=settings.MODEL_SYNC_INTERVAL_MINUTES, id="model_sync",
-                          next_run_time=datetime.now(timezone.utc))       # at start, then on the interval
+                          next_run_time=utcnow())       # at start, then on the interval
         scheduler.add_job(_scheduled, "interval", args=[run_refresh_today, settings, "scheduler"],
                           minutes=settings.REFRESH_INTERVAL_MINUTES, id="refresh_today",
-                          next_run_time=datetime.now(timezone.utc) + timedelta(minutes=settings.REFRESH_INTERVAL_MINUTES))
+                          next_run_time=utcnow() + timedelta(minutes=settings.REFRESH_INTERVAL_MINUTES))
         scheduler.start()
         _scheduler = scheduler
         return scheduler

@@ -7,7 +7,7 @@ from lib.ui.guard import require_page
 
 user = require_page("audit:read")
 
-from lib.core.db import get_engine  # noqa: E402  (after the guard: nothing is read without a login)
+from lib.appdb import get_engine  # noqa: E402  (after the guard: nothing is read without a login)
 from lib.auth.audit import audit, audit_actions, audit_actors, audit_csv, list_audit  # noqa: E402
 from lib.core.settings import get_settings  # noqa: E402
 

@@ -7,12 +7,14 @@ from lib.ui.guard import require_page
 
 user = require_page("models:read")
 
-from lib.core.db import get_engine  # noqa: E402  (after the guard: nothing is computed without a login)
+from lib.appdb import get_engine  # noqa: E402  (after the guard: nothing is computed without a login)
 from lib.core.settings import get_settings  # noqa: E402
 from lib.catalog.probe import DEFAULT_TIMEOUT_S, test_configuration  # noqa: E402
 from lib.core.jobs import humanize_ago  # noqa: E402
-from lib.catalog.models import (CAPABILITY_LABELS, ModelSyncError, SyncInProgress, catalogue, facets,  # noqa: E402
-                               filter_catalogue, last_sync, sync_history, sync_models_as, sync_running, with_usage)
+from lib.catalog.browse import (catalogue, facets, filter_catalogue, last_sync, sync_history,  # noqa: E402
+                                sync_running, with_usage)
+from lib.catalog.parse import CAPABILITY_LABELS  # noqa: E402
+from lib.catalog.sync import ModelSyncError, SyncInProgress, sync_models_as  # noqa: E402
 from lib.auth.permissions import PermissionDenied, denied_message, has_permission  # noqa: E402
 from lib.services import get_store  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402

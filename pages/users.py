@@ -10,7 +10,7 @@ from lib.ui.guard import require_page
 user = require_page("users:read")
 
 from lib.auth import accounts  # noqa: E402  (after the guard: nothing is read without a login)
-from lib.core.db import get_engine  # noqa: E402
+from lib.appdb import get_engine  # noqa: E402
 from lib.core.settings import get_settings  # noqa: E402
 from lib.auth.permissions import ROLE_LABELS, ROLES, PermissionDenied, disabled_reason  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402

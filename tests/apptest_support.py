@@ -5,7 +5,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.auth import accounts
-from lib.core.db import get_engine
+from lib.appdb import get_engine
 from lib.core.settings import get_settings
 from lib.ui.session import start_session_for_tests
 

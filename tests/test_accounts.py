@@ -8,7 +8,9 @@ from sqlalchemy import func, select
 
 from lib.auth import accounts
 from lib.auth.accounts import AccountError, LoginError
-from lib.core.db import MIGRATIONS, get_engine, init_db
+from lib.appdb import get_engine
+from lib.core.db import init_db
+from lib.migrations import MIGRATIONS
 from lib.auth.audit import list_audit
 from lib.core.settings import load_settings
 from lib.core.jobs import record_job, recent_runs
@@ -25,8 +27,8 @@ def _admin(engine, name="root"):
 
 
 def test_schema_is_versioned_and_upgrades_are_idempotent(engine):
-    assert init_db(engine) == len(MIGRATIONS)
-    assert init_db(engine) == len(MIGRATIONS)           # a second start changes nothing
+    assert init_db(engine, MIGRATIONS) == len(MIGRATIONS)
+    assert init_db(engine, MIGRATIONS) == len(MIGRATIONS)           # a second start changes nothing
     with record_job(engine, "refresh_today", "scheduler") as run:
         run.rows = 5
     assert recent_runs(engine)["rows"].tolist() == [5]

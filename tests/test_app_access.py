@@ -11,8 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from lib.auth import accounts
 
-from lib.core import db as appdb
-from lib.core.db import get_engine
+from lib import appdb
+from lib.appdb import get_engine
 from lib.auth.audit import list_audit
 from lib.core.settings import SettingsError, get_settings, load_settings
 from lib.ui.navigation import PAGES, available_pages

@@ -6,30 +6,30 @@ import threading
 
 import pytest
 
-from sqlalchemy import create_engine, event, inspect, insert, select
+from sqlalchemy import inspect, insert, select
 
-from lib.core import db as appdb
+from lib import appdb
+from lib.appdb import get_engine
 from lib.auth.accounts import login_failures, sessions, users
-from lib.core.db import MIGRATIONS, get_engine, init_db, job_runs, schema_version, utcnow
 from lib.auth.audit import audit_log
+from lib.core.clock import utcnow
+from lib.core.db import init_db, new_engine, schema_version
+from lib.core.jobs import job_runs
+from lib.migrations import MIGRATIONS
 
 ACCESS_TABLES = (users, sessions, audit_log, login_failures)
 
 
 def _new_engine(url: str):
     """An engine of its own (not get_engine's cached one), as a second process would have."""
-    if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        event.listen(engine, "connect", appdb._sqlite_pragmas)
-        return engine
-    return create_engine(url)
+    return new_engine(url)
 
 
 def test_a_fresh_database_gets_every_migration_once(app_db_url):
     engine = get_engine(app_db_url)
     assert get_engine(app_db_url) is engine                          # one pool per URL per process
-    assert init_db(engine) == len(MIGRATIONS)
-    assert init_db(engine) == len(MIGRATIONS)                        # a restart changes nothing
+    assert init_db(engine, MIGRATIONS) == len(MIGRATIONS)
+    assert init_db(engine, MIGRATIONS) == len(MIGRATIONS)            # a restart changes nothing
     with engine.connect() as c:
         versions = c.execute(select(schema_version.c.version).order_by(schema_version.c.version)).scalars().all()
     assert versions == list(range(1, len(MIGRATIONS) + 1))
@@ -53,7 +53,7 @@ def test_a_version_1_database_is_upgraded_and_keeps_its_rows(app_db_url):
         c.execute(insert(schema_version).values(version=1, applied_at=utcnow()))
         c.execute(insert(job_runs).values(job="backfill", trigger="startup", started_at=utcnow(), status="success"))
     assert not inspect(old).has_table("users")
-    assert init_db(old) == len(MIGRATIONS)
+    assert init_db(old, MIGRATIONS) == len(MIGRATIONS)
     assert inspect(old).has_table("users") and inspect(old).has_table("audit_log")
     with old.connect() as c:
         assert c.execute(select(job_runs.c.job)).scalars().all() == ["backfill"]
@@ -66,7 +66,7 @@ def test_concurrent_starts_apply_each_migration_once(app_db_url):
 
     def start(engine):
         try:
-            results.append(init_db(engine))
+            results.append(init_db(engine, MIGRATIONS))
         except Exception as exc:   # pragma: no cover - reported below
             errors.append(exc)
 
@@ -75,13 +75,6 @@ def test_concurrent_starts_apply_each_migration_once(app_db_url):
         t.start()
     for t in threads:
         t.join(60)
-    if errors:
-        # lib/appdb.init_db creates schema_version (create(checkfirst=True)) before it takes PostgreSQL's
-        # advisory lock, and SQLite's deferred transactions let two "check, then create" steps interleave:
-        # two processes starting on a new database (app + CLI) can fail with "... already exists".
-        # The fix belongs in lib/core/db.py (the lead's): take the lock in that first transaction too, and on
-        # SQLite use BEGIN IMMEDIATE (or retry on "already exists"). Passes once fixed.
-        pytest.xfail(f"known race in lib/appdb.init_db: {str(errors[0]).splitlines()[0]}")
     assert not errors, errors
     assert results == [len(MIGRATIONS)] * 4
     with engines[0].connect() as c:

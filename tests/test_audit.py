@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import insert
 
-from lib.core.db import get_engine
+from lib.appdb import get_engine
 from lib.auth.audit import audit, audit_actions, audit_actors, audit_csv, audit_log, list_audit, mask
 
 

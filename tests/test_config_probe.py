@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
 from lib.auth.accounts import User
-from lib.core.db import get_engine
+from lib.appdb import get_engine
 from lib.auth.audit import list_audit
 from lib.catalog.probe import (MAX_SUGGESTIONS, SUCCESS_MESSAGE, closest_models, models_urls, probe_config,
                               similarity, test_configuration)

@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from lib.auth import accounts
-from lib.core.db import get_engine
+from lib.appdb import get_engine
 from lib.auth.audit import list_audit
 from lib.ui.navigation import available_pages
 from tests.support.browser import TIMEOUT, login, login_button, submit_login, wait_for_cookie, wait_idle

@@ -19,11 +19,13 @@ import pytest
 from sqlalchemy import insert, select
 
 from lib.auth import accounts
-from lib.core.db import get_engine, job_runs
+from lib.appdb import get_engine
+from lib.core.jobs import job_runs
 from lib.auth.audit import list_audit
 from lib.core.settings import Settings
 from lib.core.jobs import freshness, last_run, recent_runs
-from lib.catalog.models import sync_running
+from lib.catalog.browse import sync_running
+from lib.core import leases
 from lib.usage.store import UsageStore
 from lib.ui.session import start_session_for_tests
 from tests.apptest_support import demo_env  # noqa: F401  (fixture)
@@ -62,7 +64,7 @@ def killed(child: subprocess.Popen) -> None:
 
 RUN_A_JOB = """
 import os, sys
-from lib.core.db import get_engine
+from lib.appdb import get_engine
 from lib.core.jobs import record_job
 with record_job(get_engine(os.environ["DATABASE_URL"]), {job!r}, "cli"):
     print("ready", flush=True)
@@ -157,9 +159,9 @@ def test_no_file_is_removed_while_another_writer_holds_the_store(tmp_path):
 
 HOLD_THE_SYNC_LEASE = """
 import os, sys
-from lib.core.db import get_engine
-from lib.catalog.models import acquire_sync_lock
-acquire_sync_lock(get_engine(os.environ["DATABASE_URL"]), "scheduler")
+from lib.appdb import get_engine
+from lib.catalog.sync import acquire_sync_lease
+acquire_sync_lease(get_engine(os.environ["DATABASE_URL"]), "scheduler")
 print("ready", flush=True)
 sys.stdin.read()
 """
@@ -204,17 +206,20 @@ def test_a_refresh_cut_short_by_a_page_interaction_is_audited_and_not_left_runni
     assert run["status"] == "interrupted" and run["trigger"] == "admin" and run["finished_at"] is not None
     with engine.connect() as c:
         assert c.execute(select(job_runs.c.id).where(job_runs.c.status == "running")).first() is None
-    assert not lib.services._refresh_lock.locked()
+    assert leases.holder(engine, lib.services.REFRESH_LEASE) is None
 
 
 def test_a_database_of_the_previous_release_gains_run_owners_and_keeps_its_runs(app_db_url):
     from sqlalchemy import create_engine, inspect, text
 
-    from lib.core.db import MIGRATIONS, init_db, schema_version, utcnow
+    from lib.core.clock import utcnow
+    from lib.core.db import init_db, schema_version
+    from lib.migrations import MIGRATIONS
+    run_owners = 5      # the migration's number
     previous = create_engine(app_db_url)
     with previous.begin() as c:      # the schema before run owners: every earlier migration, without the new columns
         schema_version.create(c)
-        for number, migrate in enumerate(MIGRATIONS[:-1], start=1):
+        for number, migrate in enumerate(MIGRATIONS[:run_owners - 1], start=1):
             migrate(c)
             c.execute(insert(schema_version).values(version=number, applied_at=utcnow()))
         for table, columns in (("job_runs", ("owner_host", "owner_pid", "owner_started", "heartbeat_at")),
@@ -223,11 +228,12 @@ def test_a_database_of_the_previous_release_gains_run_owners_and_keeps_its_runs(
                 c.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         c.execute(text("INSERT INTO job_runs (job, trigger, started_at, status) VALUES "
                        "('backfill', 'startup', :at, 'running')"), {"at": utcnow() - timedelta(days=1)})
-    assert init_db(previous) == len(MIGRATIONS)
+    assert init_db(previous, MIGRATIONS[:run_owners]) == run_owners
     insp = inspect(previous)
     job_columns = {c["name"] for c in insp.get_columns("job_runs")}
     assert {"owner_host", "owner_pid", "owner_started", "heartbeat_at"} <= job_columns
     assert {"holder_host", "holder_pid"} <= {c["name"] for c in insp.get_columns("sync_locks")}
+    assert init_db(previous, MIGRATIONS) == len(MIGRATIONS)      # and every later one
     previous.dispose()
     engine = get_engine(app_db_url)
     assert freshness(engine)["unfinished"]     # a day-old run of the previous release, with no sign of life since

@@ -13,14 +13,16 @@ from hypothesis import HealthCheck, given, settings as hsettings, strategies as 
 from sqlalchemy import select, update
 
 from lib.auth.accounts import User
-from lib.core.db import get_engine, job_runs
+from lib.appdb import get_engine
+from lib.core.jobs import job_runs
 from lib.auth.audit import list_audit
 from lib.core.settings import load_settings
 from lib.litellm.client import LiteLLMUnreachable
-from lib.catalog.models import (LOCK_NAME, ModelSyncError, SyncInProgress, acquire_sync_lock, catalogue,
-                               catalogue_rows, changed_fields, facets, filter_catalogue, last_sync,
-                               release_sync_lock, run_model_sync, sync_history, sync_locks, sync_models,
-                               sync_models_as, sync_running, with_usage)
+from lib.catalog.browse import catalogue, facets, filter_catalogue, last_sync, sync_history, sync_running, with_usage
+from lib.catalog.parse import catalogue_rows, changed_fields
+from lib.catalog.sync import (JOB_NAME, ModelSyncError, SyncInProgress, acquire_sync_lease, run_model_sync,
+                              sync_models, sync_models_as)
+from lib.core.leases import leases, release
 from lib.auth.permissions import PermissionDenied
 from lib.litellm.schemas import ModelInfoResponse
 from tests.support.postgres import app_db_url, pg_server, pg_url  # noqa: F401  (fixtures)
@@ -200,7 +202,7 @@ def test_failure_changes_nothing_and_is_recorded(engine):
 
 def test_database_error_mid_sync_rolls_back_everything(engine, monkeypatch):
     sync_models(engine, FakeClient(BASE[:2]), "scheduler")
-    import lib.catalog.models as mc
+    import lib.catalog.sync as mc
     real, calls = mc.audit, []
 
     def audit_fails_once(*args, **kwargs):              # the audit row is the last write of the transaction
@@ -220,10 +222,10 @@ def test_backend_keys_are_stored_nowhere(engine):
     e["litellm_params"]["api_key"] = "sk-very-secret"
     sync_models(engine, FakeClient([e]), "alice")
     with engine.connect() as c:
-        from lib.catalog.models import model_catalog, model_sync_runs
+        from lib.catalog.tables import model_catalog
         from lib.auth.audit import audit_log
         dump = json.dumps([[dict(r) for r in c.execute(select(t)).mappings()]
-                           for t in (model_catalog, model_sync_runs, audit_log)], default=str)
+                           for t in (model_catalog, job_runs, audit_log)], default=str)
     assert "sk-very-secret" not in dump and "pw@" not in dump
 
 
@@ -270,34 +272,34 @@ def test_many_concurrent_syncs_stay_consistent(engine):
 
 
 def test_expired_lease_is_taken_over_and_the_stale_sync_cannot_commit(engine):
-    stale = acquire_sync_lock(engine, "crashed")
+    stale = acquire_sync_lease(engine, "crashed")
     with pytest.raises(SyncInProgress):
-        acquire_sync_lock(engine, "alice")
+        acquire_sync_lease(engine, "alice")
     with engine.begin() as c:                                   # the holder crashed long ago
-        c.execute(update(sync_locks).where(sync_locks.c.name == LOCK_NAME).values(
-            expires_at=sync_locks.c.acquired_at - timedelta(seconds=1)))
-    fresh = acquire_sync_lock(engine, "alice")
+        c.execute(update(leases).where(leases.c.name == JOB_NAME).values(
+            expires_at=leases.c.acquired_at - timedelta(seconds=1)))
+    fresh = acquire_sync_lease(engine, "alice")
     with pytest.raises(SyncInProgress, match="expired"):
         sync_models(engine, FakeClient(BASE), "crashed", lease=stale)
     assert catalogue(engine).empty
     sync_models(engine, FakeClient(BASE), "alice", lease=fresh)
-    release_sync_lock(engine, fresh)
+    release(engine, fresh)
     assert len(_rows(engine)) == 5 and sync_running(engine) is None
 
 
 def test_a_sync_in_another_process_is_refused_while_one_runs(app_db_url):
     engine = get_engine(app_db_url)
-    lease = acquire_sync_lock(engine, "scheduler")
+    lease = acquire_sync_lease(engine, "scheduler")
     code = ("import sys; sys.path.insert(0, '.');"
-            "from lib.core.db import get_engine; from lib.catalog.models import acquire_sync_lock, SyncInProgress\n"
-            "try:\n  acquire_sync_lock(get_engine(sys.argv[1]), 'cli', wait_s=0.5)\nexcept SyncInProgress as e:\n"
+            "from lib.appdb import get_engine; from lib.catalog.sync import acquire_sync_lease, SyncInProgress\n"
+            "try:\n  acquire_sync_lease(get_engine(sys.argv[1]), 'cli', wait_s=0.5)\nexcept SyncInProgress as e:\n"
             "  print('refused:', e)\nelse:\n  print('acquired')")
     try:
         out = subprocess.run([sys.executable, "-c", code, app_db_url], cwd=ROOT, capture_output=True, text=True,
                              timeout=60)
         assert out.stdout.startswith("refused: A model sync is already running (started by scheduler"), out.stderr
     finally:
-        release_sync_lock(engine, lease)
+        release(engine, lease)
     out = subprocess.run([sys.executable, "-c", code, app_db_url], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "acquired", out.stderr
 
@@ -340,14 +342,14 @@ def test_only_admins_may_sync(demo_settings):
 
 def test_user_sync_is_refused_at_once_while_the_scheduler_syncs(demo_settings):
     engine = get_engine(demo_settings.DATABASE_URL)
-    lease = acquire_sync_lock(engine, "scheduler")
+    lease = acquire_sync_lease(engine, "scheduler")
     try:
         started = time.monotonic()
         with pytest.raises(SyncInProgress, match="started by scheduler"):
             sync_models_as(demo_settings, User("root", "Root", None, "admin", None, True))
         assert time.monotonic() - started < 5
     finally:
-        release_sync_lock(engine, lease)
+        release(engine, lease)
     with engine.connect() as c:
         assert c.execute(select(job_runs)).first() is None                    # refused: no run recorded
 

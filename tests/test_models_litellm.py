@@ -18,11 +18,13 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
-from lib.core.db import get_engine, job_runs
+from lib.appdb import get_engine
+from lib.core.jobs import job_runs
 from lib.auth.audit import list_audit
 from lib.core.settings import load_settings
 from lib.litellm.client import LiteLLMClient
-from lib.catalog.models import catalogue, run_model_sync, sync_history, sync_models
+from lib.catalog.browse import catalogue, sync_history
+from lib.catalog.sync import run_model_sync, sync_models
 from tests.support.postgres import app_db_url, pg_server, pg_url  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.litellm
@@ -234,7 +236,7 @@ def test_sync_models_with_the_real_client_directly(settings, litellm_harness):
 
 
 def test_wrong_master_key_fails_cleanly(settings, litellm_harness, tmp_path):
-    from lib.catalog.models import ModelSyncError
+    from lib.catalog.sync import ModelSyncError
     bad = settings.model_copy(update={"LITELLM_API_KEY": "sk-wrong"})
     run_model_sync(settings, "scheduler")
     with pytest.raises(ModelSyncError, match="refused the API key"):

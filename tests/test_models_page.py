@@ -8,10 +8,11 @@ import sys
 
 import pytest
 
-from lib.core.db import get_engine
+from lib.appdb import get_engine
 from lib.auth.audit import list_audit
 from lib.litellm.client import LiteLLMUnreachable
-from lib.catalog.models import acquire_sync_lock, release_sync_lock, sync_models
+from lib.catalog.sync import acquire_sync_lease, sync_models
+from lib.core.leases import release
 from tests.apptest_support import app_as, demo_env  # noqa: F401  (fixture)
 from tests.test_config_probe import KEY, local_backend  # noqa: F401  (fixture)
 from tests.test_model_catalog import BASE, FakeClient, dep
@@ -106,13 +107,13 @@ def test_failure_is_red_and_the_previous_results_stay(demo_env):
 
 def test_sync_refused_while_another_runs(demo_env):
     engine = get_engine(demo_env.DATABASE_URL)
-    lease = acquire_sync_lock(engine, "scheduler")
+    lease = acquire_sync_lease(engine, "scheduler")
     try:
         at = _page(demo_env, "admin")
         at = at.button(key="models_sync").click().run()
         assert any("already running (started by scheduler" in w for w in _texts(at, "warning"))
     finally:
-        release_sync_lock(engine, lease)
+        release(engine, lease)
 
 
 def test_test_configuration_form(demo_env, local_backend):

@@ -7,9 +7,10 @@ import threading
 import pytest
 
 from lib import services
-from lib.core.db import get_engine
+from lib.appdb import get_engine
 from lib.core.settings import load_settings
 from lib.usage.ingest import IngestError
+from lib.core import leases
 from lib.core.jobs import last_run, recent_runs
 
 
@@ -39,12 +40,13 @@ def test_failed_refresh_is_recorded_with_its_error(down_settings):
 
 
 def test_second_refresh_in_the_same_process_is_refused(down_settings):
-    services._refresh_lock.acquire()
+    engine = get_engine(down_settings.DATABASE_URL)
+    lease = leases.acquire(engine, services.REFRESH_LEASE, "scheduler", services.REFRESH_LEASE_TTL)
     try:
-        with pytest.raises(services.RefreshInProgress):
+        with pytest.raises(services.RefreshInProgress, match=r"^A refresh is already running; try again in a moment\.$"):
             services.run_refresh_today(down_settings, "admin")
     finally:
-        services._refresh_lock.release()
+        leases.release(engine, lease)
 
 
 def test_one_scheduler_per_process(down_settings):

@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.auth import accounts
-from lib.core.db import get_engine
+from lib.appdb import get_engine
 from lib.litellm.demo import UNASSIGNED_ENTITY
 from lib.core.formatting import kpi_delta, kpi_value
 from lib.litellm.client import _cached_demo_transport

@@ -22,9 +22,9 @@ import pandas as pd
 from sqlalchemy import (Boolean, Column, DateTime, Float, Integer, String, Table, func, insert, select, update)
 from sqlalchemy.exc import IntegrityError
 
-from lib.core.db import metadata, utcnow
+from lib.core.clock import as_aware, utcnow
+from lib.core.db import metadata
 from lib.auth.audit import audit
-from lib.core.jobs import as_aware
 from lib.auth.permissions import ROLES, PermissionDenied, require
 from lib.core.files import make_private_dir, restrict_to_owner
 

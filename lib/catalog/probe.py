@@ -17,6 +17,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from lib.auth.audit import audit
+from lib.auth.permissions import PermissionDenied, require
+from lib.core.urls import without_credentials
+
 DEFAULT_TIMEOUT_S = 10.0
 MAX_SUGGESTIONS = 5
 MIN_SIMILARITY = 0.4
@@ -48,23 +52,10 @@ class InvalidApiBase(ValueError):
     pass
 
 
-def _clean(url: str) -> str:
-    """For messages and the audit: no user:password@, no query string, no fragment."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return urlunsplit((parts.scheme, host + (f":{port}" if port else ""), parts.path, "", ""))
-
-
 def clean_api_base(api_base: str) -> str:
     """The API base as shown and audited (credentials and query removed); the raw text if it is not a URL."""
     try:
-        return _clean(api_base.strip()) if "://" in (api_base or "") else (api_base or "").strip()
+        return without_credentials(api_base.strip()) if "://" in (api_base or "") else (api_base or "").strip()
     except ValueError:
         return "(invalid URL)"
 
@@ -197,7 +188,7 @@ def probe_config(api_base: str, api_key: str, model: str, *, timeout_s: float = 
     if api_key and not _HEADER_SAFE.fullmatch(api_key):
         return ProbeResult(False, "auth_error", "Authentication failed: the API key contains characters that cannot "
                            "be sent (spaces, line breaks or non-ASCII); check that it was pasted whole.",
-                           url=_clean(urls[0]))
+                           url=without_credentials(urls[0]))
     headers = {"Accept": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
@@ -205,7 +196,7 @@ def probe_config(api_base: str, api_key: str, model: str, *, timeout_s: float = 
                       headers=headers) as http:
         deadline = time.perf_counter() + timeout_s
         for i, url in enumerate(urls):
-            shown = _clean(url)
+            shown = without_credentials(url)
             started = time.perf_counter()
             # a fallback URL gets what is left of the one timeout
             limit = httpx.Timeout(max(0.1, deadline - started)) if i else httpx.USE_CLIENT_DEFAULT
@@ -269,8 +260,6 @@ def test_configuration(engine, user, api_base: str, api_key: str, model: str, *,
                        actor: str | None = None) -> ProbeResult:
     """The page's and CLI's Test Configuration: checks models:test (when a user is given), probes, audits the
     URL (cleaned), model and outcome — never the key. `user=None` is the operator's CLI (actor "cli")."""
-    from lib.auth.audit import audit
-    from lib.auth.permissions import PermissionDenied, require
     who = actor or (user.username if user is not None else "cli")
     target = clean_api_base(api_base)
     if user is not None:

@@ -95,7 +95,7 @@ def _range(args) -> tuple[date, date]:
 
 def _writer_store(settings):
     """A write-only store (the app's process serves), cleaned of what interrupted runs left (a CLI start)."""
-    from lib.core.db import get_engine
+    from lib.appdb import get_engine
     from lib.services import recover_interrupted_work
     from lib.usage.store import UsageStore
     store = UsageStore.writer(settings.store_dir)

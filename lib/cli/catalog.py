@@ -23,7 +23,7 @@ def cmd_test_config(args, settings) -> int:
             return 2
     engine = None
     try:
-        from lib.core.db import get_engine
+        from lib.appdb import get_engine
         engine = get_engine(settings.DATABASE_URL)
     except Exception as exc:  # the test itself does not need the app database; only its audit row does
         print(f"warning: not audited (app database unavailable: {exc})", file=sys.stderr)
@@ -34,8 +34,8 @@ def cmd_test_config(args, settings) -> int:
 
 
 def cmd_sync_models(args, settings) -> int:
-    from lib.core.db import get_engine
-    from lib.catalog.models import ModelSyncError, SyncInProgress, run_model_sync
+    from lib.appdb import get_engine
+    from lib.catalog.sync import ModelSyncError, SyncInProgress, run_model_sync
     from lib.services import recover_interrupted_work
     recover_interrupted_work(get_engine(settings.DATABASE_URL))     # a CLI start: runs and the lease of dead syncs
     try:

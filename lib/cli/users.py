@@ -9,7 +9,7 @@ from lib.auth.permissions import ROLES
 
 
 def _engine(settings):
-    from lib.core.db import get_engine
+    from lib.appdb import get_engine
     return get_engine(settings.DATABASE_URL)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 from lib.auth.accounts import User
-from lib.core.db import get_engine
+from lib.appdb import get_engine
 from lib.auth.audit import audit
 from lib.auth.permissions import PermissionDenied, denied_message, has_permission, require
 from lib.usage.queries import Filters

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.core.db import get_engine
+from lib.appdb import get_engine
 from lib.core.settings import get_settings
 from lib.core.jobs import freshness
 from lib.services import backfill_progress

@@ -16,7 +16,7 @@ def require_page(permission: str) -> User:
     _leave_pages_directory_mode()
     user = verified_user()
     if user is None:
-        from lib.core.db import get_engine
+        from lib.appdb import get_engine
         from lib.core.settings import get_settings
         settings = get_settings()
         render_login(get_engine(settings.DATABASE_URL), demo_accounts=settings.demo_mode)

@@ -28,7 +28,7 @@ def current_user() -> User | None:
 
 def verified_user() -> User | None:
     """This session's user, re-checked against the sessions table (logout elsewhere, disabled, role change)."""
-    from lib.core.db import get_engine
+    from lib.appdb import get_engine
     from lib.core.settings import get_settings
     username, exp = st.session_state.get("username"), st.session_state.get(_EXP_KEY)
     if not (st.session_state.get("authentication_status") and username and exp):

@@ -70,7 +70,7 @@ def pg_url(pg_server):
     """A fresh, empty database on the throwaway server (its pooled connections are closed afterwards)."""
     import psycopg
 
-    from lib.core import db as appdb
+    from lib import appdb
     name = "t_" + uuid.uuid4().hex[:12]
     with psycopg.connect(pg_server.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
@@ -87,7 +87,7 @@ def app_db_url(request, tmp_path):
     if request.param == "postgresql":
         yield request.getfixturevalue("pg_url")
         return
-    from lib.core import db as appdb
+    from lib import appdb
     url = f"sqlite:///{tmp_path}/app.db"
     yield url
     engine = appdb._engines.pop(url, None)
