@@ -54,13 +54,14 @@ import tempfile
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from lib.core.clock import utcnow
 from lib.usage.queries import (KEY_COLUMNS, NO_TEAM, NO_USER, ROW_METRICS, TREND_METRICS, UNATTRIBUTED, UNKNOWN_KEY,
                          Filters, QueryError, _plan, breakdown, daily_series, previous_period, trend, trends,
                          usage_page_queries, weekday_grid)
@@ -327,7 +328,7 @@ def fill_store(store: UsageStore, table: pa.Table, days_per_call: int = 64) -> i
     """replace_days in batches of days (one manifest write per batch)."""
     day = table.column("date").combine_chunks().view(pa.int32()).to_numpy()
     cuts = [0, *(np.flatnonzero(day[1:] != day[:-1]) + 1).tolist(), len(day)]
-    fetched, written, batch = datetime.now(timezone.utc), 0, {}
+    fetched, written, batch = utcnow(), 0, {}
     for a, b in zip(cuts, cuts[1:]):
         batch[EPOCH + timedelta(days=int(day[a]))] = table.slice(a, b - a)
         if len(batch) >= days_per_call or b == len(day):
@@ -946,7 +947,7 @@ def time_ingest(w: World, daily: Daily, bench_store: UsageStore, n_rows: int, tm
     split = dict.fromkeys(("merge_pages", "replace_days"), 0.0)
     split_stored, split_daily = 0, 0
     store2 = UsageStore.writer(tmp / "ingest-serial")
-    fetched = datetime.now(timezone.utc)
+    fetched = utcnow()
     for (a, b), chunk in bodies.items():
         if split_daily >= split_rows:
             break
@@ -1054,7 +1055,7 @@ def main(argv=None) -> int:
     def log(*x):
         print(*x, flush=True)
 
-    today = datetime.now(timezone.utc).date()
+    today = utcnow().date()
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     pg = ThrowawayPostgres(jit=a.pg_jit)
     problems: list[str] = []

@@ -1,6 +1,4 @@
 """Models: the catalogue synced from LiteLLM (sync, history, browser with 30-day usage) and Test Configuration."""
-from datetime import datetime, timezone
-
 import streamlit as st
 
 from lib.ui.guard import require_page
@@ -8,6 +6,7 @@ from lib.ui.guard import require_page
 user = require_page("models:read")
 
 from lib.appdb import get_engine  # noqa: E402  (after the guard: nothing is computed without a login)
+from lib.core.clock import utcnow  # noqa: E402
 from lib.core.settings import get_settings  # noqa: E402
 from lib.catalog.probe import DEFAULT_TIMEOUT_S, test_configuration  # noqa: E402
 from lib.core.jobs import humanize_ago  # noqa: E402
@@ -23,7 +22,7 @@ settings = get_settings()
 engine = get_engine(settings.DATABASE_URL)
 can_sync = has_permission(user.role, "models:sync")
 can_test = has_permission(user.role, "models:test")
-now = datetime.now(timezone.utc)
+now = utcnow()
 
 st.title("Models")
 manage_tab, test_tab = st.tabs(["Models Management", "Test Configuration"])

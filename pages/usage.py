@@ -5,6 +5,7 @@ from lib.ui.guard import require_page
 
 user = require_page("usage:read")
 
+from lib.core.clock import utcnow  # noqa: E402
 from lib.core.settings import get_settings  # noqa: E402
 from lib.services import get_store  # noqa: E402
 from lib.ui import usage as view  # noqa: E402
@@ -20,7 +21,7 @@ if bounds is None:
     view.render_empty_store()
     st.stop()
 
-today = view.now_utc().date()
+today = utcnow().date()
 options = view.load_options(store)
 state, (start, end) = view.read_view("usage", options, today, bounds[0])
 st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · UTC days · compared with the previous {(end - start).days + 1} days")

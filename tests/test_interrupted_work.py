@@ -183,6 +183,39 @@ def test_a_killed_model_sync_does_not_block_the_next_one_and_a_live_one_still_do
         child.communicate("", timeout=60)
 
 
+REFRESH_IN_PROGRESS = """
+import sys
+from lib import services
+from lib.core.settings import load_settings
+
+
+def fetching(*args, **kwargs):          # a refresh under way: it holds the lease while it fetches
+    print("ready", flush=True)
+    sys.stdin.read()
+
+
+services.refresh_today = fetching
+services.run_refresh_today(load_settings(), "cli")
+"""
+
+
+def test_a_refresh_in_another_process_is_refused_until_that_process_dies(env):
+    from lib.services import RefreshInProgress, run_refresh_today
+    settings = Settings(DATABASE_URL=env["DATABASE_URL"], DUCKDB_PATH=env["DUCKDB_PATH"], LITELLM_BASE_URL="")
+    engine = get_engine(env["DATABASE_URL"])
+    child = started_child(env, REFRESH_IN_PROGRESS)
+    try:
+        assert leases.holder(engine, "refresh_today").owner == "cli"
+        with pytest.raises(RefreshInProgress, match=r"^A refresh is already running; try again in a moment\.$"):
+            run_refresh_today(settings, "admin")
+    finally:
+        killed(child)
+    run_refresh_today(settings, "admin")                        # its holder died: free at once, no expiry wait
+    assert last_run(engine, "refresh_today")["trigger"] == "admin"
+    assert last_run(engine, "refresh_today")["status"] == "success"
+    assert leases.holder(engine, "refresh_today") is None
+
+
 def test_a_refresh_cut_short_by_a_page_interaction_is_audited_and_not_left_running(demo_env, monkeypatch):
     from streamlit.runtime.scriptrunner_utils.exceptions import StopException
     from streamlit.testing.v1 import AppTest

@@ -158,7 +158,7 @@ def _sync(engine: Engine, client, run: JobRun, lease: Lease, trigger: str, actor
             if not leases.extend(conn, lease, LEASE_TTL):     # first: re-check (and row-lock) our lease
                 raise SyncInProgress("This sync's lock expired and another sync took over; nothing was changed.")
             _apply(conn, rows, result)
-            save_results(conn, JobRun(run.id, run.started_at, result.total, result.as_dict()))
+            save_results(conn, run.id, result.total, result.as_dict())
             audit(engine, actor, "models.sync", "litellm", result.status, _audit_details(result), conn=conn)
         run.rows, run.details = result.total, result.as_dict()      # only once committed
         return result

@@ -10,9 +10,10 @@ import json
 import math
 import os
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 
+from lib.core.clock import utcnow
 from lib.core.settings import SettingsError, load_settings
 
 EARLIEST_DATE = date(2020, 1, 1)      # before any LiteLLM proxy: a typo, not history to fetch or export
@@ -43,7 +44,7 @@ def _date(text: str) -> date:
         day = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-    latest = datetime.now(timezone.utc).date() + timedelta(days=1)
+    latest = utcnow().date() + timedelta(days=1)
     if not EARLIEST_DATE <= day <= latest:
         raise argparse.ArgumentTypeError(f"{day} is outside the dates this console keeps ({EARLIEST_DATE} to "
                                          f"{latest}, UTC)")

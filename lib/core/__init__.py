@@ -1,1 +1,2 @@
-"""Foundations every domain builds on: settings, the app database and its migration runner, job runs, files, text safety, formatting."""
+"""Foundations every domain builds on: settings, the clock, the app database and its migration runner, job runs
+and leases, files, URLs, text safety, formatting."""

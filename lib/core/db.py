@@ -8,6 +8,8 @@ waits, then finds the work done.
 """
 from __future__ import annotations
 
+import sqlite3
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -28,13 +30,15 @@ schema_version = Table(
 )
 
 Migration = Callable[[Connection], None]
+SQLITE_BUSY_TIMEOUT_S = 30      # how long a SQLite connection waits for another's write lock
 
 
 def new_engine(database_url: str) -> Engine:
     """An engine (connection pool) for the URL; a SQLite file is created private first. No schema work."""
     if database_url.startswith("sqlite:///"):
         _create_private_sqlite_file(database_url)
-        engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S,
+                                                           "check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(database_url, pool_pre_ping=True)
@@ -58,9 +62,26 @@ def _create_private_sqlite_file(database_url: str) -> None:
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")      # readers do not block the scheduler's writes
+    _use_wal(cur)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _use_wal(cur) -> None:
+    """WAL: readers do not block the scheduler's writes. The database file keeps the mode, so only a new one
+    switches; SQLite refuses that switch at once, without waiting out its busy timeout, while another process
+    writes the file in the old mode (waiting could deadlock). That happens only when processes start together
+    on a new database (app + CLI), and the right answer is to switch once that write ends: so retry, for as
+    long as the busy timeout would have waited."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def current_version(conn: Connection) -> int:

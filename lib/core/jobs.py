@@ -137,10 +137,11 @@ def _finish(engine: Engine, run: JobRun, status: str, error: str | None) -> None
             finished_at=utcnow(), status=status, rows=run.rows, details=run.details, error=error))
 
 
-def save_results(conn: Connection, run: JobRun) -> None:
-    """Write the run's rows and details in the caller's transaction: a job whose results must commit together
-    with its work (a model sync) saves them there; the run's end writes them again, unchanged."""
-    conn.execute(update(job_runs).where(job_runs.c.id == run.id).values(rows=run.rows, details=run.details))
+def save_results(conn: Connection, run_id: int, rows: int, details: dict) -> None:
+    """Write a run's rows and details in the caller's transaction: a job whose results must commit together
+    with its work (a model sync) saves them there, and sets them on its JobRun once committed (the run's end
+    writes them again)."""
+    conn.execute(update(job_runs).where(job_runs.c.id == run_id).values(rows=rows, details=details))
 
 
 def _start_heartbeat(engine: Engine, run_id: int) -> threading.Event:
