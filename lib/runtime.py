@@ -17,7 +17,7 @@ from typing import Literal
 import httpx
 from sqlalchemy.engine import Engine
 
-from lib.core.db import get_engine
+from lib.appdb import open_app_database
 from lib.core.settings import Settings, load_settings
 from lib.litellm.client import LiteLLMClient
 from lib.services import build_scheduler, recover_interrupted_work
@@ -48,7 +48,6 @@ class Runtime:
         self.settings = settings
         self.store_mode = store_mode
         self.backfill_progress = BackfillProgress()
-        self.refresh_lock = threading.Lock()         # two refreshes of one process never overlap
         self._lock = threading.RLock()
         self._engine: Engine | None = None
         self._store: UsageStore | None = None
@@ -61,7 +60,7 @@ class Runtime:
         """The app database, its schema brought up to date."""
         with self._lock:
             if self._engine is None:
-                self._engine = get_engine(self.settings.DATABASE_URL)
+                self._engine = open_app_database(self.settings.DATABASE_URL)
             return self._engine
 
     @property
@@ -120,3 +119,5 @@ class Runtime:
         self.stop_background_services()
         if self._store is not None:
             self._store.close()
+        if self._engine is not None:
+            self._engine.dispose()

@@ -6,13 +6,16 @@ app, the CLI and tests share one code path. Scheduler jobs never touch Streamlit
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+import math
+from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from lib.catalog.models import run_model_sync
+from lib.catalog.sync import run_model_sync
+from lib.core import leases
+from lib.core.clock import utcnow
 from lib.core.errors import ConsoleError
-from lib.core.jobs import record_job
+from lib.core.jobs import record_job, sweep_abandoned
 from lib.core.settings import Settings
 from lib.usage.ingest import IngestError, IngestSummary, backfill, refresh_today
 from lib.usage.store import UsageStore
@@ -26,6 +29,12 @@ class RefreshInProgress(ConsoleError, RuntimeError):
     audit_outcome = None
 
 
+REFRESH_LEASE = "refresh_today"          # its job runs' name too
+# A refresh takes seconds to minutes; this bounds how long one whose process died on another host blocks the next
+# (on this host a dead holder's lease is freed at once).
+REFRESH_LEASE_TTL = timedelta(minutes=15)
+
+
 def _ingest_kwargs(settings: Settings) -> dict:
     return {"page_size": settings.ACTIVITY_PAGE_SIZE, "concurrency": settings.BACKFILL_CONCURRENCY,
             "grace_minutes": settings.COMPLETE_GRACE_MINUTES}
@@ -34,12 +43,16 @@ def _ingest_kwargs(settings: Settings) -> dict:
 def run_refresh_today(rt, trigger: str, wait: bool = False) -> IngestSummary:
     """Refresh today (and yesterday until complete), recorded as a job run.
 
-    Two refreshes in one process never overlap: the second waits (wait=True) or is refused.
+    Two refreshes never overlap, in one process or across processes (the app and a CLI refresh-today): the
+    second waits until the first ends (wait=True) or is refused.
     """
-    if not rt.refresh_lock.acquire(blocking=wait):
-        raise RefreshInProgress("A refresh is already running; try again in a moment.")
+    engine = rt.engine
     try:
-        with record_job(rt.engine, "refresh_today", trigger) as run, rt.litellm_client() as client:
+        lease = leases.acquire(engine, REFRESH_LEASE, trigger, REFRESH_LEASE_TTL, wait_s=math.inf if wait else 0.0)
+    except leases.LeaseTaken:
+        raise RefreshInProgress("A refresh is already running; try again in a moment.") from None
+    try:
+        with record_job(engine, REFRESH_LEASE, trigger) as run, rt.litellm_client() as client:
             try:
                 summary = refresh_today(client, rt.store, **_ingest_kwargs(rt.settings))
             except IngestError as exc:
@@ -48,7 +61,7 @@ def run_refresh_today(rt, trigger: str, wait: bool = False) -> IngestSummary:
             run.rows, run.details = summary.rows_written, summary.as_dict()
             return summary
     finally:
-        rt.refresh_lock.release()
+        leases.release(engine, lease)
 
 
 def refresh_today_as(rt, user) -> IngestSummary:
@@ -62,7 +75,7 @@ def refresh_today_as(rt, user) -> IngestSummary:
 
 def run_backfill(rt, trigger: str, start=None, end=None, force: bool = False) -> IngestSummary:
     """Fill missing or partial days of [start, end] (default: the last BACKFILL_DAYS), recorded as a job run."""
-    today = datetime.now(timezone.utc).date()
+    today = utcnow().date()
     end = end or today
     start = start or (today - timedelta(days=max(rt.settings.BACKFILL_DAYS - 1, 0)))
     progress = rt.backfill_progress
@@ -70,7 +83,7 @@ def run_backfill(rt, trigger: str, start=None, end=None, force: bool = False) ->
     def advance(done: int, total: int) -> None:
         progress.done_days, progress.total_days = done, total
 
-    progress.running, progress.started_at, progress.error = True, datetime.now(timezone.utc), None
+    progress.running, progress.started_at, progress.error = True, utcnow(), None
     try:
         with record_job(rt.engine, "backfill", trigger) as run, rt.litellm_client() as client:
             run.details = {"start": start.isoformat(), "end": end.isoformat(), "force": force}
@@ -92,11 +105,9 @@ def run_backfill(rt, trigger: str, start=None, end=None, force: bool = False) ->
 
 def recover_interrupted_work(engine, store: UsageStore | None = None) -> dict:
     """Clean up after processes that died mid-work (a killed CLI, a crashed app): runs left "running" are marked
-    abandoned, a dead model sync's lease is freed, and the store's orphan files are removed. Nothing of a live
-    process is touched. Run when the app and the CLI start."""
-    from lib.catalog.models import release_abandoned_sync_lock
-    from lib.core.jobs import sweep_abandoned
-    done = {"abandoned_runs": sweep_abandoned(engine), "sync_lease_freed": release_abandoned_sync_lock(engine),
+    abandoned, the leases of dead syncs and refreshes are freed, and the store's orphan files are removed. Nothing
+    of a live process is touched. Run when the app and the CLI start."""
+    done = {"abandoned_runs": sweep_abandoned(engine), "leases_freed": leases.release_abandoned(engine),
             "orphan_files": store.remove_orphans() if store is not None else None}
     if done["orphan_files"]:
         log.warning("removed files an interrupted store write left: %s", ", ".join(done["orphan_files"]))
@@ -122,7 +133,7 @@ def build_scheduler(rt) -> BackgroundScheduler:
     s = rt.settings
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                   "misfire_grace_time": 300})
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     # load the stored history into memory now, not on the first page view after a restart
     scheduler.add_job(_scheduled, "date", args=[warm_store, rt], id="warm_store")
     scheduler.add_job(_scheduled, "date", args=[run_backfill, rt, "startup"], id="startup_backfill")

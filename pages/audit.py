@@ -1,5 +1,5 @@
 """Audit log: who did what, when, to what, with which outcome; filterable and downloadable as CSV."""
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import streamlit as st
 
@@ -8,12 +8,13 @@ from lib.ui.guard import require_page
 user = require_page("audit:read")
 
 from lib.auth.audit import audit, audit_actions, audit_actors, audit_csv, list_audit  # noqa: E402
+from lib.core.clock import utcnow
 from lib.ui.runtime import runtime  # noqa: E402  (after the guard: nothing is read without a login)
 
 ANY = "(any)"
 engine = runtime().engine
 st.title("Audit log")
-today = datetime.now(timezone.utc).date()
+today = utcnow().date()
 c = st.columns(3)
 who = c[0].selectbox("User", [ANY] + audit_actors(engine), key="audit_actor")
 action = c[1].selectbox("Action", [ANY] + audit_actions(engine), key="audit_action")

@@ -1,6 +1,4 @@
 """Models: the catalogue synced from LiteLLM (sync, history, browser with 30-day usage) and Test Configuration."""
-from datetime import datetime, timezone
-
 import streamlit as st
 
 from lib.ui.guard import require_page
@@ -9,20 +7,11 @@ user = require_page("models:read")
 
 from lib.auth.gate import refusal  # noqa: E402
 from lib.auth.permissions import PermissionDenied  # noqa: E402
-from lib.catalog.models import (  # noqa: E402
-    CAPABILITY_LABELS,
-    ModelSyncError,
-    SyncInProgress,
-    catalogue,
-    facets,
-    filter_catalogue,
-    last_sync,
-    sync_history,
-    sync_models_as,
-    sync_running,
-    with_usage,
-)
+from lib.catalog.browse import catalogue, facets, filter_catalogue, last_sync, sync_history, sync_running, with_usage
+from lib.catalog.parse import CAPABILITY_LABELS
 from lib.catalog.probe import DEFAULT_TIMEOUT_S, test_configuration  # noqa: E402
+from lib.catalog.sync import ModelSyncError, SyncInProgress, sync_models_as
+from lib.core.clock import utcnow
 from lib.core.jobs import humanize_ago  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.ui.actions import action_button  # noqa: E402
@@ -31,7 +20,7 @@ from lib.ui.runtime import runtime  # noqa: E402
 rt = runtime()
 settings, engine = rt.settings, rt.engine
 can_sync = refusal(user, "models.sync") is None
-now = datetime.now(timezone.utc)
+now = utcnow()
 
 st.title("Models")
 manage_tab, test_tab = st.tabs(["Models Management", "Test Configuration"])

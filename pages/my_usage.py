@@ -5,6 +5,7 @@ from lib.ui.guard import require_page
 
 user = require_page("self:usage")
 
+from lib.core.clock import utcnow
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.ui import usage as view  # noqa: E402
 from lib.ui.actions import export_auditor  # noqa: E402
@@ -24,7 +25,7 @@ bounds = store.date_bounds()
 if bounds is None:
     view.render_empty_store(rt.backfill_progress)
     st.stop()
-today = view.now_utc().date()
+today = utcnow().date()
 options = view.load_options(store, owner=uid)
 if options["api_keys"].empty:
     st.info(f"LiteLLM has no usage recorded for your user id {markdown_literal(uid)} yet.")

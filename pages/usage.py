@@ -5,6 +5,7 @@ from lib.ui.guard import require_page
 
 user = require_page("usage:read")
 
+from lib.core.clock import utcnow
 from lib.ui import usage as view  # noqa: E402
 from lib.ui.actions import export_auditor, refresh_button  # noqa: E402
 from lib.ui.runtime import runtime  # noqa: E402
@@ -19,7 +20,7 @@ if bounds is None:
     view.render_empty_store(rt.backfill_progress)
     st.stop()
 
-today = view.now_utc().date()
+today = utcnow().date()
 options = view.load_options(store)
 state, (start, end) = view.read_view("usage", options, today, bounds[0])
 st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · UTC days · compared with the previous {(end - start).days + 1} days")

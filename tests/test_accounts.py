@@ -6,18 +6,20 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
+from lib.appdb import open_app_database
 from lib.auth import accounts
 from lib.auth.accounts import AccountError, LoginError
 from lib.auth.audit import list_audit
 from lib.auth.permissions import PermissionDenied
-from lib.core.db import MIGRATIONS, get_engine, init_db
+from lib.core.db import init_db
 from lib.core.jobs import recent_runs, record_job
 from lib.core.settings import load_settings
+from lib.migrations import MIGRATIONS
 
 
 @pytest.fixture
 def engine(app_db_url):
-    return get_engine(app_db_url)
+    return open_app_database(app_db_url)
 
 
 def _admin(engine, name="root"):
@@ -25,8 +27,8 @@ def _admin(engine, name="root"):
 
 
 def test_schema_is_versioned_and_upgrades_are_idempotent(engine):
-    assert init_db(engine) == len(MIGRATIONS)
-    assert init_db(engine) == len(MIGRATIONS)           # a second start changes nothing
+    assert init_db(engine, MIGRATIONS) == len(MIGRATIONS)
+    assert init_db(engine, MIGRATIONS) == len(MIGRATIONS)           # a second start changes nothing
     with record_job(engine, "refresh_today", "scheduler") as run:
         run.rows = 5
     assert recent_runs(engine)["rows"].tolist() == [5]
@@ -106,7 +108,7 @@ def test_bootstrap_demo_accounts_and_first_admin(engine, tmp_path):
 
 
 def test_production_needs_an_admin_from_env_and_a_strong_secret(app_db_url, tmp_path):
-    engine = get_engine(app_db_url)
+    engine = open_app_database(app_db_url)
     prod = load_settings({"LITELLM_BASE_URL": "http://x", "ADMIN_USERNAME": "ops", "ADMIN_PASSWORD": "long-enough-pw"},
                          secrets_path=None)
     assert accounts.bootstrap_accounts(engine, prod) == ["ops"]
@@ -266,7 +268,7 @@ def _prod(**env):
 
 
 def test_production_never_keeps_a_demo_password(app_db_url, monkeypatch):
-    engine = get_engine(app_db_url)
+    engine = open_app_database(app_db_url)
     demo = load_settings({"APP_SECRET_KEY": ""}, secrets_path=None)
     accounts.bootstrap_accounts(engine, demo)                      # a database first used in demo mode
     accounts.set_password(engine, None, "viewer", "viewer-changed-1")
@@ -287,7 +289,7 @@ def test_production_never_keeps_a_demo_password(app_db_url, monkeypatch):
 
 
 def test_bad_admin_environment_names_the_variable(app_db_url):
-    engine = get_engine(app_db_url)
+    engine = open_app_database(app_db_url)
     assert accounts.bootstrap_accounts(engine, _prod()) == []      # nothing set: the login page explains
     with pytest.raises(AccountError, match="^ADMIN_USERNAME and ADMIN_PASSWORD"):
         accounts.bootstrap_accounts(engine, _prod(ADMIN_USERNAME="ops"))
@@ -333,7 +335,7 @@ def test_cli_user_commands(app_db_url, monkeypatch, capsys):
                           "--name", "Operator", "--email", "ops@example.com", "--litellm-user-id", "ops.l",
                           "--password-stdin", stdin="first-password-1\n")
     assert code == 0 and out.count("\n") == 1 and json.loads(out)["created"] == "ops"
-    engine = get_engine(app_db_url)
+    engine = open_app_database(app_db_url)
     ops = accounts.get_user(engine, "ops")
     assert (ops.display_name, ops.email, ops.litellm_user_id, ops.role) == ("Operator", "ops@example.com",
                                                                              "ops.l", "admin")

@@ -9,13 +9,13 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import insert
 
+from lib.appdb import open_app_database
 from lib.auth.audit import audit, audit_actions, audit_actors, audit_csv, audit_log, list_audit, mask
-from lib.core.db import get_engine
 
 
 @pytest.fixture
 def engine(app_db_url):
-    return get_engine(app_db_url)
+    return open_app_database(app_db_url)
 
 
 def test_mask_hides_every_secret_looking_key_at_any_depth():

@@ -14,6 +14,7 @@ from hypothesis import given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from lib.appdb import open_app_database
 from lib.auth.accounts import User
 from lib.auth.audit import list_audit
 from lib.auth.permissions import PermissionDenied
@@ -26,7 +27,6 @@ from lib.catalog.probe import (
     similarity,
     test_configuration,
 )
-from lib.core.db import get_engine
 from tests.support.models_endpoint import KEY, LOCAL_MODELS
 from tests.support.ports import free_port
 
@@ -225,7 +225,7 @@ def test_suggestions_are_the_closest_in_order(query, names):
 
 # -- audit, permission, CLI ------------------------------------------------------------------------
 def test_audit_records_url_model_outcome_never_the_key(tmp_path, local_backend):
-    engine = get_engine(f"sqlite:///{tmp_path}/app.db")
+    engine = open_app_database(f"sqlite:///{tmp_path}/app.db")
     r = test_configuration(engine, ADMIN, local_backend.replace("http://", "http://u:pw@") + "?token=zz", KEY,
                            "gpt-4o")
     assert r.result == "model_found"
@@ -237,7 +237,7 @@ def test_audit_records_url_model_outcome_never_the_key(tmp_path, local_backend):
 
 
 def test_readonly_may_not_test(tmp_path):
-    engine = get_engine(f"sqlite:///{tmp_path}/app.db")
+    engine = open_app_database(f"sqlite:///{tmp_path}/app.db")
     with pytest.raises(PermissionDenied, match="Admin access required to test model configurations"):
         test_configuration(engine, VIEWER, "https://h.example/v1", KEY, "m")
     assert list_audit(engine, action="models.test_config")["outcome"].tolist() == ["denied"]
@@ -256,7 +256,7 @@ def test_cli_test_config(tmp_path, local_backend, key, model, result, code):
     assert list(answer) == ["success", "result", "message", "suggestions", "latency_ms", "models_available"]
     assert answer["result"] == result and answer["success"] is (code == 0)
     assert key not in out.stdout + out.stderr
-    engine = get_engine(env["DATABASE_URL"])
+    engine = open_app_database(env["DATABASE_URL"])
     audit = list_audit(engine, action="models.test_config")
     assert audit["actor"].tolist() == ["cli"] and key not in json.dumps(audit.to_dict("records"), default=str)
     if result == "model_not_found":

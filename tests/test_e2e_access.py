@@ -8,9 +8,9 @@ import time
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from lib.appdb import open_app_database
 from lib.auth import accounts
 from lib.auth.audit import list_audit
-from lib.core.db import get_engine
 from lib.ui.navigation import available_pages
 from tests.support.browser import TIMEOUT, login, login_button, submit_login, wait_for_cookie, wait_idle
 
@@ -103,7 +103,7 @@ def test_a_cookie_works_until_logout_and_never_after(browser: Browser, streamlit
 
 
 def test_lockout_and_no_secret_in_pages_logs_or_audit(browser: Browser, streamlit_server):
-    engine = get_engine(streamlit_server.db_url)
+    engine = open_app_database(streamlit_server.db_url)
     admin = accounts.get_user(engine, "admin")
     right, wrong = "Right-pw-7f3a91", "Wrong-pw-c2e8d4"
     accounts.create_user(engine, admin, "mallory", right, "user", litellm_user_id="mallory.l")

@@ -187,7 +187,8 @@ def _formula_page() -> dict:
                                                                         "successful_requests", "total_tokens")}
     entry = {"metrics": total, "api_key_breakdown": keys}
     return {"results": [{"date": FORMULA_DAY.isoformat(), "metrics": total, "breakdown": {
-        "models": {"openai/gpt-4o": entry}, "providers": {"openai": entry}, "api_keys": keys, "entities": users}}]}
+        "models": {"openai/gpt-4o": entry}, "providers": {"openai": entry}, "api_keys": keys, "entities": users}}],
+        "metadata": {"page": 1, "total_pages": 1, "has_more": False}}
 
 
 @pytest.fixture(scope="module")

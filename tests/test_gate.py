@@ -56,7 +56,7 @@ def _refresh(env: Env, actor) -> None:
 
 
 def _sync(env: Env, actor) -> None:
-    from lib.catalog.models import sync_models_as
+    from lib.catalog.sync import sync_models_as
     sync_models_as(env.rt, actor)
 
 
@@ -176,9 +176,13 @@ def test_a_stopped_run_rolls_back_and_is_audited_interrupted(env):
 
 def test_a_refresh_refused_because_one_runs_is_not_audited(env):
     import lib.services
-    with env.rt.refresh_lock:           # a refresh of this process is running
+    from lib.core import leases
+    running = leases.acquire(env.engine, lib.services.REFRESH_LEASE, "scheduler", lib.services.REFRESH_LEASE_TTL)
+    try:
         with pytest.raises(lib.services.RefreshInProgress, match="already running"):
             _refresh(env, ADMIN)
+    finally:
+        leases.release(env.engine, running)
     assert list_audit(env.engine, action="usage.refresh").empty
 
 
@@ -212,8 +216,8 @@ def test_state_changing_buttons_are_disabled_with_the_reason_for_whoever_may_not
 
 # -- one error root --------------------------------------------------------------------------------
 def test_every_domain_error_is_a_console_error_and_keeps_the_builtin_callers_catch():
-    from lib.catalog.models import ModelSyncError, SyncInProgress
     from lib.catalog.probe import InvalidApiBase
+    from lib.catalog.sync import ModelSyncError, SyncInProgress
     from lib.cli import CliError
     from lib.core.settings import SettingsError
     from lib.litellm.client import LiteLLMError

@@ -18,10 +18,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert, select
 
+from lib.appdb import open_app_database
 from lib.auth.audit import list_audit
-from lib.catalog.models import sync_running
-from lib.core.db import get_engine, job_runs
-from lib.core.jobs import freshness, last_run, recent_runs
+from lib.catalog.browse import sync_running
+from lib.core import leases
+from lib.core.jobs import freshness, job_runs, last_run, recent_runs
 from lib.core.settings import Settings
 from lib.usage.store import UsageStore
 from tests.support.apptest import app_runtime, new_app, start_session
@@ -60,9 +61,9 @@ def killed(child: subprocess.Popen) -> None:
 
 RUN_A_JOB = """
 import os, sys
-from lib.core.db import get_engine
+from lib.appdb import open_app_database
 from lib.core.jobs import record_job
-with record_job(get_engine(os.environ["DATABASE_URL"]), {job!r}, "cli"):
+with record_job(open_app_database(os.environ["DATABASE_URL"]), {job!r}, "cli"):
     print("ready", flush=True)
     sys.stdin.read()
 """
@@ -73,7 +74,7 @@ def job_in_child(env: dict, job: str) -> subprocess.Popen:
 
 
 def test_a_killed_backfill_is_marked_abandoned_at_the_next_start_and_a_live_one_is_not(env):
-    engine = get_engine(env["DATABASE_URL"])
+    engine = open_app_database(env["DATABASE_URL"])
     dead = job_in_child(env, "backfill")
     killed(dead)
     alive = job_in_child(env, "refresh_today")
@@ -92,7 +93,7 @@ def test_a_killed_backfill_is_marked_abandoned_at_the_next_start_and_a_live_one_
 
 
 def test_the_sidebar_does_not_show_a_killed_refresh_as_running(env):
-    engine = get_engine(env["DATABASE_URL"])
+    engine = open_app_database(env["DATABASE_URL"])
     killed(job_in_child(env, "refresh_today"))
     info = freshness(engine)
     assert not info["running"]
@@ -101,7 +102,7 @@ def test_the_sidebar_does_not_show_a_killed_refresh_as_running(env):
 
 
 def test_a_run_on_another_host_is_abandoned_only_when_its_heartbeat_stops(env):
-    engine = get_engine(env["DATABASE_URL"])
+    engine = open_app_database(env["DATABASE_URL"])
     now = datetime.now(timezone.utc)
     with engine.begin() as c:
         for job, started, beat in (("refresh_today", now - timedelta(hours=2), now - timedelta(hours=1)),
@@ -155,16 +156,16 @@ def test_no_file_is_removed_while_another_writer_holds_the_store(tmp_path):
 
 HOLD_THE_SYNC_LEASE = """
 import os, sys
-from lib.core.db import get_engine
-from lib.catalog.models import acquire_sync_lock
-acquire_sync_lock(get_engine(os.environ["DATABASE_URL"]), "scheduler")
+from lib.appdb import open_app_database
+from lib.catalog.sync import acquire_sync_lease
+acquire_sync_lease(open_app_database(os.environ["DATABASE_URL"]), "scheduler")
 print("ready", flush=True)
 sys.stdin.read()
 """
 
 
 def test_a_killed_model_sync_does_not_block_the_next_one_and_a_live_one_still_does(env):
-    engine = get_engine(env["DATABASE_URL"])
+    engine = open_app_database(env["DATABASE_URL"])
     killed(started_child(env, HOLD_THE_SYNC_LEASE))
     assert sync_running(engine) is None                 # the Models page does not say "a sync is running"
     done = cli(env, "sync-models", "--wait", "0")
@@ -177,6 +178,39 @@ def test_a_killed_model_sync_does_not_block_the_next_one_and_a_live_one_still_do
         assert refused.returncode == 1 and "already running" in refused.stderr
     finally:
         child.communicate("", timeout=60)
+
+
+REFRESH_IN_PROGRESS = """
+import sys
+from lib import services
+from lib.core.settings import load_settings
+
+
+def fetching(*args, **kwargs):          # a refresh under way: it holds the lease while it fetches
+    print("ready", flush=True)
+    sys.stdin.read()
+
+
+services.refresh_today = fetching
+services.run_refresh_today(load_settings(), "cli")
+"""
+
+
+def test_a_refresh_in_another_process_is_refused_until_that_process_dies(env):
+    from lib.services import RefreshInProgress, run_refresh_today
+    settings = Settings(DATABASE_URL=env["DATABASE_URL"], DUCKDB_PATH=env["DUCKDB_PATH"], LITELLM_BASE_URL="")
+    engine = open_app_database(env["DATABASE_URL"])
+    child = started_child(env, REFRESH_IN_PROGRESS)
+    try:
+        assert leases.holder(engine, "refresh_today").owner == "cli"
+        with pytest.raises(RefreshInProgress, match=r"^A refresh is already running; try again in a moment\.$"):
+            run_refresh_today(settings, "admin")
+    finally:
+        killed(child)
+    run_refresh_today(settings, "admin")                        # its holder died: free at once, no expiry wait
+    assert last_run(engine, "refresh_today")["trigger"] == "admin"
+    assert last_run(engine, "refresh_today")["status"] == "success"
+    assert leases.holder(engine, "refresh_today") is None
 
 
 def test_a_refresh_cut_short_by_a_page_interaction_is_audited_and_not_left_running(demo_env, monkeypatch):
@@ -201,17 +235,20 @@ def test_a_refresh_cut_short_by_a_page_interaction_is_audited_and_not_left_runni
     assert run["status"] == "interrupted" and run["trigger"] == "admin" and run["finished_at"] is not None
     with engine.connect() as c:
         assert c.execute(select(job_runs.c.id).where(job_runs.c.status == "running")).first() is None
-    assert not app_runtime(demo_env).refresh_lock.locked()
+    assert leases.holder(engine, lib.services.REFRESH_LEASE) is None
 
 
 def test_a_database_of_the_previous_release_gains_run_owners_and_keeps_its_runs(app_db_url):
     from sqlalchemy import create_engine, inspect, text
 
-    from lib.core.db import MIGRATIONS, init_db, schema_version, utcnow
+    from lib.core.clock import utcnow
+    from lib.core.db import init_db, schema_version
+    from lib.migrations import MIGRATIONS
+    run_owners = 5      # the migration's number
     previous = create_engine(app_db_url)
     with previous.begin() as c:      # the schema before run owners: every earlier migration, without the new columns
         schema_version.create(c)
-        for number, migrate in enumerate(MIGRATIONS[:-1], start=1):
+        for number, migrate in enumerate(MIGRATIONS[:run_owners - 1], start=1):
             migrate(c)
             c.execute(insert(schema_version).values(version=number, applied_at=utcnow()))
         for table, columns in (("job_runs", ("owner_host", "owner_pid", "owner_started", "heartbeat_at")),
@@ -220,12 +257,13 @@ def test_a_database_of_the_previous_release_gains_run_owners_and_keeps_its_runs(
                 c.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
         c.execute(text("INSERT INTO job_runs (job, trigger, started_at, status) VALUES "
                        "('backfill', 'startup', :at, 'running')"), {"at": utcnow() - timedelta(days=1)})
-    assert init_db(previous) == len(MIGRATIONS)
+    assert init_db(previous, MIGRATIONS[:run_owners]) == run_owners
     insp = inspect(previous)
     job_columns = {c["name"] for c in insp.get_columns("job_runs")}
     assert {"owner_host", "owner_pid", "owner_started", "heartbeat_at"} <= job_columns
     assert {"holder_host", "holder_pid"} <= {c["name"] for c in insp.get_columns("sync_locks")}
+    assert init_db(previous, MIGRATIONS) == len(MIGRATIONS)      # and every later one
     previous.dispose()
-    engine = get_engine(app_db_url)
+    engine = open_app_database(app_db_url)
     assert freshness(engine)["unfinished"]     # a day-old run of the previous release, with no sign of life since
     assert last_run(engine, "backfill")["status"] == "abandoned"

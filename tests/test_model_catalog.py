@@ -15,31 +15,23 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import select, update
 
+from lib.appdb import open_app_database
 from lib.auth.accounts import User
 from lib.auth.audit import list_audit
 from lib.auth.permissions import PermissionDenied
-from lib.catalog.models import (
-    LOCK_NAME,
+from lib.catalog.browse import catalogue, facets, filter_catalogue, last_sync, sync_history, sync_running, with_usage
+from lib.catalog.parse import catalogue_rows, changed_fields
+from lib.catalog.sync import (
+    JOB_NAME,
     ModelSyncError,
     SyncInProgress,
-    acquire_sync_lock,
-    catalogue,
-    catalogue_rows,
-    changed_fields,
-    facets,
-    filter_catalogue,
-    last_sync,
-    release_sync_lock,
+    acquire_sync_lease,
     run_model_sync,
-    sync_history,
-    sync_locks,
     sync_models,
     sync_models_as,
-    sync_running,
-    with_usage,
 )
-from lib.core.db import get_engine, job_runs
-from lib.core.jobs import last_run
+from lib.core.jobs import job_runs, last_run
+from lib.core.leases import leases, release
 from lib.core.settings import load_settings
 from lib.litellm.client import LiteLLMUnreachable
 from lib.litellm.schemas import ModelInfoResponse
@@ -88,7 +80,7 @@ class FakeClient:
 
 @pytest.fixture
 def engine(app_db_url):
-    return get_engine(app_db_url)
+    return open_app_database(app_db_url)
 
 
 def _rows(engine):
@@ -224,7 +216,7 @@ def test_failure_changes_nothing_and_is_recorded(engine):
 
 def test_database_error_mid_sync_rolls_back_everything(engine, monkeypatch):
     sync_models(engine, FakeClient(BASE[:2]), "scheduler")
-    import lib.catalog.models as mc
+    import lib.catalog.sync as mc
     real, calls = mc.audit, []
 
     def audit_fails_once(*args, **kwargs):              # the audit row is the last write of the transaction
@@ -245,14 +237,14 @@ def test_backend_keys_are_stored_nowhere(engine):
     sync_models(engine, FakeClient([e]), "alice")
     with engine.connect() as c:
         from lib.auth.audit import audit_log
-        from lib.catalog.models import model_catalog, model_sync_runs
+        from lib.catalog.tables import model_catalog
         dump = json.dumps([[dict(r) for r in c.execute(select(t)).mappings()]
-                           for t in (model_catalog, model_sync_runs, audit_log)], default=str)
+                           for t in (model_catalog, job_runs, audit_log)], default=str)
     assert "sk-very-secret" not in dump and "pw@" not in dump
 
 
 def _catalogue_rows(engine) -> list[tuple]:
-    from lib.catalog.models import model_catalog
+    from lib.catalog.tables import model_catalog
     with engine.connect() as c:
         return [tuple(r) for r in c.execute(select(model_catalog).order_by(model_catalog.c.name))]
 
@@ -297,14 +289,14 @@ def test_allow_empty_marks_every_model_unavailable(engine):
 
 
 def test_cli_sync_models_allow_empty_is_passed_on(monkeypatch, demo_rt):
-    import lib.catalog.models
+    import lib.catalog.sync
     from lib.cli import build_parser
     seen = {}
 
     def fake_sync(rt, trigger, **kw):
         seen.update(kw)
         raise ModelSyncError("stop here")
-    monkeypatch.setattr(lib.catalog.models, "run_model_sync", fake_sync)
+    monkeypatch.setattr(lib.catalog.sync, "run_model_sync", fake_sync)
     for argv, expected in ((["sync-models"], False), (["sync-models", "--allow-empty"], True)):
         args = build_parser().parse_args(argv)
         assert args.func(args, demo_rt) == 1 and seen["allow_empty"] is expected
@@ -353,34 +345,35 @@ def test_many_concurrent_syncs_stay_consistent(engine):
 
 
 def test_expired_lease_is_taken_over_and_the_stale_sync_cannot_commit(engine):
-    stale = acquire_sync_lock(engine, "crashed")
+    stale = acquire_sync_lease(engine, "crashed")
     with pytest.raises(SyncInProgress):
-        acquire_sync_lock(engine, "alice")
+        acquire_sync_lease(engine, "alice")
     with engine.begin() as c:                                   # the holder crashed long ago
-        c.execute(update(sync_locks).where(sync_locks.c.name == LOCK_NAME).values(
-            expires_at=sync_locks.c.acquired_at - timedelta(seconds=1)))
-    fresh = acquire_sync_lock(engine, "alice")
+        c.execute(update(leases).where(leases.c.name == JOB_NAME).values(
+            expires_at=leases.c.acquired_at - timedelta(seconds=1)))
+    fresh = acquire_sync_lease(engine, "alice")
     with pytest.raises(SyncInProgress, match="expired"):
         sync_models(engine, FakeClient(BASE), "crashed", lease=stale)
     assert catalogue(engine).empty
     sync_models(engine, FakeClient(BASE), "alice", lease=fresh)
-    release_sync_lock(engine, fresh)
+    release(engine, fresh)
     assert len(_rows(engine)) == 5 and sync_running(engine) is None
 
 
 def test_a_sync_in_another_process_is_refused_while_one_runs(app_db_url):
-    engine = get_engine(app_db_url)
-    lease = acquire_sync_lock(engine, "scheduler")
+    engine = open_app_database(app_db_url)
+    lease = acquire_sync_lease(engine, "scheduler")
     code = ("import sys; sys.path.insert(0, '.');"
-            "from lib.core.db import get_engine; from lib.catalog.models import acquire_sync_lock, SyncInProgress\n"
-            "try:\n  acquire_sync_lock(get_engine(sys.argv[1]), 'cli', wait_s=0.5)\nexcept SyncInProgress as e:\n"
+            "from lib.appdb import open_app_database; from lib.catalog.sync import acquire_sync_lease, SyncInProgress\n"
+            "try:\n  acquire_sync_lease(open_app_database(sys.argv[1]), 'cli', wait_s=0.5)\n"
+            "except SyncInProgress as e:\n"
             "  print('refused:', e)\nelse:\n  print('acquired')")
     try:
         out = subprocess.run([sys.executable, "-c", code, app_db_url], cwd=ROOT, capture_output=True, text=True,
                              timeout=60)
         assert out.stdout.startswith("refused: A model sync is already running (started by scheduler"), out.stderr
     finally:
-        release_sync_lock(engine, lease)
+        release(engine, lease)
     out = subprocess.run([sys.executable, "-c", code, app_db_url], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "acquired", out.stderr
 
@@ -425,14 +418,14 @@ def test_only_admins_may_sync(demo_rt):
 
 def test_user_sync_is_refused_at_once_while_the_scheduler_syncs(demo_rt):
     engine = demo_rt.engine
-    lease = acquire_sync_lock(engine, "scheduler")
+    lease = acquire_sync_lease(engine, "scheduler")
     try:
         started = time.monotonic()
         with pytest.raises(SyncInProgress, match="started by scheduler"):
             sync_models_as(demo_rt, User("root", "Root", None, "admin", None, True))
         assert time.monotonic() - started < 5
     finally:
-        release_sync_lock(engine, lease)
+        release(engine, lease)
     with engine.connect() as c:
         assert c.execute(select(job_runs)).first() is None                    # refused: no run recorded
 

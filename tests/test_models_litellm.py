@@ -18,9 +18,11 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import select
 
+from lib.appdb import open_app_database
 from lib.auth.audit import list_audit
-from lib.catalog.models import catalogue, run_model_sync, sync_history, sync_models
-from lib.core.db import get_engine, job_runs
+from lib.catalog.browse import catalogue, sync_history
+from lib.catalog.sync import run_model_sync, sync_models
+from lib.core.jobs import job_runs
 from lib.core.settings import load_settings
 from lib.litellm.client import LiteLLMClient
 from lib.runtime import Runtime
@@ -90,7 +92,7 @@ def test_first_sync_finds_every_configured_model_and_the_second_changes_nothing(
     expected = _public_names(proxy)
     assert CONFIGURED <= expected
     first = run_model_sync(rt, "scheduler")
-    engine = get_engine(settings.DATABASE_URL)
+    engine = open_app_database(settings.DATABASE_URL)
     df = catalogue(engine).set_index("name")
     assert set(df.index) == expected and first.total == len(expected) and first.new == len(expected)
 
@@ -125,7 +127,7 @@ def settings_backend(proxy) -> str:
 
 
 def test_new_updated_unavailable_and_back(rt, settings, proxy, litellm_harness):
-    engine = get_engine(settings.DATABASE_URL)
+    engine = open_app_database(settings.DATABASE_URL)
     run_model_sync(rt, "scheduler")
     name = f"mm-test-{uuid.uuid4().hex[:8]}"
 
@@ -166,7 +168,7 @@ def test_new_updated_unavailable_and_back(rt, settings, proxy, litellm_harness):
 
 
 def test_delete_and_new_with_another_price_is_an_update(rt, settings, proxy, litellm_harness):
-    engine = get_engine(settings.DATABASE_URL)
+    engine = open_app_database(settings.DATABASE_URL)
     name = f"mm-test-{uuid.uuid4().hex[:8]}"
     old_id = _add(proxy, litellm_harness, name, 1e-6, 2e-6)
     assert name in run_model_sync(rt, "alice").new_models
@@ -182,7 +184,7 @@ def test_delete_and_new_with_another_price_is_an_update(rt, settings, proxy, lit
 
 def test_scheduler_and_manual_sync_together_stay_consistent(rt, settings, proxy, litellm_harness):
     """The scheduler's job and an admin's sync at the same moment: both complete, one after the other."""
-    engine = get_engine(settings.DATABASE_URL)
+    engine = open_app_database(settings.DATABASE_URL)
     name = f"mm-test-{uuid.uuid4().hex[:8]}"
     _add(proxy, litellm_harness, name, 1e-6, 2e-6)
     expected = _public_names(proxy)
@@ -221,7 +223,7 @@ def test_syncs_in_two_processes_stay_consistent(rt, settings, proxy):
     expected = _public_names(proxy)
     env = {"DATABASE_URL": settings.DATABASE_URL, "DUCKDB_PATH": settings.DUCKDB_PATH, "PATH": "/usr/bin:/bin",
            "LITELLM_BASE_URL": settings.LITELLM_BASE_URL, "LITELLM_API_KEY": settings.LITELLM_API_KEY}
-    get_engine(settings.DATABASE_URL)                                       # schema first, as the app does
+    open_app_database(settings.DATABASE_URL)                                       # schema first, as the app does
     procs = [subprocess.Popen([sys.executable, "-m", "lib.cli", "sync-models", "--wait", "60"], cwd=ROOT,
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     local = run_model_sync(rt, "admin")
@@ -229,23 +231,23 @@ def test_syncs_in_two_processes_stay_consistent(rt, settings, proxy):
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
     stats = [json.loads(o[0]) for o in outs] + [local.as_dict()]
     assert sum(s["new"] for s in stats) == len(expected) and sum(s["updated"] for s in stats) == 0
-    df = catalogue(get_engine(settings.DATABASE_URL))
+    df = catalogue(open_app_database(settings.DATABASE_URL))
     assert set(df["name"]) == expected and df["name"].is_unique
 
 
 def test_sync_models_with_the_real_client_directly(rt, settings, litellm_harness):
-    engine = get_engine(settings.DATABASE_URL)
+    engine = open_app_database(settings.DATABASE_URL)
     with LiteLLMClient(settings.LITELLM_BASE_URL, settings.LITELLM_API_KEY) as client:
         r = sync_models(engine, client, "alice")
     assert r.total >= len(CONFIGURED) and CONFIGURED <= set(r.new_models)
 
 
 def test_wrong_master_key_fails_cleanly(rt, settings, litellm_harness, tmp_path):
-    from lib.catalog.models import ModelSyncError
+    from lib.catalog.sync import ModelSyncError
     bad = settings.model_copy(update={"LITELLM_API_KEY": "sk-wrong"})
     run_model_sync(rt, "scheduler")
     with pytest.raises(ModelSyncError, match="refused the API key"):
         run_model_sync(Runtime(bad), "alice")
-    engine = get_engine(settings.DATABASE_URL)
+    engine = open_app_database(settings.DATABASE_URL)
     assert sync_history(engine)["status"].tolist() == ["failed", "partial"]
     assert catalogue(engine)["available"].all()

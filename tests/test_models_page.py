@@ -9,10 +9,10 @@ import sys
 import pytest
 
 from lib.auth.audit import list_audit
-from lib.catalog.models import ModelSyncError, acquire_sync_lock, release_sync_lock, sync_models
-from lib.core.db import get_engine
+from lib.catalog.sync import ModelSyncError, acquire_sync_lease, sync_models
+from lib.core.leases import release
 from lib.litellm.client import LiteLLMUnreachable
-from tests.support.apptest import app_as
+from tests.support.apptest import app_as, app_runtime
 from tests.support.models_endpoint import KEY
 from tests.test_model_catalog import BASE, FakeClient, dep
 from tests.test_text_safety import displayed, live_markup, rewrites
@@ -38,7 +38,7 @@ def test_user_gets_403_and_no_data(demo_env):
 
 
 def test_readonly_sees_the_catalogue_with_disabled_actions(demo_env):
-    sync_models(get_engine(demo_env.DATABASE_URL), FakeClient(BASE), "scheduler")
+    sync_models(app_runtime(demo_env).engine, FakeClient(BASE), "scheduler")
     at = _page(demo_env, "viewer")
     assert [t.value for t in at.title] == ["Models"]
     sync = at.button(key="models_sync")
@@ -66,7 +66,7 @@ def test_admin_refresh_shows_the_last_synchronization(demo_env):
     assert browser["requests_30d"].sum() > 0                       # usage of the last 30 days, from the store
     row = browser.set_index("name").loc["gpt-4o"]
     assert row["input_cost_per_1m"] == pytest.approx(2.5)
-    audit = list_audit(get_engine(demo_env.DATABASE_URL), actor="admin", action="models.sync")
+    audit = list_audit(app_runtime(demo_env).engine, actor="admin", action="models.sync")
     assert audit["outcome"].tolist()[0] == "success"
 
 
@@ -83,7 +83,7 @@ def test_browser_filters(demo_env):
 
 
 def test_partial_success_is_a_warning_with_the_problems(demo_env):
-    engine = get_engine(demo_env.DATABASE_URL)
+    engine = app_runtime(demo_env).engine
     sync_models(engine, FakeClient(BASE + [dep("no-price", "anthropic/x", "np", None, None)]), "scheduler")
     at = _page(demo_env, "admin")
     assert any(t.startswith("Partial success") for t in _texts(at, "warning")), _texts(at, "warning")
@@ -91,7 +91,7 @@ def test_partial_success_is_a_warning_with_the_problems(demo_env):
 
 
 def test_failure_is_red_and_the_previous_results_stay(demo_env):
-    engine = get_engine(demo_env.DATABASE_URL)
+    engine = app_runtime(demo_env).engine
     sync_models(engine, FakeClient(BASE), "scheduler")
     with pytest.raises(ModelSyncError):
         sync_models(engine, FakeClient(BASE, error=LiteLLMUnreachable("Cannot reach LiteLLM at http://x")), "cron")
@@ -103,14 +103,14 @@ def test_failure_is_red_and_the_previous_results_stay(demo_env):
 
 
 def test_sync_refused_while_another_runs(demo_env):
-    engine = get_engine(demo_env.DATABASE_URL)
-    lease = acquire_sync_lock(engine, "scheduler")
+    engine = app_runtime(demo_env).engine
+    lease = acquire_sync_lease(engine, "scheduler")
     try:
         at = _page(demo_env, "admin")
         at = at.button(key="models_sync").click().run()
         assert any("already running (started by scheduler" in w for w in _texts(at, "warning"))
     finally:
-        release_sync_lock(engine, lease)
+        release(engine, lease)
 
 
 def test_test_configuration_form(demo_env, local_backend):
@@ -130,7 +130,7 @@ def test_test_configuration_form(demo_env, local_backend):
     at.text_input(key="models_test_key").input("sk-wrong-key-000")
     at = at.button(key="models_test_submit").click().run()
     assert any(e.startswith("Authentication failed") for e in _texts(at, "error"))
-    audit = list_audit(get_engine(demo_env.DATABASE_URL), action="models.test_config")
+    audit = list_audit(app_runtime(demo_env).engine, action="models.test_config")
     assert audit["outcome"].tolist()[:3] == ["auth_error", "model_not_found", "model_found"]
     dump = json.dumps(audit.to_dict("records"), default=str)
     assert KEY not in dump and "sk-wrong-key-000" not in dump
@@ -144,7 +144,7 @@ HTML_NAME = "<b>bold</b><a href=x>"
 
 def test_model_names_with_markup_are_shown_as_typed(demo_env):
     """LiteLLM's model names are data: a name with markdown or HTML is no link, image or bold text."""
-    engine = get_engine(demo_env.DATABASE_URL)
+    engine = app_runtime(demo_env).engine
     sync_models(engine, FakeClient(BASE + [dep(MARKDOWN_NAME, "openai/evil", "id-evil", None, None),
                                            dep(HTML_NAME, "openai/evil-2", "id-evil-2")]), "scheduler")
     at = _page(demo_env, "admin")

@@ -19,8 +19,9 @@ from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from lib.catalog.models import ModelSyncError, model_catalog, sync_models
-from lib.core.db import get_engine
+from lib.appdb import open_app_database
+from lib.catalog.sync import ModelSyncError, sync_models
+from lib.catalog.tables import model_catalog
 from lib.litellm.client import LiteLLMBadResponse, LiteLLMClient
 from lib.litellm.demo import DemoLiteLLM, aggregate
 from lib.usage.ingest import IngestError, backfill
@@ -198,10 +199,9 @@ def _serving(doc) -> LiteLLMClient:
 @pytest.fixture(scope="module")
 def app_engine(tmp_path_factory):
     """One app database for every example: each starts with a sync of the unmangled list."""
-    from lib.core import db as appdb
-    url = f"sqlite:///{tmp_path_factory.mktemp('fuzz')}/app.db"
-    yield get_engine(url)
-    appdb._engines.pop(url).dispose()
+    engine = open_app_database(f"sqlite:///{tmp_path_factory.mktemp('fuzz')}/app.db")
+    yield engine
+    engine.dispose()
 
 
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

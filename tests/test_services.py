@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from lib import services
+from lib.core import leases
 from lib.core.jobs import last_run, recent_runs
 from lib.core.settings import load_settings
 from lib.runtime import Runtime
@@ -32,9 +33,30 @@ def test_failed_refresh_is_recorded_with_its_error(down):
 
 
 def test_second_refresh_in_the_same_process_is_refused(down):
-    with down.refresh_lock:             # a refresh of this process is running
-        with pytest.raises(services.RefreshInProgress):
+    engine = down.engine
+    lease = leases.acquire(engine, services.REFRESH_LEASE, "scheduler", services.REFRESH_LEASE_TTL)
+    try:
+        with pytest.raises(services.RefreshInProgress,
+                           match=r"^A refresh is already running; try again in a moment\.$"):
             services.run_refresh_today(down, "admin")
+    finally:
+        leases.release(engine, lease)
+
+
+def test_a_refresh_asked_to_wait_runs_once_the_running_one_ends(down, monkeypatch):
+    engine = down.engine
+    running = leases.acquire(engine, services.REFRESH_LEASE, "scheduler", services.REFRESH_LEASE_TTL)
+    waited = []
+
+    def the_running_refresh_ends(seconds):      # the waiter polls: let the running refresh end during its first wait
+        waited.append(seconds)
+        leases.release(engine, running)
+    monkeypatch.setattr(leases.time, "sleep", the_running_refresh_ends)
+    with pytest.raises(IngestError):            # it ran (LiteLLM is down here), after waiting
+        services.run_refresh_today(down, "cli", wait=True)
+    assert len(waited) == 1
+    assert last_run(engine, "refresh_today")["trigger"] == "cli"
+    assert leases.holder(engine, services.REFRESH_LEASE) is None
 
 
 def test_one_scheduler_per_process(down):

@@ -12,7 +12,7 @@ import secrets
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -24,10 +24,10 @@ from sqlalchemy.exc import IntegrityError
 from lib.auth.audit import audit
 from lib.auth.gate import perform
 from lib.auth.permissions import ROLES
-from lib.core.db import metadata, utcnow
+from lib.core.clock import as_aware, utcnow
+from lib.core.db import metadata
 from lib.core.errors import ConsoleError
 from lib.core.files import make_private_dir, restrict_to_owner
-from lib.core.jobs import as_aware
 
 users = Table(
     "users", metadata,
@@ -337,7 +337,7 @@ def open_session(engine, username: str, cookie_exp: float) -> str:
     sid = secrets.token_hex(16)
     with engine.begin() as c:
         # sessions whose cookie expired a day ago can never be used again: drop them
-        c.execute(sessions.delete().where(sessions.c.cookie_exp < datetime.now(timezone.utc).timestamp() - 86400))
+        c.execute(sessions.delete().where(sessions.c.cookie_exp < utcnow().timestamp() - 86400))
         c.execute(insert(sessions).values(id=sid, username=normalize_username(username), cookie_exp=cookie_exp,
                                           created_at=utcnow()))
     return sid
@@ -349,7 +349,7 @@ def session_user(engine, username: str, cookie_exp: float) -> User | None:
         ok = c.execute(select(sessions.c.id).where(
             sessions.c.username == username, sessions.c.cookie_exp == cookie_exp,
             sessions.c.revoked_at.is_(None))).first()
-    if not ok or cookie_exp < datetime.now(timezone.utc).timestamp():
+    if not ok or cookie_exp < utcnow().timestamp():
         return None
     user = get_user(engine, username)
     return user if user and user.enabled else None

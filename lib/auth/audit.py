@@ -7,7 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 import pandas as pd
 from sqlalchemy import JSON, Column, DateTime, Integer, String, Table, insert, select
 
-from lib.core.db import metadata, utcnow
+from lib.core.clock import utcnow
+from lib.core.db import metadata
 from lib.core.text_safety import spreadsheet_csv
 
 audit_log = Table(

@@ -1,1 +1,1 @@
-"""The models catalogue: sync from LiteLLM, browsing, and configuration tests."""
+"""The models catalogue: its table, LiteLLM's model list parsed, the sync, browsing, and configuration tests."""

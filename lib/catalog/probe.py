@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from lib.core.errors import ConsoleError
+from lib.core.urls import without_credentials
 
 DEFAULT_TIMEOUT_S = 10.0
 MAX_SUGGESTIONS = 5
@@ -50,23 +51,10 @@ class InvalidApiBase(ConsoleError, ValueError):
     """The API base typed is not a usable URL; the message says how to write one."""
 
 
-def _clean(url: str) -> str:
-    """For messages and the audit: no user:password@, no query string, no fragment."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return urlunsplit((parts.scheme, host + (f":{port}" if port else ""), parts.path, "", ""))
-
-
 def clean_api_base(api_base: str) -> str:
     """The API base as shown and audited (credentials and query removed); the raw text if it is not a URL."""
     try:
-        return _clean(api_base.strip()) if "://" in (api_base or "") else (api_base or "").strip()
+        return without_credentials(api_base.strip()) if "://" in (api_base or "") else (api_base or "").strip()
     except ValueError:
         return "(invalid URL)"
 
@@ -199,7 +187,7 @@ def probe_config(api_base: str, api_key: str, model: str, *, timeout_s: float = 
     if api_key and not _HEADER_SAFE.fullmatch(api_key):
         return ProbeResult(False, "auth_error", "Authentication failed: the API key contains characters that cannot "
                            "be sent (spaces, line breaks or non-ASCII); check that it was pasted whole.",
-                           url=_clean(urls[0]))
+                           url=without_credentials(urls[0]))
     headers = {"Accept": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
@@ -207,7 +195,7 @@ def probe_config(api_base: str, api_key: str, model: str, *, timeout_s: float = 
                       headers=headers) as http:
         deadline = time.perf_counter() + timeout_s
         for i, url in enumerate(urls):
-            shown = _clean(url)
+            shown = without_credentials(url)
             started = time.perf_counter()
             # a fallback URL gets what is left of the one timeout
             limit = httpx.Timeout(max(0.1, deadline - started)) if i else httpx.USE_CLIENT_DEFAULT

@@ -9,10 +9,11 @@ import argparse
 import json
 import os
 import sys
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from pathlib import Path
 
 from lib.cli.args import Parser, text_arg
+from lib.core.clock import utcnow
 from lib.core.errors import ConsoleError
 from lib.core.settings import load_settings
 from lib.runtime import Runtime
@@ -30,7 +31,7 @@ def _date(text: str) -> date:
         day = date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-    latest = datetime.now(timezone.utc).date() + timedelta(days=1)
+    latest = utcnow().date() + timedelta(days=1)
     if not EARLIEST_DATE <= day <= latest:
         raise argparse.ArgumentTypeError(f"{day} is outside the dates this console keeps ({EARLIEST_DATE} to "
                                          f"{latest}, UTC)")

@@ -35,7 +35,7 @@ def cmd_test_config(args, rt) -> int:
 
 
 def cmd_sync_models(args, rt) -> int:
-    from lib.catalog.models import ModelSyncError, SyncInProgress, run_model_sync
+    from lib.catalog.sync import ModelSyncError, SyncInProgress, run_model_sync
     from lib.services import recover_interrupted_work
     recover_interrupted_work(rt.engine)     # a CLI start: runs and the lease of dead syncs
     try:

@@ -1,38 +1,23 @@
 """The app database (SQLAlchemy 2): SQLite under data/ by default, PostgreSQL via DATABASE_URL (psycopg 3).
 
-Schema changes are a numbered list of migrations applied at start, each in its own transaction, with
-the applied number kept in `schema_version`; the operator never runs SQL by hand. Concurrent starts
-(app + CLI) are safe: a migration that another process already applied is skipped.
+Schema changes are a numbered list of migrations (lib/migrations.py, the one module that knows every domain's
+tables) applied at start, each in its own transaction, with the applied number kept in `schema_version`; the
+operator never runs SQL by hand. This module runs a list it is given and imports no domain. Concurrent starts
+(app + CLI) are safe: every migration transaction first takes one database-wide lock, so a second process
+waits, then finds the work done.
 """
 from __future__ import annotations
 
-import threading
+import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 
-from sqlalchemy import (
-    JSON,
-    Column,
-    DateTime,
-    Float,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-    insert,
-    inspect,
-    select,
-    text,
-)
+from sqlalchemy import Column, DateTime, Integer, MetaData, Table, create_engine, event, insert, inspect, select, text
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 
+from lib.core.clock import utcnow
 from lib.core.files import create_private_file, make_private_dir, restrict_to_owner
 
 metadata = MetaData()
@@ -43,61 +28,19 @@ schema_version = Table(
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
 
-job_runs = Table(
-    "job_runs", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("job", String(64), nullable=False, index=True),          # e.g. refresh_today, backfill
-    Column("trigger", String(128), nullable=False),                 # "scheduler", "startup", "cli" or a username
-    Column("started_at", DateTime(timezone=True), nullable=False, index=True),
-    Column("finished_at", DateTime(timezone=True)),
-    Column("status", String(16), nullable=False),   # running | success | failed | interrupted | abandoned
-    Column("rows", Integer),
-    Column("details", JSON),
-    Column("error", Text),
-    # the process running it (lib.core.jobs.ProcessOwner), so a run whose process died can be told from a live one
-    Column("owner_host", String(255)),
-    Column("owner_pid", Integer),
-    Column("owner_started", Float),                                 # the pid's start time: a reused pid differs
-    Column("heartbeat_at", DateTime(timezone=True)),                # updated while it runs (other hosts' runs)
-)
+Migration = Callable[[Connection], None]
+SQLITE_BUSY_TIMEOUT_S = 30      # how long a SQLite connection waits for another's write lock
 
 
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
-
-
-def _migration_1(conn: Connection) -> None:
-    job_runs.create(conn, checkfirst=True)
-
-
-def _migration_2(conn: Connection) -> None:
-    from lib.auth.accounts import sessions, users  # tables live beside their logic
-    from lib.auth.audit import audit_log
-    for table in (users, sessions, audit_log):
-        table.create(conn, checkfirst=True)
-
-
-# Append new migrations at the end; never edit or reorder applied ones.
-MIGRATIONS = [_migration_1, _migration_2]
-
-_engines: dict[str, Engine] = {}
-_engines_lock = threading.Lock()
-
-
-def get_engine(database_url: str) -> Engine:
-    """One engine (connection pool) per URL per process, schema brought up to date on first use."""
-    with _engines_lock:
-        engine = _engines.get(database_url)
-        if engine is None:
-            if database_url.startswith("sqlite:///"):
-                _create_private_sqlite_file(database_url)
-                engine = create_engine(database_url, connect_args={"timeout": 30, "check_same_thread": False})
-                event.listen(engine, "connect", _sqlite_pragmas)
-            else:
-                engine = create_engine(database_url, pool_pre_ping=True)
-            init_db(engine)
-            _engines[database_url] = engine
+def new_engine(database_url: str) -> Engine:
+    """An engine (connection pool) for the URL; a SQLite file is created private first. No schema work."""
+    if database_url.startswith("sqlite:///"):
+        _create_private_sqlite_file(database_url)
+        engine = create_engine(database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S,
+                                                           "check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+    return create_engine(database_url, pool_pre_ping=True)
 
 
 def _create_private_sqlite_file(database_url: str) -> None:
@@ -118,44 +61,55 @@ def _create_private_sqlite_file(database_url: str) -> None:
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")      # readers do not block the scheduler's writes
+    _use_wal(cur)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
 
 
+def _use_wal(cur) -> None:
+    """WAL: readers do not block the scheduler's writes. The database file keeps the mode, so only a new one
+    switches; SQLite refuses that switch at once, without waiting out its busy timeout, while another process
+    writes the file in the old mode (waiting could deadlock). That happens only when processes start together
+    on a new database (app + CLI), and the right answer is to switch once that write ends: so retry, for as
+    long as the busy timeout would have waited."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_S
+    while True:
+        try:
+            cur.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 def current_version(conn: Connection) -> int:
-    schema_version.create(conn, checkfirst=True)
     return conn.execute(select(schema_version.c.version).order_by(schema_version.c.version.desc())).scalar() or 0
 
 
-def init_db(engine: Engine) -> int:
-    """Apply pending migrations; returns the schema version.
+@contextmanager
+def _schema_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction whose first statement takes the database-wide schema lock, held until it ends.
 
-    Two processes starting on a new database (app + CLI) may race on "check, then create": PostgreSQL
-    serialises them with an advisory lock; on SQLite the loser sees "already exists" and simply retries.
+    Taken before anything is read, so two processes' "check, then create" never interleave. PostgreSQL: an
+    advisory lock, released at commit. SQLite: BEGIN IMMEDIATE takes the write lock at once (the driver's own
+    BEGIN is deferred and is not sent before DDL at all); a second process waits for it (the 30 s busy timeout).
     """
-    for attempt in range(5):
-        try:
-            return _apply_migrations(engine)
-        except (IntegrityError, OperationalError, ProgrammingError):
-            if attempt == 4:
-                raise
-            time.sleep(0.2 * (attempt + 1))
-    raise AssertionError("unreachable")
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        elif conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7426001)"))
+        yield conn
+        conn.commit()
 
 
-def _lock(conn: Connection) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(7426001)"))   # released at commit
-
-
-def _apply_migrations(engine: Engine) -> int:
-    with engine.begin() as conn:
-        _lock(conn)
+def init_db(engine: Engine, migrations: Sequence[Migration]) -> int:
+    """Apply the pending ones of `migrations` (numbered from 1, in order); returns the schema version."""
+    with _schema_transaction(engine) as conn:
         schema_version.create(conn, checkfirst=True)
-    for number, migrate in enumerate(MIGRATIONS, start=1):
-        with engine.begin() as conn:
-            _lock(conn)
+    for number, migrate in enumerate(migrations, start=1):
+        with _schema_transaction(engine) as conn:
             if current_version(conn) >= number:
                 continue
             migrate(conn)
@@ -170,22 +124,6 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         yield conn
 
 
-def _migration_model_catalog(conn: Connection) -> None:
-    from lib.catalog.models import create_tables  # models catalogue, sync runs, sync lease (lazy: no cycle)
-    create_tables(conn)
-
-
-MIGRATIONS.append(_migration_model_catalog)
-
-
-def _migration_login_failures(conn: Connection) -> None:
-    from lib.auth.accounts import login_failures  # failed logins per username hash, known or not (lazy: no cycle)
-    login_failures.create(conn, checkfirst=True)
-
-
-MIGRATIONS.append(_migration_login_failures)
-
-
 def add_missing_columns(conn: Connection, table: Table, names: tuple[str, ...]) -> None:
     """ALTER TABLE ... ADD COLUMN for those of `names` the table lacks (a new database already has them all)."""
     present = {c["name"] for c in inspect(conn).get_columns(table.name)}
@@ -193,12 +131,3 @@ def add_missing_columns(conn: Connection, table: Table, names: tuple[str, ...]) 
         if name not in present:
             column = table.c[name]
             conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {name} {column.type.compile(conn.dialect)}"))
-
-
-def _migration_run_owners(conn: Connection) -> None:
-    from lib.catalog.models import sync_locks  # lazy: no cycle
-    add_missing_columns(conn, job_runs, ("owner_host", "owner_pid", "owner_started", "heartbeat_at"))
-    add_missing_columns(conn, sync_locks, ("holder_host", "holder_pid", "holder_started"))
-
-
-MIGRATIONS.append(_migration_run_owners)

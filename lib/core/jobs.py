@@ -16,16 +16,35 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import pandas as pd
 import psutil
-from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy import JSON, Column, DateTime, Float, Integer, String, Table, Text, insert, select, update
+from sqlalchemy.engine import Connection, Engine
 
-from lib.core.db import job_runs, utcnow
+from lib.core.clock import as_aware, utcnow
+from lib.core.db import metadata
 
 log = logging.getLogger(__name__)
+
+job_runs = Table(
+    "job_runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job", String(64), nullable=False, index=True),          # e.g. refresh_today, backfill, model_sync
+    Column("trigger", String(128), nullable=False),                 # "scheduler", "startup", "cli" or a username
+    Column("started_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("finished_at", DateTime(timezone=True)),
+    Column("status", String(16), nullable=False),   # running | success | failed | interrupted | abandoned
+    Column("rows", Integer),
+    Column("details", JSON),                        # the job's own statistics (a model sync: lib.catalog.sync)
+    Column("error", Text),
+    # the process running it (ProcessOwner), so a run whose process died can be told from a live one
+    Column("owner_host", String(255)),
+    Column("owner_pid", Integer),
+    Column("owner_started", Float),                                 # the pid's start time: a reused pid differs
+    Column("heartbeat_at", DateTime(timezone=True)),                # updated while it runs (other hosts' runs)
+)
 
 HEARTBEAT_EVERY = timedelta(seconds=60)
 # A run on another host is abandoned after this long without a heartbeat (its pid cannot be checked from here).
@@ -81,6 +100,7 @@ def process_alive(pid: int, started: float | None) -> bool:
 @dataclass
 class JobRun:
     id: int
+    started_at: datetime
     rows: int = 0
     details: dict = field(default_factory=dict)
 
@@ -95,7 +115,7 @@ def record_job(engine: Engine, job: str, trigger: str) -> Iterator[JobRun]:
         run_id = conn.execute(insert(job_runs).values(
             job=job, trigger=trigger, started_at=now, status="running", owner_host=owner.host, owner_pid=owner.pid,
             owner_started=owner.started, heartbeat_at=now)).inserted_primary_key[0]
-    run = JobRun(id=run_id)
+    run = JobRun(id=run_id, started_at=now)
     stop_beating = _start_heartbeat(engine, run_id)
     try:
         yield run
@@ -115,6 +135,13 @@ def _finish(engine: Engine, run: JobRun, status: str, error: str | None) -> None
     with engine.begin() as conn:
         conn.execute(update(job_runs).where(job_runs.c.id == run.id).values(
             finished_at=utcnow(), status=status, rows=run.rows, details=run.details, error=error))
+
+
+def save_results(conn: Connection, run_id: int, rows: int, details: dict) -> None:
+    """Write a run's rows and details in the caller's transaction: a job whose results must commit together
+    with its work (a model sync) saves them there, and sets them on its JobRun once committed (the run's end
+    writes them again)."""
+    conn.execute(update(job_runs).where(job_runs.c.id == run_id).values(rows=rows, details=details))
 
 
 def _start_heartbeat(engine: Engine, run_id: int) -> threading.Event:
@@ -175,13 +202,6 @@ def recent_runs(engine: Engine, limit: int = 20, job: str | None = None) -> pd.D
     with engine.connect() as conn:
         rows = conn.execute(q.order_by(job_runs.c.id.desc()).limit(limit)).mappings().all()
     return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in job_runs.columns])
-
-
-def as_aware(ts: datetime | None) -> datetime | None:
-    """SQLite returns naive datetimes; we only ever store UTC."""
-    if ts is None or ts.tzinfo is not None:
-        return ts
-    return ts.replace(tzinfo=timezone.utc)
 
 
 def humanize_ago(ts: datetime, now: datetime) -> str:

@@ -12,10 +12,11 @@ import json
 import math
 import random
 from collections import defaultdict
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta
 
 import httpx
 
+from lib.core.clock import utcnow
 from lib.litellm.schemas import METRIC_NAMES
 
 # Fields newer LiteLLM adds; always zero here, so the parser is exercised on unknown fields.
@@ -48,7 +49,7 @@ MASTER_KEY_HASH, MASTER_KEY_USER, UNASSIGNED_ENTITY = "litellm_proxy_master_key"
 class DemoLiteLLM:
     def __init__(self, seed: int = 42, today: date | None = None, days: int = 120):
         self.seed = seed
-        self.today = today or datetime.now(timezone.utc).date()
+        self.today = today or utcnow().date()
         self.days = days
         rng = random.Random(seed)
         self.users, self.keys = self._people(rng)
@@ -82,7 +83,7 @@ class DemoLiteLLM:
     def _generate(self, rng: random.Random) -> list[dict]:
         rows = []
         weights = {u["user_id"]: u["weight"] for u in self.users}
-        elapsed = _fraction_of_day_elapsed() if self.today == datetime.now(timezone.utc).date() else 0.55
+        elapsed = _fraction_of_day_elapsed() if self.today == utcnow().date() else 0.55
         for offset in range(self.days - 1, -1, -1):
             day = self.today - timedelta(days=offset)
             weekend = day.weekday() >= 5
@@ -260,7 +261,7 @@ def _json(status: int, body) -> httpx.Response:
 
 
 def _fraction_of_day_elapsed() -> float:
-    now = datetime.now(timezone.utc)
+    now = utcnow()
     return max(0.05, (now.hour * 3600 + now.minute * 60) / 86400)
 
 

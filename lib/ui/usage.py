@@ -4,8 +4,6 @@ Thin UI helper: it reads widgets, asks lib/ for frames and figures, and renders 
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import pandas as pd
 import streamlit as st
 
@@ -249,10 +247,6 @@ def load_options(store, owner: str | None = None) -> dict:
 def compute(store, start, end, f: Filters) -> dict:
     with st.spinner("Crunching usage…"):
         return usage_page_queries(store, start, end, f)
-
-
-def now_utc():
-    return datetime.now(timezone.utc)
 
 
 def render_empty_store(backfill_progress) -> None:

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 import pandas as pd
 
+from lib.core.clock import utcnow
 from lib.core.text_safety import spreadsheet_csv
 from lib.usage.queries import BREAKDOWNS, KEY_COLUMNS, Filters, breakdown, totals
 from lib.usage.store import UsageStore
@@ -53,7 +54,7 @@ def to_json(df: pd.DataFrame, totals: dict, start: date, end: date, by: str, f: 
             exported_at: datetime | None = None) -> str:
     records = [{k: _clean(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
     meta = {"start": start.isoformat(), "end": end.isoformat(), "breakdown": by, "filters": f.as_dict(),
-            "exported_at": (exported_at or datetime.now(timezone.utc)).isoformat(), "record_count": len(records),
+            "exported_at": (exported_at or utcnow()).isoformat(), "record_count": len(records),
             "totals": {k: _clean(v) for k, v in totals.items()}}
     return json.dumps({"metadata": meta, "data": records}, indent=2)
 

@@ -28,6 +28,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from pydantic import ValidationError
 
+from lib.core.clock import utcnow
 from lib.core.errors import ConsoleError
 from lib.litellm.client import (
     ACTIVITY_PATH,
@@ -124,7 +125,7 @@ def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, p
     Each chunk is written as soon as it is fetched; a failing chunk leaves its days as they were.
     Raises IngestError after all chunks ran if any failed.
     """
-    now = now or (lambda: datetime.now(timezone.utc))
+    now = now or utcnow
     summary = IngestSummary()
     t0 = time.perf_counter()
 
@@ -193,7 +194,7 @@ def backfill(client, store, start: date, end: date, *, force: bool = False, **kw
 
 def refresh_today(client, store, *, now=None, **kw) -> IngestSummary:
     """Re-fetch today, and yesterday until it is complete."""
-    current = (now or (lambda: datetime.now(timezone.utc)))()
+    current = (now or utcnow)()
     today = current.date()
     yesterday = today - timedelta(days=1)
     days = days_to_fetch(store, yesterday, yesterday) + [today]

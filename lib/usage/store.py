@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -219,7 +219,12 @@ class UsageStore:
     # -- writing -----------------------------------------------------------------------------
     @contextmanager
     def write_lock(self, blocking: bool = True) -> Iterator[bool]:
-        """Cross-process writer lock. With blocking=False, yields False if another writer holds it."""
+        """Cross-process writer lock. With blocking=False, yields False if another writer holds it.
+
+        The storage layer's own lock, not a job lease (lib.core.leases): it guards the store's files, whoever
+        writes them (a refresh, a backfill, a rebuild), lives beside them rather than in the app database, and
+        the kernel drops it when a writer dies, which is what lets `remove_orphans` trust it.
+        """
         with open(self._lock_path, "a+") as fh:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | (0 if blocking else fcntl.LOCK_NB))
@@ -321,7 +326,3 @@ def _rollup_sql(dim: str, source: str) -> str:
                 f"WHERE dim = 'api_key' GROUP BY date ORDER BY date")
     return (f"SELECT date, value, provider, {sums} FROM {source} WHERE dim = '{dim}' "
             "GROUP BY date, value, provider ORDER BY date")
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)

@@ -110,18 +110,14 @@ def pg_server(tmp_path_factory):
 
 @pytest.fixture
 def pg_url(pg_server):
-    """A fresh, empty database on the throwaway server (its pooled connections are closed afterwards)."""
+    """A fresh, empty database on the throwaway server."""
     import psycopg
 
-    from lib.core import db as appdb
     name = "t_" + uuid.uuid4().hex[:12]
     with psycopg.connect(pg_server.replace("+psycopg", "") + "/postgres", autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     url = f"{pg_server}/{name}"
     yield url
-    engine = appdb._engines.pop(url, None)
-    if engine is not None:
-        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -130,9 +126,5 @@ def app_db_url(request, tmp_path):
     if request.param == "postgresql":
         yield request.getfixturevalue("pg_url")
         return
-    from lib.core import db as appdb
     url = f"sqlite:///{tmp_path}/app.db"
     yield url
-    engine = appdb._engines.pop(url, None)
-    if engine is not None:
-        engine.dispose()
