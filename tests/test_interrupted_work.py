@@ -24,6 +24,7 @@ from lib.catalog.browse import sync_running
 from lib.core import leases
 from lib.core.jobs import freshness, job_runs, last_run, recent_runs
 from lib.core.settings import Settings
+from lib.runtime import Runtime
 from lib.usage.store import UsageStore
 from tests.support.apptest import app_runtime, new_app, start_session
 
@@ -184,6 +185,7 @@ REFRESH_IN_PROGRESS = """
 import sys
 from lib import services
 from lib.core.settings import load_settings
+from lib.runtime import Runtime
 
 
 def fetching(*args, **kwargs):          # a refresh under way: it holds the lease while it fetches
@@ -192,22 +194,22 @@ def fetching(*args, **kwargs):          # a refresh under way: it holds the leas
 
 
 services.refresh_today = fetching
-services.run_refresh_today(load_settings(), "cli")
+services.run_refresh_today(Runtime(load_settings()), "cli")
 """
 
 
 def test_a_refresh_in_another_process_is_refused_until_that_process_dies(env):
     from lib.services import RefreshInProgress, run_refresh_today
-    settings = Settings(DATABASE_URL=env["DATABASE_URL"], DUCKDB_PATH=env["DUCKDB_PATH"], LITELLM_BASE_URL="")
-    engine = open_app_database(env["DATABASE_URL"])
+    rt = Runtime(Settings(DATABASE_URL=env["DATABASE_URL"], DUCKDB_PATH=env["DUCKDB_PATH"], LITELLM_BASE_URL=""))
+    engine = rt.engine
     child = started_child(env, REFRESH_IN_PROGRESS)
     try:
         assert leases.holder(engine, "refresh_today").owner == "cli"
         with pytest.raises(RefreshInProgress, match=r"^A refresh is already running; try again in a moment\.$"):
-            run_refresh_today(settings, "admin")
+            run_refresh_today(rt, "admin")
     finally:
         killed(child)
-    run_refresh_today(settings, "admin")                        # its holder died: free at once, no expiry wait
+    run_refresh_today(rt, "admin")                        # its holder died: free at once, no expiry wait
     assert last_run(engine, "refresh_today")["trigger"] == "admin"
     assert last_run(engine, "refresh_today")["status"] == "success"
     assert leases.holder(engine, "refresh_today") is None
