@@ -4,6 +4,7 @@ Every run: settings (a bad one stops here with one line) -> app database and acc
 (streamlit-authenticator, built here once per run from the users table) -> the server-side session
 check -> st.navigation with the role's menu -> sidebar -> the page (whose guard checks again).
 """
+
 import logging
 
 import streamlit as st
@@ -31,7 +32,7 @@ from lib.ui.navigation import build_navigation  # noqa: E402
 from lib.ui.sidebar import render_sidebar  # noqa: E402
 
 try:
-    rt = runtime()          # once per process: app database (schema up to date), usage store, scheduler
+    rt = runtime()  # once per process: app database (schema up to date), usage store, scheduler
     engine = rt.engine
     accounts.bootstrap_accounts(engine, settings)
     secret = accounts.cookie_secret(settings, DATA_DIR)
@@ -40,12 +41,14 @@ except (SettingsError, accounts.AccountError) as exc:
     st.stop()
 except SQLAlchemyError as exc:
     log.error("app database unavailable: %s", type(exc).__name__)
-    st.error(f"Configuration error — DATABASE_URL: cannot use the app database ({type(exc).__name__}); "
-             "see the server log")
+    st.error(
+        f"Configuration error — DATABASE_URL: cannot use the app database ({type(exc).__name__}); see the server log"
+    )
     st.stop()
 
 if settings.BACKGROUND_SERVICES:
-    rt.start_background_services()     # once per process; cheap on every later run
+    rt.start_background_services()  # once per process; cheap on every later run
+
 
 def keep_login_cookie(authenticator, secret: str, cookie_secure: str) -> None:
     """The login cookie is written by a browser component, and a rerun right after the login can drop it.
@@ -55,7 +58,7 @@ def keep_login_cookie(authenticator, secret: str, cookie_secure: str) -> None:
     seen = manager.cookies if isinstance(manager.cookies, dict) else {}
     username, exp = st.session_state.get("username"), st.session_state.get(session._EXP_KEY)
     if not seen or session.COOKIE_NAME in seen or not username or not exp:
-        return      # not reported yet, or present
+        return  # not reported yet, or present
     tries = st.session_state.get(COOKIE_TRIES, 0)
     if tries >= 3:
         return
@@ -67,23 +70,29 @@ def keep_login_cookie(authenticator, secret: str, cookie_secure: str) -> None:
 # draws them or not never shifts the page's own elements (a shift re-mounts them: duplicates flash).
 with st.container():
     # Built once per run, from a fresh credentials dict of the users table (never the YAML-path mode).
-    authenticator = stauth.Authenticate(accounts.credentials(engine), session.COOKIE_NAME, secret,
-                                        cookie_expiry_days=session.COOKIE_DAYS, auto_hash=False,
-                                        login_sleep_time=0)
+    authenticator = stauth.Authenticate(
+        accounts.credentials(engine),
+        session.COOKIE_NAME,
+        secret,
+        cookie_expiry_days=session.COOKIE_DAYS,
+        auto_hash=False,
+        login_sleep_time=0,
+    )
     if st.session_state.pop(LOGOUT_REQUESTED, False):
-        session.logout(engine, authenticator)       # revokes the server-side session, clears the login, reruns
+        session.logout(engine, authenticator)  # revokes the server-side session, clears the login, reruns
     try:
-        authenticator.login(location="unrendered")      # re-login from the cookie, if any
+        authenticator.login(location="unrendered")  # re-login from the cookie, if any
     except stauth.LoginError:
         # A correctly signed cookie of a user who is now disabled or gone: stay logged out, drop the cookie.
         st.session_state.update(authentication_status=None, name=None, username=None, roles=None, logout=True)
         authenticator.cookie_controller.delete_cookie()
     from_cookie = bool(st.session_state.get("authentication_status"))
-    just_logged_in = bool(st.session_state.get(session._PENDING_KEY))    # resolve_user writes the cookie now
-    user = session.resolve_user(engine, authenticator, secret,
-                                settings.COOKIE_SECURE)    # the sessions table decides, not the cookie
+    just_logged_in = bool(st.session_state.get(session._PENDING_KEY))  # resolve_user writes the cookie now
+    user = session.resolve_user(
+        engine, authenticator, secret, settings.COOKIE_SECURE
+    )  # the sessions table decides, not the cookie
     if user is None and from_cookie:
-        st.session_state["logout"] = True      # a refused cookie is not read again in this browser session
+        st.session_state["logout"] = True  # a refused cookie is not read again in this browser session
     if just_logged_in:
         st.session_state[COOKIE_TRIES] = 0
     elif user is not None:
@@ -94,9 +103,11 @@ nav = st.navigation(build_navigation(user.role if user else None))
 if user is None:
     session.render_login(engine, demo_accounts=settings.demo_mode)
     if not settings.demo_mode and not accounts.has_enabled_admin(engine):
-        st.warning("No admin account exists yet. Create one with "
-                   "`python -m lib.cli create-user --username NAME --role admin --password-stdin`, "
-                   "or set ADMIN_USERNAME and ADMIN_PASSWORD and restart.")
+        st.warning(
+            "No admin account exists yet. Create one with "
+            "`python -m lib.cli create-user --username NAME --role admin --password-stdin`, "
+            "or set ADMIN_USERNAME and ADMIN_PASSWORD and restart."
+        )
     st.stop()
 
 render_sidebar(user, settings.demo_mode, on_logout=lambda: st.session_state.update({LOGOUT_REQUESTED: True}))

@@ -3,6 +3,7 @@ brought up to date (lib.migrations). The process's runtime (lib/runtime.py) open
 
 Above every domain (through lib.migrations it knows all their tables), so lib.core.db stays below them.
 """
+
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine

@@ -8,6 +8,7 @@ A migration creates a table from its current definition (so a new database gets 
 `add_missing_columns` finds nothing to add). Tables that have since been retired keep their last definition
 here, on a MetaData of their own, so older migrations still replay on a new database.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -27,25 +28,27 @@ _retired = MetaData()
 
 # Retired by migration 6: a sync's statistics are now its job run's details (job "model_sync").
 model_sync_runs = Table(
-    "model_sync_runs", _retired,
+    "model_sync_runs",
+    _retired,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("trigger", String(128), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False, index=True),
     Column("finished_at", DateTime(timezone=True)),
-    Column("status", String(16), nullable=False),              # success | partial | failed
+    Column("status", String(16), nullable=False),  # success | partial | failed
     Column("total", Integer),
     Column("new", Integer),
     Column("updated", Integer),
     Column("unavailable", Integer),
     Column("error_count", Integer),
-    Column("errors", JSON),                                    # [{"model", "message"}]
-    Column("details", JSON),                                   # names: new, updated (fields), unavailable, restored
+    Column("errors", JSON),  # [{"model", "message"}]
+    Column("details", JSON),  # names: new, updated (fields), unavailable, restored
     Column("error", Text),
 )
 
 # Retired by migration 6: the model sync's lease is now a row of `leases` (lib.core.leases).
 sync_locks = Table(
-    "sync_locks", _retired,
+    "sync_locks",
+    _retired,
     Column("name", String(64), primary_key=True),
     Column("holder", String(64)),
     Column("owner", String(128)),
@@ -91,7 +94,7 @@ def _one_run_table_and_one_lease_table(conn: Connection) -> None:
     has stopped by then); its rows are created on first use.
     """
     leases.create(conn, checkfirst=True)
-    recorded_by = {}                 # model_sync_runs.id -> the job run that recorded the same sync
+    recorded_by = {}  # model_sync_runs.id -> the job run that recorded the same sync
     for run in conn.execute(select(job_runs.c.id, job_runs.c.details).where(job_runs.c.job == "model_sync")):
         sync_id = (run.details or {}).get("run_id")
         if sync_id is not None:
@@ -101,17 +104,27 @@ def _one_run_table_and_one_lease_table(conn: Connection) -> None:
         details = _sync_details(sync)
         run_id = recorded_by.get(sync["id"])
         if run_id is None:
-            run_id = conn.execute(insert(job_runs).values(
-                job="model_sync", trigger=sync["trigger"], started_at=sync["started_at"],
-                finished_at=sync["finished_at"], status="failed" if sync["status"] == "failed" else "success",
-                error=sync["error"])).inserted_primary_key[0]
-        conn.execute(update(job_runs).where(job_runs.c.id == run_id)
-                     .values(rows=details["total"], details=details | {"run_id": run_id}))
+            run_id = conn.execute(
+                insert(job_runs).values(
+                    job="model_sync",
+                    trigger=sync["trigger"],
+                    started_at=sync["started_at"],
+                    finished_at=sync["finished_at"],
+                    status="failed" if sync["status"] == "failed" else "success",
+                    error=sync["error"],
+                )
+            ).inserted_primary_key[0]
+        conn.execute(
+            update(job_runs)
+            .where(job_runs.c.id == run_id)
+            .values(rows=details["total"], details=details | {"run_id": run_id})
+        )
         job_run_of[sync["id"]] = run_id
     for name, sync_id in conn.execute(select(model_catalog.c.name, model_catalog.c.last_sync_id)).all():
         if sync_id is not None:
-            conn.execute(update(model_catalog).where(model_catalog.c.name == name)
-                         .values(last_sync_id=job_run_of.get(sync_id)))
+            conn.execute(
+                update(model_catalog).where(model_catalog.c.name == name).values(last_sync_id=job_run_of.get(sync_id))
+            )
     model_sync_runs.drop(conn)
     sync_locks.drop(conn)
 
@@ -123,20 +136,31 @@ def _sync_details(sync) -> dict:
     def iso(ts: datetime | None) -> str | None:
         return as_aware(ts).isoformat() if ts else None
 
-    return {"total": sync["total"] or 0, "new": sync["new"] or 0, "updated": sync["updated"] or 0,
-            "unavailable": sync["unavailable"] or 0, "errors": list(sync["errors"] or []),
-            "synced_at": iso(sync["finished_at"]), "status": sync["status"], "trigger": sync["trigger"],
-            "run_id": None, "started_at": iso(sync["started_at"]), "new_models": list(names.get("new", [])),
-            "updated_models": dict(names.get("updated", {})), "unavailable_models": list(names.get("unavailable", [])),
-            "restored_models": list(names.get("restored", [])), "error": sync["error"]}
+    return {
+        "total": sync["total"] or 0,
+        "new": sync["new"] or 0,
+        "updated": sync["updated"] or 0,
+        "unavailable": sync["unavailable"] or 0,
+        "errors": list(sync["errors"] or []),
+        "synced_at": iso(sync["finished_at"]),
+        "status": sync["status"],
+        "trigger": sync["trigger"],
+        "run_id": None,
+        "started_at": iso(sync["started_at"]),
+        "new_models": list(names.get("new", [])),
+        "updated_models": dict(names.get("updated", {})),
+        "unavailable_models": list(names.get("unavailable", [])),
+        "restored_models": list(names.get("restored", [])),
+        "error": sync["error"],
+    }
 
 
 # Numbered from 1 in this order; append new migrations at the end, never edit or reorder applied ones.
 MIGRATIONS: tuple[Migration, ...] = (
-    _job_runs,                               # 1
-    _accounts_and_audit,                     # 2
-    _model_catalogue,                        # 3
-    _login_failures,                         # 4
-    _run_owners,                             # 5
-    _one_run_table_and_one_lease_table,      # 6
+    _job_runs,  # 1
+    _accounts_and_audit,  # 2
+    _model_catalogue,  # 3
+    _login_failures,  # 4
+    _run_owners,  # 5
+    _one_run_table_and_one_lease_table,  # 6
 )

@@ -6,6 +6,7 @@ by a fixture in tests, which build their own from explicit settings. Nothing els
 jobs receive the runtime. It sits above the domains it wires together (lib.core, lib.auth, lib.litellm,
 lib.usage, lib.catalog) and below lib.ui and lib.cli.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 @dataclass
 class BackfillProgress:
     """How far the running backfill is (pages show it while the history loads)."""
+
     running: bool = False
     done_days: int = 0
     total_days: int = 0
@@ -80,14 +82,16 @@ class Runtime:
         """A new client (callers close it); in demo mode over the embedded fake LiteLLM of today's date."""
         s = self.settings
         if s.demo_mode:
-            return LiteLLMClient("http://demo.litellm.local", "sk-demo", timeout_s=s.LITELLM_TIMEOUT_S,
-                                 transport=self._demo_transport())
+            return LiteLLMClient(
+                "http://demo.litellm.local", "sk-demo", timeout_s=s.LITELLM_TIMEOUT_S, transport=self._demo_transport()
+            )
         return LiteLLMClient(s.LITELLM_BASE_URL, s.LITELLM_API_KEY, timeout_s=s.LITELLM_TIMEOUT_S)
 
     def _demo_transport(self) -> httpx.MockTransport:
         from lib.litellm.demo import demo_transport
+
         today = datetime.now(timezone.utc).date()
-        with self._lock:                 # the demo's history is generated once per day (a few seconds)
+        with self._lock:  # the demo's history is generated once per day (a few seconds)
             if self._demo is None or self._demo[0] != today:
                 self._demo = (today, demo_transport(seed=self.settings.DEMO_SEED, today=today))
             return self._demo[1]

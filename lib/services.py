@@ -3,6 +3,7 @@
 Each takes the process's runtime, `rt` (lib/runtime.py, which builds the scheduler from here), so the Streamlit
 app, the CLI and tests share one code path. Scheduler jobs never touch Streamlit.
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,15 +30,18 @@ class RefreshInProgress(ConsoleError, RuntimeError):
     audit_outcome = None
 
 
-REFRESH_LEASE = "refresh_today"          # its job runs' name too
+REFRESH_LEASE = "refresh_today"  # its job runs' name too
 # A refresh takes seconds to minutes; this bounds how long one whose process died on another host blocks the next
 # (on this host a dead holder's lease is freed at once).
 REFRESH_LEASE_TTL = timedelta(minutes=15)
 
 
 def _ingest_kwargs(settings: Settings) -> dict:
-    return {"page_size": settings.ACTIVITY_PAGE_SIZE, "concurrency": settings.BACKFILL_CONCURRENCY,
-            "grace_minutes": settings.COMPLETE_GRACE_MINUTES}
+    return {
+        "page_size": settings.ACTIVITY_PAGE_SIZE,
+        "concurrency": settings.BACKFILL_CONCURRENCY,
+        "grace_minutes": settings.COMPLETE_GRACE_MINUTES,
+    }
 
 
 def run_refresh_today(rt, trigger: str, wait: bool = False) -> IngestSummary:
@@ -68,9 +72,16 @@ def refresh_today_as(rt, user) -> IngestSummary:
     """A person's "Refresh today", through the gate (usage:refresh): audited whatever ends it, refused at once
     (RefreshInProgress, not audited: nothing was done) while another refresh of this process runs."""
     from lib.auth.gate import perform
-    return perform(rt.engine, user, "usage.refresh", "today",
-                   lambda: run_refresh_today(rt, trigger=user.username), transaction=False,
-                   details=lambda summary: summary.as_dict())
+
+    return perform(
+        rt.engine,
+        user,
+        "usage.refresh",
+        "today",
+        lambda: run_refresh_today(rt, trigger=user.username),
+        transaction=False,
+        details=lambda summary: summary.as_dict(),
+    )
 
 
 def run_backfill(rt, trigger: str, start=None, end=None, force: bool = False) -> IngestSummary:
@@ -88,8 +99,9 @@ def run_backfill(rt, trigger: str, start=None, end=None, force: bool = False) ->
         with record_job(rt.engine, "backfill", trigger) as run, rt.litellm_client() as client:
             run.details = {"start": start.isoformat(), "end": end.isoformat(), "force": force}
             try:
-                summary = backfill(client, rt.store, start, end, force=force, progress=advance,
-                                   **_ingest_kwargs(rt.settings))
+                summary = backfill(
+                    client, rt.store, start, end, force=force, progress=advance, **_ingest_kwargs(rt.settings)
+                )
             except IngestError as exc:
                 run.details |= exc.summary.as_dict()
                 raise
@@ -107,8 +119,11 @@ def recover_interrupted_work(engine, store: UsageStore | None = None) -> dict:
     """Clean up after processes that died mid-work (a killed CLI, a crashed app): runs left "running" are marked
     abandoned, the leases of dead syncs and refreshes are freed, and the store's orphan files are removed. Nothing
     of a live process is touched. Run when the app and the CLI start."""
-    done = {"abandoned_runs": sweep_abandoned(engine), "leases_freed": leases.release_abandoned(engine),
-            "orphan_files": store.remove_orphans() if store is not None else None}
+    done = {
+        "abandoned_runs": sweep_abandoned(engine),
+        "leases_freed": leases.release_abandoned(engine),
+        "orphan_files": store.remove_orphans() if store is not None else None,
+    }
     if done["orphan_files"]:
         log.warning("removed files an interrupted store write left: %s", ", ".join(done["orphan_files"]))
     return done
@@ -131,15 +146,27 @@ def _scheduled(fn, *args, **kwargs) -> None:
 def build_scheduler(rt) -> BackgroundScheduler:
     """Startup backfill, then refresh_today and the model sync on their intervals (not started)."""
     s = rt.settings
-    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
-                                                                  "misfire_grace_time": 300})
+    scheduler = BackgroundScheduler(
+        timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
+    )
     now = utcnow()
     # load the stored history into memory now, not on the first page view after a restart
     scheduler.add_job(_scheduled, "date", args=[warm_store, rt], id="warm_store")
     scheduler.add_job(_scheduled, "date", args=[run_backfill, rt, "startup"], id="startup_backfill")
-    scheduler.add_job(_scheduled, "interval", args=[run_model_sync, rt, "scheduler"],
-                      minutes=s.MODEL_SYNC_INTERVAL_MINUTES, id="model_sync", next_run_time=now)  # at start, then ...
-    scheduler.add_job(_scheduled, "interval", args=[run_refresh_today, rt, "scheduler"],
-                      minutes=s.REFRESH_INTERVAL_MINUTES, id="refresh_today",
-                      next_run_time=now + timedelta(minutes=s.REFRESH_INTERVAL_MINUTES))
+    scheduler.add_job(
+        _scheduled,
+        "interval",
+        args=[run_model_sync, rt, "scheduler"],
+        minutes=s.MODEL_SYNC_INTERVAL_MINUTES,
+        id="model_sync",
+        next_run_time=now,
+    )  # at start, then ...
+    scheduler.add_job(
+        _scheduled,
+        "interval",
+        args=[run_refresh_today, rt, "scheduler"],
+        minutes=s.REFRESH_INTERVAL_MINUTES,
+        id="refresh_today",
+        next_run_time=now + timedelta(minutes=s.REFRESH_INTERVAL_MINUTES),
+    )
     return scheduler

@@ -1,4 +1,5 @@
 """Models: the catalogue synced from LiteLLM (sync, history, browser with 30-day usage) and Test Configuration."""
+
 import streamlit as st
 
 from lib.ui.guard import require_page
@@ -32,14 +33,26 @@ def _when(ts) -> str:
 
 def _stats(result, key: str) -> None:
     cols = st.columns(4)
-    for col, (label, value) in zip(cols, [("Total", result.total), ("New", result.new),
-                                          ("Updated", result.updated), ("Unavailable", result.unavailable)]):
+    for col, (label, value) in zip(
+        cols,
+        [
+            ("Total", result.total),
+            ("New", result.new),
+            ("Updated", result.updated),
+            ("Unavailable", result.unavailable),
+        ],
+    ):
         col.metric(label, f"{value:,}", border=True)
-    st.caption(f"Synchronized {_when(result.finished_at)} · triggered by {markdown_literal(result.trigger)} · "
-               f"run #{result.run_id}")
-    details = [("New", result.new_models), ("Updated", [f"{n} ({', '.join(f)})" for n, f in
-                                                         result.updated_models.items()]),
-               ("Unavailable", result.unavailable_models), ("Available again", result.restored_models)]
+    st.caption(
+        f"Synchronized {_when(result.finished_at)} · triggered by {markdown_literal(result.trigger)} · "
+        f"run #{result.run_id}"
+    )
+    details = [
+        ("New", result.new_models),
+        ("Updated", [f"{n} ({', '.join(f)})" for n, f in result.updated_models.items()]),
+        ("Unavailable", result.unavailable_models),
+        ("Available again", result.restored_models),
+    ]
     lines = [f"**{label}:** {', '.join(markdown_literal(n) for n in names)}" for label, names in details if names]
     if lines:
         with st.expander("What changed", expanded=False, key=f"{key}_changes"):
@@ -48,41 +61,60 @@ def _stats(result, key: str) -> None:
 
 def _errors(result) -> None:
     if result.errors:
-        st.markdown("\n".join(f"- **{markdown_literal(e.get('model'))}**: {markdown_literal(e.get('message'))}"
-                               for e in result.errors))
+        st.markdown(
+            "\n".join(
+                f"- **{markdown_literal(e.get('model'))}**: {markdown_literal(e.get('message'))}" for e in result.errors
+            )
+        )
 
 
 with manage_tab:
     left, right = st.columns([3, 2], vertical_alignment="center")
-    left.caption(f"The catalogue follows LiteLLM's `/model/info`: synced at start and every "
-                 f"{settings.MODEL_SYNC_INTERVAL_MINUTES} min, or now with the button.")
-    clicked = action_button(user, "models.sync", "Refresh Models from LiteLLM", where=right, key="models_sync",
-                            type="primary", icon=":material/sync:", width="stretch")
+    left.caption(
+        f"The catalogue follows LiteLLM's `/model/info`: synced at start and every "
+        f"{settings.MODEL_SYNC_INTERVAL_MINUTES} min, or now with the button."
+    )
+    clicked = action_button(
+        user,
+        "models.sync",
+        "Refresh Models from LiteLLM",
+        where=right,
+        key="models_sync",
+        type="primary",
+        icon=":material/sync:",
+        width="stretch",
+    )
     if clicked:
         try:
             with st.spinner("Synchronizing models from LiteLLM…"):
-                sync_models_as(rt, user)          # checks models:sync itself; audited
+                sync_models_as(rt, user)  # checks models:sync itself; audited
         except PermissionDenied as exc:
             st.error(str(exc))
         except SyncInProgress as exc:
             st.warning(markdown_literal(exc), icon=":material/hourglass_top:")
         except ModelSyncError:
-            pass                                        # recorded as the last run: shown in red below
+            pass  # recorded as the last run: shown in red below
 
     running = sync_running(engine)
     if running and not clicked:
-        st.info(f"A model sync started by {markdown_literal(running)} is running; this page shows the previous "
-                "results.",
-                icon=":material/sync:")
+        st.info(
+            f"A model sync started by {markdown_literal(running)} is running; this page shows the previous results.",
+            icon=":material/sync:",
+        )
 
     st.subheader("Last Synchronization")
     latest = last_sync(engine)
     if latest is None:
-        st.info("No synchronization yet. It runs when the app starts"
-                + ("; or press **Refresh Models from LiteLLM**." if can_sync else "."))
+        st.info(
+            "No synchronization yet. It runs when the app starts"
+            + ("; or press **Refresh Models from LiteLLM**." if can_sync else ".")
+        )
     elif latest.status == "failed":
-        st.error(f"Synchronization failed {_when(latest.finished_at)} (triggered by "
-                 f"{markdown_literal(latest.trigger)}): {markdown_literal(latest.error)}", icon=":material/error:")
+        st.error(
+            f"Synchronization failed {_when(latest.finished_at)} (triggered by "
+            f"{markdown_literal(latest.trigger)}): {markdown_literal(latest.error)}",
+            icon=":material/error:",
+        )
         previous = last_sync(engine, succeeded=True)
         if previous is not None:
             st.caption("Previous successful synchronization (the catalogue below is from it):")
@@ -90,11 +122,15 @@ with manage_tab:
             _errors(previous)
     else:
         if latest.status == "success":
-            st.success(f"Synchronization succeeded: {latest.total:,} models from LiteLLM.",
-                       icon=":material/check_circle:")
+            st.success(
+                f"Synchronization succeeded: {latest.total:,} models from LiteLLM.", icon=":material/check_circle:"
+            )
         else:
-            st.warning(f"Partial success: {latest.total:,} models synchronized; {len(latest.errors)} problem(s) "
-                       "found in LiteLLM's model data.", icon=":material/warning:")
+            st.warning(
+                f"Partial success: {latest.total:,} models synchronized; {len(latest.errors)} problem(s) "
+                "found in LiteLLM's model data.",
+                icon=":material/warning:",
+            )
         _stats(latest, "models_latest")
         _errors(latest)
 
@@ -104,14 +140,37 @@ with manage_tab:
         st.caption("No runs yet.")
     else:
         history = history.assign(duration_s=(history["finished_at"] - history["started_at"]).dt.total_seconds())
-        st.dataframe(history[["started_at", "trigger", "status", "total", "new", "updated", "unavailable",
-                              "error_count", "duration_s", "error"]], hide_index=True, width="stretch",
-                     key="models_history", column_config={
-                         "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-                         "trigger": "Triggered by", "status": "Outcome", "total": "Total", "new": "New",
-                         "updated": "Updated", "unavailable": "Unavailable", "error_count": "Problems",
-                         "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.2f"),
-                         "error": "Failure"})
+        st.dataframe(
+            history[
+                [
+                    "started_at",
+                    "trigger",
+                    "status",
+                    "total",
+                    "new",
+                    "updated",
+                    "unavailable",
+                    "error_count",
+                    "duration_s",
+                    "error",
+                ]
+            ],
+            hide_index=True,
+            width="stretch",
+            key="models_history",
+            column_config={
+                "started_at": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+                "trigger": "Triggered by",
+                "status": "Outcome",
+                "total": "Total",
+                "new": "New",
+                "updated": "Updated",
+                "unavailable": "Unavailable",
+                "error_count": "Problems",
+                "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.2f"),
+                "error": "Failure",
+            },
+        )
 
     st.subheader("Model browser")
     models = catalogue(engine)
@@ -125,31 +184,76 @@ with manage_tab:
         search = c[0].text_input("Search", key="models_search", placeholder="name, model, provider, API base")
         providers = c[1].multiselect("Provider", f["providers"], key="models_provider")
         modes = c[2].multiselect("Mode", f["modes"], key="models_mode")
-        caps = c[3].multiselect("Capabilities (all of)", f["capabilities"], key="models_capability",
-                                format_func=lambda k: CAPABILITY_LABELS.get(k, k))
+        caps = c[3].multiselect(
+            "Capabilities (all of)",
+            f["capabilities"],
+            key="models_capability",
+            format_func=lambda k: CAPABILITY_LABELS.get(k, k),
+        )
         c = st.columns([3, 2])
-        availability = c[0].segmented_control("Availability", ["all", "available", "unavailable"], default="all",
-                                              key="models_availability", format_func=str.capitalize) or "all"
+        availability = (
+            c[0].segmented_control(
+                "Availability",
+                ["all", "available", "unavailable"],
+                default="all",
+                key="models_availability",
+                format_func=str.capitalize,
+            )
+            or "all"
+        )
         idle_only = c[1].toggle("Idle only (no requests in 30 days)", key="models_idle")
         shown = filter_catalogue(models, search, providers, modes, caps, availability)
         usage_known = "usage_error" not in models.attrs
         if idle_only and usage_known:
             shown = shown[shown["requests_30d"] == 0].reset_index(drop=True)
         idle = int((models.loc[models["available"], "requests_30d"] == 0).sum()) if usage_known else None
-        st.caption(f"{len(shown):,} of {len(models):,} models shown · prices per 1M tokens · usage over the last "
-                   f"30 UTC days" + (f" · {idle} available model(s) idle" if idle is not None else
-                                     f" · usage unavailable: {markdown_literal(models.attrs['usage_error'])}"))
-        shown = shown.assign(capabilities=shown["capabilities"].map(
-            lambda cs: [CAPABILITY_LABELS.get(x, x) for x in cs]))
+        st.caption(
+            f"{len(shown):,} of {len(models):,} models shown · prices per 1M tokens · usage over the last "
+            f"30 UTC days"
+            + (
+                f" · {idle} available model(s) idle"
+                if idle is not None
+                else f" · usage unavailable: {markdown_literal(models.attrs['usage_error'])}"
+            )
+        )
+        shown = shown.assign(
+            capabilities=shown["capabilities"].map(lambda cs: [CAPABILITY_LABELS.get(x, x) for x in cs])
+        )
         st.dataframe(
-            shown[["name", "available", "provider", "mode", "input_cost_per_1m", "output_cost_per_1m",
-                   "max_input_tokens", "max_output_tokens", "requests_30d", "spend_30d", "capabilities",
-                   "underlying_model", "api_base", "alias_of", "tpm", "rpm", "deployments", "first_seen", "last_seen",
-                   "unavailable_since", "issues", "litellm_model_id"]],
-            hide_index=True, width="stretch", key="models_browser", column_config={
+            shown[
+                [
+                    "name",
+                    "available",
+                    "provider",
+                    "mode",
+                    "input_cost_per_1m",
+                    "output_cost_per_1m",
+                    "max_input_tokens",
+                    "max_output_tokens",
+                    "requests_30d",
+                    "spend_30d",
+                    "capabilities",
+                    "underlying_model",
+                    "api_base",
+                    "alias_of",
+                    "tpm",
+                    "rpm",
+                    "deployments",
+                    "first_seen",
+                    "last_seen",
+                    "unavailable_since",
+                    "issues",
+                    "litellm_model_id",
+                ]
+            ],
+            hide_index=True,
+            width="stretch",
+            key="models_browser",
+            column_config={
                 "name": st.column_config.TextColumn("Model", pinned=True),
                 "available": st.column_config.CheckboxColumn("Available"),
-                "provider": "Provider", "mode": "Mode",
+                "provider": "Provider",
+                "mode": "Mode",
                 "input_cost_per_1m": st.column_config.NumberColumn("Input $/1M", format="$%.4g"),
                 "output_cost_per_1m": st.column_config.NumberColumn("Output $/1M", format="$%.4g"),
                 "max_input_tokens": st.column_config.NumberColumn("Context (input)", format="localized"),
@@ -157,7 +261,9 @@ with manage_tab:
                 "requests_30d": st.column_config.NumberColumn("Requests 30d", format="localized"),
                 "spend_30d": st.column_config.NumberColumn("Spend 30d", format="dollar"),
                 "capabilities": st.column_config.ListColumn("Capabilities"),
-                "underlying_model": "Underlying model", "api_base": "API base", "alias_of": "Alias of",
+                "underlying_model": "Underlying model",
+                "api_base": "API base",
+                "alias_of": "Alias of",
                 "tpm": st.column_config.NumberColumn("TPM", format="localized"),
                 "rpm": st.column_config.NumberColumn("RPM", format="localized"),
                 "deployments": "Deployments",
@@ -165,19 +271,29 @@ with manage_tab:
                 "last_seen": st.column_config.DatetimeColumn("Last seen", format="YYYY-MM-DD HH:mm"),
                 "unavailable_since": st.column_config.DatetimeColumn("Unavailable since", format="YYYY-MM-DD HH:mm"),
                 "issues": st.column_config.ListColumn("Problems"),
-                "litellm_model_id": "LiteLLM model id"})
+                "litellm_model_id": "LiteLLM model id",
+            },
+        )
 
 with test_tab:
-    st.caption(f"Checks an OpenAI-compatible endpoint before you create a model in LiteLLM: `GET <API base>/models` "
-               f"with the key, {DEFAULT_TIMEOUT_S:g} s timeout. The key is sent once and never stored, logged or "
-               "audited.")
+    st.caption(
+        f"Checks an OpenAI-compatible endpoint before you create a model in LiteLLM: `GET <API base>/models` "
+        f"with the key, {DEFAULT_TIMEOUT_S:g} s timeout. The key is sent once and never stored, logged or "
+        "audited."
+    )
     with st.form("models_test_form"):
         api_base = st.text_input("API base URL", key="models_test_base", placeholder="https://api.openai.com/v1")
-        api_key = st.text_input("API key", key="models_test_key", type="password", autocomplete="off",
-                                help="Use the eye icon to show or hide the key.")
+        api_key = st.text_input(
+            "API key",
+            key="models_test_key",
+            type="password",
+            autocomplete="off",
+            help="Use the eye icon to show or hide the key.",
+        )
         model = st.text_input("Backend model name", key="models_test_model", placeholder="gpt-4o")
-        submitted = action_button(user, "models.test_config", "Test Configuration", form=True, type="primary",
-                                  key="models_test_submit")
+        submitted = action_button(
+            user, "models.test_config", "Test Configuration", form=True, type="primary", key="models_test_submit"
+        )
     if submitted:
         try:
             with st.spinner("Contacting the endpoint…"):
@@ -185,14 +301,16 @@ with test_tab:
         except PermissionDenied as exc:
             st.error(str(exc))
         else:
-            st.session_state["models_test_result"] = result     # the answer only: no key in it
+            st.session_state["models_test_result"] = result  # the answer only: no key in it
     result = st.session_state.get("models_test_result")
     if result is not None:
-        facts = [f"{result.latency_ms:g} ms" if result.latency_ms is not None else None,
-                 f"{result.models_available} model(s) listed" if result.models_available is not None else None,
-                 result.url]
+        facts = [
+            f"{result.latency_ms:g} ms" if result.latency_ms is not None else None,
+            f"{result.models_available} model(s) listed" if result.models_available is not None else None,
+            result.url,
+        ]
         detail = " · ".join(x for x in facts if x)
-        message = markdown_literal(result.message)      # quotes the endpoint's answer and the typed model name
+        message = markdown_literal(result.message)  # quotes the endpoint's answer and the typed model name
         if result.result == "model_found":
             st.success(message, icon=":material/check_circle:")
         elif result.result == "model_not_found":

@@ -1,4 +1,5 @@
 """My usage: the same views as Usage analytics, restricted on the server to the caller's own API keys."""
+
 import streamlit as st
 
 from lib.ui.guard import require_page
@@ -15,8 +16,10 @@ from lib.usage.view_state import restrict_to_user  # noqa: E402
 st.title("My usage")
 uid = getattr(user, "litellm_user_id", None)
 if not uid:
-    st.info("No LiteLLM user is linked to your login, so there is no usage to show. "
-            "Ask an admin to link your LiteLLM user id on the Users page.")
+    st.info(
+        "No LiteLLM user is linked to your login, so there is no usage to show. "
+        "Ask an admin to link your LiteLLM user id on the Users page."
+    )
     st.stop()
 
 rt = runtime()

@@ -1,4 +1,5 @@
 """Usage Analytics: who used what, what it cost, how it trends, and whether it works."""
+
 import streamlit as st
 
 from lib.ui.guard import require_page
@@ -45,5 +46,6 @@ for key in ("model_group", "provider"):
         st.caption(f"ℹ️ {note}")
 
 st.subheader("Export")
-view.render_exports(store, start, end, state.filters, "usage", "admin-usage-export",
-                    export_auditor(rt, user, start, end, state.filters))
+view.render_exports(
+    store, start, end, state.filters, "usage", "admin-usage-export", export_auditor(rt, user, start, end, state.filters)
+)

@@ -8,9 +8,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("STREAMLIT_BROWSER_GATHER_USAGE_STATS", "false")
 
-pytest_plugins = [p for p in ("tests.support.apptest", "tests.support.litellm_harness", "tests.support.models_endpoint",
-                                "tests.support.postgres", "tests.support.streamlit_server")
-                  if (ROOT / (p.replace(".", "/") + ".py")).exists()]
+pytest_plugins = [
+    p
+    for p in (
+        "tests.support.apptest",
+        "tests.support.litellm_harness",
+        "tests.support.models_endpoint",
+        "tests.support.postgres",
+        "tests.support.streamlit_server",
+    )
+    if (ROOT / (p.replace(".", "/") + ".py")).exists()
+]
 
 
 @pytest.fixture
@@ -26,6 +34,7 @@ def _no_app_settings_from_the_environment():
     """Tests give the app its settings explicitly; a developer's exported LITELLM_BASE_URL or DATABASE_URL
     (the environment wins over secrets) must not reach an app under test."""
     from lib.core.settings import Settings
+
     saved = {k: os.environ.pop(k) for k in list(os.environ) if k in Settings.model_fields}
     yield
     os.environ.update(saved)

@@ -1,5 +1,6 @@
 """The app per role (AppTest): navigation, 403s, disabled buttons with their reason, audited admin actions,
 the login form, logout and server-side session checks."""
+
 from __future__ import annotations
 
 import sys
@@ -19,8 +20,14 @@ from tests.support.apptest import app_as, app_runtime, demo_settings, new_app
 ROOT = Path(__file__).resolve().parent.parent
 LOGIN_BUTTON = "FormSubmitter:login_form-Log in"
 ADMIN_ONLY = [p for p in PAGES if p.permission != "self:usage"]
-MANAGE_BUTTONS = ("edit_user_set_role", "edit_user_disable", "edit_user_enable", "edit_user_reset", "edit_user_link",
-                  "FormSubmitter:create_user-Create user")
+MANAGE_BUTTONS = (
+    "edit_user_set_role",
+    "edit_user_disable",
+    "edit_user_enable",
+    "edit_user_reset",
+    "edit_user_link",
+    "FormSubmitter:create_user-Create user",
+)
 
 
 @pytest.fixture
@@ -36,13 +43,17 @@ def nav_calls(monkeypatch):
     def spy(pages, **kwargs):
         calls.append(pages)
         return real(pages, **kwargs)
+
     monkeypatch.setattr(streamlit, "navigation", spy)
     return calls
 
 
 def visible_menu(call) -> dict[str, list[str]]:
-    return {section: [p.title for p in pages if p.visibility == "visible"]
-            for section, pages in call.items() if any(p.visibility == "visible" for p in pages)}
+    return {
+        section: [p.title for p in pages if p.visibility == "visible"]
+        for section, pages in call.items()
+        if any(p.visibility == "visible" for p in pages)
+    }
 
 
 def texts(at, kind: str) -> list[str]:
@@ -55,10 +66,11 @@ def no_data(at) -> bool:
 
 # -- navigation per role ---------------------------------------------------------------------------
 
+
 def test_logged_out_every_url_shows_the_login_and_no_data(app_env, engine, nav_calls):
     at = app_as(app_env, None)
     assert texts(at, "title") == ["LiteLLM Console"] and at.text_input(key="login_username")
-    assert "admin" in texts(at, "info")[0] and "alice" in texts(at, "info")[0]      # demo logins announced
+    assert "admin" in texts(at, "info")[0] and "alice" in texts(at, "info")[0]  # demo logins announced
     assert visible_menu(nav_calls[-1]) == {}
     for spec in available_pages():
         at.switch_page(spec.path).run()
@@ -68,8 +80,9 @@ def test_logged_out_every_url_shows_the_login_and_no_data(app_env, engine, nav_c
         assert "console_logout" not in [b.key for b in at.button], spec.path
 
 
-@pytest.mark.parametrize("who,landing", [("admin", "Usage analytics"), ("viewer", "Usage analytics"),
-                                         ("alice", "My usage")])
+@pytest.mark.parametrize(
+    "who,landing", [("admin", "Usage analytics"), ("viewer", "Usage analytics"), ("alice", "My usage")]
+)
 def test_each_role_lands_on_its_first_page(app_env, engine, who, landing):
     at = app_as(app_env, who)
     assert texts(at, "title") == [landing]
@@ -79,14 +92,13 @@ def test_each_role_lands_on_its_first_page(app_env, engine, who, landing):
 def test_menus_per_role(app_env, engine, nav_calls):
     app_as(app_env, "admin")
     admin = visible_menu(nav_calls[-1])
-    assert admin == {"Usage": ["Usage analytics", "My usage"],
-                     "Admin": ["Models", "Users", "Audit log"]}
+    assert admin == {"Usage": ["Usage analytics", "My usage"], "Admin": ["Models", "Users", "Audit log"]}
     app_as(app_env, "viewer")
-    assert visible_menu(nav_calls[-1]) == admin                       # read-only admins see every admin page
+    assert visible_menu(nav_calls[-1]) == admin  # read-only admins see every admin page
     app_as(app_env, "alice")
-    assert visible_menu(nav_calls[-1]) == {"Usage": ["My usage"]}    # never an admin page
+    assert visible_menu(nav_calls[-1]) == {"Usage": ["My usage"]}  # never an admin page
     hidden = {p.title for pages in nav_calls[-1].values() for p in pages if p.visibility == "hidden"}
-    assert {"Users", "Audit log", "Models", "Usage analytics"} <= hidden   # routable, for the 403
+    assert {"Users", "Audit log", "Models", "Usage analytics"} <= hidden  # routable, for the 403
 
 
 @pytest.mark.parametrize("spec", ADMIN_ONLY, ids=lambda s: s.url_path)
@@ -97,6 +109,7 @@ def test_a_user_gets_403_on_every_admin_page(app_env, engine, spec):
 
 
 # -- read-only admin -------------------------------------------------------------------------------
+
 
 def test_readonly_sees_users_with_every_action_disabled_and_why(app_env, engine):
     at = app_as(app_env, "viewer", "pages/users.py")
@@ -111,6 +124,7 @@ def test_readonly_sees_users_with_every_action_disabled_and_why(app_env, engine)
 
 # -- admin actions are audited ---------------------------------------------------------------------
 
+
 def test_admin_user_management_is_audited(app_env, engine):
     at = app_as(app_env, "admin", "pages/users.py")
     assert not any(at.button(key=k).disabled for k in MANAGE_BUTTONS)
@@ -120,7 +134,7 @@ def test_admin_user_management_is_audited(app_env, engine):
     at.text_input(key="new_user_password").input("carol-initial-pw")
     at.button(key="FormSubmitter:create_user-Create user").click().run()
     assert "Created carol" in texts(at, "success")
-    assert at.text_input(key="new_user_password").value == ""         # the typed password is gone
+    assert at.text_input(key="new_user_password").value == ""  # the typed password is gone
     assert accounts.get_user(engine, "carol").role == "admin-readonly"
 
     at.selectbox(key="edit_user_target").select("carol").run()
@@ -140,8 +154,14 @@ def test_admin_user_management_is_audited(app_env, engine):
 
     rows = list_audit(engine, user="admin")
     done = rows[rows["target"] == "carol"]
-    assert set(done["action"]) == {"user.create", "user.change_role", "user.disable", "user.enable",
-                                   "user.set_password", "user.link_litellm"}
+    assert set(done["action"]) == {
+        "user.create",
+        "user.change_role",
+        "user.disable",
+        "user.enable",
+        "user.set_password",
+        "user.link_litellm",
+    }
     assert set(done["outcome"]) == {"success"}
     dump = list_audit(engine).to_json()
     assert "carol-initial-pw" not in dump and "carol-second-pw" not in dump
@@ -158,6 +178,7 @@ def test_the_last_admin_cannot_be_disabled_from_the_page(app_env, engine):
 
 # -- login, logout, server-side sessions -----------------------------------------------------------
 
+
 def _login(at: AppTest, username: str, password: str) -> AppTest:
     at.text_input(key="login_username").input(username)
     next(w for w in at.text_input if w.label == "Password").input(password)
@@ -165,14 +186,14 @@ def _login(at: AppTest, username: str, password: str) -> AppTest:
 
 
 def test_login_form_then_logout(app_env, engine):
-    at = app_as(app_env, None, "pages/audit.py")                      # a deep link, logged out
+    at = app_as(app_env, None, "pages/audit.py")  # a deep link, logged out
     _login(at, "viewer", "not-the-password")
     assert texts(at, "error") == [accounts.LOGIN_FAILED] and no_data(at)
     _login(at, "viewer", "viewer")
     assert not at.exception
-    assert texts(at, "title") == ["Audit log"]                       # the deep link survived the login
+    assert texts(at, "title") == ["Audit log"]  # the deep link survived the login
     kept = [k for k in (f"login_password_{i}" for i in range(3)) if k in at.session_state and at.session_state[k]]
-    assert kept == []                                                # no password kept in the session
+    assert kept == []  # no password kept in the session
     outcomes = list_audit(engine, user="viewer", action="login")["outcome"].tolist()
     assert outcomes[:2] == ["success", "failure"]
     exp = at.session_state["console_cookie_exp"]
@@ -181,7 +202,7 @@ def test_login_form_then_logout(app_env, engine):
     at.sidebar.button(key="console_logout").click().run()
     assert not at.exception
     assert texts(at, "title") == ["LiteLLM Console"] and no_data(at)
-    assert accounts.session_user(engine, "viewer", exp) is None      # the cookie's session is revoked
+    assert accounts.session_user(engine, "viewer", exp) is None  # the cookie's session is revoked
     assert list_audit(engine, user="viewer", action="logout")["outcome"].iloc[0] == "success"
 
 
@@ -190,13 +211,13 @@ def test_a_revoked_session_is_logged_out_on_its_next_run(app_env, engine):
     accounts.create_user(engine, admin, "dave", "dave-password", "user", demo=True)
     at = app_as(app_env, "dave")
     assert texts(at, "title") == ["My usage"]
-    accounts.set_enabled(engine, admin, "dave", False)                # an admin disables dave meanwhile
+    accounts.set_enabled(engine, admin, "dave", False)  # an admin disables dave meanwhile
     at.run()
     assert not at.exception and texts(at, "title") == ["LiteLLM Console"] and no_data(at)
     accounts.set_enabled(engine, admin, "dave", True)
     _login(at, "dave", "dave-password")
     assert texts(at, "title") == ["My usage"]
-    accounts.change_role(engine, admin, "dave", "admin-readonly")     # a role change ends the session too
+    accounts.change_role(engine, admin, "dave", "admin-readonly")  # a role change ends the session too
     at.run()
     assert texts(at, "title") == ["LiteLLM Console"]
 
@@ -208,7 +229,7 @@ def test_lockout_from_the_login_form(app_env, engine):
     for _ in range(accounts.MAX_FAILED_LOGINS):
         _login(at, "mallory", "wrong-password")
     _login(at, "mallory", "right-password-1")
-    assert texts(at, "error") == [accounts.LOGIN_FAILED] and no_data(at)    # the reason is only audited
+    assert texts(at, "error") == [accounts.LOGIN_FAILED] and no_data(at)  # the reason is only audited
     assert texts(at, "title") == ["LiteLLM Console"]
     assert list_audit(engine, user="mallory", action="login")["outcome"].iloc[0] == "locked"
 
@@ -223,13 +244,18 @@ def test_an_unknown_username_locks_out_on_the_login_form_too(app_env, engine):
 
 # -- files and cookies ------------------------------------------------------------------------------
 
+
 def test_a_first_start_keeps_the_database_and_the_generated_secret_private(tmp_path, monkeypatch, umask_022):
     data = tmp_path / "data"
     monkeypatch.setattr("lib.core.settings.DATA_DIR", data)
     at = new_app(demo_settings(data)).run()
     assert not at.exception and texts(at, "title") == ["LiteLLM Console"]
-    assert {p.name: p.stat().st_mode & 0o777 for p in data.iterdir()} == \
-        {"app.db": 0o600, "app.db-wal": 0o600, "app.db-shm": 0o600, "app_secret_key": 0o600}
+    assert {p.name: p.stat().st_mode & 0o777 for p in data.iterdir()} == {
+        "app.db": 0o600,
+        "app.db-wal": 0o600,
+        "app.db-shm": 0o600,
+        "app_secret_key": 0o600,
+    }
     assert data.stat().st_mode & 0o777 == 0o700
 
 
@@ -243,6 +269,7 @@ def cookies_set(monkeypatch) -> list[dict]:
         if kwargs.get("method") == "set":
             calls.append(kwargs)
         return kwargs.get("default")
+
     monkeypatch.setattr(component, "_component_func", record)
     return calls
 
@@ -253,11 +280,19 @@ def test_the_login_cookie_is_same_site_strict_and_secure_when_configured(app_env
     assert login_cookie["options"]["sameSite"] == "strict" and login_cookie["options"]["secure"] is True
 
 
-@pytest.mark.parametrize("setting, page_url, secure", [
-    ("auto", "https://console.example.com/usage", True), ("auto", "http://localhost:8501/", False),
-    ("auto", None, False), ("true", "http://localhost:8501/", True), ("false", "https://console.example.com/", False)])
+@pytest.mark.parametrize(
+    "setting, page_url, secure",
+    [
+        ("auto", "https://console.example.com/usage", True),
+        ("auto", "http://localhost:8501/", False),
+        ("auto", None, False),
+        ("true", "http://localhost:8501/", True),
+        ("false", "https://console.example.com/", False),
+    ],
+)
 def test_cookie_secure_follows_the_setting_and_the_page_scheme(setting, page_url, secure):
     from lib.ui.session import login_cookie_options
+
     assert login_cookie_options(setting, page_url) == {"same_site": "strict", "secure": secure}
 
 

@@ -4,6 +4,7 @@ the entry points (cli, ui, the services).
 
 The import graph is read from the source with ast: every import statement, function-level ones included, since
 a deferred import is still a dependency (it only hides the cycle from the interpreter)."""
+
 from __future__ import annotations
 
 import ast
@@ -55,7 +56,7 @@ def imports(module: str, path: Path) -> list[tuple[str, int]]:
             found += [(alias.name, node.lineno) for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
-            if node.level:        # relative: from the package, up level - 1 packages
+            if node.level:  # relative: from the package, up level - 1 packages
                 anchor = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
                 base = f"{anchor}.{base}" if base else anchor
             for alias in node.names:
@@ -87,7 +88,7 @@ def cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
     stack: list[str] = []
     groups: list[list[str]] = []
 
-    def visit(v: str) -> None:            # Tarjan's algorithm
+    def visit(v: str) -> None:  # Tarjan's algorithm
         index[v] = low[v] = len(index)
         stack.append(v)
         for w in graph[v]:
@@ -113,7 +114,7 @@ def cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
     for group in groups:
         for start in group:
             cycle = _cycle_through(graph, set(group), start)
-            first = cycle.index(min(cycle))             # the same cycle from another start: one entry
+            first = cycle.index(min(cycle))  # the same cycle from another start: one entry
             found.setdefault(tuple(cycle[first:-1] + cycle[:first]), cycle)
     return list(found.values())
 
@@ -139,8 +140,12 @@ def _cycle_through(graph: dict[str, dict[str, int]], group: set[str], start: str
 
 
 def describe(graph: dict[str, dict[str, int]], cycle: list[str]) -> str:
-    return " -> ".join(cycle) + "  (" + ", ".join(
-        f"{MODULES[a].relative_to(ROOT)}:{graph[a][b]}" for a, b in zip(cycle, cycle[1:])) + ")"
+    return (
+        " -> ".join(cycle)
+        + "  ("
+        + ", ".join(f"{MODULES[a].relative_to(ROOT)}:{graph[a][b]}" for a, b in zip(cycle, cycle[1:]))
+        + ")"
+    )
 
 
 # -- no Streamlit outside lib.ui -----------------------------------------------------------------------------
@@ -161,16 +166,21 @@ HEADLESS = sorted(f"lib.{m.name}" for m in pkgutil.iter_modules(lib.__path__) if
 @pytest.mark.parametrize("name", HEADLESS)
 def test_importing_lib_outside_ui_never_imports_streamlit(name):
     """Each package (and every module in it) in a fresh interpreter: the CLI and cron jobs run without Streamlit."""
-    proc = subprocess.run([sys.executable, "-c", CHECK_NO_STREAMLIT, name], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHECK_NO_STREAMLIT, name], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert int(proc.stdout.split()[-1]) >= 1
 
 
 def test_only_lib_ui_pages_and_app_import_streamlit():
-    found = [f"{MODULES[m].relative_to(ROOT)}:{line} imports {target}"
-             for m, path in MODULES.items() if layer(m) != "ui"
-             for target, line in imports(m, path) if target.split(".")[0] in STREAMLIT]
+    found = [
+        f"{MODULES[m].relative_to(ROOT)}:{line} imports {target}"
+        for m, path in MODULES.items()
+        if layer(m) != "ui"
+        for target, line in imports(m, path)
+        if target.split(".")[0] in STREAMLIT
+    ]
     assert not found, "\n".join(found)
 
 

@@ -1,4 +1,5 @@
 """tests/bench (the benchmark): runs end to end on a small dataset and its engines agree. No timing is asserted."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,13 @@ def _postgres_installed() -> bool:
 
 
 def test_small_run_ends_with_json_and_engines_agree():
-    proc = subprocess.run([sys.executable, "-m", "tests.bench", "--rows", "20000", "--json", "--repeat", "1"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.bench", "--rows", "20000", "--json", "--repeat", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     report = proc.stdout[-4000:] + proc.stderr[-4000:]
     # exit status 1 = DuckDB, pandas, PostgreSQL or ingest disagree (the bench prints which answers)
     assert proc.returncode == 0, report
@@ -48,10 +54,12 @@ def test_small_run_ends_with_json_and_engines_agree():
         assert out["postgres_ms"] is None
     assert out["answers_agree"] is True
     assert "answers agree: DuckDB = pandas on every configuration" in proc.stdout
-    for days in RANGES:              # every range, with and without filters, is in the table
+    for days in RANGES:  # every range, with and without filters, is in the table
         for label in ("none", "2 prov + 3 users", "1 model"):
-            assert any(line.split()[:1] == [f"{days}d"] and label in line for line in proc.stdout.splitlines()), \
-                (days, label)
+            assert any(line.split()[:1] == [f"{days}d"] and label in line for line in proc.stdout.splitlines()), (
+                days,
+                label,
+            )
 
 
 def _small_world():
@@ -79,16 +87,19 @@ def test_page_builder_builds_the_demo_litellm_document():
     """The vectorised page builder used for the ingest timing = lib.litellm.demo.aggregate (LiteLLM 1.108's shape)."""
     w, daily = _small_world()
     idx = np.arange(min(len(daily), 700))
-    keys = {h: {"alias": m["key_alias"], "team_id": m["team_id"], "user_id": m["user_id"],
-                "user_email": m["user_email"]} for h, m in zip(w.keys, ingest_timing.key_metadata(w))}
+    keys = {
+        h: {"alias": m["key_alias"], "team_id": m["team_id"], "user_id": m["user_id"], "user_email": m["user_email"]}
+        for h, m in zip(w.keys, ingest_timing.key_metadata(w))
+    }
     fast = json.loads(json.dumps(ingest_timing.page_body(w, daily, idx, ingest_timing.key_metadata(w))))
     ref = json.loads(json.dumps(aggregate(ingest_timing.daily_rows(w, daily, idx), keys)))
     _assert_same_document(fast, ref)
 
 
 def _sorted(table: pa.Table) -> pa.Table:
-    return table.sort_by([("date", "ascending"), ("dim", "ascending"), ("value", "ascending"),
-                          ("api_key", "ascending")])
+    return table.sort_by(
+        [("date", "ascending"), ("dim", "ascending"), ("value", "ascending"), ("api_key", "ascending")]
+    )
 
 
 def test_generated_rows_are_exactly_what_ingest_stores():
@@ -98,12 +109,12 @@ def test_generated_rows_are_exactly_what_ingest_stores():
     bodies = []
     for d in np.unique(daily.day):
         idx = np.flatnonzero(daily.day == d)
-        for part in np.array_split(idx, max(1, len(idx) // 300)):   # a day split across pages, as LiteLLM does
+        for part in np.array_split(idx, max(1, len(idx) // 300)):  # a day split across pages, as LiteLLM does
             bodies.append(json.dumps(ingest_timing.page_body(w, daily, part, key_meta)).encode())
     ingested = _sorted(pa.concat_tables(merge_pages(bodies).values()).cast(SCHEMA))
     generated = _sorted(data.store_table(w, data.store_columns(w, daily)).cast(SCHEMA))
     assert generated.num_rows == ingested.num_rows > 1000
-    assert generated.column("provider").null_count > 0          # unattributed model-group rows exist
+    assert generated.column("provider").null_count > 0  # unattributed model-group rows exist
     for name in SCHEMA.names:
         g, i = generated.column(name).to_pylist(), ingested.column(name).to_pylist()
         if name in ("spend", "total_response_time_ms"):
@@ -114,12 +125,17 @@ def test_generated_rows_are_exactly_what_ingest_stores():
 
 def test_pandas_answers_equal_duckdb_on_small_store(tmp_path):
     w = data.make_world(seed=5)
-    ds = data.build_dataset(w, 6000, 120, date(2025, 6, 30), 5, tmp_path / "store", with_frame=True,
-                             log=lambda *a: None)
+    ds = data.build_dataset(
+        w, 6000, 120, date(2025, 6, 30), 5, tmp_path / "store", with_frame=True, log=lambda *a: None
+    )
     pand = PandasUsage(ds.frame)
     users = tuple(w.users[u] for u in np.unique(w.key_user[ds.daily.key])[:3])
-    for f in (Filters(), Filters.of(providers=["openai", "anthropic"], users=users),
-              Filters.of(models=["openai/gpt-4o"]), Filters.of(teams=[w.teams[0]])):
+    for f in (
+        Filters(),
+        Filters.of(providers=["openai", "anthropic"], users=users),
+        Filters.of(models=["openai/gpt-4o"]),
+        Filters.of(teams=[w.teams[0]]),
+    ):
         for days in (7, 45):
             end = date(2025, 6, 30)
             start = end - timedelta(days=days - 1)

@@ -1,5 +1,6 @@
 """The Usage page's figures on demo data: what they draw adds up to the query answers, and a model or
 provider keeps one colour across the view's charts."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -32,7 +33,7 @@ def _bar_totals(fig) -> dict:
 def test_stacked_bars_add_up_to_the_daily_totals_with_the_rest_folded_into_other(view, dim):
     fig = charts.stacked_daily(view[f"daily_by_{dim}"], dim, "requests", top=3)
     names = [t.name for t in fig.data]
-    assert len(names) == 4 and names[-1] == "other"         # the demo has more than 3 of each
+    assert len(names) == 4 and names[-1] == "other"  # the demo has more than 3 of each
     daily = dict(zip(view["daily"]["date"], view["daily"]["requests"]))
     assert _bar_totals(fig) == {d: v for d, v in daily.items() if v}
 
@@ -49,7 +50,7 @@ def test_a_name_has_one_colour_in_the_bars_and_the_donut(view, dim):
     assert len(shared) >= 3
     assert all(bar_colour[n] == donut_colour[n] for n in shared)
     drawn = [c for n, c in bar_colour.items() if n != "other"]
-    assert len(set(drawn)) == len(drawn)                    # no two names share a colour
+    assert len(set(drawn)) == len(drawn)  # no two names share a colour
 
 
 def test_cost_donut_shares_are_the_spend_breakdown(view):
@@ -66,18 +67,22 @@ HTML_NAMES = ["<b>bold</b><a href=x>", "AT&T <br> model", "openai/gpt-4o"]
 def test_names_with_html_are_shown_as_typed_in_legends_labels_and_hover():
     """plotly reads tags and entities in trace names and labels: a model named `<a href=x>` must not be a link."""
     days = pd.to_datetime(["2026-11-01", "2026-11-02"]).date
-    daily = pd.DataFrame([{"date": d, "model": n, "requests": 10 + i, "spend": 1.0 + i}
-                          for d in days for i, n in enumerate(HTML_NAMES)])
+    daily = pd.DataFrame(
+        [{"date": d, "model": n, "requests": 10 + i, "spend": 1.0 + i} for d in days for i, n in enumerate(HTML_NAMES)]
+    )
     escaped = ["&lt;b&gt;bold&lt;/b&gt;&lt;a href=x&gt;", "AT&amp;T &lt;br&gt; model", "openai/gpt-4o"]
     bars = charts.stacked_daily(daily, "model", "requests", colours=charts.colour_map(HTML_NAMES))
     assert sorted(t.name for t in bars.data) == sorted(escaped)
-    assert {t.name: t.marker.color for t in bars.data}["&lt;b&gt;bold&lt;/b&gt;&lt;a href=x&gt;"] == \
-        charts.colour_map(HTML_NAMES)["<b>bold</b><a href=x>"]          # colours still follow the raw name
+    assert {t.name: t.marker.color for t in bars.data}["&lt;b&gt;bold&lt;/b&gt;&lt;a href=x&gt;"] == charts.colour_map(
+        HTML_NAMES
+    )["<b>bold</b><a href=x>"]  # colours still follow the raw name
     totals = daily.groupby("model", as_index=False)["spend"].sum()
     donut = charts.cost_share(totals, "model", colours=charts.colour_map(HTML_NAMES))
     assert sorted(donut.data[0].labels) == sorted(escaped)
-    assert dict(zip(donut.data[0].labels, donut.data[0].marker.colors))["AT&amp;T &lt;br&gt; model"] == \
-        charts.colour_map(HTML_NAMES)["AT&T <br> model"]
+    assert (
+        dict(zip(donut.data[0].labels, donut.data[0].marker.colors))["AT&amp;T &lt;br&gt; model"]
+        == charts.colour_map(HTML_NAMES)["AT&T <br> model"]
+    )
 
 
 def test_a_name_keeps_its_colour_whatever_else_the_view_shows():
@@ -91,11 +96,11 @@ def test_a_name_keeps_its_colour_whatever_else_the_view_shows():
 def test_one_day_is_drawn_on_a_date_axis(view):
     daily = view["daily"].tail(1)
     fig = charts.daily_metric(daily, "requests")
-    assert fig.data[0].type == "bar"                      # a lone point on a line says little
+    assert fig.data[0].type == "bar"  # a lone point on a line says little
     axis = fig.layout.xaxis
     assert axis.type == "date" and axis.tickformat == "%d %b %Y"
     day = pd.Timestamp(daily["date"].iloc[0])
     assert [pd.Timestamp(x) for x in axis.range] == [day - pd.Timedelta(days=1), day + pd.Timedelta(days=1)]
-    assert fig.layout.yaxis.rangemode == "tozero"         # not 399-401 around one value
+    assert fig.layout.yaxis.rangemode == "tozero"  # not 399-401 around one value
     for fig in (charts.stacked_daily(view["daily_by_model"].tail(1), "model"), charts.success_failure(daily)):
         assert fig.layout.xaxis.type == "date" and fig.layout.xaxis.range is not None

@@ -3,6 +3,7 @@
 The CLI runs as a subprocess, as cron or an operator runs it, over a store and app database already holding
 data; after each bad command both are byte for byte (store files) and row for row (database) as before.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -28,26 +29,41 @@ PROBE = ["test-config", "--api-base", "http://127.0.0.1:9/v1", "--api-key", "sk-
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli-input")
     e = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
-    e.update({"DUCKDB_PATH": str(tmp / "usage.duckdb"), "DATABASE_URL": f"sqlite:///{tmp}/app.db",
-              "LITELLM_BASE_URL": "", "BACKGROUND_SERVICES": "false", "PYTHONPATH": str(ROOT)})
+    e.update(
+        {
+            "DUCKDB_PATH": str(tmp / "usage.duckdb"),
+            "DATABASE_URL": f"sqlite:///{tmp}/app.db",
+            "LITELLM_BASE_URL": "",
+            "BACKGROUND_SERVICES": "false",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     assert cli(e, "backfill", "--start", DAY, "--end", DAY).returncode == 0
-    assert cli(e, "create-user", "--username", "ops", "--role", "admin", "--password-stdin",
-               stdin=b"a-long-password\n").returncode == 0
+    assert (
+        cli(
+            e, "create-user", "--username", "ops", "--role", "admin", "--password-stdin", stdin=b"a-long-password\n"
+        ).returncode
+        == 0
+    )
     (tmp / "a-directory").mkdir()
     e["TMP"] = str(tmp)
     return e
 
 
 def cli(env: dict, *args: str | bytes, stdin: bytes = b"") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lib.cli", *args], cwd=ROOT, env=env, input=stdin,
-                          capture_output=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "lib.cli", *args], cwd=ROOT, env=env, input=stdin, capture_output=True, timeout=300
+    )
 
 
 def stored_state(env: dict) -> tuple[dict, list[str]]:
     """The store's files (name -> digest) and every row of the app database."""
     tmp = Path(env["TMP"])
-    files = {str(p.relative_to(tmp)): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in sorted((tmp / "usage").rglob("*")) if p.is_file() and p.name != "write.lock"}
+    files = {
+        str(p.relative_to(tmp)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((tmp / "usage").rglob("*"))
+        if p.is_file() and p.name != "write.lock"
+    }
     with sqlite3.connect(tmp / "app.db") as db:
         rows = list(db.iterdump())
     return files, rows
@@ -72,16 +88,39 @@ BAD = {
     "export blank user": [*EXPORT, "--user", "   "],
     "export non-UTF-8 team": [*EXPORT, "--team", b"team-\xff\xfe"],
     "create-user empty username": ["create-user", "--username", "", "--role", "admin", "--password-stdin"],
-    "create-user huge name": ["create-user", "--username", "eve", "--role", "user", "--name", "n" * 100_000,
-                              "--password-stdin"],
-    "create-user empty email": ["create-user", "--username", "eve", "--role", "user", "--email", "",
-                                "--password-stdin"],
+    "create-user huge name": [
+        "create-user",
+        "--username",
+        "eve",
+        "--role",
+        "user",
+        "--name",
+        "n" * 100_000,
+        "--password-stdin",
+    ],
+    "create-user empty email": [
+        "create-user",
+        "--username",
+        "eve",
+        "--role",
+        "user",
+        "--email",
+        "",
+        "--password-stdin",
+    ],
     "disable-user empty username": ["disable-user", "--username", ""],
     "set-password empty username": ["set-password", "--username", "", "--password-stdin"],
     "test-config empty api base": ["test-config", "--api-base", "", "--api-key", "sk-x", "--model", "m"],
     "test-config empty model": [*PROBE[:-1], ""],
-    "test-config empty key variable": ["test-config", "--api-base", "http://127.0.0.1:9/v1", "--api-key-env", "",
-                                       "--model", "m"],
+    "test-config empty key variable": [
+        "test-config",
+        "--api-base",
+        "http://127.0.0.1:9/v1",
+        "--api-key-env",
+        "",
+        "--model",
+        "m",
+    ],
     "test-config huge timeout": [*PROBE, "--timeout", "1e309"],
     "sync-models NaN wait": ["sync-models", "--wait", "nan"],
     "sync-models infinite wait": ["sync-models", "--wait", "inf"],
@@ -103,5 +142,7 @@ def test_a_bad_argument_gets_one_line_exit_2_and_changes_nothing(env, case):
 
 def test_the_date_window_names_its_limits(env):
     r = cli(env, "backfill", "--start", "1900-01-01", "--end", DAY)
-    assert r.stderr.decode().strip() == (f"error: argument --start: 1900-01-01 is outside the dates this console "
-                                         f"keeps (2020-01-01 to {TODAY + timedelta(days=1)}, UTC)")
+    assert r.stderr.decode().strip() == (
+        f"error: argument --start: 1900-01-01 is outside the dates this console "
+        f"keeps (2020-01-01 to {TODAY + timedelta(days=1)}, UTC)"
+    )

@@ -1,4 +1,5 @@
 """Test Configuration: URL handling, every outcome, closest-name suggestions, the CLI, and the key kept secret."""
+
 from __future__ import annotations
 
 import json
@@ -51,6 +52,7 @@ def silent_server():
                 held.append(sock.accept()[0])
             except OSError:
                 continue
+
     t = threading.Thread(target=accept, daemon=True)
     t.start()
     yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
@@ -70,19 +72,29 @@ def models_json(names):
 
 
 # -- URLs ------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("base, urls", [
-    ("https://api.openai.com/v1", ["https://api.openai.com/v1/models"]),
-    ("https://api.openai.com/v1/", ["https://api.openai.com/v1/models"]),
-    ("  https://api.openai.com/v1//  ", ["https://api.openai.com/v1/models"]),
-    ("https://api.openai.com/v1/models", ["https://api.openai.com/v1/models"]),
-    ("https://api.openai.com", ["https://api.openai.com/v1/models", "https://api.openai.com/models"]),
-    ("http://127.0.0.1:8000/", ["http://127.0.0.1:8000/v1/models", "http://127.0.0.1:8000/models"]),
-    ("https://openrouter.ai/api/v1", ["https://openrouter.ai/api/v1/models"]),
-    ("https://g.example/v1beta/openai", ["https://g.example/v1beta/openai/models",
-                                         "https://g.example/v1beta/openai/v1/models"]),
-    ("https://gw.example/openai?api-version=2024-10-21", ["https://gw.example/openai/models?api-version=2024-10-21",
-                                                          "https://gw.example/openai/v1/models?api-version=2024-10-21"]),
-])
+@pytest.mark.parametrize(
+    "base, urls",
+    [
+        ("https://api.openai.com/v1", ["https://api.openai.com/v1/models"]),
+        ("https://api.openai.com/v1/", ["https://api.openai.com/v1/models"]),
+        ("  https://api.openai.com/v1//  ", ["https://api.openai.com/v1/models"]),
+        ("https://api.openai.com/v1/models", ["https://api.openai.com/v1/models"]),
+        ("https://api.openai.com", ["https://api.openai.com/v1/models", "https://api.openai.com/models"]),
+        ("http://127.0.0.1:8000/", ["http://127.0.0.1:8000/v1/models", "http://127.0.0.1:8000/models"]),
+        ("https://openrouter.ai/api/v1", ["https://openrouter.ai/api/v1/models"]),
+        (
+            "https://g.example/v1beta/openai",
+            ["https://g.example/v1beta/openai/models", "https://g.example/v1beta/openai/v1/models"],
+        ),
+        (
+            "https://gw.example/openai?api-version=2024-10-21",
+            [
+                "https://gw.example/openai/models?api-version=2024-10-21",
+                "https://gw.example/openai/v1/models?api-version=2024-10-21",
+            ],
+        ),
+    ],
+)
 def test_models_urls(base, urls):
     assert models_urls(base) == urls
 
@@ -102,36 +114,51 @@ def test_found_sends_the_bearer_key_once_and_reports_latency_and_count():
     def handler(req):
         seen.append((str(req.url), req.headers.get("authorization")))
         return models_json(LOCAL_MODELS)
+
     r = probe_config("https://h.example/v1/", f"  {KEY} ", "gpt-4o", transport=mock(handler))
     assert seen == [("https://h.example/v1/models", f"Bearer {KEY}")]
-    assert r.as_dict() == {"success": True, "result": "model_found", "message": SUCCESS_MESSAGE, "suggestions": [],
-                           "latency_ms": r.latency_ms, "models_available": 4}
+    assert r.as_dict() == {
+        "success": True,
+        "result": "model_found",
+        "message": SUCCESS_MESSAGE,
+        "suggestions": [],
+        "latency_ms": r.latency_ms,
+        "models_available": 4,
+    }
     assert r.latency_ms is not None and r.latency_ms >= 0
 
 
 def test_missing_v1_falls_back_on_404():
     def handler(req):
         return models_json(["m"]) if req.url.path == "/models" else httpx.Response(404, text="no")
+
     r = probe_config("https://h.example", KEY, "m", transport=mock(handler))
     assert r.result == "model_found" and r.url == "https://h.example/models"
 
 
 @pytest.mark.parametrize("status", [401, 403])
 def test_auth_error_masks_an_echoed_key(status):
-    r = probe_config("https://h.example/v1", KEY, "m", transport=mock(
-        lambda req: httpx.Response(status, json={"error": {"message": f"bad key {KEY}"}})))
+    r = probe_config(
+        "https://h.example/v1",
+        KEY,
+        "m",
+        transport=mock(lambda req: httpx.Response(status, json={"error": {"message": f"bad key {KEY}"}})),
+    )
     assert r.result == "auth_error" and not r.success and f"HTTP {status}" in r.message
     assert KEY not in r.message and "***" in r.message
 
 
-@pytest.mark.parametrize("response, reason", [
-    (httpx.Response(500, text="boom"), "HTTP 500"),
-    (httpx.Response(404, text="nope"), "HTTP 404"),
-    (httpx.Response(429, json={"error": {"message": "slow down"}}), "slow down"),
-    (httpx.Response(200, text="<html>login</html>"), "did not answer with JSON"),
-    (httpx.Response(200, json={"models": []}), "without a model list"),
-    (httpx.Response(200, json=[1, 2]), "without a model list"),
-])
+@pytest.mark.parametrize(
+    "response, reason",
+    [
+        (httpx.Response(500, text="boom"), "HTTP 500"),
+        (httpx.Response(404, text="nope"), "HTTP 404"),
+        (httpx.Response(429, json={"error": {"message": "slow down"}}), "slow down"),
+        (httpx.Response(200, text="<html>login</html>"), "did not answer with JSON"),
+        (httpx.Response(200, json={"models": []}), "without a model list"),
+        (httpx.Response(200, json=[1, 2]), "without a model list"),
+    ],
+)
 def test_endpoint_problems_are_connection_errors(response, reason):
     r = probe_config("https://h.example/v1", KEY, "m", transport=mock(lambda req: response))
     assert r.result == "connection_error" and reason in r.message
@@ -146,8 +173,9 @@ def test_not_found_suggests_closest_first():
 
 
 def test_provider_prefix_is_explained():
-    r = probe_config("https://h.example/v1", KEY, "openai/gpt-4o",
-                     transport=mock(lambda req: models_json(LOCAL_MODELS)))
+    r = probe_config(
+        "https://h.example/v1", KEY, "openai/gpt-4o", transport=mock(lambda req: models_json(LOCAL_MODELS))
+    )
     assert r.result == "model_not_found" and r.suggestions[0] == "gpt-4o" and "provider prefix" in r.message
 
 
@@ -201,9 +229,11 @@ def test_similarity_basics():
     assert similarity("gpt-4o", "gpt-4o") == 1.0
     assert similarity("GPT_4O", "gpt-4o") > similarity("gpt-4", "gpt-4o") > similarity("gpt-4", "llama3")
     assert closest_models("gpt4o", ["llama3", "gpt-4o-mini", "gpt-4o"])[:2] == ["gpt-4o", "gpt-4o-mini"]
-    assert closest_models("claude-3-5-sonet", ["claude-3-5-haiku", "claude-3-5-sonnet", "gpt-4o"])[0] == \
-        "claude-3-5-sonnet"
-    assert closest_models("zzzz", ["gpt-4o", "llama3"]) == []        # nothing similar: no noise
+    assert (
+        closest_models("claude-3-5-sonet", ["claude-3-5-haiku", "claude-3-5-sonnet", "gpt-4o"])[0]
+        == "claude-3-5-sonnet"
+    )
+    assert closest_models("zzzz", ["gpt-4o", "llama3"]) == []  # nothing similar: no noise
 
 
 names_st = st.lists(st.text(alphabet="abcdefgo-_.0123456789", min_size=1, max_size=14), min_size=0, max_size=30)
@@ -218,7 +248,7 @@ def test_suggestions_are_the_closest_in_order(query, names):
     assert scores == sorted(scores, reverse=True)
     left_out = set(names) - set(got)
     if len(got) == MAX_SUGGESTIONS and left_out:
-        assert max(similarity(query, n) for n in left_out) <= scores[-1]      # no closer name left out
+        assert max(similarity(query, n) for n in left_out) <= scores[-1]  # no closer name left out
     if query in names:
         assert got[0] == query
 
@@ -226,8 +256,7 @@ def test_suggestions_are_the_closest_in_order(query, names):
 # -- audit, permission, CLI ------------------------------------------------------------------------
 def test_audit_records_url_model_outcome_never_the_key(tmp_path, local_backend):
     engine = open_app_database(f"sqlite:///{tmp_path}/app.db")
-    r = test_configuration(engine, ADMIN, local_backend.replace("http://", "http://u:pw@") + "?token=zz", KEY,
-                           "gpt-4o")
+    r = test_configuration(engine, ADMIN, local_backend.replace("http://", "http://u:pw@") + "?token=zz", KEY, "gpt-4o")
     assert r.result == "model_found"
     row = list_audit(engine, action="models.test_config").iloc[0]
     assert row["actor"] == "root" and row["outcome"] == "model_found"
@@ -243,14 +272,39 @@ def test_readonly_may_not_test(tmp_path):
     assert list_audit(engine, action="models.test_config")["outcome"].tolist() == ["denied"]
 
 
-@pytest.mark.parametrize("key, model, result, code", [
-    (KEY, "gpt-4o", "model_found", 0), ("sk-nope-nope", "gpt-4o", "auth_error", 1),
-    (KEY, "gpt-4", "model_not_found", 1)])
+@pytest.mark.parametrize(
+    "key, model, result, code",
+    [
+        (KEY, "gpt-4o", "model_found", 0),
+        ("sk-nope-nope", "gpt-4o", "auth_error", 1),
+        (KEY, "gpt-4", "model_not_found", 1),
+    ],
+)
 def test_cli_test_config(tmp_path, local_backend, key, model, result, code):
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/app.db", "DUCKDB_PATH": str(tmp_path / "u.duckdb"),
-           "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", "lib.cli", "test-config", "--api-base", local_backend, "--api-key", key,
-                          "--model", model], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
+        "DUCKDB_PATH": str(tmp_path / "u.duckdb"),
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "lib.cli",
+            "test-config",
+            "--api-base",
+            local_backend,
+            "--api-key",
+            key,
+            "--model",
+            model,
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == code, out.stderr
     answer = json.loads(out.stdout)
     assert list(answer) == ["success", "result", "message", "suggestions", "latency_ms", "models_available"]
@@ -266,9 +320,27 @@ def test_cli_test_config(tmp_path, local_backend, key, model, result, code):
 def test_cli_timeout_and_closed_port(tmp_path, silent_server):
     env = {"DATABASE_URL": f"sqlite:///{tmp_path}/app.db", "PATH": "/usr/bin:/bin"}
     for base, result in ((silent_server, "timeout"), (f"http://127.0.0.1:{free_port()}", "connection_error")):
-        out = subprocess.run([sys.executable, "-m", "lib.cli", "test-config", "--api-base", base, "--api-key", KEY,
-                              "--model", "m", "--timeout", "1"], cwd=ROOT, env=env, capture_output=True, text=True,
-                             timeout=60)
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lib.cli",
+                "test-config",
+                "--api-base",
+                base,
+                "--api-key",
+                KEY,
+                "--model",
+                "m",
+                "--timeout",
+                "1",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         answer = json.loads(out.stdout)
         assert out.returncode == 1 and answer["result"] == result and answer["latency_ms"] is None
 
@@ -285,8 +357,7 @@ def test_against_the_harness_fake_backend(litellm_harness, silent_server):
     missing = probe_config(base, "sk-fake-backend", "gpt-4")
     assert missing.result == "model_not_found" and missing.suggestions[0] == "gpt-4o"
     assert set(missing.suggestions) <= {"gpt-4o", "gpt-4o-mini", "in-house-model", "llama3"}
-    assert probe_config(f"http://127.0.0.1:{free_port()}/v1", "sk-fake-backend", "gpt-4o").result == \
-        "connection_error"
+    assert probe_config(f"http://127.0.0.1:{free_port()}/v1", "sk-fake-backend", "gpt-4o").result == "connection_error"
     started = time.monotonic()
     assert probe_config(silent_server, "sk-fake-backend", "gpt-4o", timeout_s=1).result == "timeout"
     assert time.monotonic() - started < 4

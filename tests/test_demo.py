@@ -1,4 +1,5 @@
 """Demo mode's fake LiteLLM: realistic, deterministic, and paged exactly like LiteLLM."""
+
 from collections import Counter
 from datetime import date, timedelta
 
@@ -16,8 +17,9 @@ def demo():
 
 
 def _client(transport, auth=True):
-    return httpx.Client(transport=transport, base_url="http://demo",
-                        headers={"Authorization": "Bearer k"} if auth else {})
+    return httpx.Client(
+        transport=transport, base_url="http://demo", headers={"Authorization": "Bearer k"} if auth else {}
+    )
 
 
 def test_deterministic_per_seed():
@@ -36,7 +38,7 @@ def test_realistic_shape(demo):
     per_weekday = Counter()
     for r in demo.rows:
         per_weekday[date.fromisoformat(r["date"]).weekday() >= 5] += r["api_requests"]
-    assert per_weekday[False] / 5 > 2 * per_weekday[True] / 2       # weekdays busier than weekends
+    assert per_weekday[False] / 5 > 2 * per_weekday[True] / 2  # weekdays busier than weekends
     assert all(r["spend"] == 0 for r in demo.rows if r["successful_requests"] == 0)
 
 
@@ -45,27 +47,32 @@ def test_pages_count_rows_and_merge_to_the_aggregate(demo):
     start, end = TODAY - timedelta(days=2), TODAY
     params = {"start_date": start.isoformat(), "end_date": end.isoformat(), "page_size": 7}
     first = client.get("/user/daily/activity", params=params | {"page": 1}).json()
-    pages = [first] + [client.get("/user/daily/activity", params=params | {"page": p}).json()
-                       for p in range(2, first["metadata"]["total_pages"] + 1)]
+    pages = [first] + [
+        client.get("/user/daily/activity", params=params | {"page": p}).json()
+        for p in range(2, first["metadata"]["total_pages"] + 1)
+    ]
     dates_per_page = [{r["date"] for r in p["results"]} for p in pages]
     assert any(len([s for s in dates_per_page if d in s]) > 1 for d in set().union(*dates_per_page))
     for p in pages:
         assert p["metadata"]["total_api_requests"] == sum(r["metrics"]["api_requests"] for r in p["results"])
-    agg = client.get("/user/daily/activity/aggregated", params={"start_date": start.isoformat(),
-                                                                 "end_date": end.isoformat()}).json()
+    agg = client.get(
+        "/user/daily/activity/aggregated", params={"start_date": start.isoformat(), "end_date": end.isoformat()}
+    ).json()
     assert sum(p["metadata"]["total_api_requests"] for p in pages) == agg["metadata"]["total_api_requests"] > 0
     for res in agg["results"]:
         for name in ("models", "model_groups", "providers", "entities"):
             for entry in res["breakdown"][name].values():
                 assert entry["metrics"]["api_requests"] == sum(
-                    kb["metrics"]["api_requests"] for kb in entry["api_key_breakdown"].values())
+                    kb["metrics"]["api_requests"] for kb in entry["api_key_breakdown"].values()
+                )
 
 
 def test_errors_like_litellm(demo):
     t = httpx.MockTransport(demo.handle)
     assert _client(t, auth=False).get("/user/daily/activity").status_code == 401
-    r = _client(t).get("/user/daily/activity", params={"start_date": "2026-11-01", "end_date": "2026-11-02",
-                                                        "page_size": 5000})
+    r = _client(t).get(
+        "/user/daily/activity", params={"start_date": "2026-11-01", "end_date": "2026-11-02", "page_size": 5000}
+    )
     assert r.status_code == 422
     assert _client(t).get("/nope").status_code == 404
 

@@ -1,5 +1,6 @@
 """README.md keeps up with the code: every setting in its Settings table, every command-line subcommand in a
 `python -m lib.cli ...` line, and every file or folder of the code it names exists."""
+
 from __future__ import annotations
 
 import argparse

@@ -1,5 +1,6 @@
 """Browser end-to-end: no data without a login on a fresh server, logins and logouts per role, deep links,
 replayed cookies, lockout, and no password or secret in pages, logs or the audit log."""
+
 from __future__ import annotations
 
 import json
@@ -41,17 +42,21 @@ def test_a_fresh_server_shows_only_the_login_on_every_url(browser: Browser, fres
     page.context.close()
 
 
-@pytest.mark.parametrize("username,path,landing,expected_menu", [
-    ("admin", "", "Usage analytics", ["Usage analytics", "My usage", "Models", "Users", "Audit log"]),
-    ("viewer", "audit", "Audit log", ["Usage analytics", "My usage", "Models", "Users", "Audit log"]),
-    ("alice", "", "My usage", []),              # one page: Streamlit shows no menu at all
-], ids=["admin", "readonly-deep-link", "user"])
+@pytest.mark.parametrize(
+    "username,path,landing,expected_menu",
+    [
+        ("admin", "", "Usage analytics", ["Usage analytics", "My usage", "Models", "Users", "Audit log"]),
+        ("viewer", "audit", "Audit log", ["Usage analytics", "My usage", "Models", "Users", "Audit log"]),
+        ("alice", "", "My usage", []),  # one page: Streamlit shows no menu at all
+    ],
+    ids=["admin", "readonly-deep-link", "user"],
+)
 def test_login_and_logout_per_role(browser: Browser, streamlit_server, username, path, landing, expected_menu):
     page = browser.new_context().new_page()
     login(page, streamlit_server.url, username, username, path)
     expect(page.get_by_role("heading", name=landing)).to_be_visible(timeout=TIMEOUT)
     if path:
-        assert page.url.rstrip("/").endswith("/" + path)                 # the deep link survived the login
+        assert page.url.rstrip("/").endswith("/" + path)  # the deep link survived the login
     assert menu(page) == expected_menu
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_text(username, exact=True)).to_be_visible()
@@ -59,7 +64,7 @@ def test_login_and_logout_per_role(browser: Browser, streamlit_server, username,
     wait_idle(page)
     sidebar.get_by_role("button", name="Log out").click()
     expect(login_button(page)).to_be_visible(timeout=TIMEOUT)
-    page.reload()                                                         # the cookie does not log back in
+    page.reload()  # the cookie does not log back in
     expect(login_button(page)).to_be_visible(timeout=TIMEOUT)
     assert_no_data(page)
     page.context.close()
@@ -81,7 +86,7 @@ def test_a_cookie_works_until_logout_and_never_after(browser: Browser, streamlit
     expect(page.get_by_role("heading", name="Users")).to_be_visible(timeout=TIMEOUT)
     cookie = wait_for_cookie(page)
 
-    other = browser.new_context()                                         # the cookie alone logs in ...
+    other = browser.new_context()  # the cookie alone logs in ...
     other.add_cookies([cookie])
     p2 = other.new_page()
     p2.goto(streamlit_server.url + "/audit")
@@ -91,7 +96,7 @@ def test_a_cookie_works_until_logout_and_never_after(browser: Browser, streamlit
     wait_idle(page)
     page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").click()
     expect(login_button(page)).to_be_visible(timeout=TIMEOUT)
-    replay = browser.new_context()                                        # ... until its session is logged out
+    replay = browser.new_context()  # ... until its session is logged out
     replay.add_cookies([cookie])
     p3 = replay.new_page()
     for path in ("audit", ""):
@@ -110,7 +115,7 @@ def test_lockout_and_no_secret_in_pages_logs_or_audit(browser: Browser, streamli
     page = browser.new_context().new_page()
     pages_seen = []
 
-    login(page, streamlit_server.url, "mallory", right)                   # a good login first
+    login(page, streamlit_server.url, "mallory", right)  # a good login first
     expect(page.get_by_role("heading", name="My usage")).to_be_visible(timeout=TIMEOUT)
     # Until the run ends, Streamlit keeps the previous run's elements (the login form as it was submitted)
     # on screen, faded; the page to judge is the one the run leaves.
@@ -138,8 +143,8 @@ def test_lockout_and_no_secret_in_pages_logs_or_audit(browser: Browser, streamli
     for _ in range(accounts.MAX_FAILED_LOGINS):
         attempt(wrong)
         expect(page.get_by_text(accounts.LOGIN_FAILED)).to_be_visible(timeout=TIMEOUT)
-    attempt(right)                                                        # the right password, while locked
-    expect(page.get_by_text(accounts.LOGIN_FAILED)).to_be_visible(timeout=TIMEOUT)    # the same answer as any failure
+    attempt(right)  # the right password, while locked
+    expect(page.get_by_text(accounts.LOGIN_FAILED)).to_be_visible(timeout=TIMEOUT)  # the same answer as any failure
     expect(page.get_by_role("heading", name="My usage")).to_have_count(0)
     assert_no_data(page)
     assert list_audit(engine, user="mallory", action="login")["outcome"].iloc[0] == "locked"
@@ -148,7 +153,7 @@ def test_lockout_and_no_secret_in_pages_logs_or_audit(browser: Browser, streamli
     for secret in (right, wrong, streamlit_server.secret):
         for n, html in enumerate(pages_seen):
             i = html.find(secret)
-            assert i < 0, f"a secret in page source {n}: {html[max(0, i - 300):i + 50]}"
+            assert i < 0, f"a secret in page source {n}: {html[max(0, i - 300) : i + 50]}"
         assert secret not in streamlit_server.log_text(), "a secret in the server log"
         assert secret not in audit_rows, "a secret in the audit log"
     page.context.close()

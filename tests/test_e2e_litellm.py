@@ -1,6 +1,7 @@
 """Browser end-to-end against the real LiteLLM proxy, with the traffic a real proxy sees on day one: calls made
 with the master key (stored by LiteLLM under `litellm_proxy_master_key`, with no alias) and with a key that has
 no alias, owner or team. Every page opens as every role with no exception, in the page or in the server log."""
+
 from __future__ import annotations
 
 import re
@@ -21,15 +22,20 @@ PASSWORD = "harness-pass-1"
 
 def _requests_today(proxy: httpx.Client) -> int:
     today = datetime.now(timezone.utc).date()
-    body = proxy.get("/user/daily/activity/aggregated",
-                     params={"start_date": str(today - timedelta(days=1)), "end_date": str(today + timedelta(days=1))})
+    body = proxy.get(
+        "/user/daily/activity/aggregated",
+        params={"start_date": str(today - timedelta(days=1)), "end_date": str(today + timedelta(days=1))},
+    )
     body.raise_for_status()
     return body.json()["metadata"]["total_api_requests"]
 
 
 def _chat(proxy: httpx.Client, key: str, model: str) -> None:
-    r = proxy.post("/chat/completions", headers={"Authorization": f"Bearer {key}"},
-                   json={"model": model, "messages": [{"role": "user", "content": "hello"}]})
+    r = proxy.post(
+        "/chat/completions",
+        headers={"Authorization": f"Bearer {key}"},
+        json={"model": model, "messages": [{"role": "user", "content": "hello"}]},
+    )
     assert r.status_code == 200, r.text
 
 
@@ -37,8 +43,9 @@ def _chat(proxy: httpx.Client, key: str, model: str) -> None:
 def unlabelled_traffic(litellm_harness) -> dict:
     """Master-key calls and calls with a bare key (no alias, owner or team), flushed to LiteLLM's daily table."""
     master = litellm_harness["LITELLM_MASTER_KEY"]
-    with httpx.Client(base_url=litellm_harness["LITELLM_BASE_URL"], timeout=60,
-                      headers={"Authorization": f"Bearer {master}"}) as proxy:
+    with httpx.Client(
+        base_url=litellm_harness["LITELLM_BASE_URL"], timeout=60, headers={"Authorization": f"Bearer {master}"}
+    ) as proxy:
         before = _requests_today(proxy)
         bare = proxy.post("/key/generate", json={})
         assert bare.status_code == 200, bare.text
@@ -47,7 +54,7 @@ def unlabelled_traffic(litellm_harness) -> dict:
             _chat(proxy, master, model)
         for model in ("gpt-4o-mini", "claude-3-5-haiku"):
             _chat(proxy, bare_key, model)
-        deadline = time.monotonic() + 60          # LiteLLM writes spend in batches (every 2 s here)
+        deadline = time.monotonic() + 60  # LiteLLM writes spend in batches (every 2 s here)
         while _requests_today(proxy) < before + 5:
             assert time.monotonic() < deadline, "LiteLLM never recorded the calls in its daily table"
             time.sleep(0.5)
@@ -60,15 +67,24 @@ def harness_server(tmp_path_factory, litellm_harness, unlabelled_traffic):
     traffic user, and a user linked to LiteLLM's master-key user (`default_user_id`)."""
     _require_chromium()
     server = StreamlitServer(tmp_path_factory.mktemp("harness_server"), backfill_days=3)
-    server.env.update({"LITELLM_BASE_URL": litellm_harness["LITELLM_BASE_URL"],
-                       "LITELLM_API_KEY": litellm_harness["LITELLM_MASTER_KEY"],
-                       "ADMIN_USERNAME": "root", "ADMIN_PASSWORD": PASSWORD})
+    server.env.update(
+        {
+            "LITELLM_BASE_URL": litellm_harness["LITELLM_BASE_URL"],
+            "LITELLM_API_KEY": litellm_harness["LITELLM_MASTER_KEY"],
+            "ADMIN_USERNAME": "root",
+            "ADMIN_PASSWORD": PASSWORD,
+        }
+    )
     today = datetime.now(timezone.utc).date()
     filled = server.cli("backfill", "--start", str(today - timedelta(days=2)), "--end", str(today))
     assert filled.returncode == 0, filled.stderr
     traffic_user = litellm_harness["traffic"]["users"][0]["user_id"]
-    for username, role, link in (("root", "admin", None), ("ro", "admin-readonly", None),
-                                 ("trafficker", "user", traffic_user), ("operator", "user", "default_user_id")):
+    for username, role, link in (
+        ("root", "admin", None),
+        ("ro", "admin-readonly", None),
+        ("trafficker", "user", traffic_user),
+        ("operator", "user", "default_user_id"),
+    ):
         args = ["create-user", "--username", username, "--role", role, "--password-stdin"]
         made = server.cli(*args, *(["--litellm-user-id", link] if link else []), stdin=PASSWORD)
         assert made.returncode == 0 or "already exists" in made.stderr, made.stderr
@@ -83,14 +99,15 @@ def _assert_page_healthy(page: Page, title: str) -> None:
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
 
-@pytest.mark.parametrize("username,role", [("root", "admin"), ("ro", "admin-readonly"), ("trafficker", "user"),
-                                           ("operator", "user")])
+@pytest.mark.parametrize(
+    "username,role", [("root", "admin"), ("ro", "admin-readonly"), ("trafficker", "user"), ("operator", "user")]
+)
 def test_every_page_opens_for_every_role(browser: Browser, harness_server, username, role):
     page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     login(page, harness_server.url, username, PASSWORD)
-    wait_for_cookie(page)          # each page below is a fresh page load: it logs in by the cookie
+    wait_for_cookie(page)  # each page below is a fresh page load: it logs in by the cookie
     mine = {p.url_path for specs in menu(role).values() for p in specs}
     for spec in available_pages():
         page.goto(f"{harness_server.url}/{spec.url_path}")
@@ -127,5 +144,5 @@ def test_the_master_key_user_sees_master_key_usage_as_theirs(browser: Browser, h
     _assert_page_healthy(page, "My usage")
     expect(page.get_by_test_id("stMetric").first).to_be_visible()
     requests = page.get_by_test_id("stMetric").filter(has_text="Requests").inner_text()
-    assert re.match(r"Requests\s+[1-9]", requests), requests          # the three master-key calls, at least
+    assert re.match(r"Requests\s+[1-9]", requests), requests  # the three master-key calls, at least
     page.context.close()

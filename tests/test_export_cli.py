@@ -3,6 +3,7 @@
 The oracle is the demo LiteLLM's own daily table (what LiteLLM would report), for days before today
 (today's demo rows depend on the time they were generated).
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,8 +35,15 @@ START, END = TODAY - timedelta(days=21), TODAY - timedelta(days=1)
 def env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cli")
     e = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
-    e.update({"DUCKDB_PATH": str(tmp / "usage.duckdb"), "DATABASE_URL": f"sqlite:///{tmp}/app.db",
-              "LITELLM_BASE_URL": "", "BACKGROUND_SERVICES": "false", "PYTHONPATH": str(ROOT)})
+    e.update(
+        {
+            "DUCKDB_PATH": str(tmp / "usage.duckdb"),
+            "DATABASE_URL": f"sqlite:///{tmp}/app.db",
+            "LITELLM_BASE_URL": "",
+            "BACKGROUND_SERVICES": "false",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     done = cli(e, "backfill", "--start", str(START), "--end", str(TODAY))
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["days_fetched"] == (TODAY - START).days + 1
@@ -54,8 +62,9 @@ def litellm():
 
 
 def cli(env: dict, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "lib.cli", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "lib.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 def export(env, *args, fmt="json", by="model", start=START, end=END):
@@ -88,16 +97,20 @@ def test_totals_and_breakdowns_equal_what_litellm_reports(env, litellm):
     want = litellm.groupby("custom_llm_provider")["api_requests"].sum().to_dict()
     assert {r["provider"]: r["requests"] for r in doc["data"]} == want
     by_model = export(env, by="model")
-    assert {r["model"]: r["requests"] for r in by_model["data"]} == \
-        litellm.groupby("model")["api_requests"].sum().to_dict()
+    assert {r["model"]: r["requests"] for r in by_model["data"]} == litellm.groupby("model")[
+        "api_requests"
+    ].sum().to_dict()
 
 
-@pytest.mark.parametrize("args, columns", [
-    (["--provider", "anthropic"], {"custom_llm_provider": ["anthropic"]}),
-    (["--provider", "anthropic", "--provider", "mistral"], {"custom_llm_provider": ["anthropic", "mistral"]}),
-    (["--model", "openai/gpt-4o", "--team", "team-data"], {"model": ["openai/gpt-4o"], "team_id": ["team-data"]}),
-    (["--user", "alice.martin"], {"user_id": ["alice.martin"]}),
-])
+@pytest.mark.parametrize(
+    "args, columns",
+    [
+        (["--provider", "anthropic"], {"custom_llm_provider": ["anthropic"]}),
+        (["--provider", "anthropic", "--provider", "mistral"], {"custom_llm_provider": ["anthropic", "mistral"]}),
+        (["--model", "openai/gpt-4o", "--team", "team-data"], {"model": ["openai/gpt-4o"], "team_id": ["team-data"]}),
+        (["--user", "alice.martin"], {"user_id": ["alice.martin"]}),
+    ],
+)
 def test_every_filter_is_honoured(env, litellm, args, columns):
     doc = export(env, *args, by="daily")
     d = litellm
@@ -107,8 +120,9 @@ def test_every_filter_is_honoured(env, litellm, args, columns):
     per_day = d.groupby("date")["api_requests"].sum()
     assert {r["date"]: r["requests"] for r in doc["data"] if r["requests"]} == {str(k): v for k, v in per_day.items()}
     flags = dict(zip(args[::2], args[1::2]))
-    assert doc["metadata"]["filters"][{"--provider": "providers", "--model": "models", "--user": "users",
-                                       "--team": "teams"}[next(iter(flags))]]
+    assert doc["metadata"]["filters"][
+        {"--provider": "providers", "--model": "models", "--user": "users", "--team": "teams"}[next(iter(flags))]
+    ]
 
 
 def test_api_key_by_alias_or_hash_selects_the_same_key(env, litellm):
@@ -121,21 +135,36 @@ def test_api_key_by_alias_or_hash_selects_the_same_key(env, litellm):
 
 def test_output_file_and_no_secrets(env, tmp_path):
     out = tmp_path / "keys.csv"
-    r = cli(env, "export", "--start", str(START), "--end", str(END), "--breakdown", "api_key", "--format", "csv",
-            "--output", str(out))
+    r = cli(
+        env,
+        "export",
+        "--start",
+        str(START),
+        "--end",
+        str(END),
+        "--breakdown",
+        "api_key",
+        "--format",
+        "csv",
+        "--output",
+        str(out),
+    )
     assert r.returncode == 0 and r.stdout == ""
     stdout = cli(env, "export", "--start", str(START), "--end", str(END), "--breakdown", "api_key", "--format", "csv")
     assert out.read_text() == stdout.stdout
     assert "sk-" not in out.read_text()
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--breakdown", "region"], "invalid choice"),
-    (["--start", "2026-02-30"], "date"),
-    (["--start", str(END), "--end", str(START)], "after"),
-    (["--format", "xml"], "invalid choice"),
-    (["--api-key", "no-such-alias"], "no-such-alias"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--breakdown", "region"], "invalid choice"),
+        (["--start", "2026-02-30"], "date"),
+        (["--start", str(END), "--end", str(START)], "after"),
+        (["--format", "xml"], "invalid choice"),
+        (["--api-key", "no-such-alias"], "no-such-alias"),
+    ],
+)
 def test_bad_arguments_exit_non_zero_with_one_clear_line(env, args, message):
     base = {"--start": str(START), "--end": str(END), "--breakdown": "model", "--format": "csv"}
     flags = dict(base)
@@ -151,9 +180,14 @@ def test_bad_arguments_exit_non_zero_with_one_clear_line(env, args, message):
 
 
 def test_exports_succeed_while_another_process_rebuilds_the_store(env):
-    rebuild = subprocess.Popen([sys.executable, "-m", "lib.cli", "backfill", "--start", str(START), "--end", str(END),
-                                "--force"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
+    rebuild = subprocess.Popen(
+        [sys.executable, "-m", "lib.cli", "backfill", "--start", str(START), "--end", str(END), "--force"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     seen = 0
     try:
         while rebuild.poll() is None or seen == 0:
@@ -178,49 +212,74 @@ def _formula_page() -> dict:
     negative correction (a refund), which must stay a number."""
     keys, users = {}, {}
     for i, text in enumerate(FORMULAS):
-        m = {"spend": -0.25 if i == 0 else 0.5 * i, "api_requests": 2, "successful_requests": 2,
-             "total_tokens": 40}
-        keys[f"{i:x}" * 64] = {"metrics": m, "metadata": {"key_alias": text, "team_id": text, "user_id": text,
-                                                           "user_email": None}}
+        m = {"spend": -0.25 if i == 0 else 0.5 * i, "api_requests": 2, "successful_requests": 2, "total_tokens": 40}
+        keys[f"{i:x}" * 64] = {
+            "metrics": m,
+            "metadata": {"key_alias": text, "team_id": text, "user_id": text, "user_email": None},
+        }
         users[text] = {"metrics": m, "api_key_breakdown": {f"{i:x}" * 64: keys[f"{i:x}" * 64]}}
-    total = {m: sum(k["metrics"][m] for k in keys.values()) for m in ("spend", "api_requests",
-                                                                        "successful_requests", "total_tokens")}
+    total = {
+        m: sum(k["metrics"][m] for k in keys.values())
+        for m in ("spend", "api_requests", "successful_requests", "total_tokens")
+    }
     entry = {"metrics": total, "api_key_breakdown": keys}
-    return {"results": [{"date": FORMULA_DAY.isoformat(), "metrics": total, "breakdown": {
-        "models": {"openai/gpt-4o": entry}, "providers": {"openai": entry}, "api_keys": keys, "entities": users}}],
-        "metadata": {"page": 1, "total_pages": 1, "has_more": False}}
+    return {
+        "results": [
+            {
+                "date": FORMULA_DAY.isoformat(),
+                "metrics": total,
+                "breakdown": {
+                    "models": {"openai/gpt-4o": entry},
+                    "providers": {"openai": entry},
+                    "api_keys": keys,
+                    "entities": users,
+                },
+            }
+        ],
+        "metadata": {"page": 1, "total_pages": 1, "has_more": False},
+    }
 
 
 @pytest.fixture(scope="module")
 def formula_env(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("formulas")
     e = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
-    e.update({"DUCKDB_PATH": str(tmp / "usage.duckdb"), "DATABASE_URL": f"sqlite:///{tmp}/app.db",
-              "LITELLM_BASE_URL": "", "BACKGROUND_SERVICES": "false", "PYTHONPATH": str(ROOT)})
+    e.update(
+        {
+            "DUCKDB_PATH": str(tmp / "usage.duckdb"),
+            "DATABASE_URL": f"sqlite:///{tmp}/app.db",
+            "LITELLM_BASE_URL": "",
+            "BACKGROUND_SERVICES": "false",
+            "PYTHONPATH": str(ROOT),
+        }
+    )
     store_dir = Settings(DUCKDB_PATH=e["DUCKDB_PATH"]).store_dir
-    UsageStore.writer(store_dir).replace_days(merge_pages([json.dumps(_formula_page()).encode()]),
-                                              {FORMULA_DAY: "complete"}, datetime.now(timezone.utc))
+    UsageStore.writer(store_dir).replace_days(
+        merge_pages([json.dumps(_formula_page()).encode()]), {FORMULA_DAY: "complete"}, datetime.now(timezone.utc)
+    )
     return e, store_dir
 
 
-@pytest.mark.parametrize("by, column", [("api_key", "key_alias"), ("api_key", "owner"), ("api_key", "team"),
-                                        ("user", "user_id"), ("team", "team")])
+@pytest.mark.parametrize(
+    "by, column",
+    [("api_key", "key_alias"), ("api_key", "owner"), ("api_key", "team"), ("user", "user_id"), ("team", "team")],
+)
 def test_csv_cells_a_spreadsheet_would_run_start_with_a_quote(formula_env, tmp_path, by, column):
     env, store_dir = formula_env
     args = ["--breakdown", by, "--start", str(FORMULA_DAY), "--end", str(FORMULA_DAY)]
     r = cli(env, "export", *args, "--format", "csv", "--output", str(tmp_path / "export.csv"))
     assert r.returncode == 0, r.stderr
     store = UsageStore(store_dir)
-    try:                                                 # what the page's download button builds
+    try:  # what the page's download button builds
         page = render_export(store, FORMULA_DAY, FORMULA_DAY, by, Filters(), "csv")
     finally:
         store.close()
-    with open(tmp_path / "export.csv", newline="") as written:                # as written: a CR stays a CR
+    with open(tmp_path / "export.csv", newline="") as written:  # as written: a CR stays a CR
         cron = written.read()
     for text in (cron, page):
         rows = list(csv.DictReader(io.StringIO(text, newline="")))
         assert sorted(row[column] for row in rows) == sorted("'" + f for f in FORMULAS)
         spend = {row[column]: row["spend"] for row in rows}
-        assert float(spend["'" + FORMULAS[0]]) == -0.25             # a negative correction stays a number
-    doc = json.loads(cli(env, "export", *args, "--format", "json").stdout)     # JSON stays exact
+        assert float(spend["'" + FORMULAS[0]]) == -0.25  # a negative correction stays a number
+    doc = json.loads(cli(env, "export", *args, "--format", "json").stdout)  # JSON stays exact
     assert sorted(row[column] for row in doc["data"]) == sorted(FORMULAS)

@@ -1,6 +1,7 @@
 """The one gate (lib.auth.gate): every registered action, performed through the function pages and the CLI call,
 is audited when done and when refused, and a refused one changes nothing; failures roll back and stay audited;
 every state-changing button is drawn by the one permission-aware helper; every domain error is a ConsoleError."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -33,8 +34,9 @@ class Env:
 @pytest.fixture
 def env(app_db_url, tmp_path):
     """A demo-mode console over its own app database and usage store, with an admin and a login to change."""
-    settings = load_settings({"DATABASE_URL": app_db_url, "DUCKDB_PATH": str(tmp_path / "usage.duckdb")},
-                             secrets_path=None)
+    settings = load_settings(
+        {"DATABASE_URL": app_db_url, "DUCKDB_PATH": str(tmp_path / "usage.duckdb")}, secrets_path=None
+    )
     rt = Runtime(settings)
     engine = rt.engine
     accounts.create_user(engine, None, ADMIN.username, "root-password", "admin")
@@ -47,27 +49,31 @@ def _endpoint(env: Env) -> httpx.MockTransport:
     def answer(request: httpx.Request) -> httpx.Response:
         env.probe_calls.append(request.url)
         return httpx.Response(200, json={"data": [{"id": "gpt-4o"}]})
+
     return httpx.MockTransport(answer)
 
 
 def _refresh(env: Env, actor) -> None:
     from lib.services import refresh_today_as
+
     refresh_today_as(env.rt, actor)
 
 
 def _sync(env: Env, actor) -> None:
     from lib.catalog.sync import sync_models_as
+
     sync_models_as(env.rt, actor)
 
 
 def _test_config(env: Env, actor) -> None:
     from lib.catalog.probe import test_configuration
-    test_configuration(env.engine, actor, "https://llm.example/v1", "sk-secret-key", "gpt-4o",
-                       transport=_endpoint(env))
+
+    test_configuration(env.engine, actor, "https://llm.example/v1", "sk-secret-key", "gpt-4o", transport=_endpoint(env))
 
 
 def _export(env: Env, actor) -> None:
     from lib.ui.actions import export_auditor
+
     export_auditor(env.rt, actor, date(2026, 1, 1), date(2026, 1, 31), Filters())("model", "csv", "u.csv")
 
 
@@ -81,13 +87,14 @@ PERFORMERS = {
     "user.link_litellm": lambda env, actor: accounts.set_litellm_user(env.engine, actor, "target", "target.l"),
     # only the start-up asks for it (bootstrap_accounts, as the bootstrap admin): its one change call, as any actor
     "user.restore_admin": lambda env, actor: accounts._change(
-        env.engine, actor, "target", "user.restore_admin", lambda: {"role": "admin", "enabled": True}, {}),
+        env.engine, actor, "target", "user.restore_admin", lambda: {"role": "admin", "enabled": True}, {}
+    ),
     "models.sync": _sync,
     "models.test_config": _test_config,
     "usage.refresh": _refresh,
     "usage.export": _export,
 }
-DONE = {"models.test_config": "model_found"}        # an action whose success row says what was found
+DONE = {"models.test_config": "model_found"}  # an action whose success row says what was found
 
 
 def _refused_actor(action: str) -> User:
@@ -103,8 +110,11 @@ def _state(env: Env) -> dict:
     meta = MetaData()
     meta.reflect(env.engine)
     with env.engine.connect() as c:
-        rows = {t.name: sorted(map(repr, c.execute(select(t)).all()))
-                for t in meta.sorted_tables if t.name != audit_log.name}
+        rows = {
+            t.name: sorted(map(repr, c.execute(select(t)).all()))
+            for t in meta.sorted_tables
+            if t.name != audit_log.name
+        }
     rows["usage store"] = sorted(str(p) for p in env.rt.settings.store_dir.rglob("*") if p.is_file())
     return rows
 
@@ -130,8 +140,8 @@ def test_each_action_is_audited_when_done_and_when_refused(env, action):
     assert str(err.value) == denied_message(gate.ACTIONS[action].permissions[0])
     row = list_audit(env.engine, action=action).iloc[0]
     assert (row["actor"], row["outcome"], row["details"]["error"]) == ("refused", "denied", str(err.value))
-    assert _state(env) == before                                       # refused: nothing changed
-    assert len(env.probe_calls) == (action == "models.test_config")   # and nothing was sent
+    assert _state(env) == before  # refused: nothing changed
+    assert len(env.probe_calls) == (action == "models.test_config")  # and nothing was sent
 
 
 def test_the_cli_is_never_refused_and_is_named_cli(env):
@@ -145,13 +155,20 @@ def _promote_then(error: BaseException):
     def change(conn):
         conn.execute(update(users).where(users.c.username == "target").values(role="admin"))
         raise error
+
     return change
 
 
 def test_a_failure_rolls_the_change_back_and_is_audited_with_its_safe_message(env):
     with pytest.raises(ConsoleError, match="^The change failed half-way$"):
-        gate.perform(env.engine, ADMIN, "user.change_role", "target",
-                     _promote_then(accounts.AccountError("The change failed half-way")), details={"role": "admin"})
+        gate.perform(
+            env.engine,
+            ADMIN,
+            "user.change_role",
+            "target",
+            _promote_then(accounts.AccountError("The change failed half-way")),
+            details={"role": "admin"},
+        )
     assert accounts.get_user(env.engine, "target").role == "user"
     row = list_audit(env.engine, action="user.change_role").iloc[0]
     assert (row["outcome"], row["details"]) == ("failure", {"error": "The change failed half-way"})
@@ -177,6 +194,7 @@ def test_a_stopped_run_rolls_back_and_is_audited_interrupted(env):
 def test_a_refresh_refused_because_one_runs_is_not_audited(env):
     import lib.services
     from lib.core import leases
+
     running = leases.acquire(env.engine, lib.services.REFRESH_LEASE, "scheduler", lib.services.REFRESH_LEASE_TTL)
     try:
         with pytest.raises(lib.services.RefreshInProgress, match="already running"):
@@ -191,11 +209,16 @@ def test_a_refresh_refused_because_one_runs_is_not_audited(env):
 PAGE_BUTTONS = {
     "pages/usage.py": {"refresh_today": "usage.refresh"},
     "pages/models.py": {"models_sync": "models.sync", "models_test_submit": "models.test_config"},
-    "pages/users.py": {"FormSubmitter:create_user-Create user": "user.create", "edit_user_set_role": "user.change_role",
-                       "edit_user_disable": "user.disable", "edit_user_enable": "user.enable",
-                       "edit_user_reset": "user.set_password", "edit_user_link": "user.link_litellm"},
+    "pages/users.py": {
+        "FormSubmitter:create_user-Create user": "user.create",
+        "edit_user_set_role": "user.change_role",
+        "edit_user_disable": "user.disable",
+        "edit_user_enable": "user.enable",
+        "edit_user_reset": "user.set_password",
+        "edit_user_link": "user.link_litellm",
+    },
 }
-NOT_STATE_CHANGING = {"console_logout"}     # the sidebar's Log out: an audited event, not a gated action
+NOT_STATE_CHANGING = {"console_logout"}  # the sidebar's Log out: an audited event, not a gated action
 
 
 @pytest.mark.parametrize("who", ["viewer", "admin"])
@@ -224,12 +247,30 @@ def test_every_domain_error_is_a_console_error_and_keeps_the_builtin_callers_cat
     from lib.services import RefreshInProgress
     from lib.usage.ingest import IngestError
     from lib.usage.queries import QueryError
-    roots = [PermissionDenied, accounts.AccountError, accounts.LoginError, SettingsError, LiteLLMError, IngestError,
-             QueryError, ModelSyncError, SyncInProgress, InvalidApiBase, RefreshInProgress, CliError]
+
+    roots = [
+        PermissionDenied,
+        accounts.AccountError,
+        accounts.LoginError,
+        SettingsError,
+        LiteLLMError,
+        IngestError,
+        QueryError,
+        ModelSyncError,
+        SyncInProgress,
+        InvalidApiBase,
+        RefreshInProgress,
+        CliError,
+    ]
     assert all(issubclass(e, ConsoleError) for e in roots)
-    for error, builtin in ((accounts.AccountError, ValueError), (SettingsError, ValueError), (QueryError, ValueError),
-                           (InvalidApiBase, ValueError), (ModelSyncError, RuntimeError),
-                           (RefreshInProgress, RuntimeError)):
+    for error, builtin in (
+        (accounts.AccountError, ValueError),
+        (SettingsError, ValueError),
+        (QueryError, ValueError),
+        (InvalidApiBase, ValueError),
+        (ModelSyncError, RuntimeError),
+        (RefreshInProgress, RuntimeError),
+    ):
         assert issubclass(error, builtin), error
 
 
@@ -238,6 +279,7 @@ def _cli_raising(monkeypatch, capsys, error: Exception) -> tuple[int, str, str]:
 
     def command(args, settings):
         raise error
+
     monkeypatch.setattr(lib.cli, "load_settings", lambda: None)
     monkeypatch.setattr(lib.cli, "cmd_refresh_today", command)
     code = lib.cli.main(["refresh-today"])
@@ -245,13 +287,20 @@ def _cli_raising(monkeypatch, capsys, error: Exception) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.parametrize("error", [PermissionDenied(denied_message("usage:refresh")),
-                                   accounts.AccountError("No user 'ghost'"), ConsoleError("Something safe to say")])
+@pytest.mark.parametrize(
+    "error",
+    [
+        PermissionDenied(denied_message("usage:refresh")),
+        accounts.AccountError("No user 'ghost'"),
+        ConsoleError("Something safe to say"),
+    ],
+)
 def test_the_cli_ends_a_refused_or_bad_request_with_one_line_and_exit_2(monkeypatch, capsys, error):
     assert _cli_raising(monkeypatch, capsys, error) == (2, "", f"error: {error}\n")
 
 
 def test_the_cli_ends_an_unreachable_litellm_with_one_line_and_exit_1(monkeypatch, capsys):
     from lib.litellm.client import LiteLLMUnreachable
+
     error = LiteLLMUnreachable("Cannot reach LiteLLM at http://litellm.example")
     assert _cli_raising(monkeypatch, capsys, error) == (1, "", f"error: {error}\n")

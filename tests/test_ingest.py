@@ -1,4 +1,5 @@
 """Ingest: page merging, day replacement, complete vs partial days, failures leaving data intact."""
+
 from __future__ import annotations
 
 import copy
@@ -26,10 +27,12 @@ def _body(page: dict) -> bytes:
 
 def _split_entry(entry: dict, keep: set[str]) -> tuple[dict, dict]:
     """Split one breakdown entry's key split in two, as two pages of LiteLLM would show it."""
+
     def part(keys):
         kb = {k: v for k, v in entry["api_key_breakdown"].items() if k in keys}
         metrics = {m: sum(v["metrics"][m] for v in kb.values()) for m in entry["metrics"]}
         return {"metrics": metrics, "metadata": entry.get("metadata", {}), "api_key_breakdown": kb}
+
     keys = set(entry["api_key_breakdown"])
     return part(keys & keep), part(keys - keep)
 
@@ -54,8 +57,12 @@ def _two_pages(agg: dict) -> list[dict]:
             else:
                 bd[name] = {}
         metrics = {m: sum(v["metrics"][m] for v in bd["api_keys"].values()) for m in res["metrics"]}
-        pages.append({"results": [{"date": res["date"], "metrics": metrics, "breakdown": bd}],
-                      "metadata": {"page": i + 1, "total_pages": 2, "has_more": i == 0}})
+        pages.append(
+            {
+                "results": [{"date": res["date"], "metrics": metrics, "breakdown": bd}],
+                "metadata": {"page": i + 1, "total_pages": 2, "has_more": i == 0},
+            }
+        )
     return pages
 
 
@@ -94,9 +101,11 @@ def test_old_litellm_shape_keeps_exact_totals(tmp_path):
         res["breakdown"].pop(name)
     for entry in res["breakdown"]["models"].values():
         entry.pop("api_key_breakdown")
+
     def strip(m):
         for k in ("total_response_time_ms", "timed_requests", "flat_cost", "ptu_hours"):
             m.pop(k, None)
+
     strip(res["metrics"])
     for entries in res["breakdown"].values():
         for e in entries.values():
@@ -105,11 +114,10 @@ def test_old_litellm_shape_keeps_exact_totals(tmp_path):
                 strip(kb["metrics"])
     res["metrics"]["some_future_metric"] = 7
     store = UsageStore(tmp_path)
-    store.replace_days(merge_pages([_body(old)]), {DAY: "complete"},
-                       datetime.now(timezone.utc))
+    store.replace_days(merge_pages([_body(old)]), {DAY: "complete"}, datetime.now(timezone.utc))
     by_model = breakdown(store, DAY, DAY, by="model")
     assert by_model["requests"].sum() == AGG["metadata"]["total_api_requests"]
-    assert by_model["avg_latency_ms"].isna().all()        # unknown, not zero
+    assert by_model["avg_latency_ms"].isna().all()  # unknown, not zero
     assert overview(store, DAY, DAY)["avg_latency_ms"] is None
 
 
@@ -131,8 +139,9 @@ class FakeLiteLLM:
         return httpx.Response(200, json={"results": results, "metadata": {"page": 1, "total_pages": 1}})
 
     def client(self) -> LiteLLMClient:
-        return LiteLLMClient("http://litellm.test", "sk-test", transport=httpx.MockTransport(self), retries=1,
-                             sleep=lambda s: None)
+        return LiteLLMClient(
+            "http://litellm.test", "sk-test", transport=httpx.MockTransport(self), retries=1, sleep=lambda s: None
+        )
 
 
 def test_reingest_is_idempotent_and_empty_days_are_recorded(tmp_path):
@@ -146,7 +155,7 @@ def test_reingest_is_idempotent_and_empty_days_are_recorded(tmp_path):
     assert {p.name: p.read_bytes() for p in (tmp_path / "days").iterdir()} == files
     states = store.day_states()
     assert sorted(states) == [start + timedelta(days=i) for i in range(4)]
-    assert [states[d].rows for d in sorted(states)][:3] == [0, 0, 0]     # no activity is still a known day
+    assert [states[d].rows for d in sorted(states)][:3] == [0, 0, 0]  # no activity is still a known day
 
 
 def test_complete_days_are_not_fetched_again_partial_days_are(tmp_path):
@@ -163,9 +172,9 @@ def test_complete_days_are_not_fetched_again_partial_days_are(tmp_path):
     assert days_to_fetch(store, yesterday, DAY) == [DAY]
     calls = fake.calls
     backfill(fake.client(), store, yesterday, yesterday)
-    assert fake.calls == calls                                    # complete day: no call at all
+    assert fake.calls == calls  # complete day: no call at all
     backfill(fake.client(), store, yesterday, yesterday, force=True)
-    assert fake.calls == calls + 1                                # an admin's rebuild re-fetches
+    assert fake.calls == calls + 1  # an admin's rebuild re-fetches
 
 
 def test_day_status_uses_utc_day_end_plus_grace():
@@ -177,8 +186,10 @@ def test_day_status_uses_utc_day_end_plus_grace():
 
 def test_litellm_down_during_refresh_leaves_stored_data_untouched(tmp_path):
     fake, store = FakeLiteLLM(), UsageStore(tmp_path)
+
     def now():
         return datetime(DAY.year, DAY.month, DAY.day, 12, tzinfo=timezone.utc)
+
     refresh_today(fake.client(), store, now=now)
     before = store.query("SELECT * FROM activity ORDER BY ALL")
     states = store.day_states()
@@ -189,20 +200,22 @@ def test_litellm_down_during_refresh_leaves_stored_data_untouched(tmp_path):
     assert store.query("SELECT * FROM activity ORDER BY ALL").equals(before)
     assert store.day_states() == states
     fake.down = False
-    refresh_today(fake.client(), store, now=now)               # the next run retries and succeeds
+    refresh_today(fake.client(), store, now=now)  # the next run retries and succeeds
     assert store.day_states()[DAY].version > states[DAY].version
 
 
 def test_a_spend_out_of_range_fails_the_refresh_and_changes_nothing(tmp_path):
     fake, store = FakeLiteLLM(), UsageStore(tmp_path)
+
     def now():
         return datetime(DAY.year, DAY.month, DAY.day, 12, tzinfo=timezone.utc)
+
     refresh_today(fake.client(), store, now=now)
     before, states = store.query("SELECT * FROM activity ORDER BY ALL"), store.day_states()
     broken = copy.deepcopy(AGG["results"][0])
     model, entry = next(iter(broken["breakdown"]["models"].items()))
     first_key = next(iter(entry["api_key_breakdown"]))
-    entry["api_key_breakdown"][first_key]["metrics"]["spend"] = 1e16       # finite, but no proxy spends it
+    entry["api_key_breakdown"][first_key]["metrics"]["spend"] = 1e16  # finite, but no proxy spends it
     fake.days = {DAY: broken}
     with pytest.raises(IngestError, match=f"out of range on {DAY} \\(model '{model}': spend 1e\\+16"):
         refresh_today(fake.client(), store, now=now)
@@ -215,26 +228,37 @@ def test_a_second_process_view_sees_writes(tmp_path):
     """Two UsageStore instances (as two processes would) over one folder: writes become visible."""
     writer, reader = UsageStore(tmp_path), UsageStore(tmp_path)
     assert overview(reader, DAY, DAY)["requests"] == 0
-    writer.replace_days(merge_pages([_body(AGG)]), {DAY: "partial"},
-                        datetime.now(timezone.utc))
+    writer.replace_days(merge_pages([_body(AGG)]), {DAY: "partial"}, datetime.now(timezone.utc))
     assert overview(reader, DAY, DAY)["requests"] == AGG["metadata"]["total_api_requests"]
 
 
 def _day(day: str, key: str, meta: dict, requests: int, spend: float) -> dict:
     m = {"spend": spend, "api_requests": requests, "successful_requests": requests, "total_tokens": 10 * requests}
     kb = {key: {"metrics": m, "metadata": meta}}
-    return {"date": day, "metrics": m, "breakdown": {
-        "models": {"openai/gpt-4o": {"metrics": m, "api_key_breakdown": kb}},
-        "providers": {"openai": {"metrics": m, "api_key_breakdown": kb}}, "api_keys": kb}}
+    return {
+        "date": day,
+        "metrics": m,
+        "breakdown": {
+            "models": {"openai/gpt-4o": {"metrics": m, "api_key_breakdown": kb}},
+            "providers": {"openai": {"metrics": m, "api_key_breakdown": kb}},
+            "api_keys": kb,
+        },
+    }
 
 
 def test_a_key_takes_the_first_known_value_of_each_field_and_pages_may_come_back_out_of_date_order():
     k = "k" * 64
     meta = {"page": 1, "total_pages": 2, "has_more": True}
-    pages = [{"results": [_day("2026-11-02", k, {"key_alias": "ci", "team_id": None}, 3, 0.1)], "metadata": meta},
-             {"results": [_day("2026-11-01", k, {"key_alias": "old-ci", "team_id": "red"}, 5, 0.2),
-                          _day("2026-11-02", k, {"key_alias": "other", "team_id": "blue", "user_id": "ann"}, 4, 0.2)],
-              "metadata": meta | {"page": 2, "has_more": False}}]
+    pages = [
+        {"results": [_day("2026-11-02", k, {"key_alias": "ci", "team_id": None}, 3, 0.1)], "metadata": meta},
+        {
+            "results": [
+                _day("2026-11-01", k, {"key_alias": "old-ci", "team_id": "red"}, 5, 0.2),
+                _day("2026-11-02", k, {"key_alias": "other", "team_id": "blue", "user_id": "ann"}, 4, 0.2),
+            ],
+            "metadata": meta | {"page": 2, "has_more": False},
+        },
+    ]
     tables = merge_pages([_body(p) for p in pages])
     assert sorted(tables) == [date(2026, 11, 1), date(2026, 11, 2)]
     first, second = (tables[d].to_pandas() for d in sorted(tables))
@@ -251,18 +275,19 @@ def test_a_key_takes_the_first_known_value_of_each_field_and_pages_may_come_back
 def test_a_write_only_store_writes_days_that_a_serving_store_then_answers(tmp_path):
     serving = UsageStore(tmp_path)
     assert overview(serving, DAY, DAY)["requests"] == 0
-    writer = UsageStore.writer(tmp_path)              # what the CLI's backfill uses beside a running app
-    writer.replace_days(merge_pages([_body(AGG)]), {DAY: "complete"},
-                        datetime.now(timezone.utc))
-    assert writer.query("SELECT count(*) AS n FROM activity")["n"].iloc[0] == 0     # loaded nothing itself
+    writer = UsageStore.writer(tmp_path)  # what the CLI's backfill uses beside a running app
+    writer.replace_days(merge_pages([_body(AGG)]), {DAY: "complete"}, datetime.now(timezone.utc))
+    assert writer.query("SELECT count(*) AS n FROM activity")["n"].iloc[0] == 0  # loaded nothing itself
     assert overview(serving, DAY, DAY)["requests"] == AGG["metadata"]["total_api_requests"]
 
 
 def test_a_new_usage_store_folder_is_private(tmp_path, umask_022):
     """The store holds users' e-mails, key aliases and spend: its folder is the app user's only."""
     UsageStore(tmp_path / "data" / "usage").close()
-    assert [(tmp_path / "data" / "usage").stat().st_mode & 0o777, (tmp_path / "data").stat().st_mode & 0o777] \
-        == [0o700, 0o700]
+    assert [(tmp_path / "data" / "usage").stat().st_mode & 0o777, (tmp_path / "data").stat().st_mode & 0o777] == [
+        0o700,
+        0o700,
+    ]
 
 
 def _store_files(store_dir: Path) -> dict[str, bytes]:
@@ -282,6 +307,7 @@ def test_a_reply_without_results_fails_the_refresh_and_keeps_todays_rows(tmp_pat
 
     def now():
         return datetime(DAY.year, DAY.month, DAY.day, 12, tzinfo=timezone.utc)
+
     refresh_today(FakeLiteLLM().client(), store, now=now)
     files, states = _store_files(tmp_path), store.day_states()
     with pytest.raises(IngestError, match="/user/daily/activity response has no 'metadata'"):
@@ -290,20 +316,29 @@ def test_a_reply_without_results_fails_the_refresh_and_keeps_todays_rows(tmp_pat
     assert overview(store, DAY, DAY)["requests"] == AGG["metadata"]["total_api_requests"]
 
 
-@pytest.mark.parametrize("body, missing", [
-    ({"results": [AGG["results"][0]]}, "metadata"),
-    ({"results": [AGG["results"][0]], "metadata": {"page": 2, "has_more": False}}, "metadata.total_pages"),
-    ({"results": [AGG["results"][0]], "metadata": {"page": 2, "total_pages": None, "has_more": False}},
-     "metadata.total_pages"),
-    ({"results": None, "metadata": {"page": 2, "total_pages": 2, "has_more": False}}, "results"),
-    ({"metadata": {"page": 2, "total_pages": 2, "has_more": False}}, "results"),
-])
+@pytest.mark.parametrize(
+    "body, missing",
+    [
+        ({"results": [AGG["results"][0]]}, "metadata"),
+        ({"results": [AGG["results"][0]], "metadata": {"page": 2, "has_more": False}}, "metadata.total_pages"),
+        (
+            {"results": [AGG["results"][0]], "metadata": {"page": 2, "total_pages": None, "has_more": False}},
+            "metadata.total_pages",
+        ),
+        ({"results": None, "metadata": {"page": 2, "total_pages": 2, "has_more": False}}, "results"),
+        ({"metadata": {"page": 2, "total_pages": 2, "has_more": False}}, "results"),
+    ],
+)
 def test_a_later_page_missing_a_required_field_fails_the_range(tmp_path, body, missing):
     """Page 1 decides how many pages there are; every page must still be an activity page."""
     first = {"results": [], "metadata": {"page": 1, "total_pages": 2, "has_more": True}}
     replies = iter([first, body])
-    client = LiteLLMClient("http://litellm.test", "sk-test", retries=0, transport=httpx.MockTransport(
-        lambda request: httpx.Response(200, json=next(replies))))
+    client = LiteLLMClient(
+        "http://litellm.test",
+        "sk-test",
+        retries=0,
+        transport=httpx.MockTransport(lambda request: httpx.Response(200, json=next(replies))),
+    )
     store = UsageStore(tmp_path)
     with pytest.raises(IngestError, match=f"'{missing}'"):
         backfill(client, store, DAY, DAY, force=True)
@@ -315,9 +350,18 @@ def test_a_failed_backfill_is_recorded_and_shown_and_the_store_is_unchanged(tmp_
     from lib.core.jobs import freshness, last_run
     from lib.core.settings import load_settings
     from lib.runtime import Runtime
-    rt = Runtime(load_settings({"LITELLM_BASE_URL": "http://litellm.test", "LITELLM_API_KEY": "sk-test",
-                                "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
-                                "DUCKDB_PATH": str(tmp_path / "usage.duckdb")}, secrets_path=None))
+
+    rt = Runtime(
+        load_settings(
+            {
+                "LITELLM_BASE_URL": "http://litellm.test",
+                "LITELLM_API_KEY": "sk-test",
+                "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
+                "DUCKDB_PATH": str(tmp_path / "usage.duckdb"),
+            },
+            secrets_path=None,
+        )
+    )
     store_dir = rt.settings.store_dir
     monkeypatch.setattr(rt, "litellm_client", lambda: FakeLiteLLM().client())
     services.run_backfill(rt, "startup", start=DAY, end=DAY)

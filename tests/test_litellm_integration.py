@@ -1,4 +1,5 @@
 """Ingest from the real LiteLLM proxy equals LiteLLM's own aggregated totals, to the cent and the token."""
+
 from __future__ import annotations
 
 import time
@@ -14,14 +15,23 @@ from lib.usage.store import UsageStore
 pytestmark = pytest.mark.litellm
 
 # our breakdown name -> (LiteLLM breakdown key, our key column)
-BREAKDOWNS = {"model": ("models", "model"), "model_group": ("model_groups", "model_group"),
-              "provider": ("providers", "provider"), "api_key": ("api_keys", "api_key"),
-              "user": ("entities", "user_id")}
-COUNTS = {"requests": "api_requests", "successful_requests": "successful_requests",
-          "failed_requests": "failed_requests", "prompt_tokens": "prompt_tokens",
-          "completion_tokens": "completion_tokens", "total_tokens": "total_tokens",
-          "cache_read_input_tokens": "cache_read_input_tokens",
-          "cache_creation_input_tokens": "cache_creation_input_tokens"}
+BREAKDOWNS = {
+    "model": ("models", "model"),
+    "model_group": ("model_groups", "model_group"),
+    "provider": ("providers", "provider"),
+    "api_key": ("api_keys", "api_key"),
+    "user": ("entities", "user_id"),
+}
+COUNTS = {
+    "requests": "api_requests",
+    "successful_requests": "successful_requests",
+    "failed_requests": "failed_requests",
+    "prompt_tokens": "prompt_tokens",
+    "completion_tokens": "completion_tokens",
+    "total_tokens": "total_tokens",
+    "cache_read_input_tokens": "cache_read_input_tokens",
+    "cache_creation_input_tokens": "cache_creation_input_tokens",
+}
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +67,9 @@ def _range():
 
 def _oracle(client) -> tuple[dict, dict]:
     start, end = _range()
-    raw = client._get_json("/user/daily/activity/aggregated",
-                           {"start_date": start.isoformat(), "end_date": end.isoformat()})
+    raw = client._get_json(
+        "/user/daily/activity/aggregated", {"start_date": start.isoformat(), "end_date": end.isoformat()}
+    )
     per_dim: dict[str, dict[str, dict]] = {}
     for res in raw["results"]:
         for name, entries in res["breakdown"].items():
@@ -82,7 +93,7 @@ def test_ingest_equals_litellm_aggregated(client, tmp_path, page_size):
     total = overview(store, start, end)
     assert total["requests"] == meta["total_api_requests"] >= 40
     assert total["successful_requests"] == meta["total_successful_requests"]
-    assert total["failed_requests"] == meta["total_failed_requests"] > 0   # broken-model always fails
+    assert total["failed_requests"] == meta["total_failed_requests"] > 0  # broken-model always fails
     assert total["prompt_tokens"] == meta["total_prompt_tokens"]
     assert total["completion_tokens"] == meta["total_completion_tokens"]
     assert total["total_tokens"] == meta["total_tokens"]

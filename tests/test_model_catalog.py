@@ -1,4 +1,5 @@
 """Model sync and catalogue queries against a scripted /model/info, on SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import json
@@ -44,9 +45,17 @@ def dep(name, model, mid, pin=2.5e-6, pout=1e-5, provider=None, api_base=None, *
     params = {"model": model}
     if api_base:
         params["api_base"] = api_base
-    mi = {"id": mid, "input_cost_per_token": pin, "output_cost_per_token": pout, "mode": "chat",
-          "litellm_provider": provider or model.split("/")[0], "max_input_tokens": 128000, "max_output_tokens": 16384,
-          "supports_vision": True, "supports_function_calling": True}
+    mi = {
+        "id": mid,
+        "input_cost_per_token": pin,
+        "output_cost_per_token": pout,
+        "mode": "chat",
+        "litellm_provider": provider or model.split("/")[0],
+        "max_input_tokens": 128000,
+        "max_output_tokens": 16384,
+        "supports_vision": True,
+        "supports_function_calling": True,
+    }
     mi.update(info)
     return {"model_name": name, "litellm_params": params, "model_info": mi}
 
@@ -55,9 +64,17 @@ BASE = [
     dep("gpt-4o", "openai/gpt-4o", "id-4o", api_base="https://api.openai.com/v1"),
     dep("gpt-4o-mini", "openai/gpt-4o-mini", "id-mini", 1.5e-7, 6e-7),
     dep("llama3-local", "ollama/llama3", "id-llama", 0.0, 0.0, supports_vision=None, supports_function_calling=None),
-    dep("embed", "openai/text-embedding-3-small", "id-emb", 2e-8, None, mode="embedding", supports_vision=None,
-        supports_function_calling=None),
-    dep("fast-chat", "openai/gpt-4o-mini", "id-mini", 1.5e-7, 6e-7),          # alias: repeats gpt-4o-mini's id
+    dep(
+        "embed",
+        "openai/text-embedding-3-small",
+        "id-emb",
+        2e-8,
+        None,
+        mode="embedding",
+        supports_vision=None,
+        supports_function_calling=None,
+    ),
+    dep("fast-chat", "openai/gpt-4o-mini", "id-mini", 1.5e-7, 6e-7),  # alias: repeats gpt-4o-mini's id
 ]
 
 
@@ -94,13 +111,15 @@ def test_rows_alias_and_embedding_and_issues():
     assert rows["fast-chat"]["alias_of"] == "gpt-4o-mini" and rows["gpt-4o-mini"]["alias_of"] is None
     assert rows["embed"]["capabilities"] == ["embeddings"]
     assert rows["gpt-4o"]["capabilities"] == ["function_calling", "vision"]
-    assert rows["llama3-local"]["input_cost_per_token"] == 0.0          # free is a price, not a missing one
-    assert errors == []                                                 # embeddings need no output price
+    assert rows["llama3-local"]["input_cost_per_token"] == 0.0  # free is a price, not a missing one
+    assert errors == []  # embeddings need no output price
 
 
 def test_missing_and_invalid_values_are_problems_not_failures():
-    entries = [dep("no-price", "anthropic/claude", "a", None, None),
-               dep("bad", "openai/x", "b", "abc", -1, max_input_tokens="lots", max_output_tokens=10**400, tpm=2**31)]
+    entries = [
+        dep("no-price", "anthropic/claude", "a", None, None),
+        dep("bad", "openai/x", "b", "abc", -1, max_input_tokens="lots", max_output_tokens=10**400, tpm=2**31),
+    ]
     rows, errors = catalogue_rows(ModelInfoResponse.model_validate({"data": entries}).data)
     assert rows["no-price"]["input_cost_per_token"] is None
     assert rows["bad"]["input_cost_per_token"] is None and rows["bad"]["max_input_tokens"] is None
@@ -109,13 +128,22 @@ def test_missing_and_invalid_values_are_problems_not_failures():
     assert ("bad", "invalid input_cost_per_token 'abc'") in msgs
     assert ("bad", "invalid output_cost_per_token -1") in msgs
     assert ("bad", "invalid max_input_tokens 'lots'") in msgs
-    assert ("bad", "invalid max_output_tokens 100000000000000000...0000000000000000000") in msgs   # beyond a float
-    assert ("bad", "invalid tpm 2147483648") in msgs                   # beyond the catalogue's INTEGER column
+    assert ("bad", "invalid max_output_tokens 100000000000000000...0000000000000000000") in msgs  # beyond a float
+    assert ("bad", "invalid tpm 2147483648") in msgs  # beyond the catalogue's INTEGER column
 
 
 def test_several_deployments_merge_whatever_the_order():
-    a = dep("gpt-4o", "azure/gpt-4o", "z-azure", 3e-6, 1e-5, api_base="https://me.openai.azure.com", tpm=100, rpm=5,
-            max_input_tokens=64000)
+    a = dep(
+        "gpt-4o",
+        "azure/gpt-4o",
+        "z-azure",
+        3e-6,
+        1e-5,
+        api_base="https://me.openai.azure.com",
+        tpm=100,
+        rpm=5,
+        max_input_tokens=64000,
+    )
     b = dep("gpt-4o", "openai/gpt-4o", "a-openai", 2.5e-6, 1.2e-5, supports_vision=False, tpm=50)
     for order in ([a, b], [b, a]):
         row = catalogue_rows(ModelInfoResponse.model_validate({"data": order}).data)[0]["gpt-4o"]
@@ -139,19 +167,22 @@ def test_price_tolerance():
     assert changed_fields(old, {"input_cost_per_token": 2.5e-6 * (1 + 1e-9), "output_cost_per_token": 1e-5}) == []
     assert changed_fields(old, {"input_cost_per_token": 2.5e-6 + 1e-13, "output_cost_per_token": 1e-5}) == []
     assert "input_cost_per_token" in changed_fields(old, {"input_cost_per_token": 3e-6, "output_cost_per_token": 1e-5})
-    assert "output_cost_per_token" in changed_fields(old, {"input_cost_per_token": 2.5e-6,
-                                                           "output_cost_per_token": None})
+    assert "output_cost_per_token" in changed_fields(
+        old, {"input_cost_per_token": 2.5e-6, "output_cost_per_token": None}
+    )
 
 
 @hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.permutations(BASE + [dep("gpt-4o", "azure/gpt-4o", "id-az", 3e-6, 1e-5)]))
 def test_rows_do_not_depend_on_litellm_order_except_which_name_is_the_alias(entries):
     rows, errors = catalogue_rows(ModelInfoResponse.model_validate({"data": entries}).data)
-    ref, _ = catalogue_rows(ModelInfoResponse.model_validate({"data": BASE + [dep("gpt-4o", "azure/gpt-4o", "id-az",
-                                                                                   3e-6, 1e-5)]}).data)
+    ref, _ = catalogue_rows(
+        ModelInfoResponse.model_validate({"data": BASE + [dep("gpt-4o", "azure/gpt-4o", "id-az", 3e-6, 1e-5)]}).data
+    )
     for name in rows:
-        assert {k: v for k, v in rows[name].items() if k != "alias_of"} == \
-               {k: v for k, v in ref[name].items() if k != "alias_of"}
+        assert {k: v for k, v in rows[name].items() if k != "alias_of"} == {
+            k: v for k, v in ref[name].items() if k != "alias_of"
+        }
     # exactly one of the two names sharing a deployment is the alias of the other
     aliases = {rows["fast-chat"]["alias_of"], rows["gpt-4o-mini"]["alias_of"]}
     assert aliases in ({None, "gpt-4o-mini"}, {None, "fast-chat"})
@@ -168,7 +199,7 @@ def test_first_second_update_unavailable_and_return(engine):
 
     tiny = [dict(e) for e in BASE]
     tiny[0] = dep("gpt-4o", "openai/gpt-4o", "id-4o", 2.5e-6 * (1 + 1e-9), api_base="https://api.openai.com/v1")
-    assert sync_models(engine, FakeClient(tiny), "alice").updated == 0          # within the price tolerance
+    assert sync_models(engine, FakeClient(tiny), "alice").updated == 0  # within the price tolerance
 
     changed = [dep("gpt-4o", "openai/gpt-4o", "id-4o", 5e-6, api_base="https://api.openai.com/v1")] + BASE[1:4]
     r3 = sync_models(engine, FakeClient(changed), "alice")
@@ -180,7 +211,7 @@ def test_first_second_update_unavailable_and_return(engine):
     assert df.loc["gpt-4o", "first_seen"] == first_seen
 
     r4 = sync_models(engine, FakeClient(changed), "alice")
-    assert (r4.new, r4.updated, r4.unavailable) == (0, 0, 0)                   # still gone: counted once
+    assert (r4.new, r4.updated, r4.unavailable) == (0, 0, 0)  # still gone: counted once
 
     r5 = sync_models(engine, FakeClient(changed + [BASE[4]]), "alice")
     assert r5.restored_models == ["fast-chat"] and r5.updated_models == {"fast-chat": ["available"]}
@@ -211,23 +242,25 @@ def test_failure_changes_nothing_and_is_recorded(engine):
     assert _rows(engine)[["available", "input_cost_per_token"]].equals(before[["available", "input_cost_per_token"]])
     assert last_sync(engine).status == "failed" and last_sync(engine, succeeded=True).new == 5
     assert list_audit(engine, action="models.sync")["outcome"].tolist()[:2] == ["failure", "success"]
-    assert sync_running(engine) is None                                         # the lease was released
+    assert sync_running(engine) is None  # the lease was released
 
 
 def test_database_error_mid_sync_rolls_back_everything(engine, monkeypatch):
     sync_models(engine, FakeClient(BASE[:2]), "scheduler")
     import lib.catalog.sync as mc
+
     real, calls = mc.audit, []
 
-    def audit_fails_once(*args, **kwargs):              # the audit row is the last write of the transaction
+    def audit_fails_once(*args, **kwargs):  # the audit row is the last write of the transaction
         calls.append(1)
         if len(calls) == 1:
             raise RuntimeError("disk full")
         return real(*args, **kwargs)
+
     monkeypatch.setattr(mc, "audit", audit_fails_once)
     with pytest.raises(ModelSyncError, match="disk full"):
         sync_models(engine, FakeClient(BASE), "alice")
-    assert sorted(_rows(engine).index) == ["gpt-4o", "gpt-4o-mini"]           # none of the 3 new rows stayed
+    assert sorted(_rows(engine).index) == ["gpt-4o", "gpt-4o-mini"]  # none of the 3 new rows stayed
     assert sync_history(engine)["status"].tolist() == ["failed", "success"]
 
 
@@ -238,13 +271,17 @@ def test_backend_keys_are_stored_nowhere(engine):
     with engine.connect() as c:
         from lib.auth.audit import audit_log
         from lib.catalog.tables import model_catalog
-        dump = json.dumps([[dict(r) for r in c.execute(select(t)).mappings()]
-                           for t in (model_catalog, job_runs, audit_log)], default=str)
+
+        dump = json.dumps(
+            [[dict(r) for r in c.execute(select(t)).mappings()] for t in (model_catalog, job_runs, audit_log)],
+            default=str,
+        )
     assert "sk-very-secret" not in dump and "pw@" not in dump
 
 
 def _catalogue_rows(engine) -> list[tuple]:
     from lib.catalog.tables import model_catalog
+
     with engine.connect() as c:
         return [tuple(r) for r in c.execute(select(model_catalog).order_by(model_catalog.c.name))]
 
@@ -252,13 +289,15 @@ def _catalogue_rows(engine) -> list[tuple]:
 def _replying(body):
     """The real client over a LiteLLM answering /model/info with `body` (HTTP 200)."""
     from lib.litellm.client import LiteLLMClient
-    return LiteLLMClient("http://litellm.test", "sk-test", transport=httpx.MockTransport(
-        lambda request: httpx.Response(200, json=body)))
+
+    return LiteLLMClient(
+        "http://litellm.test", "sk-test", transport=httpx.MockTransport(lambda request: httpx.Response(200, json=body))
+    )
 
 
 def test_a_reply_without_data_fails_the_sync_is_recorded_and_changes_nothing(demo_rt, monkeypatch):
     engine = demo_rt.engine
-    run_model_sync(demo_rt, "startup")                                        # the demo LiteLLM's models
+    run_model_sync(demo_rt, "startup")  # the demo LiteLLM's models
     before = _catalogue_rows(engine)
     assert len(before) >= 5 and catalogue(engine)["available"].all()
     monkeypatch.setattr(demo_rt, "litellm_client", lambda: _replying({"error": "upstream database unavailable"}))
@@ -285,17 +324,19 @@ def test_allow_empty_marks_every_model_unavailable(engine):
     r = sync_models(engine, _replying({"data": []}), "alice", allow_empty=True)
     assert r.status == "success" and r.total == 0 and len(r.unavailable_models) == 5
     assert not catalogue(engine)["available"].any()
-    assert sync_models(engine, _replying({"data": []}), "scheduler").unavailable == 0   # nothing left to lose
+    assert sync_models(engine, _replying({"data": []}), "scheduler").unavailable == 0  # nothing left to lose
 
 
 def test_cli_sync_models_allow_empty_is_passed_on(monkeypatch, demo_rt):
     import lib.catalog.sync
     from lib.cli import build_parser
+
     seen = {}
 
     def fake_sync(rt, trigger, **kw):
         seen.update(kw)
         raise ModelSyncError("stop here")
+
     monkeypatch.setattr(lib.catalog.sync, "run_model_sync", fake_sync)
     for argv, expected in ((["sync-models"], False), (["sync-models", "--allow-empty"], True)):
         args = build_parser().parse_args(argv)
@@ -313,8 +354,9 @@ def test_second_sync_is_refused_clearly_or_waits(engine):
     assert sync_running(engine) == "scheduler"
     with pytest.raises(SyncInProgress, match=r"already running \(started by scheduler"):
         sync_models(engine, FakeClient(BASE), "alice")
-    waiter = threading.Thread(target=lambda: out.setdefault("second", sync_models(engine, FakeClient(BASE), "bob",
-                                                                                  wait_s=20)))
+    waiter = threading.Thread(
+        target=lambda: out.setdefault("second", sync_models(engine, FakeClient(BASE), "bob", wait_s=20))
+    )
     waiter.start()
     time.sleep(0.5)
     gate.set()
@@ -334,6 +376,7 @@ def test_many_concurrent_syncs_stay_consistent(engine):
             results.append(sync_models(engine, FakeClient(BASE), f"u{i}", wait_s=30))
         except Exception as exc:  # pragma: no cover - reported by the assert below
             errors.append(exc)
+
     threads = [threading.Thread(target=one, args=(i,)) for i in range(6)]
     for t in threads:
         t.start()
@@ -348,9 +391,12 @@ def test_expired_lease_is_taken_over_and_the_stale_sync_cannot_commit(engine):
     stale = acquire_sync_lease(engine, "crashed")
     with pytest.raises(SyncInProgress):
         acquire_sync_lease(engine, "alice")
-    with engine.begin() as c:                                   # the holder crashed long ago
-        c.execute(update(leases).where(leases.c.name == JOB_NAME).values(
-            expires_at=leases.c.acquired_at - timedelta(seconds=1)))
+    with engine.begin() as c:  # the holder crashed long ago
+        c.execute(
+            update(leases)
+            .where(leases.c.name == JOB_NAME)
+            .values(expires_at=leases.c.acquired_at - timedelta(seconds=1))
+        )
     fresh = acquire_sync_lease(engine, "alice")
     with pytest.raises(SyncInProgress, match="expired"):
         sync_models(engine, FakeClient(BASE), "crashed", lease=stale)
@@ -363,14 +409,17 @@ def test_expired_lease_is_taken_over_and_the_stale_sync_cannot_commit(engine):
 def test_a_sync_in_another_process_is_refused_while_one_runs(app_db_url):
     engine = open_app_database(app_db_url)
     lease = acquire_sync_lease(engine, "scheduler")
-    code = ("import sys; sys.path.insert(0, '.');"
-            "from lib.appdb import open_app_database; from lib.catalog.sync import acquire_sync_lease, SyncInProgress\n"
-            "try:\n  acquire_sync_lease(open_app_database(sys.argv[1]), 'cli', wait_s=0.5)\n"
-            "except SyncInProgress as e:\n"
-            "  print('refused:', e)\nelse:\n  print('acquired')")
+    code = (
+        "import sys; sys.path.insert(0, '.');"
+        "from lib.appdb import open_app_database; from lib.catalog.sync import acquire_sync_lease, SyncInProgress\n"
+        "try:\n  acquire_sync_lease(open_app_database(sys.argv[1]), 'cli', wait_s=0.5)\n"
+        "except SyncInProgress as e:\n"
+        "  print('refused:', e)\nelse:\n  print('acquired')"
+    )
     try:
-        out = subprocess.run([sys.executable, "-c", code, app_db_url], cwd=ROOT, capture_output=True, text=True,
-                             timeout=60)
+        out = subprocess.run(
+            [sys.executable, "-c", code, app_db_url], cwd=ROOT, capture_output=True, text=True, timeout=60
+        )
         assert out.stdout.startswith("refused: A model sync is already running (started by scheduler"), out.stderr
     finally:
         release(engine, lease)
@@ -381,8 +430,9 @@ def test_a_sync_in_another_process_is_refused_while_one_runs(app_db_url):
 # -- run_model_sync (job run, audit, permissions) over the demo LiteLLM ------------------------------
 @pytest.fixture
 def demo_rt(tmp_path, app_db_url):
-    rt = Runtime(load_settings({"DATABASE_URL": app_db_url, "DUCKDB_PATH": str(tmp_path / "usage.duckdb")},
-                               secrets_path=None))
+    rt = Runtime(
+        load_settings({"DATABASE_URL": app_db_url, "DUCKDB_PATH": str(tmp_path / "usage.duckdb")}, secrets_path=None)
+    )
     yield rt
     rt.close()
 
@@ -427,14 +477,19 @@ def test_user_sync_is_refused_at_once_while_the_scheduler_syncs(demo_rt):
     finally:
         release(engine, lease)
     with engine.connect() as c:
-        assert c.execute(select(job_runs)).first() is None                    # refused: no run recorded
+        assert c.execute(select(job_runs)).first() is None  # refused: no run recorded
 
 
 def test_cli_sync_models_prints_the_statistics(demo_rt, tmp_path):
-    env = {"DATABASE_URL": demo_rt.settings.DATABASE_URL, "DUCKDB_PATH": demo_rt.settings.DUCKDB_PATH,
-           "LITELLM_BASE_URL": "", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", "lib.cli", "sync-models"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)
+    env = {
+        "DATABASE_URL": demo_rt.settings.DATABASE_URL,
+        "DUCKDB_PATH": demo_rt.settings.DUCKDB_PATH,
+        "LITELLM_BASE_URL": "",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "lib.cli", "sync-models"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0, out.stderr
     stats = json.loads(out.stdout)
     assert {"total", "new", "updated", "unavailable", "errors", "synced_at"} <= set(stats)
@@ -442,22 +497,38 @@ def test_cli_sync_models_prints_the_statistics(demo_rt, tmp_path):
 
 
 def test_cli_sync_models_failure_exits_non_zero(tmp_path):
-    env = {"DATABASE_URL": f"sqlite:///{tmp_path}/app.db", "DUCKDB_PATH": str(tmp_path / "u.duckdb"),
-           "LITELLM_BASE_URL": "http://127.0.0.1:9", "LITELLM_TIMEOUT_S": "1", "PATH": "/usr/bin:/bin"}
-    out = subprocess.run([sys.executable, "-m", "lib.cli", "sync-models"], cwd=ROOT, env=env, capture_output=True,
-                         text=True, timeout=120)
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
+        "DUCKDB_PATH": str(tmp_path / "u.duckdb"),
+        "LITELLM_BASE_URL": "http://127.0.0.1:9",
+        "LITELLM_TIMEOUT_S": "1",
+        "PATH": "/usr/bin:/bin",
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "lib.cli", "sync-models"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 1 and "Cannot reach LiteLLM" in out.stderr
     assert json.loads(out.stdout)["status"] == "failed"
 
 
 # -- queries ---------------------------------------------------------------------------------------
 def test_browser_queries(engine):
-    sync_models(engine, FakeClient(BASE + [dep("claude", "anthropic/claude-3-5", "id-c", 3e-6, 1.5e-5,
-                                               supports_function_calling=False)]), "alice")
-    sync_models(engine, FakeClient(BASE[:4] + [dep("claude", "anthropic/claude-3-5", "id-c", 3e-6, 1.5e-5,
-                                                   supports_function_calling=False)]), "alice")
+    sync_models(
+        engine,
+        FakeClient(
+            BASE + [dep("claude", "anthropic/claude-3-5", "id-c", 3e-6, 1.5e-5, supports_function_calling=False)]
+        ),
+        "alice",
+    )
+    sync_models(
+        engine,
+        FakeClient(
+            BASE[:4] + [dep("claude", "anthropic/claude-3-5", "id-c", 3e-6, 1.5e-5, supports_function_calling=False)]
+        ),
+        "alice",
+    )
     df = catalogue(engine)
-    assert df["name"].tolist()[-1] == "fast-chat"                             # unavailable ones last
+    assert df["name"].tolist()[-1] == "fast-chat"  # unavailable ones last
     assert df.set_index("name").loc["gpt-4o", "input_cost_per_1m"] == pytest.approx(2.5)
     f = facets(df)
     assert f["providers"] == ["anthropic", "ollama", "openai"] and "embeddings" in f["capabilities"]
@@ -467,8 +538,11 @@ def test_browser_queries(engine):
     assert names(filter_catalogue(df, search="mini openai")) == ["fast-chat", "gpt-4o-mini"]
     assert names(filter_catalogue(df, providers=["anthropic"])) == ["claude"]
     assert names(filter_catalogue(df, modes=["embedding"])) == ["embed"]
-    assert names(filter_catalogue(df, capabilities=["vision", "function_calling"])) == ["fast-chat", "gpt-4o",
-                                                                                         "gpt-4o-mini"]
+    assert names(filter_catalogue(df, capabilities=["vision", "function_calling"])) == [
+        "fast-chat",
+        "gpt-4o",
+        "gpt-4o-mini",
+    ]
     assert names(filter_catalogue(df, availability="unavailable")) == ["fast-chat"]
     assert len(filter_catalogue(df, availability="available")) == 5
 
@@ -481,13 +555,15 @@ def test_usage_of_the_last_30_days(engine, tmp_path):
     from lib.usage.ingest import backfill
     from lib.usage.queries import Filters, breakdown
     from lib.usage.store import UsageStore
+
     today = datetime.now(timezone.utc).date()
     client = LiteLLMClient("http://demo", "k", transport=demo_transport(seed=3, today=today))
     store = UsageStore(tmp_path / "store")
     backfill(client, store, today - timedelta(days=34), today, concurrency=2)
     sync_models(engine, client, "alice")
-    sync_models(engine, FakeClient(client.model_info().model_dump()["data"]
-                                   + [dep("never-used", "openai/x", "nu")]), "alice")
+    sync_models(
+        engine, FakeClient(client.model_info().model_dump()["data"] + [dep("never-used", "openai/x", "nu")]), "alice"
+    )
     df = with_usage(catalogue(engine), store, today)
     ref = breakdown(store, today - timedelta(days=29), today, Filters(), by="model_group").set_index("model_group")
     for _, row in df.iterrows():

@@ -3,6 +3,7 @@
 The harness is shared by the whole session: models added here get unique names and are deleted again, and no
 assertion depends on how many models other test files may have added.
 """
+
 from __future__ import annotations
 
 import json
@@ -29,15 +30,25 @@ from lib.runtime import Runtime
 
 pytestmark = pytest.mark.litellm
 ROOT = __import__("pathlib").Path(__file__).resolve().parent.parent
-CONFIGURED = {"gpt-4o", "gpt-4o-mini", "fast-chat", "claude-3-5-haiku", "llama3-local", "in-house-model",
-              "broken-model"}
+CONFIGURED = {
+    "gpt-4o",
+    "gpt-4o-mini",
+    "fast-chat",
+    "claude-3-5-haiku",
+    "llama3-local",
+    "in-house-model",
+    "broken-model",
+}
 
 
 @pytest.fixture
 def proxy(litellm_harness):
     """An admin HTTP client on the proxy; deletes every model a test added through it."""
-    http = httpx.Client(base_url=litellm_harness["LITELLM_BASE_URL"], timeout=30,
-                        headers={"Authorization": f"Bearer {litellm_harness['LITELLM_MASTER_KEY']}"})
+    http = httpx.Client(
+        base_url=litellm_harness["LITELLM_BASE_URL"],
+        timeout=30,
+        headers={"Authorization": f"Bearer {litellm_harness['LITELLM_MASTER_KEY']}"},
+    )
     http.added = []  # type: ignore[attr-defined]
     yield http
     for model_id in http.added:  # type: ignore[attr-defined]
@@ -47,9 +58,15 @@ def proxy(litellm_harness):
 
 @pytest.fixture
 def settings(litellm_harness, app_db_url, tmp_path):
-    return load_settings({"LITELLM_BASE_URL": litellm_harness["LITELLM_BASE_URL"],
-                          "LITELLM_API_KEY": litellm_harness["LITELLM_MASTER_KEY"], "DATABASE_URL": app_db_url,
-                          "DUCKDB_PATH": str(tmp_path / "usage.duckdb")}, secrets_path=None)
+    return load_settings(
+        {
+            "LITELLM_BASE_URL": litellm_harness["LITELLM_BASE_URL"],
+            "LITELLM_API_KEY": litellm_harness["LITELLM_MASTER_KEY"],
+            "DATABASE_URL": app_db_url,
+            "DUCKDB_PATH": str(tmp_path / "usage.duckdb"),
+        },
+        secrets_path=None,
+    )
 
 
 @pytest.fixture
@@ -68,11 +85,20 @@ def _info_names(proxy) -> dict[str, dict]:
 
 
 def _add(proxy, litellm_harness, name: str, pin: float, pout: float) -> str:
-    resp = proxy.post("/model/new", json={
-        "model_name": name,
-        "litellm_params": {"model": "openai/gpt-4o-mini", "api_base": litellm_harness["LITELLM_FAKE_BACKEND_URL"],
-                           "api_key": "sk-fake-backend", "input_cost_per_token": pin, "output_cost_per_token": pout},
-        "model_info": {"mode": "chat"}})
+    resp = proxy.post(
+        "/model/new",
+        json={
+            "model_name": name,
+            "litellm_params": {
+                "model": "openai/gpt-4o-mini",
+                "api_base": litellm_harness["LITELLM_FAKE_BACKEND_URL"],
+                "api_key": "sk-fake-backend",
+                "input_cost_per_token": pin,
+                "output_cost_per_token": pout,
+            },
+            "model_info": {"mode": "chat"},
+        },
+    )
     assert resp.status_code == 200, resp.text
     model_id = resp.json()["model_id"]
     proxy.added.append(model_id)
@@ -99,8 +125,12 @@ def test_first_sync_finds_every_configured_model_and_the_second_changes_nothing(
     gpt = df.loc["gpt-4o"]
     assert (gpt["provider"], gpt["underlying_model"], gpt["mode"]) == ("openai", "openai/gpt-4o", "chat")
     assert gpt["input_cost_per_1m"] == pytest.approx(2.5) and gpt["output_cost_per_1m"] == pytest.approx(10.0)
-    assert gpt["max_input_tokens"] == 128000 and {"vision", "function_calling", "tool_choice",
-                                                  "parallel_function_calling"} <= set(gpt["capabilities"])
+    assert gpt["max_input_tokens"] == 128000 and {
+        "vision",
+        "function_calling",
+        "tool_choice",
+        "parallel_function_calling",
+    } <= set(gpt["capabilities"])
     assert gpt["api_base"] == settings_backend(proxy) and gpt["litellm_model_id"]
     assert df.loc["in-house-model", "input_cost_per_token"] == pytest.approx(2e-6)
     assert df.loc["in-house-model", "output_cost_per_token"] == pytest.approx(4e-6)
@@ -138,8 +168,10 @@ def test_new_updated_unavailable_and_back(rt, settings, proxy, litellm_harness):
     assert row["input_cost_per_1m"] == pytest.approx(1.0) and row["output_cost_per_1m"] == pytest.approx(2.0)
     assert row["litellm_model_id"] == model_id and row["available"]
 
-    resp = proxy.post("/model/update", json={"model_name": name, "litellm_params": {"input_cost_per_token": 3e-6},
-                                             "model_info": {"id": model_id}})
+    resp = proxy.post(
+        "/model/update",
+        json={"model_name": name, "litellm_params": {"input_cost_per_token": 3e-6}, "model_info": {"id": model_id}},
+    )
     assert resp.status_code == 200, resp.text
     _until(lambda: _info_names(proxy)[name]["model_info"].get("input_cost_per_token") == 3e-6, "the new price")
     updated = run_model_sync(rt, "alice")
@@ -154,7 +186,7 @@ def test_new_updated_unavailable_and_back(rt, settings, proxy, litellm_harness):
     row = catalogue(engine).set_index("name").loc[name]
     assert not row["available"] and row["unavailable_since"] is not None
 
-    _add(proxy, litellm_harness, name, 3e-6, 2e-6)         # back, as a new deployment (new id)
+    _add(proxy, litellm_harness, name, 3e-6, 2e-6)  # back, as a new deployment (new id)
     back = run_model_sync(rt, "alice")
     assert back.new == 0 and back.restored_models == [name]
     assert set(back.updated_models[name]) == {"available", "litellm_model_ids"}
@@ -210,7 +242,7 @@ def test_scheduler_and_manual_sync_together_stay_consistent(rt, settings, proxy,
     assert sorted(r.trigger for r in results) == ["admin", "scheduler"]
     assert sum(r.new for r in results) == len(expected) and sum(r.updated for r in results) == 0
     first, second = sorted(results, key=lambda r: r.finished_at)
-    assert second.started_at >= first.finished_at or second.new == 0          # never interleaved
+    assert second.started_at >= first.finished_at or second.new == 0  # never interleaved
     df = catalogue(engine)
     assert set(df["name"]) == expected and df["name"].is_unique and df["available"].all()
     with engine.connect() as c:
@@ -221,11 +253,25 @@ def test_scheduler_and_manual_sync_together_stay_consistent(rt, settings, proxy,
 def test_syncs_in_two_processes_stay_consistent(rt, settings, proxy):
     """The CLI (another process) and the app syncing at once: the lease serialises them."""
     expected = _public_names(proxy)
-    env = {"DATABASE_URL": settings.DATABASE_URL, "DUCKDB_PATH": settings.DUCKDB_PATH, "PATH": "/usr/bin:/bin",
-           "LITELLM_BASE_URL": settings.LITELLM_BASE_URL, "LITELLM_API_KEY": settings.LITELLM_API_KEY}
-    open_app_database(settings.DATABASE_URL)                                       # schema first, as the app does
-    procs = [subprocess.Popen([sys.executable, "-m", "lib.cli", "sync-models", "--wait", "60"], cwd=ROOT,
-                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    env = {
+        "DATABASE_URL": settings.DATABASE_URL,
+        "DUCKDB_PATH": settings.DUCKDB_PATH,
+        "PATH": "/usr/bin:/bin",
+        "LITELLM_BASE_URL": settings.LITELLM_BASE_URL,
+        "LITELLM_API_KEY": settings.LITELLM_API_KEY,
+    }
+    open_app_database(settings.DATABASE_URL)  # schema first, as the app does
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "lib.cli", "sync-models", "--wait", "60"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     local = run_model_sync(rt, "admin")
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1] for o in outs]
@@ -244,6 +290,7 @@ def test_sync_models_with_the_real_client_directly(rt, settings, litellm_harness
 
 def test_wrong_master_key_fails_cleanly(rt, settings, litellm_harness, tmp_path):
     from lib.catalog.sync import ModelSyncError
+
     bad = settings.model_copy(update={"LITELLM_API_KEY": "sk-wrong"})
     run_model_sync(rt, "scheduler")
     with pytest.raises(ModelSyncError, match="refused the API key"):

@@ -1,4 +1,5 @@
 """The Models page per role: AppTest (sync panel states, history, browser, Test Configuration) and the browser."""
+
 from __future__ import annotations
 
 import json
@@ -61,9 +62,10 @@ def test_admin_refresh_shows_the_last_synchronization(demo_env):
     history = at.dataframe[0].value
     assert history["trigger"].iloc[0] == "admin" and history["status"].iloc[0] == "success"
     browser = at.dataframe[1].value
-    assert {"input_cost_per_1m", "output_cost_per_1m", "max_input_tokens", "requests_30d", "spend_30d"} <= \
-        set(browser.columns)
-    assert browser["requests_30d"].sum() > 0                       # usage of the last 30 days, from the store
+    assert {"input_cost_per_1m", "output_cost_per_1m", "max_input_tokens", "requests_30d", "spend_30d"} <= set(
+        browser.columns
+    )
+    assert browser["requests_30d"].sum() > 0  # usage of the last 30 days, from the store
     row = browser.set_index("name").loc["gpt-4o"]
     assert row["input_cost_per_1m"] == pytest.approx(2.5)
     audit = list_audit(app_runtime(demo_env).engine, actor="admin", action="models.sync")
@@ -98,7 +100,7 @@ def test_failure_is_red_and_the_previous_results_stay(demo_env):
     at = _page(demo_env, "admin")
     errors = _texts(at, "error")
     assert any(e.startswith("Synchronization failed") and "Cannot reach LiteLLM" in e for e in errors), errors
-    assert {m.label for m in at.metric} == {"Total", "New", "Updated", "Unavailable"}     # the previous run
+    assert {m.label for m in at.metric} == {"Total", "New", "Updated", "Unavailable"}  # the previous run
     assert len(at.dataframe) == 2 and not at.dataframe[1].value.empty
 
 
@@ -134,7 +136,7 @@ def test_test_configuration_form(demo_env, local_backend):
     assert audit["outcome"].tolist()[:3] == ["auth_error", "model_not_found", "model_found"]
     dump = json.dumps(audit.to_dict("records"), default=str)
     assert KEY not in dump and "sk-wrong-key-000" not in dump
-    kept = repr(at.session_state["models_test_result"])                   # what the page keeps: no key in it
+    kept = repr(at.session_state["models_test_result"])  # what the page keeps: no key in it
     assert KEY not in kept and "sk-wrong-key-000" not in kept
 
 
@@ -145,13 +147,19 @@ HTML_NAME = "<b>bold</b><a href=x>"
 def test_model_names_with_markup_are_shown_as_typed(demo_env):
     """LiteLLM's model names are data: a name with markdown or HTML is no link, image or bold text."""
     engine = app_runtime(demo_env).engine
-    sync_models(engine, FakeClient(BASE + [dep(MARKDOWN_NAME, "openai/evil", "id-evil", None, None),
-                                           dep(HTML_NAME, "openai/evil-2", "id-evil-2")]), "scheduler")
+    sync_models(
+        engine,
+        FakeClient(
+            BASE
+            + [dep(MARKDOWN_NAME, "openai/evil", "id-evil", None, None), dep(HTML_NAME, "openai/evil-2", "id-evil-2")]
+        ),
+        "scheduler",
+    )
     at = _page(demo_env, "admin")
     changed = [str(m.value) for m in at.expander(key="models_latest_changes").markdown]
     problems = [str(m.value) for m in at.markdown if m.value not in changed and "no pricing" in displayed(m.value)]
     for md in changed + problems:
-        assert live_markup(md) <= {"*", ":", "-", ",", "(", ")"}, md        # only the page's own bold and list
+        assert live_markup(md) <= {"*", ":", "-", ",", "(", ")"}, md  # only the page's own bold and list
         assert not {"[", "]", "!", "<", ">"} & live_markup(md) and rewrites(md) == [], md
     assert MARKDOWN_NAME in displayed(changed[0]) and HTML_NAME in displayed(changed[0])
     assert MARKDOWN_NAME in displayed(problems[0])
@@ -172,6 +180,7 @@ def _login(page, base: str, username: str, path: str = "models") -> None:
 @browser
 def test_browser_admin_syncs_and_tests_a_configuration(page, streamlit_server, local_backend):
     from playwright.sync_api import expect
+
     _login(page, streamlit_server.url, "admin")
     expect(page.get_by_role("heading", name="Models")).to_be_visible(timeout=TIMEOUT)
     page.get_by_role("button", name="Refresh Models from LiteLLM").click()
@@ -184,7 +193,7 @@ def test_browser_admin_syncs_and_tests_a_configuration(page, streamlit_server, l
     key = page.get_by_role("textbox", name="API key")
     key.fill(KEY)
     expect(key).to_have_attribute("type", "password")
-    page.get_by_role("button", name=re.compile("show password", re.I)).click()            # show/hide
+    page.get_by_role("button", name=re.compile("show password", re.I)).click()  # show/hide
     expect(key).to_have_attribute("type", "text")
     page.get_by_role("textbox", name="Backend model name").fill("gpt-4o")
     page.get_by_role("button", name="Test Configuration").click()
@@ -195,12 +204,13 @@ def test_browser_admin_syncs_and_tests_a_configuration(page, streamlit_server, l
 @browser
 def test_browser_readonly_button_disabled_with_tooltip(page, streamlit_server):
     from playwright.sync_api import expect
+
     _login(page, streamlit_server.url, "viewer")
     expect(page.get_by_role("heading", name="Models")).to_be_visible(timeout=TIMEOUT)
     button = page.get_by_role("button", name="Refresh Models from LiteLLM")
     expect(button).to_be_disabled(timeout=TIMEOUT)
     tooltip = page.get_by_text("Admin access required to sync models")
-    for _ in range(10):       # the page may still be re-rendering after the login: hover until it shows
+    for _ in range(10):  # the page may still be re-rendering after the login: hover until it shows
         page.mouse.move(0, 0)
         page.get_by_test_id("stTooltipHoverTarget").filter(has=button).hover()
         if tooltip.is_visible() or (page.wait_for_timeout(1000) or tooltip.is_visible()):
@@ -211,6 +221,7 @@ def test_browser_readonly_button_disabled_with_tooltip(page, streamlit_server):
 @browser
 def test_browser_user_gets_403(page, streamlit_server):
     from playwright.sync_api import expect
+
     _login(page, streamlit_server.url, "alice")
     expect(page.get_by_text("403 — admin access required")).to_be_visible(timeout=TIMEOUT)
     expect(page.get_by_role("button", name="Refresh Models from LiteLLM")).to_have_count(0)
@@ -219,6 +230,11 @@ def test_browser_user_gets_403(page, streamlit_server):
 
 def test_cli_models_commands_are_registered():
     """`python -m lib.cli --help` lists both commands (lib/cli.py calls cli_models.add_commands)."""
-    out = subprocess.run([sys.executable, "-m", "lib.cli", "--help"], capture_output=True, text=True, timeout=60,
-                         cwd=__import__("pathlib").Path(__file__).resolve().parent.parent)
+    out = subprocess.run(
+        [sys.executable, "-m", "lib.cli", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=__import__("pathlib").Path(__file__).resolve().parent.parent,
+    )
     assert "test-config" in out.stdout and "sync-models" in out.stdout

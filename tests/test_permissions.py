@@ -1,4 +1,5 @@
 """Roles and permissions as data, and the page registry built on them (no Streamlit, no database)."""
+
 from __future__ import annotations
 
 import ast
@@ -20,8 +21,19 @@ from lib.auth.permissions import (
 from lib.ui.navigation import PAGES, available_pages, landing_page, menu
 
 ROOT = Path(__file__).resolve().parent.parent
-ISSUE_PERMISSIONS = {"usage:read", "usage:export", "usage:refresh", "models:read", "models:sync", "models:test",
-                     "providers:read", "providers:write", "users:manage", "audit:read", "self:usage"}
+ISSUE_PERMISSIONS = {
+    "usage:read",
+    "usage:export",
+    "usage:refresh",
+    "models:read",
+    "models:sync",
+    "models:test",
+    "providers:read",
+    "providers:write",
+    "users:manage",
+    "audit:read",
+    "self:usage",
+}
 
 
 def test_the_role_table_is_the_one_in_the_issue():
@@ -59,7 +71,7 @@ def _login(role) -> User:
 
 
 def test_the_gate_refuses_with_the_tooltip_text():
-    authorize(None, _login("admin"), "models.sync", None)             # allowed: no exception
+    authorize(None, _login("admin"), "models.sync", None)  # allowed: no exception
     with pytest.raises(PermissionDenied, match="^Admin access required to sync models$"):
         authorize(None, _login("admin-readonly"), "models.sync", None)
     assert denied_message("models:sync") == "Admin access required to sync models"
@@ -75,11 +87,17 @@ def test_every_page_is_registered_once_and_calls_the_guard_first():
     assert sorted(p.path for p in available_pages()) == files, "every file in pages/ is in the registry"
     for f in files:
         body = ast.parse((ROOT / f).read_text()).body
-        first = next(n for n in body if not isinstance(n, (ast.Import, ast.ImportFrom, ast.Expr)) or
-                     isinstance(n, ast.Expr) and not isinstance(n.value, ast.Constant))
+        first = next(
+            n
+            for n in body
+            if not isinstance(n, (ast.Import, ast.ImportFrom, ast.Expr))
+            or isinstance(n, ast.Expr)
+            and not isinstance(n.value, ast.Constant)
+        )
         call = first.value if isinstance(first, (ast.Assign, ast.Expr)) else None
-        assert isinstance(call, ast.Call) and getattr(call.func, "id", "") == "require_page", \
+        assert isinstance(call, ast.Call) and getattr(call.func, "id", "") == "require_page", (
             f"{f}: the first statement must be require_page(...)"
+        )
         perm = call.args[0].value
         assert perm == next(p.permission for p in PAGES if p.path == f), f
 
@@ -92,8 +110,8 @@ def test_menus_per_role():
     admin = titles("admin")
     assert set(admin) == {"Usage", "Admin"}
     assert {"Users", "Audit log"} <= set(admin["Admin"])
-    assert titles("admin-readonly") == admin                   # sees every admin page (read-only)
-    assert titles("user") == {"Usage": ["My usage"]}             # never an admin page
+    assert titles("admin-readonly") == admin  # sees every admin page (read-only)
+    assert titles("user") == {"Usage": ["My usage"]}  # never an admin page
     assert landing_page("user").title == "My usage"
     assert landing_page("admin").section == "Usage"
     assert landing_page(None) is None
@@ -102,8 +120,11 @@ def test_menus_per_role():
 def test_lib_modules_import_without_streamlit():
     import subprocess
     import sys
-    code = ("import sys, lib.auth.permissions, lib.auth.accounts, lib.auth.audit, lib.cli.users, lib.core.db; "
-            "print('streamlit' in sys.modules)")
+
+    code = (
+        "import sys, lib.auth.permissions, lib.auth.accounts, lib.auth.audit, lib.cli.users, lib.core.db; "
+        "print('streamlit' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"

@@ -1,6 +1,7 @@
 """LiteLLM answers mangled at random (fields dropped, unknown fields added, values of another JSON type, nested
 too): the real jobs either fail with their documented error and leave stored data byte for byte as it was, or
 succeed with data that agrees with what LiteLLM sent. Realistic answers come from the demo LiteLLM."""
+
 from __future__ import annotations
 
 import copy
@@ -36,20 +37,34 @@ DEMO = DemoLiteLLM(seed=7, today=TODAY, days=3)
 # date may span two); few rows keep each example fast, the shapes are the demo's (LiteLLM 1.108)
 PAGE_SIZE = 12
 ROWS = [r for day in DAYS for r in [row for row in DEMO.rows if row["date"] == day][:10]]
-PAGES = [aggregate(ROWS[i:i + PAGE_SIZE], {k["hash"]: k for k in DEMO.keys}) for i in range(0, len(ROWS), PAGE_SIZE)]
+PAGES = [aggregate(ROWS[i : i + PAGE_SIZE], {k["hash"]: k for k in DEMO.keys}) for i in range(0, len(ROWS), PAGE_SIZE)]
 for number, page in enumerate(PAGES, 1):
     page["metadata"].update({"page": number, "total_pages": len(PAGES), "has_more": number < len(PAGES)})
 PAGE_BODIES = [json.dumps(page).encode() for page in PAGES]
 
 # one value of each JSON type, some nested; a numeric string is a number to LiteLLM's readers too
-VALUES = [None, "x", "", "12", 7, 2.5, True, [], [1, "a"], [{"date": "2026-11-22"}], {}, {"spend": 1.0},
-          {"a": {"b": [None]}}]
-HUGE = [10**30, 10**400]                                     # valid JSON numbers beyond BIGINT, and beyond a float
+VALUES = [
+    None,
+    "x",
+    "",
+    "12",
+    7,
+    2.5,
+    True,
+    [],
+    [1, "a"],
+    [{"date": "2026-11-22"}],
+    {},
+    {"spend": 1.0},
+    {"a": {"b": [None]}},
+]
+HUGE = [10**30, 10**400]  # valid JSON numbers beyond BIGINT, and beyond a float
 MUTATION = st.tuples(
-    st.integers(0, 3),                                       # which page (activity) it hits
+    st.integers(0, 3),  # which page (activity) it hits
     st.lists(st.integers(0, 2**16), min_size=1, max_size=8),  # a walk down the document: child picked at each level
     st.sampled_from(["drop", "add", "retype", "huge"]),
-    st.sampled_from(VALUES + HUGE))
+    st.sampled_from(VALUES + HUGE),
+)
 
 
 def _kind(value) -> str:
@@ -77,7 +92,7 @@ def mutate(doc, walk: list[int], op: str, value):
     if op == "huge":
         value = HUGE[walk[-1] % 2]
     elif _kind(value) == _kind(node):
-        value = [node]                               # still another type: the old value wrapped in a list
+        value = [node]  # still another type: the old value wrapped in a list
     if parent is None:
         return copy.deepcopy(value)
     if op == "drop":
@@ -97,7 +112,7 @@ def _number(value) -> float:
     if value is None:
         return 0.0
     if _kind(value) in ("number", "bool", "str"):
-        return float(value)                            # true is 1 (pydantic too); "x" raises ValueError
+        return float(value)  # true is 1 (pydantic too); "x" raises ValueError
     raise TypeError(f"{value!r} is not a number")
 
 
@@ -123,7 +138,7 @@ class MangledLiteLLM:
         number = int(request.url.params["page"])
         if number <= len(PAGES):
             doc = json.loads(PAGE_BODIES[number - 1])
-        else:                                        # past the last page (a mangled total_pages): no rows
+        else:  # past the last page (a mangled total_pages): no rows
             doc = {"results": [], "metadata": {"page": number, "total_pages": len(PAGES), "has_more": False}}
         for target, walk, op, value in self.mutations:
             if target == number - 1:
@@ -136,8 +151,9 @@ class MangledLiteLLM:
 
 
 def _backfill(fake: MangledLiteLLM, store: UsageStore):
-    return backfill(fake.client(), store, START, TODAY, force=True, page_size=PAGE_SIZE, concurrency=1,
-                    now=lambda: FETCHED_AT)
+    return backfill(
+        fake.client(), store, START, TODAY, force=True, page_size=PAGE_SIZE, concurrency=1, now=lambda: FETCHED_AT
+    )
 
 
 @pytest.fixture(scope="module")
@@ -154,13 +170,13 @@ def test_activity_pages_mangled_at_random_fail_cleanly_or_ingest_what_litellm_se
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "store"
         shutil.copytree(stored_days, folder)
-        store = UsageStore.writer(folder)                # as the CLI's backfill writes beside a running app
+        store = UsageStore.writer(folder)  # as the CLI's backfill writes beside a running app
         before, states = _files(folder), store.day_states()
         fake = MangledLiteLLM(mutations)
         try:
             _backfill(fake, store)
         except IngestError as exc:
-            event("refused: " + re.sub(r"\d+", "N", str(exc).split(": ", 1)[1])[:90])   # --hypothesis-show-statistics
+            event("refused: " + re.sub(r"\d+", "N", str(exc).split(": ", 1)[1])[:90])  # --hypothesis-show-statistics
             assert "/user/daily/activity" in str(exc)
             assert _files(folder) == before and store.day_states() == states
             return
@@ -176,7 +192,7 @@ def test_activity_pages_mangled_at_random_fail_cleanly_or_ingest_what_litellm_se
         for day in DAYS:
             rows = pq.read_table(folder / "days" / f"{day}.parquet").to_pandas()
             assert len(rows) == states[date.fromisoformat(day)].rows
-            totals = rows[rows["dim"] == "api_key"]               # the day's own total, split by key
+            totals = rows[rows["dim"] == "api_key"]  # the day's own total, split by key
             assert int(totals["api_requests"].sum()) == expected[day][0], day
             assert float(totals["spend"].sum()) == pytest.approx(expected[day][1], abs=1e-9), day
 
@@ -192,8 +208,14 @@ def _catalogue(engine) -> list[tuple]:
 
 def _serving(doc) -> LiteLLMClient:
     body = json.dumps(doc).encode()
-    return LiteLLMClient("http://litellm.test", "sk-test", retries=0, transport=httpx.MockTransport(
-        lambda request: httpx.Response(200, content=body, headers={"content-type": "application/json"})))
+    return LiteLLMClient(
+        "http://litellm.test",
+        "sk-test",
+        retries=0,
+        transport=httpx.MockTransport(
+            lambda request: httpx.Response(200, content=body, headers={"content-type": "application/json"})
+        ),
+    )
 
 
 @pytest.fixture(scope="module")
@@ -207,7 +229,7 @@ def app_engine(tmp_path_factory):
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(MUTATION, min_size=1, max_size=3))
 def test_model_info_mangled_at_random_fails_cleanly_or_syncs_what_litellm_listed(app_engine, mutations):
-    sync_models(app_engine, _serving(MODEL_INFO), "baseline")             # every demo model available
+    sync_models(app_engine, _serving(MODEL_INFO), "baseline")  # every demo model available
     before = _catalogue(app_engine)
     doc = copy.deepcopy(MODEL_INFO)
     for _page, walk, op, value in mutations:
@@ -227,4 +249,4 @@ def test_model_info_mangled_at_random_fails_cleanly_or_syncs_what_litellm_listed
     rows = {t[0]: dict(zip(columns, t)) for t in _catalogue(app_engine)}
     assert listed and result.total == len(listed)
     assert {name for name, row in rows.items() if row["available"]} == listed
-    assert {t[0] for t in before} <= set(rows)                                # nothing is ever deleted
+    assert {t[0] for t in before} <= set(rows)  # nothing is ever deleted

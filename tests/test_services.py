@@ -1,4 +1,5 @@
 """Background services: job runs recorded, one scheduler per process, refreshes never overlap."""
+
 from __future__ import annotations
 
 import pytest
@@ -15,9 +16,18 @@ from tests.support.ports import free_port
 @pytest.fixture
 def down(tmp_path):
     """A runtime whose LiteLLM is down."""
-    rt = Runtime(load_settings({"LITELLM_BASE_URL": f"http://127.0.0.1:{free_port()}",
-                                "LITELLM_API_KEY": "sk-secret-xyz", "LITELLM_TIMEOUT_S": "2", "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
-                                "DUCKDB_PATH": str(tmp_path / "usage.duckdb")}, secrets_path=None))
+    rt = Runtime(
+        load_settings(
+            {
+                "LITELLM_BASE_URL": f"http://127.0.0.1:{free_port()}",
+                "LITELLM_API_KEY": "sk-secret-xyz",
+                "LITELLM_TIMEOUT_S": "2",
+                "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
+                "DUCKDB_PATH": str(tmp_path / "usage.duckdb"),
+            },
+            secrets_path=None,
+        )
+    )
     yield rt
     rt.close()
 
@@ -36,8 +46,9 @@ def test_second_refresh_in_the_same_process_is_refused(down):
     engine = down.engine
     lease = leases.acquire(engine, services.REFRESH_LEASE, "scheduler", services.REFRESH_LEASE_TTL)
     try:
-        with pytest.raises(services.RefreshInProgress,
-                           match=r"^A refresh is already running; try again in a moment\.$"):
+        with pytest.raises(
+            services.RefreshInProgress, match=r"^A refresh is already running; try again in a moment\.$"
+        ):
             services.run_refresh_today(down, "admin")
     finally:
         leases.release(engine, lease)
@@ -48,11 +59,12 @@ def test_a_refresh_asked_to_wait_runs_once_the_running_one_ends(down, monkeypatc
     running = leases.acquire(engine, services.REFRESH_LEASE, "scheduler", services.REFRESH_LEASE_TTL)
     waited = []
 
-    def the_running_refresh_ends(seconds):      # the waiter polls: let the running refresh end during its first wait
+    def the_running_refresh_ends(seconds):  # the waiter polls: let the running refresh end during its first wait
         waited.append(seconds)
         leases.release(engine, running)
+
     monkeypatch.setattr(leases.time, "sleep", the_running_refresh_ends)
-    with pytest.raises(IngestError):            # it ran (LiteLLM is down here), after waiting
+    with pytest.raises(IngestError):  # it ran (LiteLLM is down here), after waiting
         services.run_refresh_today(down, "cli", wait=True)
     assert len(waited) == 1
     assert last_run(engine, "refresh_today")["trigger"] == "cli"
@@ -76,8 +88,15 @@ def test_one_scheduler_per_process(down):
 
 
 def test_demo_backfill_and_refresh_record_success(tmp_path):
-    settings = load_settings({"DATABASE_URL": f"sqlite:///{tmp_path}/app.db", "DUCKDB_PATH": str(tmp_path / "u.duckdb"),
-                              "BACKFILL_DAYS": "10", "COMPLETE_GRACE_MINUTES": "0"}, secrets_path=None)
+    settings = load_settings(
+        {
+            "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
+            "DUCKDB_PATH": str(tmp_path / "u.duckdb"),
+            "BACKFILL_DAYS": "10",
+            "COMPLETE_GRACE_MINUTES": "0",
+        },
+        secrets_path=None,
+    )
     assert settings.demo_mode
     rt = Runtime(settings)
     summary = services.run_backfill(rt, "startup")

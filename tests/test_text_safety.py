@@ -4,6 +4,7 @@ The markdown oracle is CommonMark's rule (a backslash makes any ASCII punctuatio
 may start markup) plus the rewrites Streamlit 1.67's markdown applies to text after escapes are decoded (copied
 from its frontend, StreamlitMarkdown: GFM autolinks, emoji and icon shortcodes, typographic arrows).
 """
+
 from __future__ import annotations
 
 import csv
@@ -91,15 +92,18 @@ def test_markdown_literal_takes_any_value_as_its_text(value):
     assert live_markup(markdown_literal(value)) == set()
 
 
-@pytest.mark.parametrize("text, label", [
-    ("<b>bold</b><a href=x>", "&lt;b&gt;bold&lt;/b&gt;&lt;a href=x&gt;"),
-    ("a<br>b", "a&lt;br&gt;b"),
-    ("AT&T", "AT&amp;T"),
-    ("&lt;already&gt;", "&amp;lt;already&amp;gt;"),
-    ('say "hi" \'there\'', 'say "hi" \'there\''),
-    ("[click](https://evil.example)", "[click](https://evil.example)"),
-    ("openai/gpt-4o", "openai/gpt-4o"),
-])
+@pytest.mark.parametrize(
+    "text, label",
+    [
+        ("<b>bold</b><a href=x>", "&lt;b&gt;bold&lt;/b&gt;&lt;a href=x&gt;"),
+        ("a<br>b", "a&lt;br&gt;b"),
+        ("AT&T", "AT&amp;T"),
+        ("&lt;already&gt;", "&amp;lt;already&amp;gt;"),
+        ("say \"hi\" 'there'", "say \"hi\" 'there'"),
+        ("[click](https://evil.example)", "[click](https://evil.example)"),
+        ("openai/gpt-4o", "openai/gpt-4o"),
+    ],
+)
 def test_plotly_label_escapes_tags_and_entities_only(text, label):
     assert plotly_label(text) == label
     assert html.unescape(plotly_label(text)) == text
@@ -108,14 +112,18 @@ def test_plotly_label_escapes_tags_and_entities_only(text, label):
 def test_spreadsheet_csv_prefixes_text_formulas_and_keeps_numbers():
     formulas = ['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
     harmless = ["team-data", "alice.martin", " =1", "a;=1+1", "", None]
-    df = pd.DataFrame({"key_alias": formulas + harmless,
-                       "spend": [-0.25, 1.5, -3.0, 0.0, 2.0, -1e-6] + [1.0] * 6,
-                       "requests": list(range(-6, 6))})
+    df = pd.DataFrame(
+        {
+            "key_alias": formulas + harmless,
+            "spend": [-0.25, 1.5, -3.0, 0.0, 2.0, -1e-6] + [1.0] * 6,
+            "requests": list(range(-6, 6)),
+        }
+    )
     rows = list(csv.DictReader(io.StringIO(spreadsheet_csv(df), newline="")))
     assert [r["key_alias"] for r in rows] == ["'" + f for f in formulas] + harmless[:5] + [""]
-    assert [float(r["spend"]) for r in rows] == df["spend"].tolist()          # negative numbers stay numbers
+    assert [float(r["spend"]) for r in rows] == df["spend"].tolist()  # negative numbers stay numbers
     assert [int(r["requests"]) for r in rows] == df["requests"].tolist()
-    assert df["key_alias"].tolist()[:6] == formulas                         # the caller's frame is unchanged
+    assert df["key_alias"].tolist()[:6] == formulas  # the caller's frame is unchanged
 
 
 def test_spreadsheet_csv_keeps_a_carriage_return_or_separator_inside_its_cell():

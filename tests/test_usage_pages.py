@@ -4,6 +4,7 @@ The store holds 40 days of demo data ingested through the real client and ingest
 computed with pandas straight from the rows the demo proxy served (LiteLLM's daily table), never with the
 app's query functions; KPI cards must show those numbers (as lib.core.formatting prints them).
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -27,7 +28,7 @@ def litellm_rows(demo_env):
     keys = {k["hash"]: k for k in demo.keys}
     df = pd.DataFrame(demo.rows)
     df["date"] = pd.to_datetime(df["date"]).dt.date
-    df["user_id"] = df["user_id"].fillna(UNASSIGNED_ENTITY)     # LiteLLM's user for a key with no owner
+    df["user_id"] = df["user_id"].fillna(UNASSIGNED_ENTITY)  # LiteLLM's user for a key with no owner
     df["team_id"] = df["api_key"].map(lambda h: keys[h]["team_id"])
     df["key_alias"] = df["api_key"].map(lambda h: keys[h]["alias"])
     first, last = app_runtime(demo_env).store.date_bounds()
@@ -41,12 +42,18 @@ def oracle(rows: pd.DataFrame, start: date, end: date, **filters) -> dict:
     for column, values in filters.items():
         d = d[d[column].isin(values)]
     req = int(d["api_requests"].sum())
-    return {"requests": req, "spend": float(d["spend"].sum()), "total_tokens": int(d["total_tokens"].sum()),
-            "prompt_tokens": int(d["prompt_tokens"].sum()), "completion_tokens": int(d["completion_tokens"].sum()),
-            "success_rate": d["successful_requests"].sum() * 100.0 / req if req else None,
-            "avg_latency_ms": (d["total_response_time_ms"].sum() / d["timed_requests"].sum()
-                               if d["timed_requests"].sum() else None),
-            "active_users": d.loc[d["api_requests"] > 0, "user_id"].nunique()}
+    return {
+        "requests": req,
+        "spend": float(d["spend"].sum()),
+        "total_tokens": int(d["total_tokens"].sum()),
+        "prompt_tokens": int(d["prompt_tokens"].sum()),
+        "completion_tokens": int(d["completion_tokens"].sum()),
+        "success_rate": d["successful_requests"].sum() * 100.0 / req if req else None,
+        "avg_latency_ms": (
+            d["total_response_time_ms"].sum() / d["timed_requests"].sum() if d["timed_requests"].sum() else None
+        ),
+        "active_users": d.loc[d["api_requests"] > 0, "user_id"].nunique(),
+    }
 
 
 def cards(at: AppTest) -> dict[str, tuple[str, str]]:
@@ -55,9 +62,15 @@ def cards(at: AppTest) -> dict[str, tuple[str, str]]:
 
 def assert_cards_show(at: AppTest, expected: dict, total_users: int | None = None) -> None:
     shown = cards(at)
-    for label, metric in (("Requests", "requests"), ("Spend", "spend"), ("Total tokens", "total_tokens"),
-                          ("Prompt tokens", "prompt_tokens"), ("Completion tokens", "completion_tokens"),
-                          ("Success rate", "success_rate"), ("Avg latency", "avg_latency_ms")):
+    for label, metric in (
+        ("Requests", "requests"),
+        ("Spend", "spend"),
+        ("Total tokens", "total_tokens"),
+        ("Prompt tokens", "prompt_tokens"),
+        ("Completion tokens", "completion_tokens"),
+        ("Success rate", "success_rate"),
+        ("Avg latency", "avg_latency_ms"),
+    ):
         assert shown[label][0] == kpi_value(metric, expected[metric]), (label, shown[label], expected[metric])
     users = kpi_value("active_users", expected["active_users"])
     assert shown["Active users"][0] == (f"{users} of {total_users}" if total_users else users)
@@ -107,13 +120,20 @@ def test_changing_the_range_widget_changes_the_numbers(demo_env, litellm_rows):
     assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=29), today), litellm_rows["user_id"].nunique())
 
 
-@pytest.mark.parametrize("widgets, columns", [
-    ({"usage_providers": ["anthropic"], "usage_models": ["anthropic/claude-3-5-haiku-20241022"]},
-     {"custom_llm_provider": ["anthropic"], "model": ["anthropic/claude-3-5-haiku-20241022"]}),
-    ({"usage_providers": ["openai", "vertex_ai"]}, {"custom_llm_provider": ["openai", "vertex_ai"]}),
-    ({"usage_teams": ["team-data"], "usage_providers": ["openai"]},
-     {"team_id": ["team-data"], "custom_llm_provider": ["openai"]}),
-])
+@pytest.mark.parametrize(
+    "widgets, columns",
+    [
+        (
+            {"usage_providers": ["anthropic"], "usage_models": ["anthropic/claude-3-5-haiku-20241022"]},
+            {"custom_llm_provider": ["anthropic"], "model": ["anthropic/claude-3-5-haiku-20241022"]},
+        ),
+        ({"usage_providers": ["openai", "vertex_ai"]}, {"custom_llm_provider": ["openai", "vertex_ai"]}),
+        (
+            {"usage_teams": ["team-data"], "usage_providers": ["openai"]},
+            {"team_id": ["team-data"], "custom_llm_provider": ["openai"]},
+        ),
+    ],
+)
 def test_filters_combine(demo_env, litellm_rows, widgets, columns):
     today = litellm_rows.attrs["last"]
     at = app_as(demo_env, "admin", USAGE, {"range": "30d"})
@@ -133,8 +153,9 @@ def test_traffic_of_keys_without_owner_is_one_user_in_every_view(demo_env, litel
     start = today - timedelta(days=29)
     at = app_as(demo_env, "admin", USAGE, {"range": "30d", "user": UNASSIGNED_ENTITY})
     assert at.multiselect(key="usage_users").value == [UNASSIGNED_ENTITY]
-    assert_cards_show(at, oracle(litellm_rows, start, today, user_id=[UNASSIGNED_ENTITY]),
-                      litellm_rows["user_id"].nunique())
+    assert_cards_show(
+        at, oracle(litellm_rows, start, today, user_id=[UNASSIGNED_ENTITY]), litellm_rows["user_id"].nunique()
+    )
     at.multiselect(key="usage_providers").set_value(["openai"]).run()
     expected = oracle(litellm_rows, start, today, user_id=[UNASSIGNED_ENTITY], custom_llm_provider=["openai"])
     assert expected["requests"] > 0
@@ -152,12 +173,14 @@ def test_users_and_keys_filters_and_the_cascade(demo_env, litellm_rows):
     theirs = {f"{k['alias']} ({k['user_id']})" for k in keys.values() if k["user_id"] in busiest}
     assert set(offered) <= theirs and len(offered) < len(every_key)
     assert all("sk-" not in o and len(o) < 64 for o in offered)
-    assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=29), today, user_id=busiest),
-                      litellm_rows["user_id"].nunique())
+    assert_cards_show(
+        at, oracle(litellm_rows, today - timedelta(days=29), today, user_id=busiest), litellm_rows["user_id"].nunique()
+    )
     one = next(h for h, k in keys.items() if f"{k['alias']} ({k['user_id']})" == offered[0])
     at.multiselect(key="usage_api_keys").select(one).run()
-    assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=29), today, api_key=[one]),
-                      litellm_rows["user_id"].nunique())
+    assert_cards_show(
+        at, oracle(litellm_rows, today - timedelta(days=29), today, api_key=[one]), litellm_rows["user_id"].nunique()
+    )
     # clearing the users clears the chosen keys
     at.multiselect(key="usage_users").set_value([]).run()
     assert at.multiselect(key="usage_api_keys").value == []
@@ -174,10 +197,13 @@ def test_a_filter_matching_nothing_says_so(demo_env, litellm_rows):
     assert any("No requests in this range" in i.value for i in at.info)
 
 
-@pytest.mark.parametrize("query", [
-    {"model": "[click](https://evil.example)![x](https://evil.example/i.png)"},
-    {"range": "<b>7d</b>:material/warning: https://evil.example"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"model": "[click](https://evil.example)![x](https://evil.example/i.png)"},
+        {"range": "<b>7d</b>:material/warning: https://evil.example"},
+    ],
+)
 def test_link_values_echoed_in_a_toast_are_shown_as_typed(demo_env, query):
     """A shared link is anyone's text: the toast naming what was ignored is no link, image or icon."""
     at = app_as(demo_env, "admin", USAGE, query)
@@ -201,13 +227,16 @@ def _alice(rows):
     return rows[rows["user_id"] == "alice.martin"]
 
 
-@pytest.mark.parametrize("query", [
-    {},
-    {"user": "OTHER_USER"},
-    {"key": "OTHER_KEY"},
-    {"key": ["OTHER_KEY", "ALICE_KEY"]},
-    {"team": "OTHER_TEAM", "user": "OTHER_USER", "provider": "openai"},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {},
+        {"user": "OTHER_USER"},
+        {"key": "OTHER_KEY"},
+        {"key": ["OTHER_KEY", "ALICE_KEY"]},
+        {"team": "OTHER_TEAM", "user": "OTHER_USER", "provider": "openai"},
+    ],
+)
 def test_my_usage_shows_only_alices_data_whatever_the_link_says(demo_env, litellm_rows, query):
     rows = litellm_rows
     keys = rows.attrs["keys"]
@@ -224,7 +253,7 @@ def test_my_usage_shows_only_alices_data_whatever_the_link_says(demo_env, litell
     requests = int(cards(at)["Requests"][0].replace(",", "")) if cards(at)["Requests"][0][-1].isdigit() else None
     alice_total = oracle(_alice(rows), start, today)
     if not query or set(query) == {"user"}:
-        assert_cards_show(at, alice_total)          # a user filter in the link is simply not hers to set
+        assert_cards_show(at, alice_total)  # a user filter in the link is simply not hers to set
     # never anyone else's numbers: at most hers, and never the other user's own total
     other_total = oracle(rows[rows["user_id"] == other], start, today)
     shown = cards(at)["Requests"][0]
@@ -242,8 +271,9 @@ def test_my_usage_shows_only_alices_data_whatever_the_link_says(demo_env, litell
 
 
 @pytest.mark.parametrize("start_back, end_ahead", [(400, 0), (5, 30), (400, 30)], ids=["before", "future", "both"])
-def test_a_shared_custom_range_beyond_the_stored_days_is_narrowed_with_a_notice(demo_env, litellm_rows,
-                                                                                 start_back, end_ahead):
+def test_a_shared_custom_range_beyond_the_stored_days_is_narrowed_with_a_notice(
+    demo_env, litellm_rows, start_back, end_ahead
+):
     first, today = litellm_rows.attrs["first"], litellm_rows.attrs["last"]
     start = max(first - timedelta(days=start_back), today - timedelta(days=start_back))
     query = {"range": "Custom", "start": str(start), "end": str(today + timedelta(days=end_ahead))}
@@ -252,28 +282,35 @@ def test_a_shared_custom_range_beyond_the_stored_days_is_narrowed_with_a_notice(
     assert tuple(at.date_input(key="usage_custom").value) == shown
     assert any("narrowed" in t.value for t in at.toast)
     assert_cards_show(at, oracle(litellm_rows, *shown), litellm_rows["user_id"].nunique())
-    at.segmented_control(key="usage_range").set_value("7d").run()      # and the presets work afterwards
+    at.segmented_control(key="usage_range").set_value("7d").run()  # and the presets work afterwards
     assert not at.exception
     assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=6), today), litellm_rows["user_id"].nunique())
 
 
-@pytest.mark.parametrize("query", [
-    {"range": "Custom", "start": "1999-01-01", "end": "1999-02-01"},
-    {"range": "Custom", "start": "2999-01-01", "end": "2999-02-01"},
-    {"range": "Custom", "start": "2026-13-45", "end": "x"},
-    {"range": "Custom", "start": "9999-12-31", "end": "0001-01-01"},
-    {"range": ["7d", "Custom"], "start": ["a", "b"], "user": ["", "\x00"], "key": "k" * 5000},
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"range": "Custom", "start": "1999-01-01", "end": "1999-02-01"},
+        {"range": "Custom", "start": "2999-01-01", "end": "2999-02-01"},
+        {"range": "Custom", "start": "2026-13-45", "end": "x"},
+        {"range": "Custom", "start": "9999-12-31", "end": "0001-01-01"},
+        {"range": ["7d", "Custom"], "start": ["a", "b"], "user": ["", "\x00"], "key": "k" * 5000},
+    ],
+)
 def test_any_link_however_malformed_yields_a_working_page(demo_env, litellm_rows, query):
     today = litellm_rows.attrs["last"]
-    at = app_as(demo_env, "admin", USAGE, query)       # asserts no exception
+    at = app_as(demo_env, "admin", USAGE, query)  # asserts no exception
     assert at.toast, "the link's problem is said"
     assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=6), today), litellm_rows["user_id"].nunique())
 
 
 def test_an_empty_view_draws_no_chart_that_could_pass_for_data(demo_env):
-    at = app_as(demo_env, "admin", USAGE, {"range": "Today", "model": "ollama/llama3", "team": "team-marketing",
-                                              "provider": "anthropic"})
+    at = app_as(
+        demo_env,
+        "admin",
+        USAGE,
+        {"range": "Today", "model": "ollama/llama3", "team": "team-marketing", "provider": "anthropic"},
+    )
     assert cards(at)["Requests"][0] == "0"
     assert not at.get("plotly_chart")
     assert "No data to chart in this view." in [c.value for c in at.caption]

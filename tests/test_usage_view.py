@@ -1,4 +1,5 @@
 """View state in the URL: links reproduce views; bad links degrade with a message, never widen access."""
+
 from datetime import date
 
 import pandas as pd
@@ -9,19 +10,26 @@ from lib.usage.periods import PRESETS, preset_range
 from lib.usage.queries import Filters
 from lib.usage.view_state import ViewState, parse_query, restrict_to_user
 
-OPTIONS = {"models": ["openai/gpt-4o", "anthropic/claude-3-5-haiku"], "providers": ["openai", "anthropic"],
-           "users": ["alice", "bob"], "teams": ["team-a"], "model_groups": [],
-           "api_keys": pd.DataFrame({"api_key": ["h1", "h2"], "key_alias": ["a-key", "b-key"],
-                                     "owner": ["alice", "bob"]})}
+OPTIONS = {
+    "models": ["openai/gpt-4o", "anthropic/claude-3-5-haiku"],
+    "providers": ["openai", "anthropic"],
+    "users": ["alice", "bob"],
+    "teams": ["team-a"],
+    "model_groups": [],
+    "api_keys": pd.DataFrame({"api_key": ["h1", "h2"], "key_alias": ["a-key", "b-key"], "owner": ["alice", "bob"]}),
+}
 
 
 def _as_params(q: dict) -> dict[str, list[str]]:
     return {k: v if isinstance(v, list) else [v] for k, v in q.items()}
 
 
-@given(preset=st.sampled_from(list(PRESETS)), models=st.lists(st.sampled_from(OPTIONS["models"]), unique=True),
-       users=st.lists(st.sampled_from(OPTIONS["users"]), unique=True),
-       keys=st.lists(st.sampled_from(["h1", "h2"]), unique=True))
+@given(
+    preset=st.sampled_from(list(PRESETS)),
+    models=st.lists(st.sampled_from(OPTIONS["models"]), unique=True),
+    users=st.lists(st.sampled_from(OPTIONS["users"]), unique=True),
+    keys=st.lists(st.sampled_from(["h1", "h2"]), unique=True),
+)
 def test_a_link_reproduces_the_view(preset, models, users, keys):
     state = ViewState(preset=preset, filters=Filters.of(models=models, users=users, api_keys=keys))
     again = parse_query(_as_params(state.to_query()), OPTIONS)
@@ -32,9 +40,11 @@ def test_custom_range_roundtrip_and_invalid_ranges():
     s = ViewState(preset="Custom", start=date(2026, 1, 1), end=date(2026, 3, 31))
     back = parse_query(_as_params(s.to_query()))
     assert back.range(date(2026, 11, 22), None) == (date(2026, 1, 1), date(2026, 3, 31))
-    for bad in ({"range": ["Custom"], "start": ["2026-02-30"], "end": ["2026-03-01"]},
-                {"range": ["Custom"], "start": ["2026-03-02"], "end": ["2026-03-01"]},
-                {"range": ["1y"]}):
+    for bad in (
+        {"range": ["Custom"], "start": ["2026-02-30"], "end": ["2026-03-01"]},
+        {"range": ["Custom"], "start": ["2026-03-02"], "end": ["2026-03-01"]},
+        {"range": ["1y"]},
+    ):
         state = parse_query(bad)
         assert state.problems and state.preset == "7d"
 
@@ -64,8 +74,17 @@ def test_keys_without_alias_or_owner_get_readable_labels():
     import pandas as pd
 
     from lib.usage.view_state import api_key_labels
-    keys = pd.DataFrame({"api_key": ["litellm_proxy_master_key", "ab" * 32, "cd" * 32],
-                         "key_alias": [None, None, "ci-pipeline"], "owner": ["default_user_id", None, "bob"]})
+
+    keys = pd.DataFrame(
+        {
+            "api_key": ["litellm_proxy_master_key", "ab" * 32, "cd" * 32],
+            "key_alias": [None, None, "ci-pipeline"],
+            "owner": ["default_user_id", None, "bob"],
+        }
+    )
     keys = keys.astype({"key_alias": "str", "owner": "str"})
-    assert api_key_labels(keys) == {"litellm_proxy_master_key": "LiteLLM master key (default_user_id)",
-                                    "ab" * 32: "key …ababab", "cd" * 32: "ci-pipeline (bob)"}
+    assert api_key_labels(keys) == {
+        "litellm_proxy_master_key": "LiteLLM master key (default_user_id)",
+        "ab" * 32: "key …ababab",
+        "cd" * 32: "ci-pipeline (bob)",
+    }

@@ -4,6 +4,7 @@ State-changing functions take the acting user (`actor`; None = the operator's CL
 gate (lib.auth.gate): permission checked, the change and its audit row in one transaction, a refused or
 failed change audited too. Usernames are case-insensitive (stored lower-case).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -30,7 +31,8 @@ from lib.core.errors import ConsoleError
 from lib.core.files import make_private_dir, restrict_to_owner
 
 users = Table(
-    "users", metadata,
+    "users",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("username", String(64), nullable=False, unique=True),
     Column("display_name", String(128)),
@@ -47,7 +49,8 @@ users = Table(
 # A login cookie is valid only while its session row exists and is not revoked: logout revokes it, so a
 # replayed cookie no longer logs in. Keyed by username + the cookie's expiry stamp (unique per login).
 sessions = Table(
-    "sessions", metadata,
+    "sessions",
+    metadata,
     Column("id", String(64), primary_key=True),
     Column("username", String(64), nullable=False, index=True),
     Column("cookie_exp", Float, nullable=False, index=True),
@@ -58,7 +61,8 @@ sessions = Table(
 # Failed logins are counted per name typed, whether or not an account has it, so lockout says nothing about
 # which names exist. Keyed by the name's SHA-256: people type passwords into the username field.
 login_failures = Table(
-    "login_failures", metadata,
+    "login_failures",
+    metadata,
     Column("name_sha256", String(64), primary_key=True),
     Column("failures", Integer, nullable=False),
     Column("last_failed_at", DateTime(timezone=True), nullable=False, index=True),
@@ -67,14 +71,16 @@ login_failures = Table(
 
 MAX_FAILED_LOGINS = 5
 LOCKOUT = timedelta(minutes=15)
-FAILED_LOGIN_MEMORY = timedelta(hours=24)   # failures older than this are forgotten (and their rows deleted)
+FAILED_LOGIN_MEMORY = timedelta(hours=24)  # failures older than this are forgotten (and their rows deleted)
 # One answer for every refused login: which names exist, or are disabled or locked, is for the audit log only.
 LOGIN_FAILED = "Wrong username or password, or the account is locked or disabled. Ask an admin if this persists."
 MIN_PASSWORD = 8
-MAX_PASSWORD_BYTES = 72     # bcrypt's limit
-DEMO_ACCOUNTS = (("admin", "admin", "admin", "Demo Admin", None),
-                 ("viewer", "viewer", "admin-readonly", "Demo Viewer", None),
-                 ("alice", "alice", "user", "Alice Martin", "alice.martin"))
+MAX_PASSWORD_BYTES = 72  # bcrypt's limit
+DEMO_ACCOUNTS = (
+    ("admin", "admin", "admin", "Demo Admin", None),
+    ("viewer", "viewer", "admin-readonly", "Demo Viewer", None),
+    ("alice", "alice", "user", "Alice Martin", "alice.martin"),
+)
 
 
 class AccountError(ConsoleError, ValueError):
@@ -91,6 +97,7 @@ class User:
 
     `litellm_user_id` links the login to a LiteLLM user for "My usage" (None: not linked).
     """
+
     username: str
     display_name: str
     email: str | None
@@ -100,12 +107,19 @@ class User:
 
     def can(self, permission: str) -> bool:
         from lib.auth.permissions import has_permission
+
         return has_permission(self.role, permission)
 
 
 def _user(row) -> User:
-    return User(row["username"], row["display_name"] or row["username"], row["email"], row["role"],
-                row["litellm_user_id"], bool(row["enabled"]))
+    return User(
+        row["username"],
+        row["display_name"] or row["username"],
+        row["email"],
+        row["role"],
+        row["litellm_user_id"],
+        bool(row["enabled"]),
+    )
 
 
 def hash_password(password: str) -> str:
@@ -139,8 +153,17 @@ def get_user(engine, username: str) -> User | None:
 
 
 def list_users(engine) -> pd.DataFrame:
-    cols = [users.c.username, users.c.display_name, users.c.email, users.c.role, users.c.litellm_user_id,
-            users.c.enabled, users.c.locked_until, users.c.created_at, users.c.last_login_at]
+    cols = [
+        users.c.username,
+        users.c.display_name,
+        users.c.email,
+        users.c.role,
+        users.c.litellm_user_id,
+        users.c.enabled,
+        users.c.locked_until,
+        users.c.created_at,
+        users.c.last_login_at,
+    ]
     with engine.connect() as c:
         rows = c.execute(select(*cols).order_by(users.c.username)).mappings().all()
     return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in cols])
@@ -151,8 +174,17 @@ def count_users(engine) -> int:
         return c.execute(select(func.count()).select_from(users)).scalar()
 
 
-def create_user(engine, actor: User | None, username: str, password: str, role: str, name: str | None = None,
-                email: str | None = None, litellm_user_id: str | None = None, demo: bool = False) -> User:
+def create_user(
+    engine,
+    actor: User | None,
+    username: str,
+    password: str,
+    role: str,
+    name: str | None = None,
+    email: str | None = None,
+    litellm_user_id: str | None = None,
+    demo: bool = False,
+) -> User:
     username = normalize_username(username)
 
     def change(c) -> None:
@@ -163,27 +195,42 @@ def create_user(engine, actor: User | None, username: str, password: str, role: 
         if c.execute(select(users.c.id).where(users.c.username == username)).first():
             raise AccountError(f"User {username!r} already exists")
         try:
-            c.execute(insert(users).values(username=username, display_name=(name or "").strip() or username,
-                                           email=(email or "").strip() or None, password_hash=hash_password(password),
-                                           role=role, litellm_user_id=(litellm_user_id or "").strip() or None,
-                                           enabled=True, failed_logins=0, created_at=utcnow()))
-        except IntegrityError:   # created by a concurrent request between our check and our insert
+            c.execute(
+                insert(users).values(
+                    username=username,
+                    display_name=(name or "").strip() or username,
+                    email=(email or "").strip() or None,
+                    password_hash=hash_password(password),
+                    role=role,
+                    litellm_user_id=(litellm_user_id or "").strip() or None,
+                    enabled=True,
+                    failed_logins=0,
+                    created_at=utcnow(),
+                )
+            )
+        except IntegrityError:  # created by a concurrent request between our check and our insert
             raise AccountError(f"User {username!r} already exists") from None
 
-    perform(engine, actor, "user.create", username[:64] or None, change,
-            details={"role": role, "email": email, "litellm_user_id": litellm_user_id})
+    perform(
+        engine,
+        actor,
+        "user.create",
+        username[:64] or None,
+        change,
+        details={"role": role, "email": email, "litellm_user_id": litellm_user_id},
+    )
     return get_user(engine, username)
 
 
 def _enabled_admins(c) -> int:
     # FOR UPDATE (PostgreSQL) serialises two concurrent demotions of the last two admins
-    ids = c.execute(select(users.c.id).where(users.c.role == "admin", users.c.enabled.is_(True))
-                    .with_for_update()).all()
+    ids = c.execute(
+        select(users.c.id).where(users.c.role == "admin", users.c.enabled.is_(True)).with_for_update()
+    ).all()
     return len(ids)
 
 
-def _change(engine, actor: User | None, username: str, action: str, values: Callable[[], dict],
-            details: dict) -> User:
+def _change(engine, actor: User | None, username: str, action: str, values: Callable[[], dict], details: dict) -> User:
     """Change one account through the gate. `values()` checks the request and gives the columns to set: it
     runs after the permission check, so a bad request by someone refused anyway is audited as refused."""
     username = normalize_username(username)
@@ -195,22 +242,28 @@ def _apply_change(c, actor: User | None, username: str, values: dict) -> None:
     row = c.execute(select(users).where(users.c.username == username)).mappings().first()
     if row is None:
         raise AccountError(f"No user {username!r}")
-    loses_admin = row["role"] == "admin" and row["enabled"] and (
-        values.get("role", "admin") != "admin" or values.get("enabled", True) is False)
+    loses_admin = (
+        row["role"] == "admin"
+        and row["enabled"]
+        and (values.get("role", "admin") != "admin" or values.get("enabled", True) is False)
+    )
     if loses_admin and _enabled_admins(c) <= 1:
         raise AccountError("This is the last enabled admin: make another admin first")
     if actor is not None and actor.username == username and values.get("enabled") is False:
         raise AccountError("You cannot disable your own account")
     c.execute(update(users).where(users.c.username == username).values(**values))
-    if "locked_until" in values:      # an admin's reset ends a lockout
+    if "locked_until" in values:  # an admin's reset ends a lockout
         c.execute(login_failures.delete().where(login_failures.c.name_sha256 == _name_sha256(username)))
     if values.get("enabled") is False or "password_hash" in values or "role" in values:
         _end_sessions(c, username)
 
 
 def _end_sessions(c, username: str) -> None:
-    c.execute(update(sessions).where(sessions.c.username == username, sessions.c.revoked_at.is_(None))
-              .values(revoked_at=utcnow()))
+    c.execute(
+        update(sessions)
+        .where(sessions.c.username == username, sessions.c.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
 def _password_values(password: str, demo: bool = False) -> dict:
@@ -224,8 +277,14 @@ def set_password(engine, actor: User | None, username: str, password: str, demo:
 
 
 def set_enabled(engine, actor: User | None, username: str, enabled: bool) -> User:
-    return _change(engine, actor, username, "user.enable" if enabled else "user.disable",
-                   lambda: {"enabled": enabled, "failed_logins": 0, "locked_until": None}, {})
+    return _change(
+        engine,
+        actor,
+        username,
+        "user.enable" if enabled else "user.disable",
+        lambda: {"enabled": enabled, "failed_logins": 0, "locked_until": None},
+        {},
+    )
 
 
 def change_role(engine, actor: User | None, username: str, role: str) -> User:
@@ -233,8 +292,14 @@ def change_role(engine, actor: User | None, username: str, role: str) -> User:
 
 
 def set_litellm_user(engine, actor: User | None, username: str, litellm_user_id: str | None) -> User:
-    return _change(engine, actor, username, "user.link_litellm", lambda: {"litellm_user_id": litellm_user_id or None},
-                   {"litellm_user_id": litellm_user_id})
+    return _change(
+        engine,
+        actor,
+        username,
+        "user.link_litellm",
+        lambda: {"litellm_user_id": litellm_user_id or None},
+        {"litellm_user_id": litellm_user_id},
+    )
 
 
 def authenticate(engine, username: str, password: str, now: datetime | None = None) -> User:
@@ -262,7 +327,7 @@ def verify_password(password: str, password_hash: str | None) -> bool:
         return False
     try:
         return bcrypt.checkpw(raw, password_hash.encode())
-    except ValueError:      # not a bcrypt hash
+    except ValueError:  # not a bcrypt hash
         return False
 
 
@@ -283,14 +348,19 @@ def _count_failure(c, name_sha256: str, now: datetime) -> tuple[int, datetime | 
     c.execute(login_failures.delete().where(login_failures.c.last_failed_at < now - FAILED_LOGIN_MEMORY))
     # counted in the database (not read-modify-write), so parallel guesses are all counted
     stmt = _upsert(c)(login_failures).values(name_sha256=name_sha256, failures=1, last_failed_at=now)
-    failures = c.execute(stmt.on_conflict_do_update(
-        index_elements=[login_failures.c.name_sha256],
-        set_={"failures": login_failures.c.failures + 1, "last_failed_at": now})
-        .returning(login_failures.c.failures)).scalar_one()
+    failures = c.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[login_failures.c.name_sha256],
+            set_={"failures": login_failures.c.failures + 1, "last_failed_at": now},
+        ).returning(login_failures.c.failures)
+    ).scalar_one()
     if failures < MAX_FAILED_LOGINS:
         return failures, None
-    c.execute(update(login_failures).where(login_failures.c.name_sha256 == name_sha256)
-              .values(failures=0, locked_until=now + LOCKOUT))
+    c.execute(
+        update(login_failures)
+        .where(login_failures.c.name_sha256 == name_sha256)
+        .values(failures=0, locked_until=now + LOCKOUT)
+    )
     return failures, now + LOCKOUT
 
 
@@ -302,8 +372,9 @@ def _login_attempt(engine, username: str, password: str, now: datetime) -> bool:
     password = password or ""
     with engine.begin() as c:
         row = c.execute(select(users).where(users.c.username == username)).mappings().first()
-        counted = c.execute(select(login_failures.c.locked_until)
-                            .where(login_failures.c.name_sha256 == name_sha256)).scalar()
+        counted = c.execute(
+            select(login_failures.c.locked_until).where(login_failures.c.name_sha256 == name_sha256)
+        ).scalar()
         # users.locked_until too: a lockout begun before failures were counted per name
         locked = max((as_aware(t) for t in (counted, row and row["locked_until"]) if t), default=None)
         if row is None:
@@ -313,23 +384,36 @@ def _login_attempt(engine, username: str, password: str, now: datetime) -> bool:
         else:
             actor, target, details = username, username, {}
         if locked and locked > now:
-            verify_password(password, None)     # the work of a real check: a lockout answers no faster
+            verify_password(password, None)  # the work of a real check: a lockout answers no faster
             audit(engine, actor, "login", target, "locked", {**details, "reason": "locked"}, conn=c)
             return False
         matches = verify_password(password, row["password_hash"] if row else None)
         if matches and row["enabled"]:
             c.execute(login_failures.delete().where(login_failures.c.name_sha256 == name_sha256))
-            c.execute(update(users).where(users.c.id == row["id"]).values(failed_logins=0, locked_until=None,
-                                                                           last_login_at=now))
+            c.execute(
+                update(users)
+                .where(users.c.id == row["id"])
+                .values(failed_logins=0, locked_until=None, last_login_at=now)
+            )
             audit(engine, username, "login", username, "success", {}, conn=c)
             return True
         failures, locks_until = _count_failure(c, name_sha256, now)
         # the users row mirrors the count for the Users page (no row for an unknown name: nothing updated)
-        c.execute(update(users).where(users.c.username == username)
-                  .values(failed_logins=0 if locks_until else failures, locked_until=locks_until))
+        c.execute(
+            update(users)
+            .where(users.c.username == username)
+            .values(failed_logins=0 if locks_until else failures, locked_until=locks_until)
+        )
         reason = "unknown user" if row is None else "disabled" if matches else "wrong password"
-        audit(engine, actor, "login", target, "locked" if locks_until else "failure",
-              {**details, "reason": reason, "failures": failures}, conn=c)
+        audit(
+            engine,
+            actor,
+            "login",
+            target,
+            "locked" if locks_until else "failure",
+            {**details, "reason": reason, "failures": failures},
+            conn=c,
+        )
     return False
 
 
@@ -338,17 +422,22 @@ def open_session(engine, username: str, cookie_exp: float) -> str:
     with engine.begin() as c:
         # sessions whose cookie expired a day ago can never be used again: drop them
         c.execute(sessions.delete().where(sessions.c.cookie_exp < utcnow().timestamp() - 86400))
-        c.execute(insert(sessions).values(id=sid, username=normalize_username(username), cookie_exp=cookie_exp,
-                                          created_at=utcnow()))
+        c.execute(
+            insert(sessions).values(
+                id=sid, username=normalize_username(username), cookie_exp=cookie_exp, created_at=utcnow()
+            )
+        )
     return sid
 
 
 def session_user(engine, username: str, cookie_exp: float) -> User | None:
     """The user of a login cookie if its session is open and the account is enabled."""
     with engine.connect() as c:
-        ok = c.execute(select(sessions.c.id).where(
-            sessions.c.username == username, sessions.c.cookie_exp == cookie_exp,
-            sessions.c.revoked_at.is_(None))).first()
+        ok = c.execute(
+            select(sessions.c.id).where(
+                sessions.c.username == username, sessions.c.cookie_exp == cookie_exp, sessions.c.revoked_at.is_(None)
+            )
+        ).first()
     if not ok or cookie_exp < utcnow().timestamp():
         return None
     user = get_user(engine, username)
@@ -368,9 +457,19 @@ def credentials(engine) -> dict:
     """streamlit-authenticator's credentials dict, built fresh from enabled users (never a YAML file)."""
     with engine.connect() as c:
         rows = c.execute(select(users).where(users.c.enabled.is_(True))).mappings().all()
-    return {"usernames": {r["username"]: {"name": r["display_name"] or r["username"], "email": r["email"] or "",
-                                          "password": r["password_hash"], "roles": [r["role"]],
-                                          "failed_login_attempts": 0, "logged_in": False} for r in rows}}
+    return {
+        "usernames": {
+            r["username"]: {
+                "name": r["display_name"] or r["username"],
+                "email": r["email"] or "",
+                "password": r["password_hash"],
+                "roles": [r["role"]],
+                "failed_login_attempts": 0,
+                "logged_in": False,
+            }
+            for r in rows
+        }
+    }
 
 
 # The actor recorded for changes made at start-up from the environment (not by a person or the CLI).
@@ -397,10 +496,11 @@ def bootstrap_accounts(engine, settings) -> list[str]:
         created = []
         for username, password, role, name, litellm_id in DEMO_ACCOUNTS:
             try:
-                create_user(engine, BOOTSTRAP, username, password, role, name=name, litellm_user_id=litellm_id,
-                            demo=True)
+                create_user(
+                    engine, BOOTSTRAP, username, password, role, name=name, litellm_user_id=litellm_id, demo=True
+                )
                 created.append(username)
-            except AccountError:    # another session created it first
+            except AccountError:  # another session created it first
                 pass
         return created
     changed = _retire_demo_passwords(engine)
@@ -417,12 +517,17 @@ def bootstrap_accounts(engine, settings) -> list[str]:
     try:
         if get_user(engine, username) is None:
             create_user(engine, BOOTSTRAP, username, password, "admin", name="Administrator")
-        else:   # no enabled admin left: the environment's admin takes this account back
-            _change(engine, BOOTSTRAP, username, "user.restore_admin",
-                    lambda: _password_values(password) | {"role": "admin", "enabled": True},
-                    {"reason": "ADMIN_USERNAME/ADMIN_PASSWORD at start, no enabled admin"})
+        else:  # no enabled admin left: the environment's admin takes this account back
+            _change(
+                engine,
+                BOOTSTRAP,
+                username,
+                "user.restore_admin",
+                lambda: _password_values(password) | {"role": "admin", "enabled": True},
+                {"reason": "ADMIN_USERNAME/ADMIN_PASSWORD at start, no enabled admin"},
+            )
     except AccountError as exc:
-        if has_enabled_admin(engine):   # a concurrent start did it
+        if has_enabled_admin(engine):  # a concurrent start did it
             return changed
         raise AccountError(f"ADMIN_USERNAME: {exc}") from None
     return changed + [username]
@@ -436,12 +541,19 @@ def _retire_demo_passwords(engine) -> list[str]:
     retired = []
     for username, password, *_ in DEMO_ACCOUNTS:
         with engine.connect() as c:
-            row = c.execute(select(users.c.password_hash).where(users.c.username == username,
-                                                                users.c.enabled.is_(True))).first()
+            row = c.execute(
+                select(users.c.password_hash).where(users.c.username == username, users.c.enabled.is_(True))
+            ).first()
         if row and verify_password(password, row[0]):
             # not _change: the last admin loses this account too, a published password is worse than none
-            perform(engine, BOOTSTRAP, "user.disable", username, lambda c, u=username: _retire(c, u),
-                    details={"reason": "demo password outside demo mode"})
+            perform(
+                engine,
+                BOOTSTRAP,
+                "user.disable",
+                username,
+                lambda c, u=username: _retire(c, u),
+                details={"reason": "demo password outside demo mode"},
+            )
             retired.append(username)
     _demo_checked.add(key)
     return retired
@@ -463,11 +575,11 @@ def cookie_secret(settings, data_dir: Path) -> str:
     path = data_dir / "app_secret_key"
     if not path.exists():
         make_private_dir(data_dir)
-        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".app_secret_key.")      # created 0600
+        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".app_secret_key.")  # created 0600
         try:
             with os.fdopen(fd, "w") as fh:
                 fh.write(secrets.token_urlsafe(48))
-            os.link(tmp, path)      # atomic: a concurrent start never reads a half-written key
+            os.link(tmp, path)  # atomic: a concurrent start never reads a half-written key
         except FileExistsError:
             pass
         finally:

@@ -1,4 +1,5 @@
 """Audit log: who did what, when, to what, with which outcome. Secrets are masked before storing."""
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,8 @@ from lib.core.db import metadata
 from lib.core.text_safety import spreadsheet_csv
 
 audit_log = Table(
-    "audit_log", metadata,
+    "audit_log",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", DateTime(timezone=True), nullable=False, index=True),
     Column("actor", String(128), nullable=False, index=True),
@@ -27,21 +29,30 @@ _SECRET_HINTS = ("password", "secret", "token", "api_key", "apikey", "key")
 def mask(value):
     """Replace values of secret-looking keys with '***', recursively."""
     if isinstance(value, dict):
-        return {k: "***" if any(h in str(k).lower() for h in _SECRET_HINTS) and v not in (None, "")
-                else mask(v) for k, v in value.items()}
+        return {
+            k: "***" if any(h in str(k).lower() for h in _SECRET_HINTS) and v not in (None, "") else mask(v)
+            for k, v in value.items()
+        }
     if isinstance(value, list):
         return [mask(v) for v in value]
     return value
 
 
-def audit(engine, actor: str, action: str, target: str | None, outcome: str, details: dict | None = None,
-          conn=None) -> None:
+def audit(
+    engine, actor: str, action: str, target: str | None, outcome: str, details: dict | None = None, conn=None
+) -> None:
     """Write one audit row (inside `conn`'s transaction if given, so it commits with the change)."""
     # JSON-safe (dates and other values become text) and bounded to the column sizes, so an odd value
     # (a 5 kB "username" typed into the login form) can never make the action itself fail.
     safe = json.loads(json.dumps(mask(details or {}), default=str))
-    row = dict(at=utcnow(), actor=(actor or "anonymous")[:128], action=action[:64],
-               target=None if target is None else str(target)[:512], outcome=outcome[:32], details=safe)
+    row = dict(
+        at=utcnow(),
+        actor=(actor or "anonymous")[:128],
+        action=action[:64],
+        target=None if target is None else str(target)[:512],
+        outcome=outcome[:32],
+        details=safe,
+    )
     if conn is not None:
         conn.execute(insert(audit_log).values(**row))
     else:
@@ -49,8 +60,15 @@ def audit(engine, actor: str, action: str, target: str | None, outcome: str, det
             c.execute(insert(audit_log).values(**row))
 
 
-def list_audit(engine, user: str | None = None, action: str | None = None, start: date | None = None,
-               end: date | None = None, limit: int = 5000, actor: str | None = None) -> pd.DataFrame:
+def list_audit(
+    engine,
+    user: str | None = None,
+    action: str | None = None,
+    start: date | None = None,
+    end: date | None = None,
+    limit: int = 5000,
+    actor: str | None = None,
+) -> pd.DataFrame:
     """Audit rows, newest first. `user` (alias `actor`) is who acted; start/end are inclusive UTC days."""
     who = user or actor
     q = select(audit_log)

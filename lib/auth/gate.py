@@ -17,6 +17,7 @@ The actor is a console login (anything with `username` and `role`), or None for 
 may do everything (whoever runs it already holds the database). Logins and logouts are audited events,
 not gated actions (lib.auth.accounts).
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,13 +31,13 @@ from lib.core.errors import ConsoleError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-CLI_ACTOR = "cli"                   # who the audit log names for the operator's command line
+CLI_ACTOR = "cli"  # who the audit log names for the operator's command line
 MAX_ERROR_CHARS = 500
 
 
 @dataclass(frozen=True)
 class Action:
-    permissions: tuple[str, ...]    # any one of them allows the action; the first names a refusal
+    permissions: tuple[str, ...]  # any one of them allows the action; the first names a refusal
     description: str
 
 
@@ -81,10 +82,18 @@ def authorize(engine, actor, action: str, target: str | None, context: dict | No
         raise PermissionDenied(why)
 
 
-def perform(engine, actor, action: str, target: str | None, change: Callable[..., T] | None = None, *,
-            transaction: bool = True, context: dict | None = None,
-            details: dict | Callable[[T], dict] | None = None,
-            outcome: str | Callable[[T], str] = "success") -> T | None:
+def perform(
+    engine,
+    actor,
+    action: str,
+    target: str | None,
+    change: Callable[..., T] | None = None,
+    *,
+    transaction: bool = True,
+    context: dict | None = None,
+    details: dict | Callable[[T], dict] | None = None,
+    outcome: str | Callable[[T], str] = "success",
+) -> T | None:
     """Run one action through the gate and return what `change` returned.
 
     `change(conn)` makes the change inside the transaction its audit row commits in; with
@@ -100,8 +109,15 @@ def perform(engine, actor, action: str, target: str | None, change: Callable[...
     def audit_done(result, conn) -> None:
         extra = details(result) if callable(details) else (details or {})
         if engine is not None:
-            audit(engine, actor_name(actor), action, target, outcome(result) if callable(outcome) else outcome,
-                  {**context, **extra}, conn=conn)
+            audit(
+                engine,
+                actor_name(actor),
+                action,
+                target,
+                outcome(result) if callable(outcome) else outcome,
+                {**context, **extra},
+                conn=conn,
+            )
 
     audited = False
     try:
@@ -119,7 +135,7 @@ def perform(engine, actor, action: str, target: str | None, change: Callable[...
         if failed_as and not audited:
             _audit_apart(engine, actor, action, target, failed_as, {**context, "error": _safe_message(exc)})
         raise
-    except BaseException as exc:    # not an error: the run was stopped; its row must not be lost with it
+    except BaseException as exc:  # not an error: the run was stopped; its row must not be lost with it
         if not audited:
             _audit_apart(engine, actor, action, target, "interrupted", {**context, "reason": type(exc).__name__})
         raise

@@ -3,6 +3,7 @@
 Pages use these to show or disable things; every state change checks them again in the gate
 (lib.auth.gate), so hiding a button is never the only protection.
 """
+
 from __future__ import annotations
 
 from lib.core.errors import ConsoleError

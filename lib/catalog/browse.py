@@ -1,4 +1,5 @@
 """Queries over the models catalogue and its sync runs (the Models page draws these)."""
+
 from __future__ import annotations
 
 import logging
@@ -19,10 +20,31 @@ from lib.usage.queries import Filters, breakdown
 
 log = logging.getLogger(__name__)
 
-CATALOGUE_COLUMNS = ["name", "provider", "underlying_model", "mode", "available", "input_cost_per_1m",
-                     "output_cost_per_1m", "max_input_tokens", "max_output_tokens", "capabilities", "tpm", "rpm",
-                     "api_base", "alias_of", "deployments", "litellm_model_id", "issues", "first_seen", "last_seen",
-                     "unavailable_since", "changed_at", "input_cost_per_token", "output_cost_per_token"]
+CATALOGUE_COLUMNS = [
+    "name",
+    "provider",
+    "underlying_model",
+    "mode",
+    "available",
+    "input_cost_per_1m",
+    "output_cost_per_1m",
+    "max_input_tokens",
+    "max_output_tokens",
+    "capabilities",
+    "tpm",
+    "rpm",
+    "api_base",
+    "alias_of",
+    "deployments",
+    "litellm_model_id",
+    "issues",
+    "first_seen",
+    "last_seen",
+    "unavailable_since",
+    "changed_at",
+    "input_cost_per_token",
+    "output_cost_per_token",
+]
 
 
 def catalogue(engine: Engine) -> pd.DataFrame:
@@ -69,20 +91,37 @@ def with_usage(df: pd.DataFrame, store, today: date, days: int = 30) -> pd.DataF
 def facets(df: pd.DataFrame) -> dict[str, list[str]]:
     """Filter choices present in the catalogue."""
     caps = sorted({c for cs in df["capabilities"] for c in cs}) if not df.empty else []
-    return {"providers": sorted({p for v in df["provider"].dropna() for p in str(v).split(", ")}),
-            "modes": sorted({m for v in df["mode"].dropna() for m in str(v).split(", ")}),
-            "capabilities": caps}
+    return {
+        "providers": sorted({p for v in df["provider"].dropna() for p in str(v).split(", ")}),
+        "modes": sorted({m for v in df["mode"].dropna() for m in str(v).split(", ")}),
+        "capabilities": caps,
+    }
 
 
-def filter_catalogue(df: pd.DataFrame, search: str = "", providers: Iterable[str] = (), modes: Iterable[str] = (),
-                     capabilities: Iterable[str] = (), availability: str = "all") -> pd.DataFrame:
+def filter_catalogue(
+    df: pd.DataFrame,
+    search: str = "",
+    providers: Iterable[str] = (),
+    modes: Iterable[str] = (),
+    capabilities: Iterable[str] = (),
+    availability: str = "all",
+) -> pd.DataFrame:
     """Search (name, underlying model, provider, API base; case-insensitive) and filters. A model must have
     every selected capability; availability is "all", "available" or "unavailable"."""
     mask = pd.Series(True, index=df.index)
     text = (search or "").strip().lower()
     if text:
-        hay = (df["name"].fillna("") + " " + df["underlying_model"].fillna("") + " " + df["provider"].fillna("")
-               + " " + df["api_base"].fillna("") + " " + df["alias_of"].fillna("")).str.lower()
+        hay = (
+            df["name"].fillna("")
+            + " "
+            + df["underlying_model"].fillna("")
+            + " "
+            + df["provider"].fillna("")
+            + " "
+            + df["api_base"].fillna("")
+            + " "
+            + df["alias_of"].fillna("")
+        ).str.lower()
         for word in text.split():
             mask &= hay.str.contains(word, regex=False)
     providers, modes, capabilities = set(providers), set(modes), set(capabilities)
@@ -99,9 +138,21 @@ def filter_catalogue(df: pd.DataFrame, search: str = "", providers: Iterable[str
     return df[mask].reset_index(drop=True)
 
 
-
-HISTORY_COLUMNS = ["id", "started_at", "finished_at", "trigger", "status", "total", "new", "updated",
-                   "unavailable", "error_count", "error", "errors", "details"]
+HISTORY_COLUMNS = [
+    "id",
+    "started_at",
+    "finished_at",
+    "trigger",
+    "status",
+    "total",
+    "new",
+    "updated",
+    "unavailable",
+    "error_count",
+    "error",
+    "errors",
+    "details",
+]
 
 
 def _sync_runs(engine: Engine, limit: int, statuses: Iterable[str] | None = None) -> list[SyncResult]:
@@ -117,13 +168,32 @@ def _sync_runs(engine: Engine, limit: int, statuses: Iterable[str] | None = None
 
 
 def sync_history(engine: Engine, limit: int = 20) -> pd.DataFrame:
-    return pd.DataFrame([{"id": r.run_id, "started_at": r.started_at, "finished_at": r.finished_at,
-                          "trigger": r.trigger, "status": r.status, "total": r.total, "new": r.new,
-                          "updated": r.updated, "unavailable": r.unavailable, "error_count": len(r.errors),
-                          "error": r.error, "errors": r.errors,
-                          "details": {"new": r.new_models, "updated": r.updated_models,
-                                      "unavailable": r.unavailable_models, "restored": r.restored_models}}
-                         for r in _sync_runs(engine, limit)], columns=HISTORY_COLUMNS)
+    return pd.DataFrame(
+        [
+            {
+                "id": r.run_id,
+                "started_at": r.started_at,
+                "finished_at": r.finished_at,
+                "trigger": r.trigger,
+                "status": r.status,
+                "total": r.total,
+                "new": r.new,
+                "updated": r.updated,
+                "unavailable": r.unavailable,
+                "error_count": len(r.errors),
+                "error": r.error,
+                "errors": r.errors,
+                "details": {
+                    "new": r.new_models,
+                    "updated": r.updated_models,
+                    "unavailable": r.unavailable_models,
+                    "restored": r.restored_models,
+                },
+            }
+            for r in _sync_runs(engine, limit)
+        ],
+        columns=HISTORY_COLUMNS,
+    )
 
 
 def last_sync(engine: Engine, succeeded: bool = False) -> SyncResult | None:

@@ -5,6 +5,7 @@ and an alias (router `model_group_alias`) repeats its target's `model_info.id`, 
 `alias_of` set. Backend API keys are never read: only the fields listed in `TRACKED` are taken from LiteLLM, and
 the API base loses any user:password and query string.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 from lib.core.urls import without_credentials
 
-PRICE_REL_TOL, PRICE_ABS_TOL = 1e-6, 1e-12   # 1e-12 $/token = $0.000001 per 1M tokens
+PRICE_REL_TOL, PRICE_ABS_TOL = 1e-6, 1e-12  # 1e-12 $/token = $0.000001 per 1M tokens
 
 # Our capability name -> LiteLLM's model_info flag. "embeddings" comes from mode == "embedding".
 CAPABILITIES = {
@@ -34,20 +35,42 @@ CAPABILITIES = {
     "embedding_image_input": "supports_embedding_image_input",
 }
 CAPABILITY_LABELS = {
-    "vision": "Vision", "function_calling": "Function calling", "tool_choice": "Tool choice",
-    "parallel_function_calling": "Parallel function calls", "response_schema": "Structured output",
-    "reasoning": "Reasoning", "prompt_caching": "Prompt caching", "pdf_input": "PDF input",
-    "audio_input": "Audio input", "audio_output": "Audio output", "web_search": "Web search",
-    "system_messages": "System messages", "embedding_image_input": "Image embeddings", "embeddings": "Embeddings",
+    "vision": "Vision",
+    "function_calling": "Function calling",
+    "tool_choice": "Tool choice",
+    "parallel_function_calling": "Parallel function calls",
+    "response_schema": "Structured output",
+    "reasoning": "Reasoning",
+    "prompt_caching": "Prompt caching",
+    "pdf_input": "PDF input",
+    "audio_input": "Audio input",
+    "audio_output": "Audio output",
+    "web_search": "Web search",
+    "system_messages": "System messages",
+    "embedding_image_input": "Image embeddings",
+    "embeddings": "Embeddings",
 }
 # Fields whose change makes a model "updated" (plus availability: a model that returns is updated).
-TRACKED = ("underlying_model", "provider", "api_base", "mode", "input_cost_per_token", "output_cost_per_token",
-           "max_input_tokens", "max_output_tokens", "capabilities", "tpm", "rpm", "litellm_model_ids",
-           "deployments", "alias_of")
+TRACKED = (
+    "underlying_model",
+    "provider",
+    "api_base",
+    "mode",
+    "input_cost_per_token",
+    "output_cost_per_token",
+    "max_input_tokens",
+    "max_output_tokens",
+    "capabilities",
+    "tpm",
+    "rpm",
+    "litellm_model_ids",
+    "deployments",
+    "alias_of",
+)
 PRICES = ("input_cost_per_token", "output_cost_per_token")
 
 
-INTEGER_MAX = 2**31 - 1       # the catalogue's Integer columns (32 bits on PostgreSQL)
+INTEGER_MAX = 2**31 - 1  # the catalogue's Integer columns (32 bits on PostgreSQL)
 
 
 def _clean_api_base(value: Any) -> str | None:
@@ -78,7 +101,7 @@ def _number(info: dict, params: dict, name: str, issues: list[str], integer: boo
         value = float(raw)
         if not math.isfinite(value) or value < 0 or (integer and value > INTEGER_MAX):
             raise ValueError
-    except (TypeError, ValueError, OverflowError):      # OverflowError: an integer beyond any float
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an integer beyond any float
         issues.append(f"invalid {name} {reprlib.repr(raw)} (ignored)")
         return None
     if integer:
@@ -105,8 +128,7 @@ def _deployment(entry) -> dict:
     if mode == "embedding":
         caps = sorted(set(caps) | {"embeddings"})
     prices = {p: _number(info, params, p, issues) for p in PRICES}
-    missing = [p for p in PRICES if prices[p] is None
-               and not (p == "output_cost_per_token" and mode == "embedding")]
+    missing = [p for p in PRICES if prices[p] is None and not (p == "output_cost_per_token" and mode == "embedding")]
     if missing:
         issues.append(f"no pricing in LiteLLM ({', '.join(missing)}): its spend is recorded as 0")
     max_in = _number(info, params, "max_input_tokens", issues, integer=True)
@@ -117,12 +139,20 @@ def _deployment(entry) -> dict:
     if underlying is None:
         issues.append("no underlying model (litellm_params.model)")
     model_id = info.get("id")
-    return {"underlying_model": underlying, "provider": _provider(info, params),
-            "api_base": _clean_api_base(params.get("api_base")), "mode": mode, **prices,
-            "max_input_tokens": max_in, "max_output_tokens": max_out, "capabilities": caps,
-            "tpm": _number(info, params, "tpm", issues, integer=True),
-            "rpm": _number(info, params, "rpm", issues, integer=True),
-            "id": str(model_id) if model_id not in (None, "") else None, "issues": issues}
+    return {
+        "underlying_model": underlying,
+        "provider": _provider(info, params),
+        "api_base": _clean_api_base(params.get("api_base")),
+        "mode": mode,
+        **prices,
+        "max_input_tokens": max_in,
+        "max_output_tokens": max_out,
+        "capabilities": caps,
+        "tpm": _number(info, params, "tpm", issues, integer=True),
+        "rpm": _number(info, params, "rpm", issues, integer=True),
+        "id": str(model_id) if model_id not in (None, "") else None,
+        "issues": issues,
+    }
 
 
 def _joined(values: Iterable) -> str | None:
@@ -134,6 +164,7 @@ def _merge(deployments: list[dict]) -> dict:
     """One public name's deployments as one row, independent of LiteLLM's order: text fields list the
     distinct values, prices the highest (what a request may cost), context sizes the smallest (what every
     deployment accepts), capabilities those all deployments have, tpm/rpm the sum (the group's capacity)."""
+
     def numbers(name):
         return [d[name] for d in deployments if d[name] is not None]
 
@@ -157,7 +188,8 @@ def _merge(deployments: list[dict]) -> dict:
         **{p: (max(numbers(p)) if numbers(p) else None) for p in PRICES},
         **{t: (min(numbers(t)) if numbers(t) else None) for t in ("max_input_tokens", "max_output_tokens")},
         "capabilities": sorted(caps),
-        "tpm": total("tpm"), "rpm": total("rpm"),
+        "tpm": total("tpm"),
+        "rpm": total("rpm"),
         "litellm_model_ids": sorted({d["id"] for d in deployments if d["id"]}),
         "deployments": len(deployments),
         "issues": issues,
@@ -176,7 +208,7 @@ def catalogue_rows(entries) -> tuple[dict[str, dict], list[dict]]:
         dep = _deployment(entry)
         if dep["id"] is not None:
             if (name, dep["id"]) in seen:
-                continue                      # the same deployment listed twice under one name
+                continue  # the same deployment listed twice under one name
             seen.add((name, dep["id"]))
             first_name_of_id.setdefault(dep["id"], name)
         by_name.setdefault(name, []).append(dep)

@@ -5,6 +5,7 @@ closest names), authentication failed, cannot contact the endpoint (DNS, refused
 other than 401/403), or timeout. The API key is sent and forgotten: it is never stored, logged, audited or
 repeated in a message (an endpoint that echoes it gets it masked).
 """
+
 from __future__ import annotations
 
 import difflib
@@ -25,20 +26,20 @@ MAX_SUGGESTIONS = 5
 MIN_SIMILARITY = 0.4
 SUCCESS_MESSAGE = "Connection successful! You can create the model."
 RESULTS = ("model_found", "model_not_found", "auth_error", "connection_error", "timeout")
-_VERSION_SEGMENT = re.compile(r"^v\d+[a-z0-9]*$", re.IGNORECASE)     # v1, v1beta, v2alpha1
+_VERSION_SEGMENT = re.compile(r"^v\d+[a-z0-9]*$", re.IGNORECASE)  # v1, v1beta, v2alpha1
 _SEPARATORS = re.compile(r"[\s\-_.:/]+")
-_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")                       # printable ASCII, no spaces
+_HEADER_SAFE = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces
 
 
 @dataclass
 class ProbeResult:
     success: bool
-    result: str                      # one of RESULTS
+    result: str  # one of RESULTS
     message: str
     suggestions: list[str] = field(default_factory=list)
     latency_ms: float | None = None
     models_available: int | None = None
-    url: str | None = None           # the models URL asked (credentials and query string removed)
+    url: str | None = None  # the models URL asked (credentials and query string removed)
 
     def as_dict(self) -> dict:
         """The CLI's JSON: success, result, message, suggestions, latency_ms, models_available."""
@@ -75,8 +76,9 @@ def models_urls(api_base: str) -> list[str]:
     except ValueError as exc:
         raise InvalidApiBase(f"The API base URL is not valid ({exc})") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidApiBase("The API base URL must start with http:// or https:// and name a host, "
-                             "e.g. https://api.openai.com/v1")
+        raise InvalidApiBase(
+            "The API base URL must start with http:// or https:// and name a host, e.g. https://api.openai.com/v1"
+        )
     segments = [s for s in parts.path.split("/") if s]
     if segments and segments[-1].lower() == "models":
         segments = segments[:-1]
@@ -111,18 +113,21 @@ def similarity(query: str, candidate: str) -> float:
         if nv and nv == nc:
             best = max(best, 0.99)
             continue
-        score = max(difflib.SequenceMatcher(None, v, c, autojunk=False).ratio(),
-                    difflib.SequenceMatcher(None, nv, nc, autojunk=False).ratio())
+        score = max(
+            difflib.SequenceMatcher(None, v, c, autojunk=False).ratio(),
+            difflib.SequenceMatcher(None, nv, nc, autojunk=False).ratio(),
+        )
         if nv and nc and (nc.startswith(nv) or nv.startswith(nc)):
-            score += 0.1 * (1 - score)             # same family, more (or less) specific
+            score += 0.1 * (1 - score)  # same family, more (or less) specific
         elif nv and nc and (nv in nc or nc in nv):
             score += 0.05 * (1 - score)
         best = max(best, min(score, 0.98))
     return best
 
 
-def closest_models(query: str, names: list[str], limit: int = MAX_SUGGESTIONS,
-                   min_similarity: float = MIN_SIMILARITY) -> list[str]:
+def closest_models(
+    query: str, names: list[str], limit: int = MAX_SUGGESTIONS, min_similarity: float = MIN_SIMILARITY
+) -> list[str]:
     """Up to `limit` names, closest first (ties by name); names below `min_similarity` are not suggested."""
     scored = sorted(((similarity(query, n), n) for n in set(names)), key=lambda t: (-t[0], t[1]))
     return [n for s, n in scored if s >= min_similarity][:limit]
@@ -142,8 +147,15 @@ def _reason(exc: Exception) -> str:
     if ssl_errors:
         return f"TLS error: {ssl_errors[0]}"
     if any(isinstance(e, socket.gaierror) for e in chain) or any(
-            s in text for s in ("name or service not known", "nodename nor servname", "name resolution",
-                                "getaddrinfo", "no address associated")):
+        s in text
+        for s in (
+            "name or service not known",
+            "nodename nor servname",
+            "name resolution",
+            "getaddrinfo",
+            "no address associated",
+        )
+    ):
         return "DNS lookup failed: the host name does not resolve"
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "connection refused" in text:
         return "connection refused: nothing is listening on that host and port"
@@ -175,8 +187,14 @@ def _provider_error(resp: httpx.Response, api_key: str) -> str:
     return _scrub(resp.text, api_key)
 
 
-def probe_config(api_base: str, api_key: str, model: str, *, timeout_s: float = DEFAULT_TIMEOUT_S,
-                 transport: httpx.BaseTransport | None = None) -> ProbeResult:
+def probe_config(
+    api_base: str,
+    api_key: str,
+    model: str,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    transport: httpx.BaseTransport | None = None,
+) -> ProbeResult:
     """Ask the endpoint for its models with the key; never raises for network or endpoint problems."""
     model = (model or "").strip()
     try:
@@ -185,14 +203,19 @@ def probe_config(api_base: str, api_key: str, model: str, *, timeout_s: float = 
         return ProbeResult(False, "connection_error", f"Cannot contact the endpoint: {exc}")
     api_key = (api_key or "").strip()
     if api_key and not _HEADER_SAFE.fullmatch(api_key):
-        return ProbeResult(False, "auth_error", "Authentication failed: the API key contains characters that cannot "
-                           "be sent (spaces, line breaks or non-ASCII); check that it was pasted whole.",
-                           url=without_credentials(urls[0]))
+        return ProbeResult(
+            False,
+            "auth_error",
+            "Authentication failed: the API key contains characters that cannot "
+            "be sent (spaces, line breaks or non-ASCII); check that it was pasted whole.",
+            url=without_credentials(urls[0]),
+        )
     headers = {"Accept": "application/json"}
     if api_key:
         headers["Authorization"] = f"Bearer {api_key}"
-    with httpx.Client(timeout=httpx.Timeout(timeout_s), transport=transport, follow_redirects=True,
-                      headers=headers) as http:
+    with httpx.Client(
+        timeout=httpx.Timeout(timeout_s), transport=transport, follow_redirects=True, headers=headers
+    ) as http:
         deadline = time.perf_counter() + timeout_s
         for i, url in enumerate(urls):
             shown = without_credentials(url)
@@ -202,34 +225,62 @@ def probe_config(api_base: str, api_key: str, model: str, *, timeout_s: float = 
             try:
                 resp = http.get(url, timeout=limit)
             except httpx.TimeoutException:
-                return ProbeResult(False, "timeout", f"Timeout: {shown} did not answer within {timeout_s:g} s. "
-                                   "Check the URL, the network path (proxy, firewall) and that the server is up.",
-                                   url=shown)
+                return ProbeResult(
+                    False,
+                    "timeout",
+                    f"Timeout: {shown} did not answer within {timeout_s:g} s. "
+                    "Check the URL, the network path (proxy, firewall) and that the server is up.",
+                    url=shown,
+                )
             except (httpx.TransportError, httpx.InvalidURL, ssl.SSLError, OSError) as exc:
-                return ProbeResult(False, "connection_error",
-                                   f"Cannot contact the endpoint {shown}: {_scrub(_reason(exc), api_key)}", url=shown)
+                return ProbeResult(
+                    False,
+                    "connection_error",
+                    f"Cannot contact the endpoint {shown}: {_scrub(_reason(exc), api_key)}",
+                    url=shown,
+                )
             latency = round((time.perf_counter() - started) * 1000, 1)
             if resp.status_code == 404 and i + 1 < len(urls):
-                continue                                  # e.g. a base without /v1: try the other form
+                continue  # e.g. a base without /v1: try the other form
             if resp.status_code in (401, 403):
-                return ProbeResult(False, "auth_error",
-                                   f"Authentication failed (HTTP {resp.status_code}): the endpoint refused the API "
-                                   f"key. {_provider_error(resp, api_key)}".strip(), latency_ms=latency, url=shown)
+                return ProbeResult(
+                    False,
+                    "auth_error",
+                    f"Authentication failed (HTTP {resp.status_code}): the endpoint refused the API "
+                    f"key. {_provider_error(resp, api_key)}".strip(),
+                    latency_ms=latency,
+                    url=shown,
+                )
             if not 200 <= resp.status_code < 300:
-                return ProbeResult(False, "connection_error",
-                                   f"Cannot contact the endpoint: {shown} answered HTTP {resp.status_code}. "
-                                   f"{_provider_error(resp, api_key)}".strip(), latency_ms=latency, url=shown)
+                return ProbeResult(
+                    False,
+                    "connection_error",
+                    f"Cannot contact the endpoint: {shown} answered HTTP {resp.status_code}. "
+                    f"{_provider_error(resp, api_key)}".strip(),
+                    latency_ms=latency,
+                    url=shown,
+                )
             try:
                 body = resp.json()
             except ValueError:
-                return ProbeResult(False, "connection_error",
-                                   f"Cannot contact the endpoint: {shown} did not answer with JSON — is this an "
-                                   "OpenAI-compatible API base (usually ending in /v1)?", latency_ms=latency, url=shown)
+                return ProbeResult(
+                    False,
+                    "connection_error",
+                    f"Cannot contact the endpoint: {shown} did not answer with JSON — is this an "
+                    "OpenAI-compatible API base (usually ending in /v1)?",
+                    latency_ms=latency,
+                    url=shown,
+                )
             data = body.get("data") if isinstance(body, dict) else None
             if not isinstance(data, list):
-                return ProbeResult(False, "connection_error",
-                                   f"Cannot contact the endpoint: {shown} answered JSON without a model list "
-                                   "(data[]) — is this an OpenAI-compatible API base?", latency_ms=latency, url=shown)
+                return ProbeResult(
+                    False,
+                    "connection_error",
+                    f"Cannot contact the endpoint: {shown} answered JSON without a model list "
+                    "(data[]) — is this an OpenAI-compatible API base?",
+                    latency_ms=latency,
+                    url=shown,
+                )
             names = [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id") is not None]
             return _model_answer(model, names, latency, shown)
     raise AssertionError("unreachable")
@@ -237,16 +288,19 @@ def probe_config(api_base: str, api_key: str, model: str, *, timeout_s: float = 
 
 def _model_answer(model: str, names: list[str], latency: float, url: str) -> ProbeResult:
     if model and model in names:
-        return ProbeResult(True, "model_found", SUCCESS_MESSAGE, latency_ms=latency, models_available=len(names),
-                           url=url)
+        return ProbeResult(
+            True, "model_found", SUCCESS_MESSAGE, latency_ms=latency, models_available=len(names), url=url
+        )
     suggestions = closest_models(model, names) if model else []
     if not model:
         msg = f"Enter the backend model name; the endpoint lists {len(names)} model(s)."
     else:
         msg = f"Model not available: '{model}' is not among the {len(names)} model(s) this endpoint lists."
         if "/" in model and model.split("/", 1)[1] in names:
-            msg += (f" The backend calls it '{model.split('/', 1)[1]}': LiteLLM's provider prefix "
-                    f"('{model.split('/', 1)[0]}/') is not part of the backend model name.")
+            msg += (
+                f" The backend calls it '{model.split('/', 1)[1]}': LiteLLM's provider prefix "
+                f"('{model.split('/', 1)[0]}/') is not part of the backend model name."
+            )
         elif suggestions:
             msg += " Closest names: " + ", ".join(suggestions) + "."
         else:
@@ -254,19 +308,39 @@ def _model_answer(model: str, names: list[str], latency: float, url: str) -> Pro
     return ProbeResult(False, "model_not_found", msg, suggestions, latency, len(names), url)
 
 
-def test_configuration(engine, user, api_base: str, api_key: str, model: str, *,
-                       timeout_s: float = DEFAULT_TIMEOUT_S,
-                       transport: httpx.BaseTransport | None = None) -> ProbeResult:
+def test_configuration(
+    engine,
+    user,
+    api_base: str,
+    api_key: str,
+    model: str,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    transport: httpx.BaseTransport | None = None,
+) -> ProbeResult:
     """The page's and CLI's Test Configuration, through the gate (models:test; `user=None` is the operator's CLI):
     probes, and audits the URL (cleaned), model and outcome — never the key. `engine=None`: not audited."""
     from lib.auth.gate import perform
+
     target = clean_api_base(api_base)
-    return perform(engine, user, "models.test_config", target,
-                   lambda: probe_config(api_base, api_key, model, timeout_s=timeout_s, transport=transport),
-                   transaction=False, context={"url": target, "model": model}, outcome=lambda r: r.result,
-                   details=lambda r: {"url": r.url or target, "result": r.result, "success": r.success,
-                                      "latency_ms": r.latency_ms, "models_available": r.models_available,
-                                      "suggestions": r.suggestions})
+    return perform(
+        engine,
+        user,
+        "models.test_config",
+        target,
+        lambda: probe_config(api_base, api_key, model, timeout_s=timeout_s, transport=transport),
+        transaction=False,
+        context={"url": target, "model": model},
+        outcome=lambda r: r.result,
+        details=lambda r: {
+            "url": r.url or target,
+            "result": r.result,
+            "success": r.success,
+            "latency_ms": r.latency_ms,
+            "models_available": r.models_available,
+            "suggestions": r.suggestions,
+        },
+    )
 
 
-test_configuration.__test__ = False   # not a pytest test, despite the name
+test_configuration.__test__ = False  # not a pytest test, despite the name

@@ -11,6 +11,7 @@ lease with an UPDATE, so a sync whose lease expired can never commit over anothe
 
 Nothing here touches Streamlit (the scheduler calls `run_model_sync` from its background thread).
 """
+
 from __future__ import annotations
 
 import logging
@@ -32,9 +33,9 @@ from lib.core.leases import Holder, Lease, LeaseTaken
 
 log = logging.getLogger(__name__)
 
-JOB_NAME = "model_sync"                # its job runs, and its lease
-LEASE_TTL = timedelta(minutes=15)      # a crashed sync's lease is taken over after this (on another host)
-DEFAULT_WAIT_S = 120.0                 # non-interactive syncs wait this long for a running one
+JOB_NAME = "model_sync"  # its job runs, and its lease
+LEASE_TTL = timedelta(minutes=15)  # a crashed sync's lease is taken over after this (on another host)
+DEFAULT_WAIT_S = 120.0  # non-interactive syncs wait this long for a running one
 
 
 class ModelSyncError(ConsoleError, RuntimeError):
@@ -55,17 +56,17 @@ class SyncInProgress(ModelSyncError):
 @dataclass
 class SyncResult:
     trigger: str
-    status: str = "success"                  # success | partial (some models have problems) | failed
+    status: str = "success"  # success | partial (some models have problems) | failed
     run_id: int | None = None
-    total: int = 0                           # public model names LiteLLM serves now
+    total: int = 0  # public model names LiteLLM serves now
     new_models: list[str] = field(default_factory=list)
-    updated_models: dict[str, list[str]] = field(default_factory=dict)   # name -> changed fields
-    unavailable_models: list[str] = field(default_factory=list)          # newly missing from LiteLLM
-    restored_models: list[str] = field(default_factory=list)             # back after being unavailable
-    errors: list[dict] = field(default_factory=list)                     # [{"model", "message"}]
+    updated_models: dict[str, list[str]] = field(default_factory=dict)  # name -> changed fields
+    unavailable_models: list[str] = field(default_factory=list)  # newly missing from LiteLLM
+    restored_models: list[str] = field(default_factory=list)  # back after being unavailable
+    errors: list[dict] = field(default_factory=list)  # [{"model", "message"}]
     started_at: datetime | None = None
     finished_at: datetime | None = None
-    error: str | None = None                 # failed runs: why
+    error: str | None = None  # failed runs: why
 
     @property
     def new(self) -> int:
@@ -84,23 +85,43 @@ class SyncResult:
         return self.finished_at
 
     def as_dict(self) -> dict:
-        iso = lambda t: as_aware(t).isoformat() if t else None   # noqa: E731
-        return {"total": self.total, "new": self.new, "updated": self.updated, "unavailable": self.unavailable,
-                "errors": list(self.errors), "synced_at": iso(self.finished_at), "status": self.status,
-                "trigger": self.trigger, "run_id": self.run_id, "started_at": iso(self.started_at),
-                "new_models": list(self.new_models), "updated_models": dict(self.updated_models),
-                "unavailable_models": list(self.unavailable_models),
-                "restored_models": list(self.restored_models), "error": self.error}
+        iso = lambda t: as_aware(t).isoformat() if t else None  # noqa: E731
+        return {
+            "total": self.total,
+            "new": self.new,
+            "updated": self.updated,
+            "unavailable": self.unavailable,
+            "errors": list(self.errors),
+            "synced_at": iso(self.finished_at),
+            "status": self.status,
+            "trigger": self.trigger,
+            "run_id": self.run_id,
+            "started_at": iso(self.started_at),
+            "new_models": list(self.new_models),
+            "updated_models": dict(self.updated_models),
+            "unavailable_models": list(self.unavailable_models),
+            "restored_models": list(self.restored_models),
+            "error": self.error,
+        }
 
     @classmethod
     def from_dict(cls, d: dict) -> SyncResult:
         """The inverse of `as_dict` (a recorded run's details)."""
-        when = lambda t: as_aware(datetime.fromisoformat(t)) if t else None   # noqa: E731
-        return cls(trigger=d["trigger"], status=d["status"], run_id=d["run_id"], total=d["total"] or 0,
-                   new_models=list(d["new_models"]), updated_models=dict(d["updated_models"]),
-                   unavailable_models=list(d["unavailable_models"]), restored_models=list(d["restored_models"]),
-                   errors=list(d["errors"] or []), started_at=when(d["started_at"]), finished_at=when(d["synced_at"]),
-                   error=d["error"])
+        when = lambda t: as_aware(datetime.fromisoformat(t)) if t else None  # noqa: E731
+        return cls(
+            trigger=d["trigger"],
+            status=d["status"],
+            run_id=d["run_id"],
+            total=d["total"] or 0,
+            new_models=list(d["new_models"]),
+            updated_models=dict(d["updated_models"]),
+            unavailable_models=list(d["unavailable_models"]),
+            restored_models=list(d["restored_models"]),
+            errors=list(d["errors"] or []),
+            started_at=when(d["started_at"]),
+            finished_at=when(d["synced_at"]),
+            error=d["error"],
+        )
 
 
 # -- the lease -----------------------------------------------------------------------------------
@@ -121,8 +142,16 @@ def _busy_message(holder: Holder | None) -> str:
 
 
 # -- the sync ------------------------------------------------------------------------------------
-def sync_models(engine: Engine, client, trigger: str, *, wait_s: float = 0.0, lease: Lease | None = None,
-                actor: str | None = None, allow_empty: bool = False) -> SyncResult:
+def sync_models(
+    engine: Engine,
+    client,
+    trigger: str,
+    *,
+    wait_s: float = 0.0,
+    lease: Lease | None = None,
+    actor: str | None = None,
+    allow_empty: bool = False,
+) -> SyncResult:
     """Read LiteLLM's `/model/info` and upsert the catalogue in one transaction; returns the run's statistics.
 
     Recorded as a job run ("model_sync", its statistics in the run's details). Raises SyncInProgress when
@@ -147,8 +176,7 @@ def sync_models(engine: Engine, client, trigger: str, *, wait_s: float = 0.0, le
             leases.release(engine, lease)
 
 
-def _sync(engine: Engine, client, run: JobRun, lease: Lease, trigger: str, actor: str,
-          allow_empty: bool) -> SyncResult:
+def _sync(engine: Engine, client, run: JobRun, lease: Lease, trigger: str, actor: str, allow_empty: bool) -> SyncResult:
     result = SyncResult(trigger=trigger, run_id=run.id, started_at=run.started_at)
     try:
         response = client.model_info()
@@ -156,12 +184,12 @@ def _sync(engine: Engine, client, run: JobRun, lease: Lease, trigger: str, actor
         rows, errors = catalogue_rows(entries)
         result.errors = errors
         with engine.begin() as conn:
-            if not leases.extend(conn, lease, LEASE_TTL):     # first: re-check (and row-lock) our lease
+            if not leases.extend(conn, lease, LEASE_TTL):  # first: re-check (and row-lock) our lease
                 raise SyncInProgress("This sync's lock expired and another sync took over; nothing was changed.")
             _apply(conn, rows, result, allow_empty)
             save_results(conn, run.id, result.total, result.as_dict())
             audit(engine, actor, "models.sync", "litellm", result.status, _audit_details(result), conn=conn)
-        run.rows, run.details = result.total, result.as_dict()      # only once committed
+        run.rows, run.details = result.total, result.as_dict()  # only once committed
         return result
     except SyncInProgress:
         raise
@@ -170,7 +198,7 @@ def _sync(engine: Engine, client, run: JobRun, lease: Lease, trigger: str, actor
         result.error = str(exc) or type(exc).__name__
         result.new_models, result.updated_models, result.unavailable_models = [], {}, []
         result.restored_models, result.total = [], 0
-        run.rows, run.details = 0, result.as_dict()         # the job run records it as it ends, failed
+        run.rows, run.details = 0, result.as_dict()  # the job run records it as it ends, failed
         _audit_failure(engine, result, actor)
         raise ModelSyncError(f"Model sync failed; the catalogue is unchanged. {result.error}", result) from exc
 
@@ -181,14 +209,20 @@ def _apply(conn: Connection, rows: dict[str, dict], result: SyncResult, allow_em
     available = sum(1 for r in existing.values() if r["available"])
     if not rows and available and not allow_empty:
         # more likely a LiteLLM with a broken or empty database than an operator who removed every model
-        raise ModelSyncError(f"LiteLLM listed no models while the catalogue has {available} available; refusing "
-                             "to mark them all unavailable. If every model really was removed from LiteLLM, run "
-                             "`python -m lib.cli sync-models --allow-empty`.")
+        raise ModelSyncError(
+            f"LiteLLM listed no models while the catalogue has {available} available; refusing "
+            "to mark them all unavailable. If every model really was removed from LiteLLM, run "
+            "`python -m lib.cli sync-models --allow-empty`."
+        )
     run_id = result.run_id
     for name, row in rows.items():
-        values = {k: row[k] for k in TRACKED} | {"issues": row["issues"], "available": True,
-                                                 "unavailable_since": None, "last_seen": now,
-                                                 "last_sync_id": run_id}
+        values = {k: row[k] for k in TRACKED} | {
+            "issues": row["issues"],
+            "available": True,
+            "unavailable_since": None,
+            "last_seen": now,
+            "last_sync_id": run_id,
+        }
         old = existing.get(name)
         if old is None:
             conn.execute(insert(model_catalog).values(name=name, first_seen=now, changed_at=now, **values))
@@ -204,8 +238,11 @@ def _apply(conn: Connection, rows: dict[str, dict], result: SyncResult, allow_em
         conn.execute(update(model_catalog).where(model_catalog.c.name == name).values(**values))
     for name, old in sorted(existing.items()):
         if name not in rows and old["available"]:
-            conn.execute(update(model_catalog).where(model_catalog.c.name == name)
-                         .values(available=False, unavailable_since=now, changed_at=now, last_sync_id=run_id))
+            conn.execute(
+                update(model_catalog)
+                .where(model_catalog.c.name == name)
+                .values(available=False, unavailable_since=now, changed_at=now, last_sync_id=run_id)
+            )
             result.unavailable_models.append(name)
     result.total = len(rows)
     result.status = "partial" if result.errors else "success"
@@ -214,8 +251,23 @@ def _apply(conn: Connection, rows: dict[str, dict], result: SyncResult, allow_em
 
 def _audit_details(result: SyncResult) -> dict:
     d = result.as_dict()
-    return {k: d[k] for k in ("trigger", "run_id", "total", "new", "updated", "unavailable", "errors",
-                              "new_models", "updated_models", "unavailable_models", "restored_models", "error")}
+    return {
+        k: d[k]
+        for k in (
+            "trigger",
+            "run_id",
+            "total",
+            "new",
+            "updated",
+            "unavailable",
+            "errors",
+            "new_models",
+            "updated_models",
+            "unavailable_models",
+            "restored_models",
+            "error",
+        )
+    }
 
 
 def _audit_failure(engine: Engine, result: SyncResult, actor: str) -> None:
@@ -225,8 +277,9 @@ def _audit_failure(engine: Engine, result: SyncResult, actor: str) -> None:
         log.exception("could not record the failed model sync")
 
 
-def run_model_sync(rt, trigger: str, *, wait_s: float | None = None, actor: str | None = None,
-                   allow_empty: bool = False) -> SyncResult:
+def run_model_sync(
+    rt, trigger: str, *, wait_s: float | None = None, actor: str | None = None, allow_empty: bool = False
+) -> SyncResult:
     """The sync as the app, scheduler and CLI run it: the runtime's LiteLLM client, recorded in job_runs.
 
     Safe from any thread. `wait_s`: how long to wait for a running sync (default DEFAULT_WAIT_S; the UI passes 0
@@ -234,8 +287,14 @@ def run_model_sync(rt, trigger: str, *, wait_s: float | None = None, actor: str 
     and audited).
     """
     with rt.litellm_client() as client:
-        return sync_models(rt.engine, client, trigger, wait_s=DEFAULT_WAIT_S if wait_s is None else wait_s,
-                           actor=actor, allow_empty=allow_empty)
+        return sync_models(
+            rt.engine,
+            client,
+            trigger,
+            wait_s=DEFAULT_WAIT_S if wait_s is None else wait_s,
+            actor=actor,
+            allow_empty=allow_empty,
+        )
 
 
 def sync_models_as(rt, user) -> SyncResult:
@@ -243,4 +302,3 @@ def sync_models_as(rt, user) -> SyncResult:
     # The gate checks (and audits a refusal); the sync audits its own outcome in its transaction (sync_models).
     authorize(rt.engine, user, "models.sync", "litellm")
     return run_model_sync(rt, user.username, wait_s=0.0)
-

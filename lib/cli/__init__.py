@@ -3,6 +3,7 @@
 Works while the app is running (the usage store is multi-process safe). Every command prints JSON (or
 the export) on stdout; bad arguments exit non-zero with one clear line on stderr.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -18,7 +19,7 @@ from lib.core.errors import ConsoleError
 from lib.core.settings import load_settings
 from lib.runtime import Runtime
 
-EARLIEST_DATE = date(2020, 1, 1)      # before any LiteLLM proxy: a typo, not history to fetch or export
+EARLIEST_DATE = date(2020, 1, 1)  # before any LiteLLM proxy: a typo, not history to fetch or export
 
 
 class CliError(ConsoleError):
@@ -33,8 +34,9 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
     latest = utcnow().date() + timedelta(days=1)
     if not EARLIEST_DATE <= day <= latest:
-        raise argparse.ArgumentTypeError(f"{day} is outside the dates this console keeps ({EARLIEST_DATE} to "
-                                         f"{latest}, UTC)")
+        raise argparse.ArgumentTypeError(
+            f"{day} is outside the dates this console keeps ({EARLIEST_DATE} to {latest}, UTC)"
+        )
     return day
 
 
@@ -59,11 +61,13 @@ def _range(args) -> tuple[date, date]:
 def _recover(rt) -> None:
     """A CLI start cleans what interrupted runs left (the runtime's store is write-only: the app's process serves)."""
     from lib.services import recover_interrupted_work
+
     recover_interrupted_work(rt.engine, rt.store)
 
 
 def cmd_backfill(args, rt) -> int:
     from lib.services import run_backfill
+
     start, end = _range(args)
     _recover(rt)
     summary = run_backfill(rt, "cli", start=start, end=end, force=args.force)
@@ -73,6 +77,7 @@ def cmd_backfill(args, rt) -> int:
 
 def cmd_refresh_today(args, rt) -> int:
     from lib.services import run_refresh_today
+
     _recover(rt)
     summary = run_refresh_today(rt, "cli", wait=True)
     print(json.dumps(summary.as_dict()))
@@ -83,8 +88,9 @@ def cmd_export(args, rt) -> int:
     from lib.usage.exports import render_export
     from lib.usage.queries import Filters, QueryError, resolve_api_keys
     from lib.usage.store import UsageStore
+
     start, end = _range(args)
-    store = UsageStore(rt.settings.store_dir, window=(start, end))   # reads only the local store, these days
+    store = UsageStore(rt.settings.store_dir, window=(start, end))  # reads only the local store, these days
     try:
         keys = resolve_api_keys(store, args.api_key or [])
         f = Filters.of(models=args.model, providers=args.provider, users=args.user, api_keys=keys, teams=args.team)
@@ -95,7 +101,7 @@ def cmd_export(args, rt) -> int:
         data = text.encode()
         try:
             args.output.write_bytes(data)
-        except OSError as exc:      # checked when parsed, but the disk may be full or the folder gone since
+        except OSError as exc:  # checked when parsed, but the disk may be full or the folder gone since
             raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         print(json.dumps({"output": str(args.output), "bytes": len(data)}), file=sys.stderr)
     else:
@@ -105,6 +111,7 @@ def cmd_export(args, rt) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from lib.usage.queries import BREAKDOWNS
+
     p = Parser(prog="python -m lib.cli", description="LiteLLM Console command line")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -133,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from lib.cli.catalog import add_commands as add_model_commands
     from lib.cli.users import add_user_commands
+
     add_user_commands(sub)
     add_model_commands(sub)
     return p
@@ -143,11 +151,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     rt = None
     try:
-        rt = Runtime(load_settings(), store_mode="write")      # the process's one runtime; the app serves the store
+        rt = Runtime(load_settings(), store_mode="write")  # the process's one runtime; the app serves the store
         return args.func(args, rt)
     except ConsoleError as exc:  # refused, bad input (exit 2); LiteLLM down, ingest errors (exit 1): one line
         from lib.litellm.client import LiteLLMError
         from lib.usage.ingest import IngestError
+
         print(f"error: {exc}", file=sys.stderr)
         if isinstance(exc, IngestError):
             print(json.dumps(exc.summary.as_dict()))

@@ -1,4 +1,5 @@
 """What every command's arguments share: the parser (one error line, exit 2) and the argument types."""
+
 from __future__ import annotations
 
 import argparse
@@ -17,24 +18,27 @@ class Parser(argparse.ArgumentParser):
         for arg in sys.argv[1:] if args is None else args:
             try:
                 arg.encode("utf-8")
-            except UnicodeEncodeError:     # bytes the shell passed that are not UTF-8 (kept as surrogates)
+            except UnicodeEncodeError:  # bytes the shell passed that are not UTF-8 (kept as surrogates)
                 self.error(f"an argument is not valid UTF-8: {os.fsencode(arg)!r}")
         return super().parse_known_args(args, namespace)
 
 
 def text_arg(max_chars: int):
     """An argparse type: a string that is not blank and at most `max_chars` long."""
+
     def parse(text: str) -> str:
         if not text.strip():
             raise argparse.ArgumentTypeError("must not be empty")
         if len(text) > max_chars:
             raise argparse.ArgumentTypeError(f"must be at most {max_chars} characters")
         return text
+
     return parse
 
 
 def seconds_arg(low: float, high: float, low_included: bool = True):
     """An argparse type: a number of seconds in [low, high] (or (low, high]), never NaN or infinite."""
+
     def parse(text: str) -> float:
         try:
             value = float(text)
@@ -44,4 +48,5 @@ def seconds_arg(low: float, high: float, low_included: bool = True):
             bound = "from" if low_included else "above"
             raise argparse.ArgumentTypeError(f"must be a number of seconds {bound} {low:g} to {high:g}: {text!r}")
         return value
+
     return parse

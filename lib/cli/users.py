@@ -1,4 +1,5 @@
 """CLI commands for console accounts: create-user, set-password, disable-user (the operator's bootstrap)."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,16 @@ def _password() -> str:
 
 
 def cmd_create_user(args, rt) -> int:
-    user = accounts.create_user(rt.engine, None, args.username, _password(), args.role, name=args.name,
-                                email=args.email, litellm_user_id=args.litellm_user_id)
+    user = accounts.create_user(
+        rt.engine,
+        None,
+        args.username,
+        _password(),
+        args.role,
+        name=args.name,
+        email=args.email,
+        litellm_user_id=args.litellm_user_id,
+    )
     print(json.dumps({"created": user.username, "role": user.role}))
     return 0
 
@@ -37,7 +46,7 @@ def cmd_disable_user(args, rt) -> int:
 
 
 def add_user_commands(sub) -> None:
-    username = text_arg(64)         # the limits of the users table's columns (lib/auth/accounts.py)
+    username = text_arg(64)  # the limits of the users table's columns (lib/auth/accounts.py)
     c = sub.add_parser("create-user", help="create a console login (password read from stdin)")
     c.add_argument("--username", required=True, type=username)
     c.add_argument("--role", choices=ROLES, required=True)

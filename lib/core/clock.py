@@ -1,4 +1,5 @@
 """The one clock: every timestamp the console stores or compares is an aware UTC datetime."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone

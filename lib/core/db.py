@@ -6,6 +6,7 @@ operator never runs SQL by hand. This module runs a list it is given and imports
 (app + CLI) are safe: every migration transaction first takes one database-wide lock, so a second process
 waits, then finds the work done.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -23,21 +24,23 @@ from lib.core.files import create_private_file, make_private_dir, restrict_to_ow
 metadata = MetaData()
 
 schema_version = Table(
-    "schema_version", metadata,
+    "schema_version",
+    metadata,
     Column("version", Integer, primary_key=True),
     Column("applied_at", DateTime(timezone=True), nullable=False),
 )
 
 Migration = Callable[[Connection], None]
-SQLITE_BUSY_TIMEOUT_S = 30      # how long a SQLite connection waits for another's write lock
+SQLITE_BUSY_TIMEOUT_S = 30  # how long a SQLite connection waits for another's write lock
 
 
 def new_engine(database_url: str) -> Engine:
     """An engine (connection pool) for the URL; a SQLite file is created private first. No schema work."""
     if database_url.startswith("sqlite:///"):
         _create_private_sqlite_file(database_url)
-        engine = create_engine(database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S,
-                                                           "check_same_thread": False})
+        engine = create_engine(
+            database_url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     return create_engine(database_url, pool_pre_ping=True)

@@ -4,6 +4,7 @@ Every domain error (a refused permission, a bad account request, LiteLLM down, a
 `ConsoleError`, so pages and the CLI can show any of them as they are and let nothing else through as if
 it were one. A subclass may also subclass the builtin its callers already catch (ValueError, RuntimeError).
 """
+
 from __future__ import annotations
 
 

@@ -2,6 +2,7 @@
 
 Modes are set explicitly: the usual umask (022) would leave them readable by every local account.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,7 +19,7 @@ def make_private_dir(path: str | Path) -> None:
     for folder in reversed(missing):
         try:
             folder.mkdir(mode=0o700)
-        except FileExistsError:     # a concurrent start made it
+        except FileExistsError:  # a concurrent start made it
             pass
 
 

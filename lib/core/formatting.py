@@ -1,4 +1,5 @@
 """Number formatting for KPI cards and tables (currency, compact counts, percentages)."""
+
 from __future__ import annotations
 
 import math

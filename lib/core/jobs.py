@@ -7,6 +7,7 @@ when its process died without a word (killed, crashed machine), "abandoned": eac
 (host, pid, the pid's start time) and a heartbeat, and `sweep_abandoned` marks the runs whose process is
 gone. It runs when the app and the CLI start and whenever freshness finds a run "running".
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,21 +30,22 @@ from lib.core.db import metadata
 log = logging.getLogger(__name__)
 
 job_runs = Table(
-    "job_runs", metadata,
+    "job_runs",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("job", String(64), nullable=False, index=True),          # e.g. refresh_today, backfill, model_sync
-    Column("trigger", String(128), nullable=False),                 # "scheduler", "startup", "cli" or a username
+    Column("job", String(64), nullable=False, index=True),  # e.g. refresh_today, backfill, model_sync
+    Column("trigger", String(128), nullable=False),  # "scheduler", "startup", "cli" or a username
     Column("started_at", DateTime(timezone=True), nullable=False, index=True),
     Column("finished_at", DateTime(timezone=True)),
-    Column("status", String(16), nullable=False),   # running | success | failed | interrupted | abandoned
+    Column("status", String(16), nullable=False),  # running | success | failed | interrupted | abandoned
     Column("rows", Integer),
-    Column("details", JSON),                        # the job's own statistics (a model sync: lib.catalog.sync)
+    Column("details", JSON),  # the job's own statistics (a model sync: lib.catalog.sync)
     Column("error", Text),
     # the process running it (ProcessOwner), so a run whose process died can be told from a live one
     Column("owner_host", String(255)),
     Column("owner_pid", Integer),
-    Column("owner_started", Float),                                 # the pid's start time: a reused pid differs
-    Column("heartbeat_at", DateTime(timezone=True)),                # updated while it runs (other hosts' runs)
+    Column("owner_started", Float),  # the pid's start time: a reused pid differs
+    Column("heartbeat_at", DateTime(timezone=True)),  # updated while it runs (other hosts' runs)
 )
 
 HEARTBEAT_EVERY = timedelta(seconds=60)
@@ -55,9 +57,10 @@ UNFINISHED = ("interrupted", "abandoned")
 @dataclass(frozen=True)
 class ProcessOwner:
     """A process, told apart from a later one that reuses its pid (after a restart) by its start time."""
+
     host: str
     pid: int
-    started: float          # seconds since the epoch
+    started: float  # seconds since the epoch
 
     @classmethod
     def current(cls) -> ProcessOwner:
@@ -78,22 +81,22 @@ def this_host() -> str:
     """The host name, and on Linux the pid namespace: two containers given the same host name still differ
     (a pid of one cannot be checked from the other)."""
     try:
-        namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:")    # e.g. "pid:[4026531836]"
+        namespace = os.readlink("/proc/self/ns/pid").removeprefix("pid:")  # e.g. "pid:[4026531836]"
     except OSError:
         namespace = ""
-    return (socket.gethostname() + namespace)[-255:]      # the owner_host column
+    return (socket.gethostname() + namespace)[-255:]  # the owner_host column
 
 
 def process_alive(pid: int, started: float | None) -> bool:
     """Whether pid `pid` of this host runs, and is the process that started at `started` (not a reuse)."""
     try:
         proc = psutil.Process(pid)
-        if proc.status() == psutil.STATUS_ZOMBIE:     # ended, not yet reaped by its parent
+        if proc.status() == psutil.STATUS_ZOMBIE:  # ended, not yet reaped by its parent
             return False
         return started is None or abs(proc.create_time() - started) < 1.0
     except psutil.NoSuchProcess:
         return False
-    except psutil.AccessDenied:                         # exists, owned by someone else
+    except psutil.AccessDenied:  # exists, owned by someone else
         return True
 
 
@@ -112,9 +115,18 @@ def record_job(engine: Engine, job: str, trigger: str) -> Iterator[JobRun]:
     Re-raises."""
     owner, now = ProcessOwner.current(), utcnow()
     with engine.begin() as conn:
-        run_id = conn.execute(insert(job_runs).values(
-            job=job, trigger=trigger, started_at=now, status="running", owner_host=owner.host, owner_pid=owner.pid,
-            owner_started=owner.started, heartbeat_at=now)).inserted_primary_key[0]
+        run_id = conn.execute(
+            insert(job_runs).values(
+                job=job,
+                trigger=trigger,
+                started_at=now,
+                status="running",
+                owner_host=owner.host,
+                owner_pid=owner.pid,
+                owner_started=owner.started,
+                heartbeat_at=now,
+            )
+        ).inserted_primary_key[0]
     run = JobRun(id=run_id, started_at=now)
     stop_beating = _start_heartbeat(engine, run_id)
     try:
@@ -133,8 +145,11 @@ def record_job(engine: Engine, job: str, trigger: str) -> Iterator[JobRun]:
 
 def _finish(engine: Engine, run: JobRun, status: str, error: str | None) -> None:
     with engine.begin() as conn:
-        conn.execute(update(job_runs).where(job_runs.c.id == run.id).values(
-            finished_at=utcnow(), status=status, rows=run.rows, details=run.details, error=error))
+        conn.execute(
+            update(job_runs)
+            .where(job_runs.c.id == run.id)
+            .values(finished_at=utcnow(), status=status, rows=run.rows, details=run.details, error=error)
+        )
 
 
 def save_results(conn: Connection, run_id: int, rows: int, details: dict) -> None:
@@ -152,8 +167,11 @@ def _start_heartbeat(engine: Engine, run_id: int) -> threading.Event:
         while not stop.wait(HEARTBEAT_EVERY.total_seconds()):
             try:
                 with engine.begin() as conn:
-                    conn.execute(update(job_runs).where(job_runs.c.id == run_id, job_runs.c.status == "running")
-                                 .values(heartbeat_at=utcnow()))
+                    conn.execute(
+                        update(job_runs)
+                        .where(job_runs.c.id == run_id, job_runs.c.status == "running")
+                        .values(heartbeat_at=utcnow())
+                    )
             except Exception as exc:  # the database is briefly unavailable: the next beat tries again
                 log.warning("job run %s heartbeat not recorded: %s", run_id, exc)
 
@@ -176,11 +194,16 @@ def sweep_abandoned(engine: Engine, now: datetime | None = None) -> int:
         owner = _owner_of(row)
         if not owner.is_gone(as_aware(row["heartbeat_at"] or row["started_at"]), now):
             continue
-        with engine.begin() as conn:     # unless it finished meanwhile
-            swept += conn.execute(update(job_runs).where(job_runs.c.id == row["id"], job_runs.c.status == "running")
-                                  .values(status="abandoned", finished_at=now,
-                                          error=f"Abandoned: its process ({owner.describe()}) ended before it "
-                                                "finished")).rowcount
+        with engine.begin() as conn:  # unless it finished meanwhile
+            swept += conn.execute(
+                update(job_runs)
+                .where(job_runs.c.id == row["id"], job_runs.c.status == "running")
+                .values(
+                    status="abandoned",
+                    finished_at=now,
+                    error=f"Abandoned: its process ({owner.describe()}) ended before it finished",
+                )
+            ).rowcount
     if swept:
         log.warning("marked %d job run(s) abandoned: their processes ended before they finished", swept)
     return swept
@@ -231,8 +254,14 @@ def freshness(engine: Engine, now: datetime | None = None) -> dict:
         latest = latest_runs()
     ok = last_run(engine, "refresh_today", "success") or last_run(engine, "backfill", "success")
     newest = max(latest, key=lambda r: as_aware(r["started_at"])) if latest else None
-    out = {"refreshed_at": None, "text": "No data fetched from LiteLLM yet", "failed": False, "error": None,
-           "unfinished": False, "running": bool(newest and newest["status"] == "running")}
+    out = {
+        "refreshed_at": None,
+        "text": "No data fetched from LiteLLM yet",
+        "failed": False,
+        "error": None,
+        "unfinished": False,
+        "running": bool(newest and newest["status"] == "running"),
+    }
     if ok:
         at = as_aware(ok["finished_at"] or ok["started_at"])
         out["refreshed_at"] = at

@@ -10,6 +10,7 @@ A holder that died does not block the next run: its process (host, pid, the pid'
 and on its own host a lease whose process is gone is freed at once (`release_abandoned`); a holder on another
 host cannot be checked from here, so its lease is taken over when it expires (`ttl`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -29,10 +30,11 @@ from lib.core.jobs import ProcessOwner, process_alive, this_host
 log = logging.getLogger(__name__)
 
 leases = Table(
-    "leases", metadata,
-    Column("name", String(64), primary_key=True),              # the job, e.g. "model_sync", "refresh_today"
-    Column("holder", String(64)),                              # random token of the holder, NULL = free
-    Column("owner", String(128)),                              # its trigger, for the "already running" message
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),  # the job, e.g. "model_sync", "refresh_today"
+    Column("holder", String(64)),  # random token of the holder, NULL = free
+    Column("owner", String(128)),  # its trigger, for the "already running" message
     Column("acquired_at", DateTime(timezone=True)),
     Column("expires_at", DateTime(timezone=True)),
     # the holding process (lib.core.jobs.ProcessOwner): a lease of a process that died is freed at once on its host
@@ -41,8 +43,15 @@ leases = Table(
     Column("holder_started", Float),
 )
 
-_FREE = {"holder": None, "owner": None, "acquired_at": None, "expires_at": None, "holder_host": None,
-         "holder_pid": None, "holder_started": None}
+_FREE = {
+    "holder": None,
+    "owner": None,
+    "acquired_at": None,
+    "expires_at": None,
+    "holder_host": None,
+    "holder_pid": None,
+    "holder_started": None,
+}
 
 
 @dataclass(frozen=True)
@@ -74,11 +83,10 @@ def _ensure_row(engine: Engine, name: str) -> None:
         with engine.begin() as conn:
             conn.execute(insert(leases).values(name=name))
     except IntegrityError:
-        pass            # another process inserted it first
+        pass  # another process inserted it first
 
 
-def acquire(engine: Engine, name: str, owner: str, ttl: timedelta, wait_s: float = 0.0,
-            poll_s: float = 0.2) -> Lease:
+def acquire(engine: Engine, name: str, owner: str, ttl: timedelta, wait_s: float = 0.0, poll_s: float = 0.2) -> Lease:
     """Take lease `name` for `ttl`, waiting up to `wait_s` seconds (math.inf: until it is free); raise LeaseTaken."""
     _ensure_row(engine, name)
     token = uuid.uuid4().hex
@@ -92,27 +100,43 @@ def acquire(engine: Engine, name: str, owner: str, ttl: timedelta, wait_s: float
                 update(leases)
                 .where(leases.c.name == name)
                 .where((leases.c.holder.is_(None)) | (leases.c.expires_at < now))
-                .values(holder=token, owner=owner, acquired_at=now, expires_at=now + ttl,
-                        holder_host=me.host, holder_pid=me.pid, holder_started=me.started)).rowcount
+                .values(
+                    holder=token,
+                    owner=owner,
+                    acquired_at=now,
+                    expires_at=now + ttl,
+                    holder_host=me.host,
+                    holder_pid=me.pid,
+                    holder_started=me.started,
+                )
+            ).rowcount
         if got == 1:
             return Lease(name, token, owner)
         if time.monotonic() >= deadline:
             raise LeaseTaken(name, _holder_row(engine, name))
-        time.sleep(poll_s)       # polling: a waiter in another process has nothing to be woken by
+        time.sleep(poll_s)  # polling: a waiter in another process has nothing to be woken by
 
 
 def release(engine: Engine, lease: Lease) -> None:
     """Give the lease back (a no-op if it expired and another run took it over)."""
     with engine.begin() as conn:
-        conn.execute(update(leases).where(leases.c.name == lease.name).where(leases.c.holder == lease.token)
-                     .values(**_FREE))
+        conn.execute(
+            update(leases).where(leases.c.name == lease.name).where(leases.c.holder == lease.token).values(**_FREE)
+        )
 
 
 def extend(conn: Connection, lease: Lease, ttl: timedelta) -> bool:
     """In the caller's transaction: whether the lease is still ours, and if so held `ttl` from now (row-locked
     until that transaction ends, so no one takes it over before the work commits)."""
-    return conn.execute(update(leases).where(leases.c.name == lease.name).where(leases.c.holder == lease.token)
-                        .values(expires_at=utcnow() + ttl)).rowcount == 1
+    return (
+        conn.execute(
+            update(leases)
+            .where(leases.c.name == lease.name)
+            .where(leases.c.holder == lease.token)
+            .values(expires_at=utcnow() + ttl)
+        ).rowcount
+        == 1
+    )
 
 
 def release_abandoned(engine: Engine, name: str | None = None) -> list[str]:
@@ -122,7 +146,8 @@ def release_abandoned(engine: Engine, name: str | None = None) -> list[str]:
     host keeps its lease until it expires: its process cannot be checked from here.
     """
     q = select(leases.c.name, leases.c.holder, leases.c.owner, leases.c.holder_pid, leases.c.holder_started).where(
-        leases.c.holder.is_not(None), leases.c.holder_host == this_host(), leases.c.holder_pid.is_not(None))
+        leases.c.holder.is_not(None), leases.c.holder_host == this_host(), leases.c.holder_pid.is_not(None)
+    )
     if name is not None:
         q = q.where(leases.c.name == name)
     with engine.connect() as conn:
@@ -132,11 +157,19 @@ def release_abandoned(engine: Engine, name: str | None = None) -> list[str]:
         if process_alive(row["holder_pid"], row["holder_started"]):
             continue
         with engine.begin() as conn:
-            if conn.execute(update(leases).where(leases.c.name == row["name"])
-                            .where(leases.c.holder == row["holder"]).values(**_FREE)).rowcount:
+            if conn.execute(
+                update(leases)
+                .where(leases.c.name == row["name"])
+                .where(leases.c.holder == row["holder"])
+                .values(**_FREE)
+            ).rowcount:
                 freed.append(row["name"])
-                log.warning("freed the %s lease of %s (pid %s), which ended before its run finished",
-                            row["name"], row["owner"], row["holder_pid"])
+                log.warning(
+                    "freed the %s lease of %s (pid %s), which ended before its run finished",
+                    row["name"],
+                    row["owner"],
+                    row["holder_pid"],
+                )
     return freed
 
 

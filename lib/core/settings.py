@@ -3,6 +3,7 @@
 Environment variables win over secrets.toml. No LITELLM_BASE_URL means demo mode.
 An invalid setting raises `SettingsError` with one line naming the variable.
 """
+
 from __future__ import annotations
 
 import os
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from lib.core.errors import ConsoleError
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]     # lib/core/settings.py -> the project
+PROJECT_ROOT = Path(__file__).resolve().parents[2]  # lib/core/settings.py -> the project
 DATA_DIR = PROJECT_ROOT / "data"
 
 
@@ -37,11 +38,11 @@ class Settings(BaseModel):
     COMPLETE_GRACE_MINUTES: int = Field(60, ge=0, le=1440)
     ACTIVITY_PAGE_SIZE: int = Field(1000, ge=1, le=1000)
     APP_SECRET_KEY: str | None = None
-    COOKIE_SECURE: Literal["auto", "true", "false"] = "auto"    # auto: Secure when the browser's page is https
+    COOKIE_SECURE: Literal["auto", "true", "false"] = "auto"  # auto: Secure when the browser's page is https
     ADMIN_USERNAME: str | None = None
     ADMIN_PASSWORD: str | None = None
     DEMO_SEED: int = 42
-    BACKGROUND_SERVICES: bool = True    # false in tests that fill the store themselves
+    BACKGROUND_SERVICES: bool = True  # false in tests that fill the store themselves
 
     @field_validator("LITELLM_BASE_URL")
     @classmethod
@@ -56,7 +57,7 @@ class Settings(BaseModel):
     @field_validator("COOKIE_SECURE", mode="before")
     @classmethod
     def _cookie_secure(cls, v):
-        if isinstance(v, bool):         # secrets.toml may say true/false unquoted
+        if isinstance(v, bool):  # secrets.toml may say true/false unquoted
             return str(v).lower()
         return v.strip().lower() if isinstance(v, str) else v
 
@@ -95,8 +96,9 @@ def _read_secrets_toml(path: Path) -> dict:
     return {k: v for k, v in data.items() if not isinstance(v, dict)}
 
 
-def load_settings(env: dict[str, str] | None = None, secrets_path: Path | None = SECRETS_TOML,
-                  secrets: dict | None = None) -> Settings:
+def load_settings(
+    env: dict[str, str] | None = None, secrets_path: Path | None = SECRETS_TOML, secrets: dict | None = None
+) -> Settings:
     """Build settings from secrets.toml (or `secrets`, the same file as Streamlit read it) overlaid by the
     environment."""
     env = dict(os.environ) if env is None else env

@@ -3,6 +3,7 @@
 Three outputs interpret text: Streamlit's markdown (st.markdown, captions, toasts, alerts, labels), plotly's
 HTML-like labels (legends, pie labels, hover, ticks) and spreadsheets opening a CSV export (formulas).
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,14 +17,15 @@ import pandas as pd
 # Invisible and unbreakable: it splits the patterns Streamlit's markdown matches in text that backslash escapes
 # cannot reach (it runs them on the text after escapes are decoded).
 WORD_JOINER = "\u2060"
-_ASCII_PUNCTUATION = frozenset(string.punctuation)      # CommonMark lets a backslash make each of these literal
+_ASCII_PUNCTUATION = frozenset(string.punctuation)  # CommonMark lets a backslash make each of these literal
 _TEXT_PATTERNS = re.compile(
-    r"(?<=:)(?=\S)"                        # :emoji:, :material/icon:, :streamlit:, https:// links
-    r"|(?<=www)(?=\.)"                     # www.example.com links (any case)
-    r"|(?<=@)(?=\S)",                      # name@example.com mail links
-    re.IGNORECASE)
-_TYPOGRAPHY = re.compile(r"(?<!\S)(<->|->|<-|--|>=|<=|~=)(?!\S)")      # Streamlit turns these into ↔ → ← — ≥ ≤ ≈
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")       # OWASP: a cell starting so is a formula to a spreadsheet
+    r"(?<=:)(?=\S)"  # :emoji:, :material/icon:, :streamlit:, https:// links
+    r"|(?<=www)(?=\.)"  # www.example.com links (any case)
+    r"|(?<=@)(?=\S)",  # name@example.com mail links
+    re.IGNORECASE,
+)
+_TYPOGRAPHY = re.compile(r"(?<!\S)(<->|->|<-|--|>=|<=|~=)(?!\S)")  # Streamlit turns these into ↔ → ← — ≥ ≤ ≈
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # OWASP: a cell starting so is a formula to a spreadsheet
 
 
 def markdown_literal(text: object) -> str:

@@ -1,4 +1,5 @@
 """URLs as the console stores, shows and audits them: never with credentials or a query string."""
+
 from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
@@ -9,7 +10,7 @@ def without_credentials(url: str) -> str:
     unparsable port is dropped. Raises ValueError when `url` cannot be parsed at all (e.g. a broken IPv6 host)."""
     parts = urlsplit(url)
     host = parts.hostname or ""
-    if ":" in host:                      # IPv6 literal
+    if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     try:
         port = parts.port

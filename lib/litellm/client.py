@@ -3,6 +3,7 @@
 One error type per failure kind, each with a message an operator can act on. Timeouts and 5xx are
 retried a bounded number of times with exponential backoff; 4xx never are (they will not heal).
 """
+
 from __future__ import annotations
 
 import logging
@@ -107,7 +108,8 @@ class LiteLLMClient:
                     )
                 if 400 <= resp.status_code < 500:
                     raise LiteLLMBadResponse(
-                        f"LiteLLM answered HTTP {resp.status_code} for {path}: {_short(resp.text)}")
+                        f"LiteLLM answered HTTP {resp.status_code} for {path}: {_short(resp.text)}"
+                    )
                 if resp.status_code >= 500:
                     if last:
                         raise LiteLLMBadResponse(
@@ -116,9 +118,10 @@ class LiteLLMClient:
                         )
                 else:
                     return resp
-            delay = self.backoff_s * (2 ** attempt)
-            log.warning("LiteLLM %s failed (try %d of %d); retrying in %.1fs", path, attempt + 1, self.retries + 1,
-                        delay)
+            delay = self.backoff_s * (2**attempt)
+            log.warning(
+                "LiteLLM %s failed (try %d of %d); retrying in %.1fs", path, attempt + 1, self.retries + 1, delay
+            )
             self._sleep(delay)
         raise AssertionError("unreachable")
 
@@ -132,8 +135,10 @@ class LiteLLMClient:
     def daily_activity_body(self, start: date, end: date, page: int = 1, page_size: int = 1000) -> bytes:
         """One page of daily activity, unparsed: ingest reads the pages of a range together
         (lib/usage/activity_sql.py)."""
-        return self._get(ACTIVITY_PATH, {"start_date": start.isoformat(), "end_date": end.isoformat(),
-                                         "page": page, "page_size": page_size}).content
+        return self._get(
+            ACTIVITY_PATH,
+            {"start_date": start.isoformat(), "end_date": end.isoformat(), "page": page, "page_size": page_size},
+        ).content
 
     def model_info(self) -> ModelInfoResponse:
         path = "/model/info"
@@ -155,8 +160,9 @@ def bad_response(where: str, exc: ValidationError, body: bytes) -> LiteLLMBadRes
 
 
 def _not_json(where: str, body: bytes) -> LiteLLMBadResponse:
-    return LiteLLMBadResponse(f"LiteLLM answered {where} with something that is not JSON: "
-                              f"{_short(body.decode(errors='replace'))}")
+    return LiteLLMBadResponse(
+        f"LiteLLM answered {where} with something that is not JSON: {_short(body.decode(errors='replace'))}"
+    )
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -5,6 +5,7 @@ and answers `/user/daily/activity` exactly like LiteLLM 1.108: pages count table
 split across pages, and each page's metadata covers only that page. Demo data therefore flows through
 the very same client and ingest code as production.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -26,7 +27,7 @@ EXTRA_METRICS = {"flat_cost": 0.0, "ptu_hours": 0.0, "compression_saved_tokens":
 MODELS = {
     "gpt-4o": ("openai/gpt-4o", "openai", 2.5, 10.0, 1400, 0.02, "chat"),
     "gpt-4o-mini": ("openai/gpt-4o-mini", "openai", 0.15, 0.6, 650, 0.01, "chat"),
-    "fast-chat": ("openai/gpt-4o-mini", "openai", 0.15, 0.6, 600, 0.01, "chat"),          # alias group
+    "fast-chat": ("openai/gpt-4o-mini", "openai", 0.15, 0.6, 600, 0.01, "chat"),  # alias group
     "claude-3-5-sonnet": ("anthropic/claude-3-5-sonnet-20241022", "anthropic", 3.0, 15.0, 2100, 0.03, "chat"),
     "claude-3-5-haiku": ("anthropic/claude-3-5-haiku-20241022", "anthropic", 0.8, 4.0, 900, 0.02, "chat"),
     "gemini-1.5-pro": ("vertex_ai/gemini-1.5-pro", "vertex_ai", 1.25, 5.0, 1800, 0.05, "chat"),
@@ -34,8 +35,32 @@ MODELS = {
     "llama3-local": ("ollama/llama3", "ollama", 0.0, 0.0, 3200, 0.08, "chat"),
     "text-embedding-3-small": ("openai/text-embedding-3-small", "openai", 0.02, 0.0, 300, 0.005, "embedding"),
 }
-FIRST = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj",
-         "olivia", "peggy", "rupert", "sybil", "trent", "victor", "walter", "yasmin", "zoe", "liam", "mia", "noah"]
+FIRST = [
+    "alice",
+    "bob",
+    "carol",
+    "dave",
+    "erin",
+    "frank",
+    "grace",
+    "heidi",
+    "ivan",
+    "judy",
+    "mallory",
+    "niaj",
+    "olivia",
+    "peggy",
+    "rupert",
+    "sybil",
+    "trent",
+    "victor",
+    "walter",
+    "yasmin",
+    "zoe",
+    "liam",
+    "mia",
+    "noah",
+]
 LAST = ["martin", "nguyen", "smith", "garcia", "kowalski", "okafor", "tanaka", "larsen", "rossi", "dubois"]
 TEAMS = ["team-search", "team-support", "team-data", "team-platform", "team-research", "team-marketing"]
 KEY_NAMES = ["laptop", "ci-pipeline", "notebook", "prod-service", "staging", "batch-jobs"]
@@ -54,7 +79,7 @@ class DemoLiteLLM:
         rng = random.Random(seed)
         self.users, self.keys = self._people(rng)
         self.rows = self._generate(rng)
-        self._add_unlabelled_traffic(random.Random(seed * 7919 + 1))   # own generator: the rows above stay as they were
+        self._add_unlabelled_traffic(random.Random(seed * 7919 + 1))  # own generator: the rows above stay as they were
         self._by_date: dict[str, list[dict]] = defaultdict(list)
         for r in self.rows:
             self._by_date[r["date"]].append(r)
@@ -68,16 +93,29 @@ class DemoLiteLLM:
                 continue
             seen.add(uid)
             # a few heavy users, many light ones (Pareto-like activity)
-            users.append({"user_id": uid, "user_email": f"{uid}@example.com", "weight": rng.paretovariate(1.6),
-                          "team": rng.choice(TEAMS + [None])})
+            users.append(
+                {
+                    "user_id": uid,
+                    "user_email": f"{uid}@example.com",
+                    "weight": rng.paretovariate(1.6),
+                    "team": rng.choice(TEAMS + [None]),
+                }
+            )
         users[0]["user_id"], users[0]["user_email"] = "alice.martin", "alice.martin@example.com"
         for u in users:
             for name in rng.sample(KEY_NAMES, rng.randint(1, 3)):
                 plaintext = f"sk-demo-{self.seed}-{u['user_id']}-{name}"
-                keys.append({"hash": hashlib.sha256(plaintext.encode()).hexdigest(),
-                             "alias": f"{u['user_id'].split('.')[0]}-{name}", "user_id": u["user_id"],
-                             "user_email": u["user_email"], "team_id": u["team"] if rng.random() < 0.85 else None,
-                             "models": rng.sample(list(MODELS), rng.randint(2, 5)), "weight": rng.random() + 0.2})
+                keys.append(
+                    {
+                        "hash": hashlib.sha256(plaintext.encode()).hexdigest(),
+                        "alias": f"{u['user_id'].split('.')[0]}-{name}",
+                        "user_id": u["user_id"],
+                        "user_email": u["user_email"],
+                        "team_id": u["team"] if rng.random() < 0.85 else None,
+                        "models": rng.sample(list(MODELS), rng.randint(2, 5)),
+                        "weight": rng.random() + 0.2,
+                    }
+                )
         return users, keys
 
     def _generate(self, rng: random.Random) -> list[dict]:
@@ -100,12 +138,29 @@ class DemoLiteLLM:
         return rows
 
     def _add_unlabelled_traffic(self, rng: random.Random) -> None:
-        unlabelled = [{"hash": MASTER_KEY_HASH, "alias": None, "user_id": MASTER_KEY_USER, "user_email": None,
-                       "team_id": None, "models": ["gpt-4o", "gpt-4o-mini", "claude-3-5-haiku"], "exists": False}]
+        unlabelled = [
+            {
+                "hash": MASTER_KEY_HASH,
+                "alias": None,
+                "user_id": MASTER_KEY_USER,
+                "user_email": None,
+                "team_id": None,
+                "models": ["gpt-4o", "gpt-4o-mini", "claude-3-5-haiku"],
+                "exists": False,
+            }
+        ]
         for i in range(2):
             plaintext = f"sk-demo-{self.seed}-unowned-{i}"
-            unlabelled.append({"hash": hashlib.sha256(plaintext.encode()).hexdigest(), "alias": None, "user_id": None,
-                               "user_email": None, "team_id": None, "models": ["gpt-4o-mini", "llama3-local"]})
+            unlabelled.append(
+                {
+                    "hash": hashlib.sha256(plaintext.encode()).hexdigest(),
+                    "alias": None,
+                    "user_id": None,
+                    "user_email": None,
+                    "team_id": None,
+                    "models": ["gpt-4o-mini", "llama3-local"],
+                }
+            )
         self.keys += unlabelled
         for offset in range(self.days - 1, -1, -1):
             day = self.today - timedelta(days=offset)
@@ -118,8 +173,11 @@ class DemoLiteLLM:
         model, provider, pin, pout, latency, fail_rate, mode = MODELS[group]
         if group == OUTAGE_MODEL and offset == OUTAGE_DAYS_AGO:
             fail_rate = 0.6
-        failed = sum(1 for _ in range(requests) if rng.random() < fail_rate) if requests < 50 \
+        failed = (
+            sum(1 for _ in range(requests) if rng.random() < fail_rate)
+            if requests < 50
             else int(requests * fail_rate * rng.uniform(0.5, 1.5))
+        )
         failed = min(failed, requests)
         ok = requests - failed
         prompt = sum(rng.randint(80, 2400) for _ in range(min(ok, 30))) * max(1, ok // 30) if ok else 0
@@ -127,15 +185,26 @@ class DemoLiteLLM:
         cache_read = int(prompt * rng.uniform(0.05, 0.4)) if provider in ("anthropic", "openai") and ok else 0
         cache_create = int(prompt * rng.uniform(0.0, 0.08)) if provider == "anthropic" and ok else 0
         spend = round((prompt * pin + completion * pout) / 1e6, 10)
-        return {"date": day.isoformat(), "user_id": key["user_id"], "api_key": key["hash"], "model": model,
-                "model_group": group, "custom_llm_provider": provider,
-                "endpoint": "/embeddings" if mode == "embedding" else "/chat/completions",
-                "spend": spend, "prompt_tokens": prompt, "completion_tokens": completion,
-                "total_tokens": prompt + completion, "cache_read_input_tokens": cache_read,
-                "cache_creation_input_tokens": cache_create, "api_requests": requests, "successful_requests": ok,
-                "failed_requests": failed,
-                "total_response_time_ms": float(round(ok * latency * rng.uniform(0.75, 1.3))),
-                "timed_requests": ok}
+        return {
+            "date": day.isoformat(),
+            "user_id": key["user_id"],
+            "api_key": key["hash"],
+            "model": model,
+            "model_group": group,
+            "custom_llm_provider": provider,
+            "endpoint": "/embeddings" if mode == "embedding" else "/chat/completions",
+            "spend": spend,
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+            "cache_read_input_tokens": cache_read,
+            "cache_creation_input_tokens": cache_create,
+            "api_requests": requests,
+            "successful_requests": ok,
+            "failed_requests": failed,
+            "total_response_time_ms": float(round(ok * latency * rng.uniform(0.75, 1.3))),
+            "timed_requests": ok,
+        }
 
     # -- serving ----------------------------------------------------------------------------------
     def handle(self, request: httpx.Request) -> httpx.Response:
@@ -151,11 +220,19 @@ class DemoLiteLLM:
         if path == "/model/info":
             return _json(200, {"data": self.model_info()})
         if path in ("/models", "/v1/models"):
-            return _json(200, {"object": "list", "data": [{"id": g, "object": "model", "created": 0,
-                                                           "owned_by": MODELS[g][1]} for g in MODELS]})
+            return _json(
+                200,
+                {
+                    "object": "list",
+                    "data": [{"id": g, "object": "model", "created": 0, "owned_by": MODELS[g][1]} for g in MODELS],
+                },
+            )
         if path == "/key/list":
-            keys = [{"token": k["hash"], "key_alias": k["alias"], "user_id": k["user_id"], "team_id": k["team_id"]}
-                    for k in self.keys if k.get("exists", True)]
+            keys = [
+                {"token": k["hash"], "key_alias": k["alias"], "user_id": k["user_id"], "team_id": k["team_id"]}
+                for k in self.keys
+                if k.get("exists", True)
+            ]
             return _json(200, {"keys": keys, "total_count": len(keys), "current_page": 1, "total_pages": 1})
         return _json(404, {"detail": "Not Found"})
 
@@ -172,7 +249,7 @@ class DemoLiteLLM:
         total_pages = 1
         if paged:
             total_pages = max(1, math.ceil(len(rows) / page_size))
-            rows = rows[(page - 1) * page_size: page * page_size]
+            rows = rows[(page - 1) * page_size : page * page_size]
         else:
             page = 1
         body = aggregate(rows, {k["hash"]: k for k in self.keys})
@@ -182,22 +259,30 @@ class DemoLiteLLM:
     def model_info(self) -> list[dict]:
         out = []
         for group, (model, provider, pin, pout, _lat, _f, mode) in MODELS.items():
-            if group == "fast-chat":      # aliases come from router settings, not deployments
+            if group == "fast-chat":  # aliases come from router settings, not deployments
                 continue
-            out.append({"model_name": group,
-                        "litellm_params": {"model": model} | ({"api_base": "http://ollama.internal:11434"}
-                                                              if provider == "ollama" else {}),
-                        "model_info": {"id": hashlib.sha256(group.encode()).hexdigest()[:32], "mode": mode,
-                                       "litellm_provider": provider, "input_cost_per_token": pin / 1e6,
-                                       "output_cost_per_token": pout / 1e6,
-                                       "max_input_tokens": 8192 if provider == "ollama" else 128000,
-                                       "max_output_tokens": 0 if mode == "embedding" else 8192,
-                                       "supports_vision": provider in ("openai", "anthropic", "vertex_ai")
-                                       and mode == "chat",
-                                       "supports_function_calling": mode == "chat" and provider != "ollama",
-                                       "supports_tool_choice": mode == "chat" and provider != "ollama",
-                                       "supports_parallel_function_calling": provider == "openai" and mode == "chat",
-                                       "tpm": 200000, "rpm": 1000}})
+            out.append(
+                {
+                    "model_name": group,
+                    "litellm_params": {"model": model}
+                    | ({"api_base": "http://ollama.internal:11434"} if provider == "ollama" else {}),
+                    "model_info": {
+                        "id": hashlib.sha256(group.encode()).hexdigest()[:32],
+                        "mode": mode,
+                        "litellm_provider": provider,
+                        "input_cost_per_token": pin / 1e6,
+                        "output_cost_per_token": pout / 1e6,
+                        "max_input_tokens": 8192 if provider == "ollama" else 128000,
+                        "max_output_tokens": 0 if mode == "embedding" else 8192,
+                        "supports_vision": provider in ("openai", "anthropic", "vertex_ai") and mode == "chat",
+                        "supports_function_calling": mode == "chat" and provider != "ollama",
+                        "supports_tool_choice": mode == "chat" and provider != "ollama",
+                        "supports_parallel_function_calling": provider == "openai" and mode == "chat",
+                        "tpm": 200000,
+                        "rpm": 1000,
+                    },
+                }
+            )
         return out
 
 
@@ -206,37 +291,65 @@ def aggregate(rows: list[dict], keys: dict[str, dict]) -> dict:
     by_date: dict[str, dict] = {}
     meta_totals = _zero()
     for r in rows:
-        day = by_date.setdefault(r["date"], {"date": r["date"], "metrics": _zero(), "breakdown": {
-            "mcp_servers": {}, "models": {}, "model_groups": {}, "providers": {}, "endpoints": {}, "api_keys": {},
-            "entities": {}}})
+        day = by_date.setdefault(
+            r["date"],
+            {
+                "date": r["date"],
+                "metrics": _zero(),
+                "breakdown": {
+                    "mcp_servers": {},
+                    "models": {},
+                    "model_groups": {},
+                    "providers": {},
+                    "endpoints": {},
+                    "api_keys": {},
+                    "entities": {},
+                },
+            },
+        )
         _acc(day["metrics"], r)
         _acc(meta_totals, r)
         k = keys.get(r["api_key"], {})
-        key_meta = {"key_alias": k.get("alias"), "team_id": k.get("team_id"), "user_id": k.get("user_id"),
-                    "user_email": k.get("user_email"), "key_exists": k.get("exists", True)}
+        key_meta = {
+            "key_alias": k.get("alias"),
+            "team_id": k.get("team_id"),
+            "user_id": k.get("user_id"),
+            "user_email": k.get("user_email"),
+            "key_exists": k.get("exists", True),
+        }
         bd = day["breakdown"]
-        for name, value, meta in (("models", r["model"], {}), ("model_groups", r["model_group"], {}),
-                                  ("providers", r["custom_llm_provider"], {}), ("endpoints", r["endpoint"], {}),
-                                  ("entities", r["user_id"] or UNASSIGNED_ENTITY,
-                                   {"user_email": k.get("user_email"), "user_alias": None})):
+        for name, value, meta in (
+            ("models", r["model"], {}),
+            ("model_groups", r["model_group"], {}),
+            ("providers", r["custom_llm_provider"], {}),
+            ("endpoints", r["endpoint"], {}),
+            ("entities", r["user_id"] or UNASSIGNED_ENTITY, {"user_email": k.get("user_email"), "user_alias": None}),
+        ):
             entry = bd[name].setdefault(value, {"metrics": _zero(), "metadata": meta, "api_key_breakdown": {}})
             _acc(entry["metrics"], r)
             kb = entry["api_key_breakdown"].setdefault(r["api_key"], {"metrics": _zero(), "metadata": key_meta})
             _acc(kb["metrics"], r)
         entry = bd["api_keys"].setdefault(r["api_key"], {"metrics": _zero(), "metadata": key_meta})
         _acc(entry["metrics"], r)
-    metadata = {"total_spend": meta_totals["spend"], "total_prompt_tokens": meta_totals["prompt_tokens"],
-                "total_completion_tokens": meta_totals["completion_tokens"],
-                "total_tokens": meta_totals["total_tokens"],
-                "total_api_requests": meta_totals["api_requests"],
-                "total_successful_requests": meta_totals["successful_requests"],
-                "total_failed_requests": meta_totals["failed_requests"],
-                "total_cache_read_input_tokens": meta_totals["cache_read_input_tokens"],
-                "total_cache_creation_input_tokens": meta_totals["cache_creation_input_tokens"],
-                "total_response_time_ms": meta_totals["total_response_time_ms"],
-                "total_timed_requests": meta_totals["timed_requests"],
-                "page": 1, "total_pages": 1, "has_more": False, "api_key_limit": None, "total_api_keys": None,
-                "entity_total_api_keys": None}
+    metadata = {
+        "total_spend": meta_totals["spend"],
+        "total_prompt_tokens": meta_totals["prompt_tokens"],
+        "total_completion_tokens": meta_totals["completion_tokens"],
+        "total_tokens": meta_totals["total_tokens"],
+        "total_api_requests": meta_totals["api_requests"],
+        "total_successful_requests": meta_totals["successful_requests"],
+        "total_failed_requests": meta_totals["failed_requests"],
+        "total_cache_read_input_tokens": meta_totals["cache_read_input_tokens"],
+        "total_cache_creation_input_tokens": meta_totals["cache_creation_input_tokens"],
+        "total_response_time_ms": meta_totals["total_response_time_ms"],
+        "total_timed_requests": meta_totals["timed_requests"],
+        "page": 1,
+        "total_pages": 1,
+        "has_more": False,
+        "api_key_limit": None,
+        "total_api_keys": None,
+        "entity_total_api_keys": None,
+    }
     return {"results": [by_date[d] for d in sorted(by_date)], "metadata": metadata}
 
 

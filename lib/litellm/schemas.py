@@ -5,6 +5,7 @@ so a newer proxy adding metrics never breaks ingest. The top-level fields every 
 and `metadata` with `total_pages` of an activity page, `data` of /model/info) are required and may not be
 null: a 200 reply without them (`{"error": "..."}`) is a bad response, never "no data".
 """
+
 from __future__ import annotations
 
 from datetime import date
@@ -23,7 +24,7 @@ class _Lenient(BaseModel):
 # where a malformed page is wrong), and lib/usage/activity_sql.py derives from them the DuckDB structure that
 # ingest reads pages with. Missing metrics (fields newer LiteLLM added) and nulls count as zero; unknown
 # fields are dropped.
-Count = Annotated[int, Field(ge=-2**63, lt=2**63)]   # DuckDB's BIGINT: a larger count would read as NULL (zero)
+Count = Annotated[int, Field(ge=-(2**63), lt=2**63)]  # DuckDB's BIGINT: a larger count would read as NULL (zero)
 
 
 class SpendMetrics(TypedDict, total=False):
@@ -36,8 +37,8 @@ class SpendMetrics(TypedDict, total=False):
     api_requests: Count | None
     successful_requests: Count | None
     failed_requests: Count | None
-    total_response_time_ms: float | None   # absent before ~1.76
-    timed_requests: Count | None           # absent before ~1.76
+    total_response_time_ms: float | None  # absent before ~1.76
+    timed_requests: Count | None  # absent before ~1.76
 
 
 METRIC_NAMES = tuple(SpendMetrics.__annotations__)
@@ -62,25 +63,26 @@ class DimensionEntry(TypedDict, total=False):
 
 class Breakdown(TypedDict, total=False):
     models: dict[str, DimensionEntry] | None
-    model_groups: dict[str, DimensionEntry] | None   # newer versions only
+    model_groups: dict[str, DimensionEntry] | None  # newer versions only
     providers: dict[str, DimensionEntry] | None
     api_keys: dict[str, KeyBreakdown] | None
-    entities: dict[str, DimensionEntry] | None       # newer versions only
+    entities: dict[str, DimensionEntry] | None  # newer versions only
 
 
 class DailyResult(TypedDict, total=False):
-    date: Required[Annotated[date, Strict()]]   # an ISO date string, as DuckDB reads it (not a number)
+    date: Required[Annotated[date, Strict()]]  # an ISO date string, as DuckDB reads it (not a number)
     metrics: SpendMetrics
     breakdown: Breakdown
 
 
-MAX_PAGES = 100_000   # of one range (at most a week): 100 M table rows at LiteLLM's 1000 a page; far beyond any proxy
+MAX_PAGES = 100_000  # of one range (at most a week): 100 M table rows at LiteLLM's 1000 a page; far beyond any proxy
 
 
 class ActivityMetadata(_Lenient):
     """LiteLLM sends all of these on every page; ingest relies only on `total_pages` (how many pages to
     fetch), so only it is required: without it a range would silently be cut to its first page. LiteLLM
     sends 0 for a range without rows; an absurd count (1e30) would have ingest fetch pages forever."""
+
     total_pages: int = Field(ge=0, le=MAX_PAGES)
     total_spend: float = 0.0
     total_api_requests: int = 0
@@ -94,13 +96,14 @@ class ActivityMetadata(_Lenient):
     @classmethod
     def _none_default(cls, v, info):
         default = cls.model_fields[info.field_name].default
-        if v is None and default is not PydanticUndefined:   # a null total counts as its default, a null
-            return default                                    # total_pages is refused
+        if v is None and default is not PydanticUndefined:  # a null total counts as its default, a null
+            return default  # total_pages is refused
         return v
 
 
 class ActivityHead(_Lenient):
     """A page's metadata only (how many pages there are), read without building its rows."""
+
     metadata: ActivityMetadata
 
 

@@ -1,4 +1,5 @@
 """Buttons that change state: permission-aware (disabled with the reason) and audited through the gate."""
+
 from __future__ import annotations
 
 import streamlit as st
@@ -24,12 +25,13 @@ def action_button(user: User, action: str, label: str, *, form: bool = False, wh
 def refresh_button(rt, user: User) -> None:
     """'Refresh today' for admins; readonly admins see it disabled with the reason."""
     from lib.services import RefreshInProgress, refresh_today_as
+
     if not action_button(user, "usage.refresh", "Refresh today", icon=":material/refresh:", key="refresh_today"):
         return
     summary = None
     try:
         with st.spinner("Fetching today's usage from LiteLLM…"):
-            summary = refresh_today_as(rt, user)      # audited by the gate, whatever ends it
+            summary = refresh_today_as(rt, user)  # audited by the gate, whatever ends it
     except PermissionDenied as exc:
         st.error(str(exc))
     except RefreshInProgress as exc:
@@ -45,7 +47,18 @@ def export_auditor(rt, user: User, start, end, f: Filters):
     engine = rt.engine
 
     def on_export(by: str, fmt: str, filename: str) -> None:
-        perform(engine, user, "usage.export", filename,
-                details={"start": start.isoformat(), "end": end.isoformat(), "breakdown": by, "format": fmt,
-                         "filters": f.as_dict()})
+        perform(
+            engine,
+            user,
+            "usage.export",
+            filename,
+            details={
+                "start": start.isoformat(),
+                "end": end.isoformat(),
+                "breakdown": by,
+                "format": fmt,
+                "filters": f.as_dict(),
+            },
+        )
+
     return on_export

@@ -3,6 +3,7 @@
 Streamlit may run a file of pages/ by itself (without app.py) when its URL is opened, so the guard
 checks the server-side session on its own rather than trusting app.py to have done it.
 """
+
 from __future__ import annotations
 
 import streamlit as st
@@ -24,6 +25,7 @@ def require_page(permission: str) -> User:
         st.error("403 — admin access required")
         st.caption(f"Your role ({user.role}) cannot open this page.")
         from lib.ui.navigation import landing_page
+
         home = landing_page(user.role)
         if home is not None:
             st.page_link(home.path, label=f"Go to {home.title}", icon=home.icon)
@@ -36,6 +38,7 @@ def _leave_pages_directory_mode() -> None:
     multipage mode, a process-wide flag that app.py's st.navigation turns off). Turn it off here and
     rerun, so app.py (login, menu, sidebar) runs and routes the same URL."""
     from streamlit.runtime.pages_manager import PagesManager
+
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()

@@ -5,6 +5,7 @@ menu; every other page stays routable but hidden, so a deep link survives the lo
 guard answers "403 — admin access required" instead of "page not found". A hidden root page sends
 each role to its landing page.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -17,12 +18,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @dataclass(frozen=True)
 class PageSpec:
-    path: str           # relative to app.py
+    path: str  # relative to app.py
     title: str
     icon: str
-    permission: str     # the permission the page's guard requires
-    section: str        # menu section
-    url_path: str       # stable URL: /<url_path>
+    permission: str  # the permission the page's guard requires
+    section: str  # menu section
+    url_path: str  # stable URL: /<url_path>
 
 
 PAGES = (
@@ -64,11 +65,14 @@ def build_navigation(role: str | None) -> dict:
 
     landing = landing_page(role)
     if landing is not None:
-        home = st.Page(landing.path, title=landing.title, icon=landing.icon, url_path="home", default=True,
-                       visibility="hidden")
+        home = st.Page(
+            landing.path, title=landing.title, icon=landing.icon, url_path="home", default=True, visibility="hidden"
+        )
     else:
-        def no_page() -> None:      # logged out (app.py shows the login instead) or a role without pages
+
+        def no_page() -> None:  # logged out (app.py shows the login instead) or a role without pages
             st.error("403 — admin access required")
+
         home = st.Page(no_page, title="Home", url_path="home", default=True, visibility="hidden")
 
     shown = {p.path for specs in menu(role).values() for p in specs}
@@ -76,6 +80,9 @@ def build_navigation(role: str | None) -> dict:
     for section, specs in menu(role).items():
         nav[section] = [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path) for p in specs]
     # "" = no section header; all of these are hidden from the menu but routable (deep links, 403)
-    nav[""] = [home] + [st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, visibility="hidden")
-                        for p in available_pages() if p.path not in shown]
+    nav[""] = [home] + [
+        st.Page(p.path, title=p.title, icon=p.icon, url_path=p.url_path, visibility="hidden")
+        for p in available_pages()
+        if p.path not in shown
+    ]
     return nav

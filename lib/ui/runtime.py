@@ -3,6 +3,7 @@
 Settings come from the environment and `.streamlit/secrets.toml` as Streamlit reads it (`st.secrets`, which
 AppTest can set too), so every page of every session gets the same runtime object for the same settings.
 """
+
 from __future__ import annotations
 
 import streamlit as st
@@ -15,9 +16,9 @@ def current_settings() -> Settings:
     """Raises SettingsError (one line naming the variable) on a bad setting."""
     try:
         secrets = st.secrets.to_dict()
-    except FileNotFoundError:       # no secrets.toml anywhere: the environment alone
+    except FileNotFoundError:  # no secrets.toml anywhere: the environment alone
         secrets = {}
-    except Exception as exc:        # not valid TOML
+    except Exception as exc:  # not valid TOML
         raise SettingsError(f"secrets.toml: {exc}") from None
     return load_settings(secrets=secrets)
 

@@ -4,6 +4,7 @@ The login cookie is streamlit-authenticator's signed JWT (username + expiry stam
 while a matching open row exists in the `sessions` table, so logging out (which closes it) makes a
 copied or replayed cookie useless.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -29,6 +30,7 @@ def current_user() -> User | None:
 def verified_user() -> User | None:
     """This session's user, re-checked against the sessions table (logout elsewhere, disabled, role change)."""
     from lib.ui.runtime import runtime
+
     username, exp = st.session_state.get("username"), st.session_state.get(_EXP_KEY)
     if not (st.session_state.get("authentication_status") and username and exp):
         return None
@@ -40,8 +42,14 @@ def verified_user() -> User | None:
 def logged_in_state(user: User, exp: float) -> dict:
     """The session state of a login whose server-side session expires at `exp` (streamlit-authenticator's keys
     and ours); resolve_user checks it against the sessions table on every run."""
-    return {"authentication_status": True, "username": user.username, "name": user.display_name,
-            "roles": [user.role], "logout": False, _EXP_KEY: exp}
+    return {
+        "authentication_status": True,
+        "username": user.username,
+        "name": user.display_name,
+        "roles": [user.role],
+        "logout": False,
+        _EXP_KEY: exp,
+    }
 
 
 def resolve_user(engine, authenticator, secret: str, cookie_secure: str) -> User | None:
@@ -50,7 +58,7 @@ def resolve_user(engine, authenticator, secret: str, cookie_secure: str) -> User
         st.session_state.pop(_USER_KEY, None)
         return None
     username, exp = st.session_state.get("username"), st.session_state.get(_EXP_KEY)
-    if exp is None:   # logged in from a cookie in a new browser session: find its expiry stamp
+    if exp is None:  # logged in from a cookie in a new browser session: find its expiry stamp
         token = st.context.cookies.get(COOKIE_NAME)
         try:
             exp = jwt.decode(token, secret, algorithms=["HS256"]).get("exp_date") if token else None
@@ -77,13 +85,18 @@ def login_cookie_options(cookie_secure: str, page_url: str | None) -> dict:
     return {"same_site": "strict", "secure": secure}
 
 
-def set_login_cookie(authenticator, username: str, exp: float, secret: str, cookie_secure: str,
-                     key: str = "set") -> None:
+def set_login_cookie(
+    authenticator, username: str, exp: float, secret: str, cookie_secure: str, key: str = "set"
+) -> None:
     """Write the login cookie (the library's token format) through its cookie component: JavaScript sets it."""
     token = jwt.encode({"username": username, "exp_date": exp}, secret, algorithm="HS256")
     authenticator.cookie_controller.cookie_model.cookie_manager.set(
-        COOKIE_NAME, token, key=key, expires_at=datetime.fromtimestamp(exp),
-        **login_cookie_options(cookie_secure, st.context.url))
+        COOKIE_NAME,
+        token,
+        key=key,
+        expires_at=datetime.fromtimestamp(exp),
+        **login_cookie_options(cookie_secure, st.context.url),
+    )
 
 
 def _forget(authenticator) -> None:
@@ -100,14 +113,16 @@ def render_login(engine, demo_accounts: bool) -> None:
     refusal)."""
     st.title("LiteLLM Console")
     if demo_accounts:
-        st.info("Demo mode: log in as **admin** / admin, **viewer** / viewer (read-only admin) or "
-                "**alice** / alice (a user who sees only her own usage).")
+        st.info(
+            "Demo mode: log in as **admin** / admin, **viewer** / viewer (read-only admin) or "
+            "**alice** / alice (a user who sees only her own usage)."
+        )
     with st.form("login_form"):
         st.subheader("Log in")
         st.text_input("Username", key="login_username", autocomplete="username")
         st.text_input("Password", type="password", key=_password_key(), autocomplete="current-password")
         st.form_submit_button("Log in", type="primary", on_click=_attempt_login, args=(engine,))
-    if st.session_state.get("login_error"):        # stays until the next attempt (a rerun must not hide it)
+    if st.session_state.get("login_error"):  # stays until the next attempt (a rerun must not hide it)
         st.error(st.session_state["login_error"])
 
 

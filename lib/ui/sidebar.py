@@ -1,4 +1,5 @@
 """Sidebar below the menu: demo banner, data freshness, who is logged in (and as what), log out."""
+
 from __future__ import annotations
 
 import logging
@@ -21,8 +22,9 @@ def render_sidebar(user: User, demo_mode: bool, on_logout: Callable[[], None]) -
         _freshness(user)
         st.divider()
         # a username is letters, digits and . _ - @ only (lib.auth.accounts), which a code span shows as typed
-        st.markdown(f"**{markdown_literal(user.display_name)}**  \n`{user.username}` · "
-                    f"{ROLE_LABELS.get(user.role, user.role)}")
+        st.markdown(
+            f"**{markdown_literal(user.display_name)}**  \n`{user.username}` · {ROLE_LABELS.get(user.role, user.role)}"
+        )
         # a callback (not the return value): it runs before the next script run, also under AppTest
         st.button("Log out", key="console_logout", icon=":material/logout:", on_click=on_logout)
 
@@ -30,12 +32,12 @@ def render_sidebar(user: User, demo_mode: bool, on_logout: Callable[[], None]) -
 def _freshness(user: User) -> None:
     try:
         from lib.ui.freshness import render_freshness
-    except ImportError:     # not written yet
+    except ImportError:  # not written yet
         return
     try:
         render_freshness(show_errors=has_permission(user.role, "usage:read"))
     except TypeError:
         render_freshness()
-    except Exception:   # informative only: never block the navigation on it
+    except Exception:  # informative only: never block the navigation on it
         log.exception("data freshness unavailable")
         st.caption("Data freshness unavailable.")

@@ -2,6 +2,7 @@
 
 Thin UI helper: it reads widgets, asks lib/ for frames and figures, and renders them.
 """
+
 from __future__ import annotations
 
 import pandas as pd
@@ -16,12 +17,26 @@ from lib.usage.queries import BREAKDOWNS, Filters, QueryError, check_breakdown, 
 from lib.usage.view_state import ViewState, api_key_labels, parse_query
 
 RANGE_CHOICES = list(PRESETS) + ["Custom"]
-KPI_CARDS = [("Requests", "requests"), ("Success rate", "success_rate"), ("Total tokens", "total_tokens"),
-             ("Prompt tokens", "prompt_tokens"), ("Completion tokens", "completion_tokens"), ("Spend", "spend"),
-             ("Avg latency", "avg_latency_ms"), ("Active users", "active_users")]
+KPI_CARDS = [
+    ("Requests", "requests"),
+    ("Success rate", "success_rate"),
+    ("Total tokens", "total_tokens"),
+    ("Prompt tokens", "prompt_tokens"),
+    ("Completion tokens", "completion_tokens"),
+    ("Spend", "spend"),
+    ("Avg latency", "avg_latency_ms"),
+    ("Active users", "active_users"),
+]
 SERIES_METRICS = ["requests", "total_tokens", "spend", "avg_latency_ms", "failed_requests"]
-BREAKDOWN_LABELS = {"daily": "Daily", "model": "Model", "model_group": "Model group", "provider": "Provider",
-                    "user": "User", "api_key": "API key", "team": "Team"}
+BREAKDOWN_LABELS = {
+    "daily": "Daily",
+    "model": "Model",
+    "model_group": "Model group",
+    "provider": "Provider",
+    "user": "User",
+    "api_key": "API key",
+    "team": "Team",
+}
 
 
 def read_view(prefix: str, options: dict, today, first_day, show_users: bool = True) -> tuple[ViewState, tuple]:
@@ -42,10 +57,15 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
         if url_state.preset == "Custom":
             st.session_state[k("custom")] = (url_state.start, url_state.end)
         f = url_state.filters
-        for name, values in (("models", f.models), ("providers", f.providers), ("users", f.users),
-                             ("api_keys", f.api_keys), ("teams", f.teams)):
+        for name, values in (
+            ("models", f.models),
+            ("providers", f.providers),
+            ("users", f.users),
+            ("api_keys", f.api_keys),
+            ("teams", f.teams),
+        ):
             st.session_state[k(name)] = list(values)
-        for problem in url_state.problems:      # they quote the link: anyone's text
+        for problem in url_state.problems:  # they quote the link: anyone's text
             st.toast(markdown_literal(problem))
 
     for name, value in st.session_state.pop(k("pending"), []):
@@ -58,10 +78,12 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
     if preset == "Custom":
         # the widget's value is always one within the stored days (a link's range, or one kept from before the
         # stored days moved, could be outside them, which date_input refuses with an error page)
-        st.session_state[k("custom")] = (_within(st.session_state.get(k("custom")), first_day, today)
-                                         or url_state.range(today, first_day))
-        picked = top[1].date_input("Custom range (UTC)", key=k("custom"), min_value=first_day, max_value=today,
-                                   format="YYYY-MM-DD")
+        st.session_state[k("custom")] = _within(st.session_state.get(k("custom")), first_day, today) or url_state.range(
+            today, first_day
+        )
+        picked = top[1].date_input(
+            "Custom range (UTC)", key=k("custom"), min_value=first_day, max_value=today, format="YYYY-MM-DD"
+        )
         if isinstance(picked, (tuple, list)) and len(picked) == 2:
             state.start, state.end = picked
         else:
@@ -69,8 +91,10 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
             state.start = state.end = picked[0] if picked else today
     start, end = state.range(today, first_day)
 
-    with st.expander("Filters", expanded=any(st.session_state.get(k(n)) for n in
-                                              ("models", "providers", "users", "api_keys", "teams"))):
+    with st.expander(
+        "Filters",
+        expanded=any(st.session_state.get(k(n)) for n in ("models", "providers", "users", "api_keys", "teams")),
+    ):
         c = st.columns(3)
         models = c[0].multiselect("Models", options["models"], key=k("models"), placeholder="All models")
         providers = c[1].multiselect("Providers", options["providers"], key=k("providers"), placeholder="All providers")
@@ -78,15 +102,22 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
         c = st.columns(2)
         users: list[str] = []
         if show_users:
-            users = c[0].multiselect("Users", options["users"], key=k("users"), placeholder="All users",
-                                     on_change=_clear_keys, args=(k("api_keys"),))
+            users = c[0].multiselect(
+                "Users",
+                options["users"],
+                key=k("users"),
+                placeholder="All users",
+                on_change=_clear_keys,
+                args=(k("api_keys"),),
+            )
         keys = options["api_keys"]
         if users:
-            keys = keys[keys["owner"].isin(users)]      # the API-key list cascades from the chosen users
+            keys = keys[keys["owner"].isin(users)]  # the API-key list cascades from the chosen users
         labels = api_key_labels(keys)
         st.session_state[k("api_keys")] = [x for x in st.session_state.get(k("api_keys"), []) if x in labels]
-        api_keys = c[1].multiselect("API keys", list(labels), key=k("api_keys"), format_func=labels.get,
-                                    placeholder="All API keys")
+        api_keys = c[1].multiselect(
+            "API keys", list(labels), key=k("api_keys"), format_func=labels.get, placeholder="All API keys"
+        )
     state.filters = Filters.of(models=models, providers=providers, users=users, api_keys=api_keys, teams=teams)
     query = state.to_query()
     st.query_params.from_dict(query)
@@ -115,17 +146,22 @@ TREND_COLOUR = {"avg_latency_ms": "inverse", "spend": "off"}
 def render_kpis(trends: pd.DataFrame, total_users: int | None) -> None:
     t = trends.set_index("metric")
     for i, (label, metric) in enumerate(KPI_CARDS):
-        if i % 4 == 0:       # one row of columns per 4 cards: on a narrow screen they stack in reading order
+        if i % 4 == 0:  # one row of columns per 4 cards: on a narrow screen they stack in reading order
             cols = st.columns(4)
         row = t.loc[metric]
         value = kpi_value(metric, row["current"])
         if metric == "active_users" and total_users:
             value = f"{value} of {total_users}"
         flat = row["direction"] in ("stable", "new", "none")
-        cols[i % 4].metric(label, value, kpi_delta(row["change_pct"], row["direction"]), border=True,
-                           delta_color="off" if flat else TREND_COLOUR.get(metric, "normal"),
-                           delta_arrow="off" if flat else "auto",
-                           help=f"Previous period: {kpi_value(metric, row['previous'])}")
+        cols[i % 4].metric(
+            label,
+            value,
+            kpi_delta(row["change_pct"], row["direction"]),
+            border=True,
+            delta_color="off" if flat else TREND_COLOUR.get(metric, "normal"),
+            delta_arrow="off" if flat else "auto",
+            help=f"Previous period: {kpi_value(metric, row['previous'])}",
+        )
 
 
 def _names(data: dict, dim: str) -> set:
@@ -140,33 +176,46 @@ def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
     picked: list[tuple[str, str]] = []
     daily = data["daily"]
     if not daily["requests"].sum():
-        st.caption("No data to chart in this view.")      # empty axes and a heatmap of zeros would look like data
+        st.caption("No data to chart in this view.")  # empty axes and a heatmap of zeros would look like data
         return picked
-    metric = st.segmented_control("Metric over time", SERIES_METRICS, default="requests", key=f"{prefix}_metric",
-                                  format_func=lambda m: charts.METRIC_LABELS[m], required=True)
+    metric = st.segmented_control(
+        "Metric over time",
+        SERIES_METRICS,
+        default="requests",
+        key=f"{prefix}_metric",
+        format_func=lambda m: charts.METRIC_LABELS[m],
+        required=True,
+    )
     st.plotly_chart(charts.daily_metric(daily, metric), key=f"{prefix}_series")
     colours = {dim: charts.colour_map(_names(data, dim)) for dim in ("model", "provider")}
-    stacked_metric = metric if metric != "avg_latency_ms" else "requests"     # latencies do not stack
+    stacked_metric = metric if metric != "avg_latency_ms" else "requests"  # latencies do not stack
     c = st.columns(2)
     for col, dim, title in ((c[0], "model", "By model"), (c[1], "provider", "By provider")):
         with col:
             st.markdown(f"**{title}**")
-            st.plotly_chart(charts.stacked_daily(data[f"daily_by_{dim}"], dim, stacked_metric, colours=colours[dim]),
-                            key=f"{prefix}_by_{dim}")
+            st.plotly_chart(
+                charts.stacked_daily(data[f"daily_by_{dim}"], dim, stacked_metric, colours=colours[dim]),
+                key=f"{prefix}_by_{dim}",
+            )
     c = st.columns(2)
-    for col, name, frame_key, label_col in ((c[0], "providers", "provider", "provider"),
-                                            (c[1], "models", "model", "model")):
+    for col, name, frame_key, label_col in (
+        (c[0], "providers", "provider", "provider"),
+        (c[1], "models", "model", "model"),
+    ):
         frame = data[frame_key]
         with col:
             st.markdown(f"**Cost by {frame_key}** · click a slice to filter")
             if isinstance(frame, QueryError) or frame["spend"].sum() == 0:
                 st.caption("No spend in this view.")
                 continue
-            event = st.plotly_chart(charts.cost_share(frame, label_col, colours=colours[frame_key]),
-                                    key=f"{prefix}_cost_{frame_key}",
-                                    on_select="rerun", selection_mode="points")
-            names = {plotly_label(n): n for n in frame[label_col]}     # a slice's label is the escaped name
-            for point in (event.selection.points if event and event.selection else []):
+            event = st.plotly_chart(
+                charts.cost_share(frame, label_col, colours=colours[frame_key]),
+                key=f"{prefix}_cost_{frame_key}",
+                on_select="rerun",
+                selection_mode="points",
+            )
+            names = {plotly_label(n): n for n in frame[label_col]}  # a slice's label is the escaped name
+            for point in event.selection.points if event and event.selection else []:
                 value = names.get(point.get("label"))
                 if value is not None and value != "other":
                     picked.append((name, value))
@@ -196,8 +245,7 @@ TABLE_CONFIG = {
     "model": st.column_config.TextColumn("Model"),
     "user_email": st.column_config.TextColumn("Email"),
 }
-TABLE_COLUMNS = {"user": ["user_id", "user_email"], "model": ["model"],
-                 "api_key": ["key_alias", "owner"]}
+TABLE_COLUMNS = {"user": ["user_id", "user_email"], "model": ["model"], "api_key": ["key_alias", "owner"]}
 
 
 def render_table(title: str, frame, by: str) -> None:
@@ -233,9 +281,15 @@ def render_exports(store, start, end, f: Filters, prefix: str, filename_prefix: 
             on_export(by, fmt, name)
             return text
 
-        col.download_button(f"Download {fmt.upper()}", build, file_name=name, on_click="ignore",
-                            mime="text/csv" if fmt == "csv" else "application/json", key=f"{prefix}_dl_{fmt}",
-                            width="stretch")
+        col.download_button(
+            f"Download {fmt.upper()}",
+            build,
+            file_name=name,
+            on_click="ignore",
+            mime="text/csv" if fmt == "csv" else "application/json",
+            key=f"{prefix}_dl_{fmt}",
+            width="stretch",
+        )
 
 
 def load_options(store, owner: str | None = None) -> dict:
@@ -252,11 +306,14 @@ def compute(store, start, end, f: Filters) -> dict:
 def render_empty_store(backfill_progress) -> None:
     if backfill_progress.running:
         st.info("Loading usage history from LiteLLM… the charts appear as days arrive.")
-        st.progress(backfill_progress.fraction,
-                    text=f"{backfill_progress.done_days} of {backfill_progress.total_days} days")
+        st.progress(
+            backfill_progress.fraction, text=f"{backfill_progress.done_days} of {backfill_progress.total_days} days"
+        )
     else:
-        st.info("No usage is stored yet. The history is loaded when the app starts; the sidebar shows the "
-                "last refresh and its error, if any.")
+        st.info(
+            "No usage is stored yet. The history is loaded when the app starts; the sidebar shows the "
+            "last refresh and its error, if any."
+        )
 
 
 def apply_picks(prefix: str, picked: list[tuple[str, str]]) -> None:

@@ -11,6 +11,7 @@ Merge rules (see lib/usage/ingest.py's docstring for the provider attribution sh
   * an entry's own metrics minus its key split, where not zero, is a row with api_key NULL;
   * key metadata: per field, the first non-null value of the day in page order.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,11 +29,10 @@ from lib.litellm.client import ACTIVITY_PATH, LiteLLMBadResponse, bad_response
 from lib.litellm.schemas import ActivityPage, DailyResult
 from lib.usage.store import FLOAT_LIMIT, FLOAT_METRICS, METRICS, SCHEMA, metric_type
 
-_BREAKDOWNS = (("models", "model"), ("model_groups", "model_group"), ("providers", "provider"),
-               ("entities", "user"))
-_EPS = 1e-9          # a remainder below this (float noise of LiteLLM's own sums) is not a row
-_KEYS_PER_ENTRY = 1_000_000   # ordering: entry number * this + key position (a page has <= 1000 table rows)
-_REST_ORDER = 1 << 62         # remainder rows come after every key-level cell
+_BREAKDOWNS = (("models", "model"), ("model_groups", "model_group"), ("providers", "provider"), ("entities", "user"))
+_EPS = 1e-9  # a remainder below this (float noise of LiteLLM's own sums) is not a row
+_KEYS_PER_ENTRY = 1_000_000  # ordering: entry number * this + key position (a page has <= 1000 table rows)
+_REST_ORDER = 1 << 62  # remainder rows come after every key-level cell
 
 
 def sql_type(tp) -> str:
@@ -66,8 +66,10 @@ ORDER BY page
 def _sums(alias: str) -> str:
     # A cell split across pages has a few parts: fsum (compensated) keeps LiteLLM's floats as sent, where the
     # store's exact totals (store.total_of) would round each to 1e-12 units; a one-page cell is stored unchanged.
-    return ", ".join(f"fsum({alias}.{m}) AS {m}" if m in FLOAT_METRICS
-                     else f"sum({alias}.{m})::{metric_type(m)} AS {m}" for m in METRICS)
+    return ", ".join(
+        f"fsum({alias}.{m}) AS {m}" if m in FLOAT_METRICS else f"sum({alias}.{m})::{metric_type(m)} AS {m}"
+        for m in METRICS
+    )
 
 
 def _merge_sql() -> str:
@@ -76,7 +78,8 @@ def _merge_sql() -> str:
                    e.value.api_key_breakdown AS kb, ei
             FROM (SELECT page, ri, r.date AS date, unnest(map_entries(r.breakdown.{attr})) AS e,
                          generate_subscripts(map_entries(r.breakdown.{attr}), 1) AS ei FROM results)"""
-        for i, (attr, dim) in enumerate(_BREAKDOWNS)]
+        for i, (attr, dim) in enumerate(_BREAKDOWNS)
+    ]
     # the api_key breakdown is the key split of the day's own total
     per_breakdown.append(f"""SELECT page, ri, {len(_BREAKDOWNS)} AS di, r.date AS date, 'api_key' AS dim,
                                     NULL AS value, r.metrics AS m, r.breakdown.api_keys AS kb, 0 AS ei FROM results""")
@@ -147,7 +150,7 @@ def merge_pages(bodies: list[bytes]) -> dict[date, pa.Table]:
     """The response bodies of every page of a range -> one table of stored rows per date.
     Raises LiteLLMBadResponse (saying where) if a page is not an activity page."""
     texts = _texts(bodies)
-    con = duckdb.connect(config={"threads": 1})   # one core per chunk; chunks run in parallel threads
+    con = duckdb.connect(config={"threads": 1})  # one core per chunk; chunks run in parallel threads
     try:
         con.register("pages", pa.table({"page": pa.array(range(len(bodies)), pa.int32()), "body": texts}))
         _parse(con, bodies)
@@ -163,22 +166,29 @@ def _refuse_non_finite(con: duckdb.DuckDBPyConnection) -> None:
     """A spend or response time that is not a number, or absurdly large (1e400 is valid JSON and reads as
     infinity), would make every total it enters meaningless: the whole response is refused, saying where."""
     floats = sorted(FLOAT_METRICS)
-    bad = " OR ".join(f"NOT (abs({m}) <= {FLOAT_LIMIT})" for m in floats)   # NOT (... <=) also catches NaN
-    found = con.sql(f"SELECT date, dim, value, {', '.join(floats)} FROM all_cells WHERE {bad} "
-                    "ORDER BY o LIMIT 1").fetchall()
+    bad = " OR ".join(f"NOT (abs({m}) <= {FLOAT_LIMIT})" for m in floats)  # NOT (... <=) also catches NaN
+    found = con.sql(
+        f"SELECT date, dim, value, {', '.join(floats)} FROM all_cells WHERE {bad} ORDER BY o LIMIT 1"
+    ).fetchall()
     if found:
         day, dim, value, *numbers = found[0]
         what = ", ".join(f"{m} {n}" for m, n in zip(floats, numbers))
         where = f"{dim} {value!r}" if value is not None else "the day's total"
-        raise LiteLLMBadResponse(f"LiteLLM's {ACTIVITY_PATH} response has a number out of range on {day} "
-                                 f"({where}: {what})")
+        raise LiteLLMBadResponse(
+            f"LiteLLM's {ACTIVITY_PATH} response has a number out of range on {day} ({where}: {what})"
+        )
 
 
 def _texts(bodies: list[bytes]) -> pa.ChunkedArray:
     """The bodies as Arrow strings, without copying them: a chunk's pages are tens of MB or more, and a fresh
     copy of them (page faults on new memory) costs as much as parsing them. Arrow checks the UTF-8."""
-    texts = pa.chunked_array([pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(b)], np.int64)),
-                                                                pa.py_buffer(b)) for b in bodies], pa.large_string())
+    texts = pa.chunked_array(
+        [
+            pa.LargeStringArray.from_buffers(1, pa.py_buffer(np.array([0, len(b)], np.int64)), pa.py_buffer(b))
+            for b in bodies
+        ],
+        pa.large_string(),
+    )
     try:
         for page in texts.chunks:
             page.validate(full=True)
@@ -200,8 +210,10 @@ def _parse(con: duckdb.DuckDBPyConnection, bodies: list[bytes]) -> None:
     pydantic, which names where a malformed page is wrong; pages it accepts are read with missing
     fields as NULL (counted as zero). Either way, a page whose required fields (lib/litellm/schemas.py) read as
     NULL is refused: both readers take a JSON null, and the lenient one a missing field, as NULL."""
+
     def sql(reader: str) -> str:
         return f"CREATE OR REPLACE TEMP TABLE parsed AS SELECT page, {reader}(body, '{PAGE_STRUCTURE}') AS p FROM pages"
+
     try:
         con.execute(sql("from_json_strict"))
     except duckdb.Error as exc:
@@ -214,8 +226,10 @@ def _parse(con: duckdb.DuckDBPyConnection, bodies: list[bytes]) -> None:
             raise LiteLLMBadResponse(f"LiteLLM's {ACTIVITY_PATH} response could not be read: {strict_error}") from None
     for (page,) in con.sql(_INCOMPLETE_PAGES_SQL).fetchall():
         _check(bodies[page])
-        raise LiteLLMBadResponse(f"LiteLLM's {ACTIVITY_PATH} response (page {page + 1}) lacks its results, its "
-                                 "metadata's total_pages or a result's date")
+        raise LiteLLMBadResponse(
+            f"LiteLLM's {ACTIVITY_PATH} response (page {page + 1}) lacks its results, its "
+            "metadata's total_pages or a result's date"
+        )
 
 
 def _check(body: bytes) -> None:

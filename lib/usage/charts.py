@@ -4,6 +4,7 @@ Built with graph_objects rather than plotly.express: express costs 50-100 ms per
 with six charts pays on every filter change. Names from LiteLLM go through plotly_label: plotly reads HTML
 tags in legends, labels and hover text.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -17,14 +18,18 @@ from lib.core.text_safety import plotly_label
 PALETTE = qualitative.Plotly + qualitative.D3[1:] + qualitative.Dark24
 OTHER_COLOUR = "#9ca3af"
 
-METRIC_LABELS = {"requests": "Requests", "total_tokens": "Tokens", "spend": "Spend (USD)",
-                 "avg_latency_ms": "Avg latency (ms)", "failed_requests": "Failed requests",
-                 "success_rate": "Success rate (%)"}
+METRIC_LABELS = {
+    "requests": "Requests",
+    "total_tokens": "Tokens",
+    "spend": "Spend (USD)",
+    "avg_latency_ms": "Avg latency (ms)",
+    "failed_requests": "Failed requests",
+    "success_rate": "Success rate (%)",
+}
 
 
 def _layout(fig: go.Figure, height: int = 320) -> go.Figure:
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="",
-                      hovermode="x unified")
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="", hovermode="x unified")
     return fig
 
 
@@ -45,8 +50,9 @@ def daily_metric(df: pd.DataFrame, metric: str = "requests") -> go.Figure:
     if len(df) == 1:
         trace = go.Bar(x=df["date"], y=df[metric], name=label, hovertemplate="%{y:,}<extra></extra>")
     else:
-        trace = go.Scatter(x=df["date"], y=df[metric], mode="lines+markers", name=label,
-                           hovertemplate="%{y:,}<extra></extra>")
+        trace = go.Scatter(
+            x=df["date"], y=df[metric], mode="lines+markers", name=label, hovertemplate="%{y:,}<extra></extra>"
+        )
     fig = go.Figure(trace)
     fig.update_yaxes(title_text=label, rangemode="tozero")
     return _layout(_day_axis(fig, df["date"]))
@@ -61,10 +67,22 @@ def empty_figure(message: str) -> go.Figure:
 
 
 # The providers' own colours where they have one; any other name gets one from its hash.
-PROVIDER_COLOURS = {"openai": "#10a37f", "azure": "#0078d4", "anthropic": "#d97757", "ollama": "#4b5563",
-                    "together_ai": "#0f6fff", "openrouter": "#6467f2", "nvidia_nim": "#76b900",
-                    "huggingface": "#ffb000", "cohere": "#39594d", "groq": "#f55036", "mistral": "#fa520f",
-                    "gemini": "#8e75b2", "vertex_ai": "#4285f4", "bedrock": "#ff9900"}
+PROVIDER_COLOURS = {
+    "openai": "#10a37f",
+    "azure": "#0078d4",
+    "anthropic": "#d97757",
+    "ollama": "#4b5563",
+    "together_ai": "#0f6fff",
+    "openrouter": "#6467f2",
+    "nvidia_nim": "#76b900",
+    "huggingface": "#ffb000",
+    "cohere": "#39594d",
+    "groq": "#f55036",
+    "mistral": "#fa520f",
+    "gemini": "#8e75b2",
+    "vertex_ai": "#4285f4",
+    "bedrock": "#ff9900",
+}
 
 
 def colour_of(name: str) -> str:
@@ -79,8 +97,9 @@ def colour_map(names) -> dict[str, str]:
     return {name: colour_of(name) for name in names if name is not None} | {"other": OTHER_COLOUR}
 
 
-def stacked_daily(df: pd.DataFrame, split_col: str, metric: str = "requests", top: int = 8,
-                  colours: dict[str, str] | None = None) -> go.Figure:
+def stacked_daily(
+    df: pd.DataFrame, split_col: str, metric: str = "requests", top: int = 8, colours: dict[str, str] | None = None
+) -> go.Figure:
     """Stacked bars per day, one colour per model/provider; beyond `top` folded into "other"."""
     totals = df.groupby(split_col)[metric].sum().sort_values(ascending=False)
     keep = set(totals.head(top).index)
@@ -89,8 +108,7 @@ def stacked_daily(df: pd.DataFrame, split_col: str, metric: str = "requests", to
     fig = go.Figure()
     for name in list(totals.index[:top]) + (["other"] if len(totals) > top else []):
         part = df[df[split_col] == name]
-        fig.add_bar(x=part["date"], y=part[metric], name=plotly_label(name),
-                    marker_color=(colours or {}).get(name))
+        fig.add_bar(x=part["date"], y=part[metric], name=plotly_label(name), marker_color=(colours or {}).get(name))
     fig.update_yaxes(title_text=METRIC_LABELS.get(metric, metric))
     fig.update_layout(barmode="stack", legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     return _layout(_day_axis(fig, df["date"]), 360)
@@ -103,18 +121,29 @@ def cost_share(df: pd.DataFrame, label_col: str, top: int = 8, colours: dict[str
         rest = pd.DataFrame({label_col: ["other"], "spend": [df["spend"].iloc[top:].sum()]})
         df = pd.concat([df.head(top)[[label_col, "spend"]], rest])
     marker = dict(colors=[colours.get(n, OTHER_COLOUR) for n in df[label_col]]) if colours else None
-    fig = go.Figure(go.Pie(labels=[plotly_label(n) for n in df[label_col]], values=df["spend"], hole=0.55,
-                           sort=False, marker=marker))
-    fig.update_traces(textposition="inside", textinfo="percent",
-                      hovertemplate="%{label}<br>$%{value:,.4f}<extra></extra>")
+    fig = go.Figure(
+        go.Pie(
+            labels=[plotly_label(n) for n in df[label_col]], values=df["spend"], hole=0.55, sort=False, marker=marker
+        )
+    )
+    fig.update_traces(
+        textposition="inside", textinfo="percent", hovertemplate="%{label}<br>$%{value:,.4f}<extra></extra>"
+    )
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.05, x=0))
     return _layout(fig, 360)
 
 
 def weekday_heatmap(grid: pd.DataFrame, metric: str = "requests") -> go.Figure:
-    fig = go.Figure(go.Heatmap(z=grid.values, x=[f"{w:%d %b}" for w in grid.columns], y=list(grid.index),
-                               colorscale="Blues", hovertemplate="week of %{x}, %{y}: %{z:,}<extra></extra>",
-                               colorbar=dict(title=METRIC_LABELS.get(metric, metric))))
+    fig = go.Figure(
+        go.Heatmap(
+            z=grid.values,
+            x=[f"{w:%d %b}" for w in grid.columns],
+            y=list(grid.index),
+            colorscale="Blues",
+            hovertemplate="week of %{x}, %{y}: %{z:,}<extra></extra>",
+            colorbar=dict(title=METRIC_LABELS.get(metric, metric)),
+        )
+    )
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(hovermode="closest")
     return _layout(fig, 300)

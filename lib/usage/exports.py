@@ -1,4 +1,5 @@
 """CSV and JSON exports of a breakdown: one code path for the CLI and the pages' download buttons."""
+
 from __future__ import annotations
 
 import json
@@ -50,12 +51,19 @@ def to_csv(df: pd.DataFrame) -> str:
     return spreadsheet_csv(df, date_format="%Y-%m-%d")
 
 
-def to_json(df: pd.DataFrame, totals: dict, start: date, end: date, by: str, f: Filters,
-            exported_at: datetime | None = None) -> str:
+def to_json(
+    df: pd.DataFrame, totals: dict, start: date, end: date, by: str, f: Filters, exported_at: datetime | None = None
+) -> str:
     records = [{k: _clean(v) for k, v in row.items()} for row in df.to_dict(orient="records")]
-    meta = {"start": start.isoformat(), "end": end.isoformat(), "breakdown": by, "filters": f.as_dict(),
-            "exported_at": (exported_at or utcnow()).isoformat(), "record_count": len(records),
-            "totals": {k: _clean(v) for k, v in totals.items()}}
+    meta = {
+        "start": start.isoformat(),
+        "end": end.isoformat(),
+        "breakdown": by,
+        "filters": f.as_dict(),
+        "exported_at": (exported_at or utcnow()).isoformat(),
+        "record_count": len(records),
+        "totals": {k: _clean(v) for k, v in totals.items()},
+    }
     return json.dumps({"metadata": meta, "data": records}, indent=2)
 
 

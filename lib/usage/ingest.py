@@ -17,6 +17,7 @@ Provider attribution (LiteLLM gives no model-group x provider split). A row's `p
     model (`gpt-4o` -> `openai/gpt-4o`), else NULL ("unattributed").
 This rule is shown in the UI wherever a provider filter meets a model-group view (`PROVIDER_RULE`).
 """
+
 from __future__ import annotations
 
 import logging
@@ -63,9 +64,15 @@ class IngestSummary:
     skipped_ranges: int = 0
 
     def as_dict(self) -> dict:
-        return {"days_fetched": self.days_fetched, "rows_written": self.rows_written, "pages": self.pages,
-                "seconds": round(self.seconds, 3), "days_complete": self.days_complete,
-                "days_partial": self.days_partial, "errors": self.errors}
+        return {
+            "days_fetched": self.days_fetched,
+            "rows_written": self.rows_written,
+            "pages": self.pages,
+            "seconds": round(self.seconds, 3),
+            "days_complete": self.days_complete,
+            "days_partial": self.days_partial,
+            "errors": self.errors,
+        }
 
 
 class IngestError(ConsoleError):
@@ -84,8 +91,9 @@ def fetch_range(client: LiteLLMClient, start: date, end: date, page_size: int = 
         total_pages = max(1, ActivityHead.model_validate_json(first).metadata.total_pages)
     except ValidationError as exc:
         raise bad_response(ACTIVITY_PATH, exc, first) from None
-    return [first] + [client.daily_activity_body(start, end, page=p, page_size=page_size)
-                      for p in range(2, total_pages + 1)]
+    return [first] + [
+        client.daily_activity_body(start, end, page=p, page_size=page_size) for p in range(2, total_pages + 1)
+    ]
 
 
 def day_status(day: date, fetched_at: datetime, grace_minutes: int) -> str:
@@ -117,9 +125,18 @@ def day_ranges(days: list[date], max_len: int) -> list[tuple[date, date]]:
     return out
 
 
-def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, page_size: int = 1000,
-                concurrency: int = 4, grace_minutes: int = 60, chunk_days: int = 7,
-                now=None, progress: Callable[[int, int], None] | None = None) -> IngestSummary:
+def ingest_days(
+    client: LiteLLMClient,
+    store: UsageStore,
+    days: list[date],
+    *,
+    page_size: int = 1000,
+    concurrency: int = 4,
+    grace_minutes: int = 60,
+    chunk_days: int = 7,
+    now=None,
+    progress: Callable[[int, int], None] | None = None,
+) -> IngestSummary:
     """Fetch the given days (in chunks of consecutive days, `concurrency` at a time) and replace them.
 
     Each chunk is written as soon as it is fetched; a failing chunk leaves its days as they were.
@@ -143,16 +160,16 @@ def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, p
         tables = merge_pages(bodies)
         del bodies
         wanted = [a + timedelta(days=i) for i in range((b - a).days + 1)]
-        tables = {d: tables.get(d, SCHEMA.empty_table()) for d in wanted}   # an empty day is still a day
+        tables = {d: tables.get(d, SCHEMA.empty_table()) for d in wanted}  # an empty day is still a day
         status = {d: day_status(d, fetched_at, grace_minutes) for d in wanted}
         rows = store.replace_days(tables, status, fetched_at)
         del tables
-        store.sync()     # a serving store loads these days now, while other chunks are still being merged
+        store.sync()  # a serving store loads these days now, while other chunks are still being merged
         complete = sum(1 for s in status.values() if s == "complete")
         return len(wanted), rows, pages, complete
 
     chunks = day_ranges(sorted(days), chunk_days)
-    fatal: list[LiteLLMError] = []   # unreachable or refused key: the other chunks would fail alike
+    fatal: list[LiteLLMError] = []  # unreachable or refused key: the other chunks would fail alike
     done = 0
     if progress:
         progress(0, len(days))
@@ -176,7 +193,7 @@ def ingest_days(client: LiteLLMClient, store: UsageStore, days: list[date], *, p
             summary.pages += pages
             summary.days_complete += complete
             summary.days_partial += n - complete
-    store.sync()         # new days queryable now (this runs in a background job), not at the next page view
+    store.sync()  # new days queryable now (this runs in a background job), not at the next page view
     summary.seconds = time.perf_counter() - t0
     if summary.skipped_ranges:
         summary.errors.append(f"{summary.skipped_ranges} more ranges not fetched for the same reason")

@@ -1,4 +1,5 @@
 """Date range presets (UTC days, as LiteLLM buckets them)."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta

@@ -6,6 +6,7 @@ because every stored row carries its API key and the key's owner and team. Filte
 cross breakdowns (a provider filter on a model-group view) use the attribution rule in lib/usage/ingest.py,
 and the result says so in `.attrs["note"]`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,15 +19,25 @@ from lib.usage.ingest import PROVIDER_RULE
 from lib.usage.store import METRICS, ROLLUP_DIMS, UsageStore, metric_type, total_of
 
 BREAKDOWNS = ("daily", "model", "model_group", "provider", "user", "api_key", "team")
-PAGE_BREAKDOWNS = BREAKDOWNS[1:]      # the Usage page's breakdown tables (usage_page_queries)
+PAGE_BREAKDOWNS = BREAKDOWNS[1:]  # the Usage page's breakdown tables (usage_page_queries)
 # Metric columns every breakdown and export row carries, in this order.
-ROW_METRICS = ["requests", "successful_requests", "failed_requests", "success_rate", "prompt_tokens",
-               "completion_tokens", "total_tokens", "cache_read_input_tokens", "cache_creation_input_tokens",
-               "spend", "avg_latency_ms"]
+ROW_METRICS = [
+    "requests",
+    "successful_requests",
+    "failed_requests",
+    "success_rate",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "spend",
+    "avg_latency_ms",
+]
 TREND_METRICS = ROW_METRICS + ["active_users", "active_keys", "active_models"]
 STABLE_PCT = 1.0
 NO_TEAM = "(no team)"
-NO_USER = "Unassigned"      # LiteLLM's own user (entity) for traffic of a key that has no owner
+NO_USER = "Unassigned"  # LiteLLM's own user (entity) for traffic of a key that has no owner
 UNATTRIBUTED = "unattributed"
 UNKNOWN_KEY = "(unattributed)"
 
@@ -40,12 +51,17 @@ class Filters:
     models: tuple[str, ...] = ()
     providers: tuple[str, ...] = ()
     users: tuple[str, ...] = ()
-    api_keys: tuple[str, ...] = ()     # hashes (resolve aliases with resolve_api_keys)
+    api_keys: tuple[str, ...] = ()  # hashes (resolve aliases with resolve_api_keys)
     teams: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
-        return {"models": list(self.models), "providers": list(self.providers), "users": list(self.users),
-                "api_keys": list(self.api_keys), "teams": list(self.teams)}
+        return {
+            "models": list(self.models),
+            "providers": list(self.providers),
+            "users": list(self.users),
+            "api_keys": list(self.api_keys),
+            "teams": list(self.teams),
+        }
 
     @classmethod
     def of(cls, **kw) -> Filters:
@@ -53,8 +69,16 @@ class Filters:
 
 
 # -- planning -------------------------------------------------------------------------------------
-_NATURAL_BASE = {None: "api_key", "daily": "api_key", "model": "model", "model_group": "model_group",
-                 "provider": "provider", "user": "user", "api_key": "api_key", "team": "api_key"}
+_NATURAL_BASE = {
+    None: "api_key",
+    "daily": "api_key",
+    "model": "model",
+    "model_group": "model_group",
+    "provider": "provider",
+    "user": "user",
+    "api_key": "api_key",
+    "team": "api_key",
+}
 
 
 def plan(by: str | None, f: Filters) -> tuple[str, str | None]:
@@ -65,8 +89,10 @@ def plan(by: str | None, f: Filters) -> tuple[str, str | None]:
         raise QueryError(f"unknown breakdown {by!r}; choose one of {', '.join(BREAKDOWNS)}")
     if f.models:
         if by == "model_group":
-            raise QueryError("A model-group view cannot be filtered by underlying model: LiteLLM reports no "
-                             "model x model-group split. Clear the model filter to see model groups.")
+            raise QueryError(
+                "A model-group view cannot be filtered by underlying model: LiteLLM reports no "
+                "model x model-group split. Clear the model filter to see model groups."
+            )
         return "model", None
     if f.providers:
         if by == "model_group":
@@ -95,7 +121,7 @@ def _where(base: str, f: Filters, start: date, end: date) -> tuple[str, list]:
     params: list = [start, end]
 
     def cond(column: str, values: tuple) -> None:
-        sql.append(f"{column} IN ({', '.join('?' * len(values))})")   # an IN list is hashed, list_contains is not
+        sql.append(f"{column} IN ({', '.join('?' * len(values))})")  # an IN list is hashed, list_contains is not
         params.extend(values)
 
     if f.models:
@@ -119,14 +145,18 @@ def _user_expr(base: str) -> str:
 
 def _agg(cond: str = "") -> str:
     """SQL of every metric (sums, success rate, average latency), optionally over `FILTER (WHERE cond)` rows."""
+
     def total(m: str) -> str:
         return total_of(m, where=cond)
 
-    sums = [f"coalesce({total(m)}, 0)::{metric_type(m)} AS "
-            f"{'requests' if m == 'api_requests' else m}" for m in METRICS]
-    return ", ".join(sums + [
-        f"({total('successful_requests')} * 100.0 / nullif({total('api_requests')}, 0))::DOUBLE AS success_rate",
-        f"({total('total_response_time_ms')} / nullif({total('timed_requests')}, 0))::DOUBLE AS avg_latency_ms"])
+    sums = [f"coalesce({total(m)}, 0)::{metric_type(m)} AS {'requests' if m == 'api_requests' else m}" for m in METRICS]
+    return ", ".join(
+        sums
+        + [
+            f"({total('successful_requests')} * 100.0 / nullif({total('api_requests')}, 0))::DOUBLE AS success_rate",
+            f"({total('total_response_time_ms')} / nullif({total('timed_requests')}, 0))::DOUBLE AS avg_latency_ms",
+        ]
+    )
 
 
 _AGG = _agg()
@@ -148,10 +178,14 @@ def _overviews(store: UsageStore, periods: list[tuple[date, date]], f: Filters) 
     active = store.query(
         f"SELECT p, count(DISTINCT u) AS users, count(DISTINCT k) AS keys FROM (SELECT DISTINCT {period} AS p, "
         f"{_user_expr(base)} AS u, api_key AS k FROM activity_{base} WHERE {where} AND api_requests > 0) "
-        "WHERE p IS NOT NULL GROUP BY p", params).set_index("p")
+        "WHERE p IS NOT NULL GROUP BY p",
+        params,
+    ).set_index("p")
     models = store.query(
         f"SELECT p, count(DISTINCT value) AS n FROM (SELECT {period} AS p, value FROM {_source('model', f)} "
-        f"WHERE {mwhere} AND api_requests > 0) WHERE p IS NOT NULL GROUP BY p", mparams).set_index("p")
+        f"WHERE {mwhere} AND api_requests > 0) WHERE p IS NOT NULL GROUP BY p",
+        mparams,
+    ).set_index("p")
     out = []
     for i in range(len(periods)):
         o = {m: _scalar(row[f"p{i}_{m}"]) for m in ROW_METRICS}
@@ -215,28 +249,49 @@ def _key_columns(by: str, base: str) -> tuple[list[str], list[str]]:
         return [f"{expr} AS user_id", "max(user_email) AS user_email"], [expr]
     if by == "api_key":
         expr = f"coalesce(api_key, '{UNKNOWN_KEY}')"
-        return [f"{expr} AS api_key", "max(key_alias) AS key_alias", "max(key_user_id) AS owner",
-                "max(team_id) AS team", "max(date) FILTER (WHERE api_requests > 0) AS last_active"], [expr]
+        return [
+            f"{expr} AS api_key",
+            "max(key_alias) AS key_alias",
+            "max(key_user_id) AS owner",
+            "max(team_id) AS team",
+            "max(date) FILTER (WHERE api_requests > 0) AS last_active",
+        ], [expr]
     if by == "team":
         expr = f"coalesce(team_id, '{NO_TEAM}')"
         return [f"{expr} AS team"], [expr]
     raise QueryError(f"unknown breakdown {by!r}")
 
 
-_KEY_LEVEL = ("user", "api_key", "team")       # breakdowns whose key columns come from the API-key columns
-KEY_COLUMNS = {"daily": ["date"], "model": ["model"], "model_group": ["model_group"], "provider": ["provider"],
-               "user": ["user_id", "user_email"], "api_key": ["api_key", "key_alias", "owner", "team", "last_active"],
-               "team": ["team"]}
+_KEY_LEVEL = ("user", "api_key", "team")  # breakdowns whose key columns come from the API-key columns
+KEY_COLUMNS = {
+    "daily": ["date"],
+    "model": ["model"],
+    "model_group": ["model_group"],
+    "provider": ["provider"],
+    "user": ["user_id", "user_email"],
+    "api_key": ["api_key", "key_alias", "owner", "team", "last_active"],
+    "team": ["team"],
+}
 
 
-def breakdown(store: UsageStore, start: date, end: date, f: Filters = Filters(), by: str = "model",
-              top_n: int | None = None, sort_by: str = "spend") -> pd.DataFrame:
+def breakdown(
+    store: UsageStore,
+    start: date,
+    end: date,
+    f: Filters = Filters(),
+    by: str = "model",
+    top_n: int | None = None,
+    sort_by: str = "spend",
+) -> pd.DataFrame:
     """One row per value of `by`, with ROW_METRICS; sorted by `sort_by` (daily: by date)."""
     base, note = plan(by, f)
     where, params = _where(base, f, start, end)
     select, group = _key_columns(by, base)
-    df = store.query(f"SELECT {', '.join(select)}, {_AGG} FROM {_source(base, f, by in _KEY_LEVEL)} "
-                     f"WHERE {where} GROUP BY {', '.join(group)}", params)
+    df = store.query(
+        f"SELECT {', '.join(select)}, {_AGG} FROM {_source(base, f, by in _KEY_LEVEL)} "
+        f"WHERE {where} GROUP BY {', '.join(group)}",
+        params,
+    )
     if by == "daily":
         df["date"] = pd.to_datetime(df["date"]).dt.date
         df = df.sort_values("date")
@@ -267,8 +322,9 @@ def _scalar(v):
     return v.item() if hasattr(v, "item") else v
 
 
-def daily_series(store: UsageStore, start: date, end: date, f: Filters = Filters(),
-                 split_by: str | None = None) -> pd.DataFrame:
+def daily_series(
+    store: UsageStore, start: date, end: date, f: Filters = Filters(), split_by: str | None = None
+) -> pd.DataFrame:
     """Per-day metrics, optionally per model or per provider (long format); unsplit, every day is present."""
     if split_by not in (None, "model", "provider", "model_group"):
         raise QueryError(f"daily series can be split by model, model_group or provider, not {split_by!r}")
@@ -276,14 +332,19 @@ def daily_series(store: UsageStore, start: date, end: date, f: Filters = Filters
     where, params = _where(base, f, start, end)
     if split_by:
         select, group = _key_columns(split_by, base)
-        df = store.query(f"SELECT date, {select[0]}, {_AGG} FROM {_source(base, f)} WHERE {where} "
-                         f"GROUP BY date, {group[0]} ORDER BY date", params)
+        df = store.query(
+            f"SELECT date, {select[0]}, {_AGG} FROM {_source(base, f)} WHERE {where} "
+            f"GROUP BY date, {group[0]} ORDER BY date",
+            params,
+        )
     else:
         # a calendar of the range left-joined, so days without traffic show as zero
-        df = store.query(f"WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE "
-                         f"AS date), agg AS (SELECT date, {_AGG} FROM {_source(base, f)} WHERE {where} GROUP BY date) "
-                         f"SELECT days.date, agg.* EXCLUDE (date) FROM days LEFT JOIN agg USING (date) ORDER BY 1",
-                         [start, end] + params)
+        df = store.query(
+            f"WITH days AS (SELECT unnest(generate_series(?::DATE, ?::DATE, INTERVAL 1 DAY))::DATE "
+            f"AS date), agg AS (SELECT date, {_AGG} FROM {_source(base, f)} WHERE {where} GROUP BY date) "
+            f"SELECT days.date, agg.* EXCLUDE (date) FROM days LEFT JOIN agg USING (date) ORDER BY 1",
+            [start, end] + params,
+        )
         for m in ROW_METRICS:
             if m not in ("success_rate", "avg_latency_ms"):
                 df[m] = df[m].fillna(0)
@@ -311,14 +372,16 @@ def weekday_grid(daily: pd.DataFrame, metric: str = "requests") -> pd.DataFrame:
     return grid.reindex([w for w in WEEKDAYS if w in grid.index])
 
 
-def weekday_heatmap(store: UsageStore, start: date, end: date, f: Filters = Filters(),
-                    metric: str = "requests") -> pd.DataFrame:
+def weekday_heatmap(
+    store: UsageStore, start: date, end: date, f: Filters = Filters(), metric: str = "requests"
+) -> pd.DataFrame:
     return weekday_grid(daily_series(store, start, end, f), metric)
 
 
 # -- filter options ----------------------------------------------------------------------------------
-def filter_options(store: UsageStore, start: date | None = None, end: date | None = None,
-                   owner: str | None = None) -> dict[str, pd.DataFrame | list[str]]:
+def filter_options(
+    store: UsageStore, start: date | None = None, end: date | None = None, owner: str | None = None
+) -> dict[str, pd.DataFrame | list[str]]:
     """Values to offer in filter widgets; with `owner`, only what that LiteLLM user's keys touched.
     Computed once per version of the stored data."""
     return dict(store.cached(("filter_options", start, end, owner), lambda: _filter_options(store, start, end, owner)))
@@ -335,16 +398,26 @@ def _filter_options(store: UsageStore, start: date | None, end: date | None, own
     extra = "".join(f" AND {c}" for c in cond)
 
     def values(dim: str) -> list[str]:
-        df = store.query(f"SELECT DISTINCT value FROM activity_{dim} WHERE value IS NOT NULL{extra} ORDER BY 1",
-                         params)
+        df = store.query(f"SELECT DISTINCT value FROM activity_{dim} WHERE value IS NOT NULL{extra} ORDER BY 1", params)
         return df["value"].tolist()
-    keys = store.query("SELECT api_key, max(key_alias) AS key_alias, max(key_user_id) AS owner FROM activity_api_key "
-                       f"WHERE api_key IS NOT NULL{extra} "
-                       "GROUP BY api_key ORDER BY coalesce(max(key_alias), api_key)", params)
-    teams = store.query(f"SELECT DISTINCT team_id FROM activity_api_key WHERE team_id IS NOT NULL{extra} ORDER BY 1",
-                        params)
-    return {"models": values("model"), "model_groups": values("model_group"), "providers": values("provider"),
-            "users": values("user"), "teams": teams["team_id"].tolist(), "api_keys": keys}
+
+    keys = store.query(
+        "SELECT api_key, max(key_alias) AS key_alias, max(key_user_id) AS owner FROM activity_api_key "
+        f"WHERE api_key IS NOT NULL{extra} "
+        "GROUP BY api_key ORDER BY coalesce(max(key_alias), api_key)",
+        params,
+    )
+    teams = store.query(
+        f"SELECT DISTINCT team_id FROM activity_api_key WHERE team_id IS NOT NULL{extra} ORDER BY 1", params
+    )
+    return {
+        "models": values("model"),
+        "model_groups": values("model_group"),
+        "providers": values("provider"),
+        "users": values("user"),
+        "teams": teams["team_id"].tolist(),
+        "api_keys": keys,
+    }
 
 
 def resolve_api_keys(store: UsageStore, keys_or_aliases: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -388,6 +461,6 @@ def usage_page_queries(store: UsageStore, start: date, end: date, f: Filters = F
         except QueryError as exc:
             if name not in BREAKDOWNS:
                 raise
-            out[name] = exc            # this breakdown cannot be answered under these filters; the page says why
+            out[name] = exc  # this breakdown cannot be answered under these filters; the page says why
     out["heatmap"] = weekday_grid(out["daily"])
     return out

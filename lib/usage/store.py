@@ -20,6 +20,7 @@ for model, model group and provider, per date for api_key (the day totals). `act
 the `activity_<dim>` tables. Tables are compressed (an in-memory database with COMPRESS, checkpointed
 after each load): about a tenth of the memory, and faster to scan.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -41,28 +42,37 @@ import pyarrow.parquet as pq
 from lib.core.files import make_private_dir
 from lib.litellm.schemas import METRIC_NAMES
 
-METRICS = list(METRIC_NAMES)        # the order LiteLLM's metrics are read in (lib/litellm/schemas.py)
+METRICS = list(METRIC_NAMES)  # the order LiteLLM's metrics are read in (lib/litellm/schemas.py)
 # dim: which LiteLLM breakdown a row comes from. value: that breakdown's key (model name, user id...).
 # api_key and key_* describe the API key of the row (NULL api_key = part LiteLLM did not attribute to a key).
 # provider: the provider a model / model-group row is attributed to (see lib/usage/ingest.py for the rule).
 SCHEMA = pa.schema(
-    [("date", pa.date32()), ("dim", pa.string()), ("value", pa.string()), ("api_key", pa.string()),
-     ("key_alias", pa.string()), ("key_user_id", pa.string()), ("user_email", pa.string()),
-     ("team_id", pa.string()), ("provider", pa.string()), ("spend", pa.float64())]
+    [
+        ("date", pa.date32()),
+        ("dim", pa.string()),
+        ("value", pa.string()),
+        ("api_key", pa.string()),
+        ("key_alias", pa.string()),
+        ("key_user_id", pa.string()),
+        ("user_email", pa.string()),
+        ("team_id", pa.string()),
+        ("provider", pa.string()),
+        ("spend", pa.float64()),
+    ]
     + [(m, pa.int64()) for m in METRICS[1:9]]
     + [("total_response_time_ms", pa.float64()), ("timed_requests", pa.int64())]
 )
-FLOAT_METRICS = frozenset(m for m in METRICS if SCHEMA.field(m).type == pa.float64())   # the rest are BIGINT
+FLOAT_METRICS = frozenset(m for m in METRICS if SCHEMA.field(m).type == pa.float64())  # the rest are BIGINT
 DIMENSIONS = ("model", "model_group", "provider", "user", "api_key")
 ROLLUP_DIMS = ("model", "model_group", "provider", "api_key")
 COLUMNS = SCHEMA.names
-_LOAD_BATCH_DAYS = 64       # days loaded per statement on a (re)load: bounds the staging table's memory
+_LOAD_BATCH_DAYS = 64  # days loaded per statement on a (re)load: bounds the staging table's memory
 
 
 @dataclass(frozen=True)
 class DayState:
     day: date
-    status: str          # "complete" | "partial"
+    status: str  # "complete" | "partial"
     fetched_at: datetime
     rows: int
     version: int
@@ -79,7 +89,7 @@ class UsageStore:
         self.dir = Path(store_dir)
         self.window = window
         self.days_dir = self.dir / "days"
-        make_private_dir(self.days_dir)     # users' e-mails, key aliases and spend: the app user's only
+        make_private_dir(self.days_dir)  # users' e-mails, key aliases and spend: the app user's only
         self.manifest_path = self.dir / "manifest.json"
         self._lock_path = self.dir / "write.lock"
         self._con = duckdb.connect(":memory:")
@@ -90,9 +100,10 @@ class UsageStore:
             self._con.execute(f"CREATE TABLE activity_{dim} ({self._ddl()})")
         for dim in ROLLUP_DIMS:
             self._con.execute(f"CREATE TABLE rollup_{dim} AS {_rollup_sql(dim, f'activity_{dim}')}")
-        self._con.execute("CREATE VIEW activity AS " + " UNION ALL ".join(f"SELECT * FROM activity_{d}"
-                                                                           for d in DIMENSIONS))
-        self._loaded: dict[str, int] = {}          # day -> version held in memory
+        self._con.execute(
+            "CREATE VIEW activity AS " + " UNION ALL ".join(f"SELECT * FROM activity_{d}" for d in DIMENSIONS)
+        )
+        self._loaded: dict[str, int] = {}  # day -> version held in memory
         self._manifest_stamp: tuple | None = None
         self._sync_lock = threading.Lock()
         self._local = threading.local()
@@ -122,7 +133,7 @@ class UsageStore:
 
     def _new_cursor(self) -> duckdb.DuckDBPyConnection:
         cur = self._con.cursor()
-        cur.execute("USE usage")        # a cursor starts in the default database
+        cur.execute("USE usage")  # a cursor starts in the default database
         return cur
 
     def query(self, sql: str, params: list | None = None) -> pd.DataFrame:
@@ -141,9 +152,12 @@ class UsageStore:
         return value
 
     def day_states(self) -> dict[date, DayState]:
-        return {date.fromisoformat(d): DayState(date.fromisoformat(d), s["status"],
-                                                datetime.fromisoformat(s["fetched_at"]), s["rows"], s["version"])
-                for d, s in self._read_manifest()["days"].items()}
+        return {
+            date.fromisoformat(d): DayState(
+                date.fromisoformat(d), s["status"], datetime.fromisoformat(s["fetched_at"]), s["rows"], s["version"]
+            )
+            for d, s in self._read_manifest()["days"].items()
+        }
 
     def date_bounds(self) -> tuple[date, date] | None:
         days = sorted(d for d, s in self.day_states().items() if s.rows > 0)
@@ -178,8 +192,9 @@ class UsageStore:
             changed = [d for d, s in days.items() if self._loaded.get(d) != s["version"]]
             gone = [d for d in self._loaded if d not in days]
             if changed or gone:
-                self._reload(sorted(changed + gone), [str(self._day_file(d)) for d in sorted(changed)
-                                                      if days[d]["rows"] > 0])
+                self._reload(
+                    sorted(changed + gone), [str(self._day_file(d)) for d in sorted(changed) if days[d]["rows"] > 0]
+                )
                 for d in changed:
                     self._loaded[d] = days[d]["version"]
                 for d in gone:
@@ -195,7 +210,7 @@ class UsageStore:
         """
         cur = self._new_cursor()
         dates = [date.fromisoformat(d) for d in days]
-        batches = [files[i:i + _LOAD_BATCH_DAYS] for i in range(0, len(files), _LOAD_BATCH_DAYS)] or [[]]
+        batches = [files[i : i + _LOAD_BATCH_DAYS] for i in range(0, len(files), _LOAD_BATCH_DAYS)] or [[]]
         for n, batch in enumerate(batches):
             cur.execute("BEGIN")
             try:
@@ -203,8 +218,11 @@ class UsageStore:
                     for table in [f"activity_{d}" for d in DIMENSIONS] + [f"rollup_{d}" for d in ROLLUP_DIMS]:
                         cur.execute(f"DELETE FROM {table} WHERE list_contains(?, date)", [dates])
                 if batch:
-                    cur.execute(f"CREATE OR REPLACE TEMP TABLE staging AS SELECT {', '.join(COLUMNS)} "
-                                "FROM read_parquet(?) ORDER BY date", [batch])
+                    cur.execute(
+                        f"CREATE OR REPLACE TEMP TABLE staging AS SELECT {', '.join(COLUMNS)} "
+                        "FROM read_parquet(?) ORDER BY date",
+                        [batch],
+                    )
                     for dim in DIMENSIONS:
                         cur.execute(f"INSERT INTO activity_{dim} SELECT * FROM staging WHERE dim = ?", [dim])
                     for dim in ROLLUP_DIMS:
@@ -255,13 +273,17 @@ class UsageStore:
                 tmp = self._day_file(key).with_suffix(".parquet.tmp")
                 pq.write_table(table, tmp, compression="zstd")
                 os.replace(tmp, self._day_file(key))
-                manifest["days"][key] = {"status": status[day], "fetched_at": fetched_at.isoformat(),
-                                         "rows": table.num_rows, "version": manifest["generation"]}
+                manifest["days"][key] = {
+                    "status": status[day],
+                    "fetched_at": fetched_at.isoformat(),
+                    "rows": table.num_rows,
+                    "version": manifest["generation"],
+                }
                 written += table.num_rows
             tmp = self.manifest_path.with_suffix(".json.tmp")
             tmp.write_text(json.dumps(manifest, sort_keys=True))
             os.replace(tmp, self.manifest_path)
-        return written       # readers load the new days on their next query (sync)
+        return written  # readers load the new days on their next query (sync)
 
     def remove_orphans(self) -> list[str] | None:
         """Delete what a writer killed mid-write left: its `.tmp` files and day files the manifest does not list
@@ -272,12 +294,15 @@ class UsageStore:
         """
         with self.write_lock(blocking=False) as locked:
             if not locked:
-                return None          # a live writer: its files are not orphans; the next start cleans up
+                return None  # a live writer: its files are not orphans; the next start cleans up
             listed = set(self._read_manifest()["days"])
             candidates = [p for p in self.days_dir.iterdir() if p.is_file()]
             candidates.append(self.manifest_path.with_suffix(".json.tmp"))
-            orphans = [p for p in candidates if p.name.endswith((".parquet.tmp", ".json.tmp"))
-                       or (p.suffix == ".parquet" and p.stem not in listed)]
+            orphans = [
+                p
+                for p in candidates
+                if p.name.endswith((".parquet.tmp", ".json.tmp")) or (p.suffix == ".parquet" and p.stem not in listed)
+            ]
             removed = []
             for path in orphans:
                 if path.exists():
@@ -296,8 +321,8 @@ class UsageStore:
 # then the app and the CLI would answer the same question with numbers that differ in the last bit. HUGEINT
 # because a day's response time in 1e-12 ms passes BIGINT's range; 1e-12 of a dollar is far below a cent.
 _FLOAT_UNITS = 1e12
-FLOAT_LIMIT = 1e15     # the largest float a stored cell may hold (ingest refuses more): its units, and sums of
-                       # up to 1e8 such cells, stay within HUGEINT. A quadrillion dollars or 31,000 years of ms.
+FLOAT_LIMIT = 1e15  # the largest float a stored cell may hold (ingest refuses more): its units, and sums of
+# up to 1e8 such cells, stay within HUGEINT. A quadrillion dollars or 31,000 years of ms.
 
 
 def total_of(metric: str, alias: str = "", where: str = "") -> str:
@@ -321,8 +346,12 @@ def metric_sums(alias: str = "") -> str:
 
 def _rollup_sql(dim: str, source: str) -> str:
     sums = metric_sums()
-    if dim == "api_key":        # the day totals (the api_key rows are the day's split by key)
-        return (f"SELECT date, NULL::VARCHAR AS value, NULL::VARCHAR AS provider, {sums} FROM {source} "
-                f"WHERE dim = 'api_key' GROUP BY date ORDER BY date")
-    return (f"SELECT date, value, provider, {sums} FROM {source} WHERE dim = '{dim}' "
-            "GROUP BY date, value, provider ORDER BY date")
+    if dim == "api_key":  # the day totals (the api_key rows are the day's split by key)
+        return (
+            f"SELECT date, NULL::VARCHAR AS value, NULL::VARCHAR AS provider, {sums} FROM {source} "
+            f"WHERE dim = 'api_key' GROUP BY date ORDER BY date"
+        )
+    return (
+        f"SELECT date, value, provider, {sums} FROM {source} WHERE dim = '{dim}' "
+        "GROUP BY date, value, provider ORDER BY date"
+    )

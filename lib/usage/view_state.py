@@ -3,6 +3,7 @@
 A link reproduces the view. Anything invalid in the URL is dropped with a message (never an error
 page, never data outside what the viewer may see).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -19,8 +20,8 @@ _FILTER_FIELD = {"model": "models", "provider": "providers", "user": "users", "k
 
 @dataclass
 class ViewState:
-    preset: str = DEFAULT_PRESET      # one of PRESETS, or "Custom"
-    start: date | None = None         # only for "Custom"
+    preset: str = DEFAULT_PRESET  # one of PRESETS, or "Custom"
+    start: date | None = None  # only for "Custom"
     end: date | None = None
     filters: Filters = field(default_factory=Filters)
     problems: list[str] = field(default_factory=list)
@@ -41,8 +42,9 @@ class ViewState:
         return q
 
 
-def parse_query(params: dict[str, list[str]], options: dict | None = None,
-                bounds: tuple[date, date] | None = None) -> ViewState:
+def parse_query(
+    params: dict[str, list[str]], options: dict | None = None, bounds: tuple[date, date] | None = None
+) -> ViewState:
     """Read a view from query parameters (each a list of values).
 
     `options` (from queries.filter_options) lets unknown filter values be dropped with a message; `bounds`
@@ -83,15 +85,21 @@ def _set_custom(state: ViewState, start: date, end: date, bounds: tuple[date, da
     if bounds is not None:
         first, last = bounds
         if start > last or end < first:
-            state.problems.append(f"The link's range {start} – {end} has no stored days (they run from {first} to "
-                                  f"{last}); showing the last 7 days.")
+            state.problems.append(
+                f"The link's range {start} – {end} has no stored days (they run from {first} to "
+                f"{last}); showing the last 7 days."
+            )
             return
         if start < first or end > last:
             clipped = max(start, first), min(end, last)
-            state.problems.append(f"The link's range {start} – {end} was narrowed to {clipped[0]} – {clipped[1]}: "
-                                  "the stored days" + (f" start on {first}" if start < first else "")
-                                  + (" and" if start < first and end > last else "")
-                                  + (f" end today ({last})" if end > last else "") + ".")
+            state.problems.append(
+                f"The link's range {start} – {end} was narrowed to {clipped[0]} – {clipped[1]}: "
+                "the stored days"
+                + (f" start on {first}" if start < first else "")
+                + (" and" if start < first and end > last else "")
+                + (f" end today ({last})" if end > last else "")
+                + "."
+            )
             start, end = clipped
     state.preset, state.start, state.end = "Custom", start, end
 
@@ -102,7 +110,7 @@ def _allowed(options: dict, name: str) -> set[str]:
     return set(options[name])
 
 
-MASTER_KEY_NAME = "litellm_proxy_master_key"   # LiteLLM's name for calls made with its master key (no alias)
+MASTER_KEY_NAME = "litellm_proxy_master_key"  # LiteLLM's name for calls made with its master key (no alias)
 
 
 def text_or_none(value) -> str | None:

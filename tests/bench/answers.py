@@ -1,5 +1,6 @@
 """Cross-checks of the engines' answers: DuckDB = pandas, DuckDB = PostgreSQL where LiteLLM's table answers the
 same way, and the generated stored rows = what ingest stores. Differences are returned as lines to print."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -9,9 +10,20 @@ import numpy as np
 from lib.usage.queries import KEY_COLUMNS, PAGE_BREAKDOWNS
 from lib.usage.store import UsageStore
 
-OVERVIEW_CHECK = ["requests", "successful_requests", "failed_requests", "prompt_tokens", "completion_tokens",
-                  "total_tokens", "cache_read_input_tokens", "cache_creation_input_tokens", "spend",
-                  "active_users", "active_keys", "active_models"]
+OVERVIEW_CHECK = [
+    "requests",
+    "successful_requests",
+    "failed_requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cache_read_input_tokens",
+    "cache_creation_input_tokens",
+    "spend",
+    "active_users",
+    "active_keys",
+    "active_models",
+]
 VALUE_CHECK = ["requests", "successful_requests", "prompt_tokens", "completion_tokens", "spend"]
 
 
@@ -26,12 +38,18 @@ def canon(out: dict) -> dict:
     c["overview"] = {m: (t.at[m, "current"], t.at[m, "previous"]) for m in OVERVIEW_CHECK}
     for by in PAGE_BREAKDOWNS:
         df = out[by]
-        c[by] = "error" if isinstance(df, Exception) else \
-            {str(k): _vals(r) for k, r in zip(df[KEY_COLUMNS[by][0]], df.to_dict("records"))}
+        c[by] = (
+            "error"
+            if isinstance(df, Exception)
+            else {str(k): _vals(r) for k, r in zip(df[KEY_COLUMNS[by][0]], df.to_dict("records"))}
+        )
     for name, key in (("daily", None), ("daily_by_model", "model"), ("daily_by_provider", "provider")):
         df = out[name]
-        c[name] = {(str(r["date"]), r[key]) if key else str(r["date"]): _vals(r)
-                   for r in df.to_dict("records") if r["requests"]}
+        c[name] = {
+            (str(r["date"]), r[key]) if key else str(r["date"]): _vals(r)
+            for r in df.to_dict("records")
+            if r["requests"]
+        }
     return c
 
 
@@ -77,16 +95,20 @@ def compare(a: dict, b: dict, skip: tuple = ()) -> list[str]:
 
 def check_ingest_equivalence(bench: UsageStore, ingested: UsageStore, lo: date, hi: date) -> list[str]:
     """The generated stored rows must be what ingest stores from the same daily-table rows."""
-    sql = ("SELECT date, dim, count(*) AS n, count(DISTINCT value) AS nv, count(DISTINCT api_key) AS nk, "
-           "count(*) FILTER (WHERE provider IS NULL) AS no_provider, count(DISTINCT provider) AS np, "
-           "count(DISTINCT team_id) AS nt, count(DISTINCT user_email) AS ne, sum(api_requests) AS req, "
-           "sum(total_tokens) AS tok, sum(spend) AS spend, sum(total_response_time_ms) AS ms "
-           "FROM activity WHERE date BETWEEN ? AND ? GROUP BY 1, 2 ORDER BY 1, 2")
+    sql = (
+        "SELECT date, dim, count(*) AS n, count(DISTINCT value) AS nv, count(DISTINCT api_key) AS nk, "
+        "count(*) FILTER (WHERE provider IS NULL) AS no_provider, count(DISTINCT provider) AS np, "
+        "count(DISTINCT team_id) AS nt, count(DISTINCT user_email) AS ne, sum(api_requests) AS req, "
+        "sum(total_tokens) AS tok, sum(spend) AS spend, sum(total_response_time_ms) AS ms "
+        "FROM activity WHERE date BETWEEN ? AND ? GROUP BY 1, 2 ORDER BY 1, 2"
+    )
     a, b = bench.query(sql, [lo, hi]), ingested.query(sql, [lo, hi])
     if len(a) != len(b) or not (a[["date", "dim"]].values == b[["date", "dim"]].values).all():
         return [f"generated vs ingested: different (date, breakdown) sets ({len(a)} vs {len(b)})"]
-    bad = [f"generated vs ingested {r.date} {r.dim} {col}: {getattr(r, col)} vs {b.at[i, col]}"
-           for i, r in enumerate(a.itertuples()) for col in ("n", "nv", "nk", "no_provider", "np", "nt", "ne", "req",
-                                                             "tok", "spend", "ms")
-           if not _close(getattr(r, col), b.at[i, col])]
+    bad = [
+        f"generated vs ingested {r.date} {r.dim} {col}: {getattr(r, col)} vs {b.at[i, col]}"
+        for i, r in enumerate(a.itertuples())
+        for col in ("n", "nv", "nk", "no_provider", "np", "nt", "ne", "req", "tok", "spend", "ms")
+        if not _close(getattr(r, col), b.at[i, col])
+    ]
     return bad[:5]

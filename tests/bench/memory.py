@@ -1,4 +1,5 @@
 """The bench process's memory."""
+
 from __future__ import annotations
 
 import resource
@@ -11,6 +12,7 @@ def peak_rss_mb() -> float:
 def rss_mb() -> float:
     try:
         import psutil
+
         return psutil.Process().memory_info().rss / 2**20
-    except ImportError:       # pragma: no cover
+    except ImportError:  # pragma: no cover
         return 0.0

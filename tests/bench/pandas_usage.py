@@ -1,5 +1,6 @@
 """The Usage page's query set answered with pandas over a DataFrame of the stored rows (the baseline DuckDB is
 compared with; the same plan as lib.usage.queries)."""
+
 from __future__ import annotations
 
 from datetime import date
@@ -45,9 +46,13 @@ class PandasUsage:
         j = np.searchsorted(self.dates, np.datetime64(b, "ns"), "right")
         part = self.df.iloc[i:j]
         m = (part["dim"] == base).to_numpy()
-        for values, col in ((f.models, "value"), (f.providers, "value" if base == "provider" else "provider"),
-                            (f.users, "value" if base == "user" else "key_user_id"), (f.api_keys, "api_key"),
-                            (f.teams, "team_id")):
+        for values, col in (
+            (f.models, "value"),
+            (f.providers, "value" if base == "provider" else "provider"),
+            (f.users, "value" if base == "user" else "key_user_id"),
+            (f.api_keys, "api_key"),
+            (f.teams, "team_id"),
+        ):
             if values:
                 m = m & part[col].isin(values).to_numpy()
         return part[m]
@@ -75,9 +80,18 @@ class PandasUsage:
 
     def trends(self, start: date, end: date, f: Filters) -> pd.DataFrame:
         cur, prev = self._overviews([(start, end), previous_period(start, end)], f)
-        return pd.DataFrame([{"metric": m, "current": cur[m], "previous": prev[m],
-                              "change_pct": trend(cur[m], prev[m])[0], "direction": trend(cur[m], prev[m])[1]}
-                             for m in TREND_METRICS])
+        return pd.DataFrame(
+            [
+                {
+                    "metric": m,
+                    "current": cur[m],
+                    "previous": prev[m],
+                    "change_pct": trend(cur[m], prev[m])[0],
+                    "direction": trend(cur[m], prev[m])[1],
+                }
+                for m in TREND_METRICS
+            ]
+        )
 
     @staticmethod
     def _key(rows: pd.DataFrame, by: str, base: str) -> tuple[pd.Series, str]:
@@ -105,8 +119,9 @@ class PandasUsage:
             df["owner"] = grouped["key_user_id"].first()
             df["team"] = grouped["team_id"].first()
             active = rows["api_requests"] > 0
-            df["last_active"] = rows.loc[active, "date"].groupby(key[active].rename(name), observed=True,
-                                                                 dropna=False).max().dt.date
+            df["last_active"] = (
+                rows.loc[active, "date"].groupby(key[active].rename(name), observed=True, dropna=False).max().dt.date
+            )
         df = df.reset_index()
         df[name] = df[name].astype(object).where(df[name].notna(), missing)
         df = df.sort_values(["spend", name], ascending=[False, True]).head(top_n)
@@ -118,13 +133,15 @@ class PandasUsage:
         if split_by is None:
             df = _row_metrics(rows.groupby("date")[METRICS].sum())
             df = df.reindex(pd.date_range(start, end, freq="D")).rename_axis("date")
-            df[[m for m in ROW_METRICS if m not in ("success_rate", "avg_latency_ms")]] = \
-                df[[m for m in ROW_METRICS if m not in ("success_rate", "avg_latency_ms")]].fillna(0)
+            df[[m for m in ROW_METRICS if m not in ("success_rate", "avg_latency_ms")]] = df[
+                [m for m in ROW_METRICS if m not in ("success_rate", "avg_latency_ms")]
+            ].fillna(0)
             df = df.reset_index()
         else:
             key, missing = self._key(rows, split_by, base)
-            df = _row_metrics(rows.groupby([rows["date"], key.rename(split_by)], observed=True,
-                                           dropna=False)[METRICS].sum()).reset_index()
+            df = _row_metrics(
+                rows.groupby([rows["date"], key.rename(split_by)], observed=True, dropna=False)[METRICS].sum()
+            ).reset_index()
             df[split_by] = df[split_by].astype(object).where(df[split_by].notna(), missing)
         df["date"] = df["date"].dt.date
         return df[["date"] + ([split_by] if split_by else []) + ROW_METRICS]

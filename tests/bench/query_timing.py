@@ -1,5 +1,6 @@
 """Timing the Usage page's query set: every range with and without filters, engine after engine in rounds, the
 answers of the first round cross-checked; and DuckDB's time split by query."""
+
 from __future__ import annotations
 
 import os
@@ -25,17 +26,20 @@ def filter_sets(w: World, daily: Daily) -> list[tuple[str, Filters]]:
     req = daily.metrics["api_requests"]
     top_users = np.argsort(-np.bincount(w.key_user[daily.key], weights=req, minlength=len(w.users)))[:3]
     top_model = int(np.argmax(np.bincount(w.route_model[daily.route], weights=req, minlength=len(w.models))))
-    return [("none", Filters()),
-            ("2 prov + 3 users", Filters.of(providers=["openai", "anthropic"], users=[w.users[u] for u in top_users])),
-            ("1 model", Filters.of(models=[w.models[top_model]]))]
+    return [
+        ("none", Filters()),
+        ("2 prov + 3 users", Filters.of(providers=["openai", "anthropic"], users=[w.users[u] for u in top_users])),
+        ("1 model", Filters.of(models=[w.models[top_model]])),
+    ]
 
 
 # An engine: its name, the query set as a function of (start, end, filters), and how many rounds it runs.
 Engine = tuple[str, Callable[[date, date, Filters], dict], int]
 
 
-def run_rounds(engines: list[Engine], configs: list[tuple[int, str, Filters]], rounds: int, today: date,
-               log=print) -> tuple[dict, list[str]]:
+def run_rounds(
+    engines: list[Engine], configs: list[tuple[int, str, Filters]], rounds: int, today: date, log=print
+) -> tuple[dict, list[str]]:
     """Each round runs every configuration once per engine, back to back, so the engines of one configuration
     see the same machine load. Returns the times (ms) per (engine, (days, label)) and the differences found
     between the engines' answers of round 0."""
@@ -56,8 +60,10 @@ def run_rounds(engines: list[Engine], configs: list[tuple[int, str, Filters]], r
                     answers[name] = out
             if rnd == 0:
                 problems += cross_check(answers, days, label, f)
-        log(f"  round {rnd + 1}/{rounds}: {time.perf_counter() - t_round:.0f}s; RSS {rss_mb():,.0f} MB, "
-            f"peak {peak_rss_mb():,.0f} MB; load average {os.getloadavg()[0]:.1f}")
+        log(
+            f"  round {rnd + 1}/{rounds}: {time.perf_counter() - t_round:.0f}s; RSS {rss_mb():,.0f} MB, "
+            f"peak {peak_rss_mb():,.0f} MB; load average {os.getloadavg()[0]:.1f}"
+        )
     return times, problems
 
 
@@ -78,8 +84,13 @@ def medians(times: dict, engines: list[Engine], configs: list[tuple[int, str, Fi
     results: dict = {}
     for days, label, _f in configs:
         r = {name: statistics.median(times[(name, (days, label))]) for name, _fn, _r in engines}
-        results[(days, label)] = {"duckdb": r["duckdb"], "duckdb_min": min(times[("duckdb", (days, label))]),
-                                  "pandas": r["pandas"], "postgres": r.get("postgres"), "duckdb_pg": r.get("duckdb_pg")}
+        results[(days, label)] = {
+            "duckdb": r["duckdb"],
+            "duckdb_min": min(times[("duckdb", (days, label))]),
+            "pandas": r["pandas"],
+            "postgres": r.get("postgres"),
+            "duckdb_pg": r.get("duckdb_pg"),
+        }
     return results
 
 
@@ -98,10 +109,15 @@ def timed(fn, repeat: int) -> tuple[float, object]:
 def profile_page(store: UsageStore, start: date, end: date, f: Filters, repeat: int) -> list[tuple[str, float]]:
     """Median ms of each query of usage_page_queries."""
     steps = [("trends (overview, 2 periods)", lambda: trends(store, start, end, f))]
-    steps += [(f"breakdown {by}", lambda by=by: breakdown(store, start, end, f, by=by, top_n=10))
-              for by in PAGE_BREAKDOWNS if not (by == "model_group" and f.models)]
-    steps += [("daily series", lambda: daily_series(store, start, end, f)),
-              ("daily series by model", lambda: daily_series(store, start, end, f, split_by="model")),
-              ("daily series by provider", lambda: daily_series(store, start, end, f, split_by="provider")),
-              ("store.query('SELECT 1') (fixed cost per query)", lambda: store.query("SELECT 1 AS x"))]
+    steps += [
+        (f"breakdown {by}", lambda by=by: breakdown(store, start, end, f, by=by, top_n=10))
+        for by in PAGE_BREAKDOWNS
+        if not (by == "model_group" and f.models)
+    ]
+    steps += [
+        ("daily series", lambda: daily_series(store, start, end, f)),
+        ("daily series by model", lambda: daily_series(store, start, end, f, split_by="model")),
+        ("daily series by provider", lambda: daily_series(store, start, end, f, split_by="provider")),
+        ("store.query('SELECT 1') (fixed cost per query)", lambda: store.query("SELECT 1 AS x")),
+    ]
     return [(name, timed(fn, repeat)[0]) for name, fn in steps]

@@ -4,6 +4,7 @@ store; `app_as`, the app logged in as a given user.
 The app under test gets its settings the way a deployment's `.streamlit/secrets.toml` gives them (AppTest's
 secrets), and the same runtime object a test builds (`app_runtime(settings)`: one per process and settings).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -24,8 +25,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def demo_settings(tmp, **overrides: str) -> Settings:
     """Demo-mode settings over a folder of the test's own (no background jobs unless asked)."""
-    values = {"DATABASE_URL": f"sqlite:///{tmp}/app.db", "DUCKDB_PATH": str(tmp / "usage.duckdb"),
-              "BACKGROUND_SERVICES": "false"} | overrides
+    values = {
+        "DATABASE_URL": f"sqlite:///{tmp}/app.db",
+        "DUCKDB_PATH": str(tmp / "usage.duckdb"),
+        "BACKGROUND_SERVICES": "false",
+    } | overrides
     return load_settings(values, secrets_path=None)
 
 

@@ -5,6 +5,7 @@ component asks for a rerun just after a page load: a click that lands in such a 
 redrawn between typing and clicking, a dropdown closed as it opens). Each step here waits for a quiet page,
 acts, and checks that the action took before it returns.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,12 +42,14 @@ def submit_login(page: Page, username: str, password: str) -> None:
         wait_idle(page)
         page.get_by_role("textbox", name="Username").fill(username)
         page.get_by_role("textbox", name="Password").fill(password)
-        if (page.get_by_role("textbox", name="Username").input_value() != username
-                or page.get_by_role("textbox", name="Password").input_value() != password):
-            continue                                    # redrawn while typing
+        if (
+            page.get_by_role("textbox", name="Username").input_value() != username
+            or page.get_by_role("textbox", name="Password").input_value() != password
+        ):
+            continue  # redrawn while typing
         login_button(page).click()
         answered = page.get_by_text(LOGIN_ERROR).or_(page.get_by_role("button", name="Log out"))
-        try:       # the run a click starts can take a while to begin on a loaded machine: wait for its answer
+        try:  # the run a click starts can take a while to begin on a loaded machine: wait for its answer
             expect(answered.first).to_be_visible(timeout=TIMEOUT)
             return
         except AssertionError:
@@ -79,7 +82,7 @@ def open_dropdown(page: Page, widget_label: str) -> list[str]:
         box.click()
         try:
             page.get_by_role("option").first.wait_for(timeout=5_000)
-        except Exception:                               # the dropdown closed under a rerun: open it again
+        except Exception:  # the dropdown closed under a rerun: open it again
             page.keyboard.press("Escape")
             continue
         return page.get_by_role("option").all_inner_texts()
@@ -93,7 +96,7 @@ def pick_option(page: Page, widget_label: str, option: str) -> None:
         choice = page.get_by_role("option", name=option)
         try:
             choice.wait_for(timeout=5_000)
-        except Exception:                               # the dropdown closed under a rerun: open it again
+        except Exception:  # the dropdown closed under a rerun: open it again
             page.keyboard.press("Escape")
             continue
         choice.click()

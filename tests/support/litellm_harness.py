@@ -2,6 +2,7 @@
 
 Mandatory when CI=true (a missing harness fails); on a developer's machine it skips with the reason.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,7 +27,7 @@ def _parse_exports(text: str) -> dict[str, str]:
     env = {}
     for line in text.splitlines():
         if line.startswith("export ") and "=" in line:
-            k, v = line[len("export "):].split("=", 1)
+            k, v = line[len("export ") :].split("=", 1)
             env[k] = shlex.split(v)[0] if v else ""
     return env
 
@@ -42,9 +43,26 @@ def litellm_harness(tmp_path_factory):
     env = _parse_exports(proc.stdout)
     try:
         out = tmp_path_factory.mktemp("traffic") / "traffic.json"
-        t = subprocess.run([sys.executable, str(HARNESS / "traffic.py"), "--users", "3", "--keys-per-user", "2",
-                            "--requests", "40", "--seed", "7", "--json", str(out)],
-                           env={**os.environ, **env}, capture_output=True, text=True, timeout=300)
+        t = subprocess.run(
+            [
+                sys.executable,
+                str(HARNESS / "traffic.py"),
+                "--users",
+                "3",
+                "--keys-per-user",
+                "2",
+                "--requests",
+                "40",
+                "--seed",
+                "7",
+                "--json",
+                str(out),
+            ],
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if t.returncode != 0:
             pytest.fail(f"traffic.py failed: {t.stdout[-1000:]} {t.stderr[-2000:]}")
         env["traffic"] = json.loads(out.read_text())

@@ -1,5 +1,6 @@
 """pytest plugin: `local_backend`, a local OpenAI-compatible endpoint serving GET /v1/models (what Test
 Configuration calls) to the key KEY."""
+
 from __future__ import annotations
 
 import json

@@ -7,6 +7,7 @@ starts `streamlit run app.py` on it (demo login, no background jobs), logs in wi
 change from the click until the KPI cards show the new values and until the page has finished its rerun
 (charts, tables and export buttons drawn). Prints medians; a measurement, not a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,6 +56,7 @@ def _time_change(page, prepare, trigger) -> tuple[float, float]:
 
 def measure(url: str, changes: int, log=print) -> dict:
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -77,7 +79,7 @@ def measure(url: str, changes: int, log=print) -> dict:
             if "provider=" not in page.url:
                 box.fill("anthropic")
 
-        def toggle_provider():         # add the typed provider, or remove it again (Backspace, empty input)
+        def toggle_provider():  # add the typed provider, or remove it again (Backspace, empty input)
             box.press("Backspace" if "provider=" in page.url else "Enter")
 
         ranges = ["90d", "30d", "All time", "7d"]
@@ -88,8 +90,14 @@ def measure(url: str, changes: int, log=print) -> dict:
             radio = page.get_by_role("radio", name=ranges[i % len(ranges)])
             out["range"].append(_time_change(page, radio.wait_for, radio.click))
         browser.close()
-    return {kind: {"kpis_s": statistics.median(k for k, _ in v), "settled_s": statistics.median(s for _, s in v),
-                   "n": len(v)} for kind, v in out.items()}
+    return {
+        kind: {
+            "kpis_s": statistics.median(k for k, _ in v),
+            "settled_s": statistics.median(s for _, s in v),
+            "n": len(v),
+        }
+        for kind, v in out.items()
+    }
 
 
 def main(argv=None) -> int:
@@ -103,21 +111,25 @@ def main(argv=None) -> int:
         store = a.store
         if store is None:
             from tests.bench.data import build_dataset, make_world
+
             store = tmp / "usage"
-            ds = build_dataset(make_world(7), a.rows, 730, datetime.now(timezone.utc).date(), 7, store,
-                               with_frame=False, log=print)
+            ds = build_dataset(
+                make_world(7), a.rows, 730, datetime.now(timezone.utc).date(), 7, store, with_frame=False, log=print
+            )
             ds.store.close()
             print(f"store: {ds.rows:,} stored rows")
         server = StreamlitServer(tmp, store_path=store.with_suffix(".duckdb"))
-        server.env["BACKGROUND_SERVICES"] = "false"       # keep the generated history as it is
+        server.env["BACKGROUND_SERVICES"] = "false"  # keep the generated history as it is
         server.start()
         try:
             res = measure(server.url, a.changes)
         finally:
             server.stop()
         for kind, r in res.items():
-            print(f"{kind} change: new KPIs after {r['kpis_s'] * 1000:.0f} ms, page settled after "
-                  f"{r['settled_s'] * 1000:.0f} ms (medians of {r['n']})")
+            print(
+                f"{kind} change: new KPIs after {r['kpis_s'] * 1000:.0f} ms, page settled after "
+                f"{r['settled_s'] * 1000:.0f} ms (medians of {r['n']})"
+            )
         return 0
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

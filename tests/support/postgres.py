@@ -4,6 +4,7 @@ app-database tests (`pg_server`, `pg_url`, `app_db_url`).
 The fixtures are mandatory when CI=true (missing binaries fail the run); elsewhere the PostgreSQL cases skip
 with the reason.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,7 +56,7 @@ class PostgresServer:
             if subprocess.run(["id", "postgres"], capture_output=True).returncode != 0:
                 subprocess.run(["useradd", "-r", "-M", "postgres"], check=True)
             os.chmod(self.root, 0o777)
-            for parent in self.root.parents:      # the postgres user must reach the folder (pytest's are 0700)
+            for parent in self.root.parents:  # the postgres user must reach the folder (pytest's are 0700)
                 if str(parent) in ("/", "/tmp"):
                     break
                 os.chmod(parent, os.stat(parent).st_mode | 0o711)
@@ -63,11 +64,20 @@ class PostgresServer:
         port = free_port()
         data = self.root / "data"
         try:
-            self._run(f"{self.bin}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                      "--no-sync")
-            self._run(f"{self.bin}/pg_ctl", "-D", str(data), "-l", str(self.root / "pg.log"), "-w", "-o",
-                      f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1 {THROWAWAY_OPTIONS} {self.options}",
-                      "start")
+            self._run(
+                f"{self.bin}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"
+            )
+            self._run(
+                f"{self.bin}/pg_ctl",
+                "-D",
+                str(data),
+                "-l",
+                str(self.root / "pg.log"),
+                "-w",
+                "-o",
+                f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1 {THROWAWAY_OPTIONS} {self.options}",
+                "start",
+            )
         except subprocess.CalledProcessError as exc:
             raise PostgresUnavailable(f"could not start: {exc.stderr.decode(errors='replace')[-500:]}") from None
         self.port = port
@@ -80,8 +90,11 @@ class PostgresServer:
     def stop(self) -> None:
         """Stop the server if it runs (a fast shutdown); its files stay in `root` for the owner to remove."""
         if self.port is not None:
-            subprocess.run([*self._as_postgres, f"{self.bin}/pg_ctl", "-D", str(self.root / "data"), "-m", "fast",
-                            "stop"], capture_output=True, timeout=300)
+            subprocess.run(
+                [*self._as_postgres, f"{self.bin}/pg_ctl", "-D", str(self.root / "data"), "-m", "fast", "stop"],
+                capture_output=True,
+                timeout=300,
+            )
             self.port = None
 
     def _run(self, *cmd: str) -> None:

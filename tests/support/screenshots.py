@@ -6,6 +6,7 @@ Starts `streamlit run app.py` in demo mode with `--days` of demo usage stored, l
 Chromium and saves `usage-{width}.png`, `models-{width}.png` and `users-{width}.png`. Layout is judged by a
 person (no overlapping, cut or unreadable labels); this is not a test.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,6 +22,7 @@ PAGES = ("usage", "models", "users")
 
 def shoot(url: str, out: Path, log=print) -> list[Path]:
     from playwright.sync_api import sync_playwright
+
     saved = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
@@ -39,10 +41,11 @@ def shoot(url: str, out: Path, log=print) -> list[Path]:
                 page.goto(f"{url}/{name}")
                 page.wait_for_timeout(1500)
                 _settled(page, 300)
-                page.wait_for_timeout(1000)          # plotly finishes its layout after the run
+                page.wait_for_timeout(1000)  # plotly finishes its layout after the run
                 # The page scrolls inside Streamlit's main section, not the document: grow the viewport to it.
-                height = page.evaluate("Math.max(...[...document.querySelectorAll('section, div')]"
-                                       ".map(e => e.scrollHeight))")
+                height = page.evaluate(
+                    "Math.max(...[...document.querySelectorAll('section, div')].map(e => e.scrollHeight))"
+                )
                 page.set_viewport_size({"width": width, "height": min(int(height) + 50, 16_000)})
                 page.wait_for_timeout(1500)
                 path = out / f"{name}-{width}.png"

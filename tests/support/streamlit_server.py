@@ -10,6 +10,7 @@ Fixtures:
 
 Browser suites are mandatory when CI=true; elsewhere they skip with the reason if Chromium is missing.
 """
+
 from __future__ import annotations
 
 import os
@@ -33,6 +34,7 @@ def _clean_env() -> dict[str, str]:
     """The test process's environment minus every app setting (a developer's LITELLM_BASE_URL or
     ADMIN_PASSWORD must not leak into a demo server)."""
     from lib.core.settings import Settings
+
     return {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
 
 
@@ -43,22 +45,51 @@ class StreamlitServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_url = f"sqlite:///{tmp}/app.db"
         self.secret = secrets.token_urlsafe(48)
-        self.env = {**_clean_env(), "DATABASE_URL": self.db_url,
-                    "DUCKDB_PATH": str(store_path or tmp / "usage.duckdb"), "BACKFILL_DAYS": str(backfill_days),
-                    "APP_SECRET_KEY": self.secret, "PYTHONPATH": str(ROOT)}
+        self.env = {
+            **_clean_env(),
+            "DATABASE_URL": self.db_url,
+            "DUCKDB_PATH": str(store_path or tmp / "usage.duckdb"),
+            "BACKFILL_DAYS": str(backfill_days),
+            "APP_SECRET_KEY": self.secret,
+            "PYTHONPATH": str(ROOT),
+        }
         self.proc = None
         self.log = None
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "-m", "lib.cli", *args], cwd=ROOT, env=self.env, capture_output=True,
-                              text=True, timeout=300, input=stdin)
+        return subprocess.run(
+            [sys.executable, "-m", "lib.cli", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            input=stdin,
+        )
 
     def start(self) -> StreamlitServer:
         self.log = open(self.tmp / "streamlit.log", "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
-             str(self.port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.headless",
+                "true",
+                "--server.port",
+                str(self.port),
+                "--server.address",
+                "127.0.0.1",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.time() + 90
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -92,12 +123,15 @@ def _require_chromium() -> None:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI") == "true":
             pytest.fail(f"Chromium required in CI: {CHROMIUM} not found (apt-get install chromium)")
-        pytest.skip(f"Chromium not installed at {CHROMIUM} (apt-get install chromium); "
-                    "`playwright install` cannot download browsers here")
+        pytest.skip(
+            f"Chromium not installed at {CHROMIUM} (apt-get install chromium); "
+            "`playwright install` cannot download browsers here"
+        )
 
 
 def _days_ago(n: int) -> str:
     from datetime import datetime, timedelta, timezone
+
     return (datetime.now(timezone.utc).date() - timedelta(days=n)).isoformat()
 
 
@@ -131,9 +165,20 @@ def fresh_server(tmp_path, demo_store):
 def browser_type_launch_args(browser_type_launch_args):
     """Debian's Chromium, headless, with flags for a closed network."""
     _require_chromium()
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "headless": True,
-            "args": ["--no-sandbox", "--disable-background-networking", "--disable-gpu", "--no-first-run",
-                     "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]}
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "headless": True,
+        "args": [
+            "--no-sandbox",
+            "--disable-background-networking",
+            "--disable-gpu",
+            "--no-first-run",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+        ],
+    }
 
 
 @pytest.fixture(autouse=True)
@@ -143,9 +188,11 @@ def _apptest_runs_like_a_warm_server(monkeypatch):
     which drops a button click's return value. Make AppTest runs start as on a warm server, with app.py.
     (The fresh-server case itself is tested in a real browser: test_e2e_access.) No effect on real servers."""
     from streamlit.runtime.pages_manager import PagesManager
+
     original = PagesManager.__init__
 
     def init(self, *args, **kwargs):
         original(self, *args, **kwargs)
         PagesManager.uses_pages_directory = False
+
     monkeypatch.setattr(PagesManager, "__init__", init)
