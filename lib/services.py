@@ -159,8 +159,8 @@ def build_scheduler(rt) -> BackgroundScheduler:
         args=[run_model_sync, rt, "scheduler"],
         minutes=s.MODEL_SYNC_INTERVAL_MINUTES,
         id="model_sync",
-        next_run_time=now,
-    )  # at start, then ...
+        next_run_time=now,  # at start, then on the interval
+    )
     scheduler.add_job(
         _scheduled,
         "interval",
