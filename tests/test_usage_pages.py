@@ -314,3 +314,22 @@ def test_an_empty_view_draws_no_chart_that_could_pass_for_data(demo_env):
     assert cards(at)["Requests"][0] == "0"
     assert not at.get("plotly_chart")
     assert "No data to chart in this view." in [c.value for c in at.caption]
+
+
+def test_after_refresh_today_the_sidebar_says_just_now(demo_env):
+    from datetime import datetime, timezone
+
+    from sqlalchemy import update
+
+    from lib.core.jobs import job_runs
+
+    engine = app_runtime(demo_env).engine
+    ten_minutes_ago = datetime.now(timezone.utc) - timedelta(minutes=10)
+    with engine.begin() as c:  # the last refresh was a while ago
+        c.execute(update(job_runs).values(started_at=ten_minutes_ago, finished_at=ten_minutes_ago))
+    at = app_as(demo_env, "admin", USAGE)
+    assert "Today refreshed 10 min ago" in [c.value for c in at.sidebar.caption]
+    at.button(key="refresh_today").click().run()
+    assert not at.exception
+    assert "Today refreshed just now" in [c.value for c in at.sidebar.caption]
+    assert any(t.value.startswith("Refreshed ") for t in at.toast)

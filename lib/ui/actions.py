@@ -22,10 +22,16 @@ def action_button(user: User, action: str, label: str, *, form: bool = False, wh
     return draw(label, disabled=bool(why), help=why, **button_kwargs)
 
 
+REFRESHED = "console_refreshed"  # the toast of a refresh that just ended, shown by the run after it
+
+
 def refresh_button(rt, user: User) -> None:
     """'Refresh today' for admins; readonly admins see it disabled with the reason."""
     from lib.services import RefreshInProgress, refresh_today_as
 
+    done = st.session_state.pop(REFRESHED, None)
+    if done:
+        st.toast(done)
     if not action_button(user, "usage.refresh", "Refresh today", icon=":material/refresh:", key="refresh_today"):
         return
     summary = None
@@ -39,7 +45,9 @@ def refresh_button(rt, user: User) -> None:
     except Exception as exc:  # LiteLLM down: stored data stays; say what happened
         st.error(f"Refresh failed; the stored data is unchanged. {markdown_literal(exc)}")
     if summary is not None:
-        st.toast(f"Refreshed {summary.days_fetched} day(s): {summary.rows_written:,} rows")
+        # Run the page again: the sidebar, drawn before this button, still says when the previous refresh was.
+        st.session_state[REFRESHED] = f"Refreshed {summary.days_fetched} day(s): {summary.rows_written:,} rows"
+        st.rerun()
 
 
 def export_auditor(rt, user: User, start, end, f: Filters):
