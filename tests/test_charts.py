@@ -104,3 +104,10 @@ def test_one_day_is_drawn_on_a_date_axis(view):
     assert fig.layout.yaxis.rangemode == "tozero"  # not 399-401 around one value
     for fig in (charts.stacked_daily(view["daily_by_model"].tail(1), "model"), charts.success_failure(daily)):
         assert fig.layout.xaxis.type == "date" and fig.layout.xaxis.range is not None
+
+
+def test_two_names_of_one_view_never_share_a_colour():
+    """Colours come from the names' hashes, and two hashes can meet: the view still tells them apart."""
+    assert charts.colour_of("model-2") == charts.colour_of("model-4")
+    both = charts.colour_map(["model-2", "model-4"])
+    assert both["model-2"] != both["model-4"] and both["model-2"] == charts.colour_of("model-2")

@@ -93,8 +93,19 @@ def colour_of(name: str) -> str:
 
 
 def colour_map(names) -> dict[str, str]:
-    """Colours of the names a view shows (and of "other")."""
-    return {name: colour_of(name) for name in names if name is not None} | {"other": OTHER_COLOUR}
+    """Colours of the names a view shows (and of "other"): each its own colour_of, unless another name of the view
+    already has it (two names' hashes can meet), then the next free one of the palette."""
+    out: dict[str, str] = {}
+    for name in sorted({n for n in names if n is not None}):
+        colour = colour_of(name)
+        if colour in out.values() and colour in PALETTE:
+            start = PALETTE.index(colour)
+            colour = next(
+                (c for i in range(1, len(PALETTE)) if (c := PALETTE[(start + i) % len(PALETTE)]) not in out.values()),
+                colour,
+            )
+        out[name] = colour
+    return out | {"other": OTHER_COLOUR}
 
 
 def stacked_daily(
