@@ -24,6 +24,7 @@ MANAGE_BUTTONS = (
     "edit_user_set_role",
     "edit_user_disable",
     "edit_user_enable",
+    "edit_user_unlock",
     "edit_user_reset",
     "edit_user_link",
     "FormSubmitter:create_user-Create user",
@@ -140,7 +141,9 @@ def test_admin_user_management_is_audited(app_env, engine):
     at.selectbox(key="edit_user_target").select("carol").run()
     at.selectbox(key="edit_user_role").select("user")
     at.button(key="edit_user_set_role").click().run()
+    at.button(key="edit_user_confirm").click().run()
     at.button(key="edit_user_disable").click().run()
+    at.button(key="edit_user_confirm").click().run()
     assert not accounts.get_user(engine, "carol").enabled
     at.button(key="edit_user_enable").click().run()
     at.text_input(key="edit_user_password").input("carol-second-pw")
@@ -171,6 +174,7 @@ def test_the_last_admin_cannot_be_disabled_from_the_page(app_env, engine):
     at = app_as(app_env, "admin", "pages/users.py")
     at.selectbox(key="edit_user_target").select("admin").run()
     at.button(key="edit_user_disable").click().run()
+    at.button(key="edit_user_confirm").click().run()
     assert any("last enabled admin" in e for e in texts(at, "error"))
     assert accounts.get_user(engine, "admin").enabled
     assert list_audit(engine, user="admin", action="user.disable")["outcome"].iloc[0] == "failure"

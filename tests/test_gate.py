@@ -83,6 +83,7 @@ PERFORMERS = {
     "user.set_password": lambda env, actor: accounts.set_password(env.engine, actor, "target", "another-password"),
     "user.enable": lambda env, actor: accounts.set_enabled(env.engine, actor, "target", True),
     "user.disable": lambda env, actor: accounts.set_enabled(env.engine, actor, "target", False),
+    "user.unlock": lambda env, actor: accounts.unlock(env.engine, actor, "target"),
     "user.change_role": lambda env, actor: accounts.change_role(env.engine, actor, "target", "admin-readonly"),
     "user.link_litellm": lambda env, actor: accounts.set_litellm_user(env.engine, actor, "target", "target.l"),
     # only the start-up asks for it (bootstrap_accounts, as the bootstrap admin): its one change call, as any actor
@@ -95,6 +96,21 @@ PERFORMERS = {
     "usage.export": _export,
 }
 DONE = {"models.test_config": "model_found"}  # an action whose success row says what was found
+
+
+def _disable_target(env: Env) -> None:
+    with env.engine.begin() as c:
+        c.execute(update(users).where(users.c.username == "target").values(enabled=False))
+
+
+def _lock_target(env: Env) -> None:
+    for _ in range(accounts.MAX_FAILED_LOGINS):
+        with pytest.raises(accounts.LoginError):
+            accounts.authenticate(env.engine, "target", "wrong-password")
+
+
+# What an action needs before it can change anything (enabling: a disabled login; unlocking: a locked one).
+BEFORE = {"user.enable": _disable_target, "user.unlock": _lock_target}
 
 
 def _refused_actor(action: str) -> User:
@@ -127,6 +143,7 @@ def test_every_action_has_a_performer_and_a_known_permission():
 
 @pytest.mark.parametrize("action", sorted(gate.ACTIONS))
 def test_each_action_is_audited_when_done_and_when_refused(env, action):
+    BEFORE.get(action, lambda env: None)(env)
     PERFORMERS[action](env, ADMIN)
     done = list_audit(env.engine, action=action).iloc[0]
     assert (done["actor"], done["outcome"]) == ("root", DONE.get(action, "success"))
@@ -214,6 +231,7 @@ PAGE_BUTTONS = {
         "edit_user_set_role": "user.change_role",
         "edit_user_disable": "user.disable",
         "edit_user_enable": "user.enable",
+        "edit_user_unlock": "user.unlock",
         "edit_user_reset": "user.set_password",
         "edit_user_link": "user.link_litellm",
     },

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from lib.auth.audit import audit
 from lib.auth.gate import perform
-from lib.auth.permissions import ROLES
+from lib.auth.permissions import ROLE_LABELS, ROLES
 from lib.core.clock import as_aware, utcnow
 from lib.core.db import metadata
 from lib.core.errors import ConsoleError
@@ -85,6 +85,12 @@ DEMO_ACCOUNTS = (
 
 class AccountError(ConsoleError, ValueError):
     """A user-management request that cannot be done; the message says why."""
+
+
+class Unchanged(AccountError):
+    """The account already is as asked (disabling a disabled login): nothing to do, so nothing is audited."""
+
+    audit_outcome = None
 
 
 class LoginError(ConsoleError):
@@ -152,7 +158,10 @@ def get_user(engine, username: str) -> User | None:
     return _user(row) if row else None
 
 
-def list_users(engine) -> pd.DataFrame:
+def list_users(engine, now: datetime | None = None) -> pd.DataFrame:
+    """Every account, with `locked_until` the end of a lockout still running (None: not locked) and `status`
+    what the Users page shows: "Active", "Disabled" or "Locked until HH:MM UTC"."""
+    now = now or utcnow()
     cols = [
         users.c.username,
         users.c.display_name,
@@ -166,7 +175,31 @@ def list_users(engine) -> pd.DataFrame:
     ]
     with engine.connect() as c:
         rows = c.execute(select(*cols).order_by(users.c.username)).mappings().all()
-    return pd.DataFrame([dict(r) for r in rows], columns=[c.name for c in cols])
+        hashes = [_name_sha256(r["username"]) for r in rows]
+        lockouts = select(login_failures.c.name_sha256, login_failures.c.locked_until).where(
+            login_failures.c.name_sha256.in_(hashes)
+        )
+        counted = dict(c.execute(lockouts).all())
+    records = []
+    for r in rows:
+        locked = _lock_end((r["locked_until"], counted.get(_name_sha256(r["username"]))), now)
+        status = "Disabled" if not r["enabled"] else f"Locked until {locked:%H:%M} UTC" if locked else "Active"
+        records.append({**r, "locked_until": locked, "status": status})
+    return pd.DataFrame(records, columns=[c.name for c in cols] + ["status"])
+
+
+def _lock_end(ends: tuple[datetime | None, ...], now: datetime) -> datetime | None:
+    """When the lockout running at `now` ends (None: not locked), of a name's lockout ends: its login_failures
+    row's and users.locked_until (a lockout begun before failures were counted per name)."""
+    end = max((as_aware(t) for t in ends if t), default=None)
+    return end if end and end > now else None
+
+
+def _locked_until(c, row, now: datetime) -> datetime | None:
+    counted = c.execute(
+        select(login_failures.c.locked_until).where(login_failures.c.name_sha256 == _name_sha256(row["username"]))
+    ).scalar()
+    return _lock_end((counted, row["locked_until"]), now)
 
 
 def count_users(engine) -> int:
@@ -232,16 +265,43 @@ def _enabled_admins(c) -> int:
 
 def _change(engine, actor: User | None, username: str, action: str, values: Callable[[], dict], details: dict) -> User:
     """Change one account through the gate. `values()` checks the request and gives the columns to set: it
-    runs after the permission check, so a bad request by someone refused anyway is audited as refused."""
+    runs after the permission check, so a bad request by someone refused anyway is audited as refused.
+    A request for what already is raises Unchanged (not audited: nothing was done)."""
     username = normalize_username(username)
-    perform(engine, actor, action, username, lambda c: _apply_change(c, actor, username, values()), details=details)
+    perform(
+        engine, actor, action, username, lambda c: _apply_change(c, actor, username, action, values()), details=details
+    )
     return get_user(engine, username)
 
 
-def _apply_change(c, actor: User | None, username: str, values: dict) -> None:
+def already_done(engine, username: str, action: str, role: str | None = None) -> str | None:
+    """Why `action` (with `role` for a role change) would change nothing for this account ("alice is already
+    disabled"), or None: lets the Users page say so before it asks for a confirmation."""
+    with engine.connect() as c:
+        row = c.execute(select(users).where(users.c.username == normalize_username(username))).mappings().first()
+        return _already(c, row, action, {"role": role}) if row else None
+
+
+def _already(c, row, action: str, values: dict) -> str | None:
+    name = row["username"]
+    if action == "user.disable" and not row["enabled"]:
+        return f"{name} is already disabled"
+    if action == "user.enable" and row["enabled"]:
+        return f"{name} is already enabled"
+    if action == "user.change_role" and row["role"] == values.get("role"):
+        return f"{name} already has the role {ROLE_LABELS[row['role']]}"
+    if action == "user.unlock" and _locked_until(c, row, utcnow()) is None:
+        return f"{name} is not locked"
+    return None
+
+
+def _apply_change(c, actor: User | None, username: str, action: str, values: dict) -> None:
     row = c.execute(select(users).where(users.c.username == username)).mappings().first()
     if row is None:
         raise AccountError(f"No user {username!r}")
+    unchanged = _already(c, row, action, values)
+    if unchanged:
+        raise Unchanged(unchanged)
     loses_admin = (
         row["role"] == "admin"
         and row["enabled"]
@@ -252,7 +312,7 @@ def _apply_change(c, actor: User | None, username: str, values: dict) -> None:
     if actor is not None and actor.username == username and values.get("enabled") is False:
         raise AccountError("You cannot disable your own account")
     c.execute(update(users).where(users.c.username == username).values(**values))
-    if "locked_until" in values:  # an admin's reset ends a lockout
+    if "locked_until" in values:  # a password reset, enabling or unlocking ends a lockout
         c.execute(login_failures.delete().where(login_failures.c.name_sha256 == _name_sha256(username)))
     if values.get("enabled") is False or "password_hash" in values or "role" in values:
         _end_sessions(c, username)
@@ -289,6 +349,11 @@ def set_enabled(engine, actor: User | None, username: str, enabled: bool) -> Use
 
 def change_role(engine, actor: User | None, username: str, role: str) -> User:
     return _change(engine, actor, username, "user.change_role", lambda: {"role": _check_role(role)}, {"role": role})
+
+
+def unlock(engine, actor: User | None, username: str) -> User:
+    """End the lockout that failed logins put on this account (its failure count starts again from zero)."""
+    return _change(engine, actor, username, "user.unlock", lambda: {"failed_logins": 0, "locked_until": None}, {})
 
 
 def set_litellm_user(engine, actor: User | None, username: str, litellm_user_id: str | None) -> User:
@@ -375,15 +440,14 @@ def _login_attempt(engine, username: str, password: str, now: datetime) -> bool:
         counted = c.execute(
             select(login_failures.c.locked_until).where(login_failures.c.name_sha256 == name_sha256)
         ).scalar()
-        # users.locked_until too: a lockout begun before failures were counted per name
-        locked = max((as_aware(t) for t in (counted, row and row["locked_until"]) if t), default=None)
+        locked = _lock_end((counted, row and row["locked_until"]), now)
         if row is None:
             # Not stored as typed: people type their password into the username field. A short hash still
             # shows repeated attempts on one name (and can be checked against a suspected name).
             actor, target, details = "anonymous", "(unknown user)", {"username_sha256": name_sha256[:12]}
         else:
             actor, target, details = username, username, {}
-        if locked and locked > now:
+        if locked:
             verify_password(password, None)  # the work of a real check: a lockout answers no faster
             audit(engine, actor, "login", target, "locked", {**details, "reason": "locked"}, conn=c)
             return False

@@ -45,6 +45,7 @@ ACTIONS: dict[str, Action] = {
     "user.create": Action(("users:manage",), "create a console login"),
     "user.set_password": Action(("users:manage",), "set a login's password (ends its sessions and any lockout)"),
     "user.enable": Action(("users:manage",), "enable a login (ends any lockout)"),
+    "user.unlock": Action(("users:manage",), "end a login's lockout after failed logins"),
     "user.disable": Action(("users:manage",), "disable a login (ends its sessions)"),
     "user.change_role": Action(("users:manage",), "change a login's role (ends its sessions)"),
     "user.link_litellm": Action(("users:manage",), "link a login to the LiteLLM user 'My usage' shows"),

@@ -1,4 +1,4 @@
-"""CLI commands for console accounts: create-user, set-password, disable-user (the operator's bootstrap)."""
+"""CLI commands for console accounts: create-user, set-password, disable-user, unlock-user (operator tasks)."""
 
 from __future__ import annotations
 
@@ -39,9 +39,24 @@ def cmd_set_password(args, rt) -> int:
     return 0
 
 
+def _unchanged(change) -> str | None:
+    """Run `change`; an account already as asked is no error for a script: its reason, for the JSON line."""
+    try:
+        change()
+    except accounts.Unchanged as exc:
+        return str(exc)
+    return None
+
+
 def cmd_disable_user(args, rt) -> int:
-    accounts.set_enabled(rt.engine, None, args.username, False)
-    print(json.dumps({"disabled": args.username}))
+    unchanged = _unchanged(lambda: accounts.set_enabled(rt.engine, None, args.username, False))
+    print(json.dumps({"disabled": args.username} | ({"unchanged": unchanged} if unchanged else {})))
+    return 0
+
+
+def cmd_unlock_user(args, rt) -> int:
+    unchanged = _unchanged(lambda: accounts.unlock(rt.engine, None, args.username))
+    print(json.dumps({"unlocked": args.username} | ({"unchanged": unchanged} if unchanged else {})))
     return 0
 
 
@@ -62,3 +77,6 @@ def add_user_commands(sub) -> None:
     d = sub.add_parser("disable-user", help="disable a login (its sessions end)")
     d.add_argument("--username", required=True, type=username)
     d.set_defaults(func=cmd_disable_user)
+    u = sub.add_parser("unlock-user", help="end a login's lockout after failed logins")
+    u.add_argument("--username", required=True, type=username)
+    u.set_defaults(func=cmd_unlock_user)

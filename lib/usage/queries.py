@@ -420,6 +420,12 @@ def _filter_options(store: UsageStore, start: date | None, end: date | None, own
     }
 
 
+def user_has_usage(store: UsageStore, user_id: str) -> bool:
+    """Whether the store holds usage of API keys this LiteLLM user id owns: what My usage shows a login linked
+    to it. False for a mistyped id, and for a LiteLLM user whose keys have no traffic yet."""
+    return user_id in set(filter_options(store)["api_keys"]["owner"].dropna())
+
+
 def resolve_api_keys(store: UsageStore, keys_or_aliases: tuple[str, ...] | list[str]) -> tuple[str, ...]:
     """Map aliases to hashes (a hash passes through). Unknown names raise QueryError."""
     if not keys_or_aliases:
