@@ -41,17 +41,18 @@ def _flash(kind: str, message: str) -> None:
 
 
 def _run(action, success: str, clear: tuple[str, ...] = ()) -> bool:
-    """Run one change; True when it was done. Afterwards the change form shows the account as it now is."""
-    done = False
+    """Run one change; True when the account is now as asked (done, or already so). Afterwards the change form
+    shows the account as it now is."""
+    done = True
     try:
         action()
     except accounts.Unchanged as exc:  # already as asked: nothing done, nothing wrong
         _flash("info", str(exc))
     except ConsoleError as exc:
         _flash("error", str(exc))
+        done = False
     else:
         _flash("success", success)
-        done = True
     for key in clear:  # typed passwords never stay in the page
         st.session_state[key] = ""
     st.session_state.pop(SHOWN, None)
@@ -87,7 +88,7 @@ def _create() -> None:
         f"Created {username}",
         clear=("new_user_password",),
     )
-    if created:  # a refused form keeps what was typed, to correct it
+    if created:  # a refused form keeps what was typed, to correct it (a new account cannot be Unchanged)
         st.session_state.update(CREATE_DEFAULTS)
         _check_link(link)
 

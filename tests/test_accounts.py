@@ -439,6 +439,28 @@ def test_cli_user_commands(app_db_url, monkeypatch, capsys):
     assert "second-password-2" not in list_audit(engine).to_json() + out + err
 
 
+def test_cli_unlocks_a_locked_login_and_says_when_there_was_nothing_to_do(app_db_url, monkeypatch, capsys):
+    import json
+
+    engine = open_app_database(app_db_url)
+    admin = _admin(engine)
+    accounts.create_user(engine, admin, "bob", "bob-password", "user")
+    for _ in range(accounts.MAX_FAILED_LOGINS):
+        _refused(engine, "bob", "nope")
+    _refused(engine, "bob", "bob-password")
+    code, out, err = _cli(monkeypatch, capsys, app_db_url, "unlock-user", "--username", "bob")
+    assert (code, json.loads(out)) == (0, {"unlocked": "bob"})
+    assert accounts.authenticate(engine, "bob", "bob-password").username == "bob"
+    code, out, err = _cli(monkeypatch, capsys, app_db_url, "unlock-user", "--username", "bob")
+    assert (code, json.loads(out)) == (0, {"unlocked": "bob", "unchanged": "bob is not locked"})
+    accounts.set_enabled(engine, admin, "bob", False)
+    code, out, err = _cli(monkeypatch, capsys, app_db_url, "disable-user", "--username", "bob")
+    assert (code, json.loads(out)) == (0, {"disabled": "bob", "unchanged": "bob is already disabled"})
+    assert list_audit(engine, action="user.unlock")[["actor", "target", "outcome"]].values.tolist() == [
+        ["cli", "bob", "success"]
+    ]
+
+
 def test_a_password_typed_as_a_username_is_not_stored(engine):
     _admin(engine)
     with pytest.raises(LoginError, match="Wrong username or password"):

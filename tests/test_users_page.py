@@ -68,6 +68,7 @@ def audited(engine, action: str, target: str) -> list[str]:
 
 
 def test_the_change_form_shows_the_selected_users_role_and_link(demo_env, engine):
+    """What the server holds for the form (the browser showing it: tests/test_e2e_users.py)."""
     at = users_page(demo_env, "viewer")
     assert role_shown(at) == "Admin (read-only)" and at.text_input(key="edit_user_litellm").value == ""
     at.selectbox(key="edit_user_target").select("alice").run()
@@ -81,6 +82,7 @@ def test_the_change_form_shows_the_selected_users_role_and_link(demo_env, engine
     assert at.selectbox(key="new_user_role").options == ["Admin", "Admin (read-only)", "User"]
     # Save link as it stands changes nothing: the form held viewer's own (empty) link
     at.button(key="edit_user_link").click().run()
+    assert says(at, "info", "viewer is not linked to LiteLLM")
     assert accounts.get_user(engine, "viewer").litellm_user_id is None
 
 
@@ -196,10 +198,16 @@ def test_an_unknown_litellm_user_id_is_flagged_but_saved(demo_env, engine):
     at.text_input(key="edit_user_litellm").input("alice.martin")
     at.button(key="edit_user_link").click().run()
     assert says(at, "success", "Linked olga to LiteLLM user alice.martin") and not at.get("warning")
+    at.button(key="edit_user_link").click().run()  # saved again as it is: said so
+    assert says(at, "info", "olga is already linked to LiteLLM user alice.martin") and not at.get("warning")
     at.text_input(key="edit_user_litellm").input("Alice.Martin")  # LiteLLM's ids are case-sensitive
     at.button(key="edit_user_link").click().run()
     assert says(at, "warning", UNKNOWN.format("Alice.Martin"))
     assert accounts.get_user(engine, "olga").litellm_user_id == "Alice.Martin"
+    at.text_input(key="edit_user_litellm").input("")
+    at.button(key="edit_user_link").click().run()
+    assert says(at, "success", "olga is no longer linked to a LiteLLM user") and not at.get("warning")
+    assert accounts.get_user(engine, "olga").litellm_user_id is None
 
 
 def test_user_has_usage_answers_as_the_demo_proxys_rows_do(demo_env):
@@ -293,6 +301,7 @@ def test_a_request_for_what_already_is_changes_and_audits_nothing(engine, admin)
             "ivy already has the role Admin (read-only)",
         ),
         (lambda: accounts.unlock(engine, admin, "ivy"), "ivy is not locked"),
+        (lambda: accounts.set_litellm_user(engine, admin, "ivy", None), "ivy is not linked to LiteLLM"),
     ):
         with pytest.raises(accounts.Unchanged, match=re.escape(message)):
             change()

@@ -292,6 +292,9 @@ def _already(c, row, action: str, values: dict) -> str | None:
         return f"{name} already has the role {ROLE_LABELS[row['role']]}"
     if action == "user.unlock" and _locked_until(c, row, utcnow()) is None:
         return f"{name} is not locked"
+    if action == "user.link_litellm" and row["litellm_user_id"] == values.get("litellm_user_id"):
+        linked = row["litellm_user_id"]
+        return f"{name} is already linked to LiteLLM user {linked}" if linked else f"{name} is not linked to LiteLLM"
     return None
 
 
