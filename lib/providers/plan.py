@@ -190,7 +190,8 @@ def parked(desired: Iterable[Provider]) -> dict[str, list[str]]:
 
 
 def credential_payload(p: Provider, api_key: str | None, fingerprint: str | None, current_info: dict) -> dict:
-    values = {"api_base": p.api_base, **{k: v for k, v in p.extra.items() if v}}
+    values = {"api_base": p.api_base} if p.api_base else {}
+    values |= {k: v for k, v in p.extra.items() if v}
     if api_key:
         values["api_key"] = api_key
     info = dict(current_info) | {
