@@ -27,6 +27,7 @@ except SettingsError as exc:
     st.stop()
 
 from lib.auth import accounts  # noqa: E402
+from lib.providers import crypto as provider_keys  # noqa: E402
 from lib.ui import session  # noqa: E402
 from lib.ui.navigation import build_navigation  # noqa: E402
 from lib.ui.sidebar import render_sidebar  # noqa: E402
@@ -36,6 +37,7 @@ try:
     engine = rt.engine
     accounts.bootstrap_accounts(engine, settings)
     secret = accounts.cookie_secret(settings, DATA_DIR)
+    provider_keys.check_at_start(settings, engine)  # stored provider keys need CONSOLE_ENCRYPTION_KEY
 except (SettingsError, accounts.AccountError) as exc:
     st.error(f"Configuration error — {exc}")
     st.stop()

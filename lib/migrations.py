@@ -23,6 +23,7 @@ from lib.core.clock import as_aware
 from lib.core.db import Migration, add_missing_columns
 from lib.core.jobs import job_runs
 from lib.core.leases import leases
+from lib.providers.records import provider_models, providers
 
 _retired = MetaData()
 
@@ -155,6 +156,11 @@ def _sync_details(sync) -> dict:
     }
 
 
+def _providers(conn: Connection) -> None:
+    for table in (providers, provider_models):
+        table.create(conn, checkfirst=True)
+
+
 # Numbered from 1 in this order; append new migrations at the end, never edit or reorder applied ones.
 MIGRATIONS: tuple[Migration, ...] = (
     _job_runs,  # 1
@@ -163,4 +169,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _login_failures,  # 4
     _run_owners,  # 5
     _one_run_table_and_one_lease_table,  # 6
+    _providers,  # 7
 )

@@ -77,6 +77,47 @@ def _export(env: Env, actor) -> None:
     export_auditor(env.rt, actor, date(2026, 1, 1), date(2026, 1, 31), Filters())("model", "csv", "u.csv")
 
 
+def _demo_provider(env: Env) -> str:
+    """A provider to act on, added once (by the CLI's actor) to demo mode's LiteLLM and the console."""
+    from lib.providers import service
+    from lib.providers.records import ProviderInput
+
+    if not any(p.name == "acme" for p in service.list_providers(env.rt)):
+        service.add_provider(
+            env.rt, None, ProviderInput("acme", "openai", api_key="sk-secret-key-acme-0001"), [("gpt-4o", "gpt-4o")]
+        )
+    return "acme"
+
+
+def _provider_action(name: str):
+    def perform(env: Env, actor) -> None:
+        from lib.providers import service
+
+        answer = httpx.MockTransport(lambda request: httpx.Response(200, json={"data": [{"id": "gpt-4o"}]}))
+        allowed = gate.refusal(actor, f"providers.{name}") is None
+        target = _demo_provider(env) if allowed else "acme"  # a refused actor is stopped before anything is read
+        if name == "configure":
+            service.configure_provider(env.rt, actor, target, {"priority": 7})
+        elif name == "test":
+            service.test_provider(env.rt, actor, target, transport=answer)
+        elif name in ("enable", "disable"):
+            service.set_enabled(env.rt, actor, target, name == "enable")
+        elif name == "delete":
+            service.delete_provider(env.rt, actor, target)
+        elif name == "adopt":
+            service.adopt(env.rt, actor)
+        elif name == "rotate_key":
+            from cryptography.fernet import Fernet
+
+            service.rotate_encryption_key(env.rt, actor, Fernet.generate_key().decode())
+        elif name == "add":
+            from lib.providers.records import ProviderInput
+
+            service.add_provider(env.rt, actor, ProviderInput("beta", "ollama"), [("llama3", "llama3")])
+
+    return perform
+
+
 # How pages and the CLI perform each action (the functions they call), keyed by the action's name.
 PERFORMERS = {
     "user.create": lambda env, actor: accounts.create_user(env.engine, actor, "newbie", "newbie-password", "user"),
@@ -94,8 +135,12 @@ PERFORMERS = {
     "models.test_config": _test_config,
     "usage.refresh": _refresh,
     "usage.export": _export,
+    **{
+        f"providers.{name}": _provider_action(name)
+        for name in ("add", "configure", "test", "enable", "disable", "delete", "adopt", "rotate_key")
+    },
 }
-DONE = {"models.test_config": "model_found"}  # an action whose success row says what was found
+DONE = {"models.test_config": "model_found", "providers.test": "ok"}  # an action whose success row says what was found
 
 
 def _disable_target(env: Env) -> None:

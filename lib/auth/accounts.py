@@ -8,9 +8,7 @@ failed change audited too. Usernames are case-insensitive (stored lower-case).
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -28,7 +26,7 @@ from lib.auth.permissions import ROLE_LABELS, ROLES
 from lib.core.clock import as_aware, utcnow
 from lib.core.db import metadata
 from lib.core.errors import ConsoleError
-from lib.core.files import make_private_dir, restrict_to_owner
+from lib.core.files import generated_secret
 
 users = Table(
     "users",
@@ -640,19 +638,7 @@ def cookie_secret(settings, data_dir: Path) -> str:
     if not settings.demo_mode:
         raise AccountError("APP_SECRET_KEY: required outside demo mode (at least 32 random characters)")
     path = data_dir / "app_secret_key"
-    if not path.exists():
-        make_private_dir(data_dir)
-        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=".app_secret_key.")  # created 0600
-        try:
-            with os.fdopen(fd, "w") as fh:
-                fh.write(secrets.token_urlsafe(48))
-            os.link(tmp, path)  # atomic: a concurrent start never reads a half-written key
-        except FileExistsError:
-            pass
-        finally:
-            os.unlink(tmp)
-    restrict_to_owner(path)
-    secret = path.read_text().strip()
+    secret = generated_secret(path, lambda: secrets.token_urlsafe(48))
     if len(secret) < 32:
         raise AccountError(f"{path}: the generated APP_SECRET_KEY is damaged; delete the file to make a new one")
     return secret

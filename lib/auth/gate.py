@@ -53,6 +53,14 @@ ACTIONS: dict[str, Action] = {
     "models.sync": Action(("models:sync",), "sync the models catalogue from LiteLLM"),
     "models.test_config": Action(("models:test",), "test an endpoint, key and model (the key is never kept)"),
     "usage.refresh": Action(("usage:refresh",), "re-fetch today's usage from LiteLLM"),
+    "providers.add": Action(("providers:write",), "add a provider (its credential and models in LiteLLM)"),
+    "providers.configure": Action(("providers:write",), "change a provider's settings, key or models in LiteLLM"),
+    "providers.test": Action(("providers:write",), "test a provider's connection with its key"),
+    "providers.enable": Action(("providers:write",), "enable a provider (its models back in LiteLLM)"),
+    "providers.disable": Action(("providers:write",), "disable a provider (its models leave LiteLLM)"),
+    "providers.delete": Action(("providers:write",), "delete a provider (its credential and models leave LiteLLM)"),
+    "providers.adopt": Action(("providers:write",), "adopt LiteLLM's existing providers into the console"),
+    "providers.rotate_key": Action(("providers:write",), "re-encrypt the stored provider keys under a new key"),
     # My usage exports the caller's own data: self:usage is enough there
     "usage.export": Action(("usage:export", "self:usage"), "download a usage export"),
 }

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import socket
 import ssl
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from lib.core.endpoint_errors import provider_error, scrub, transport_reason
 from lib.core.errors import ConsoleError
 from lib.core.urls import without_credentials
 
@@ -134,59 +134,6 @@ def closest_models(
 
 
 # -- the probe ------------------------------------------------------------------------------------
-def _reason(exc: Exception) -> str:
-    """A person's reason for a transport failure: DNS, refused, TLS, or the library's words."""
-    chain, seen = [], exc
-    while seen is not None and len(chain) < 10:
-        chain.append(seen)
-        seen = seen.__cause__ or seen.__context__
-    text = " ".join(str(e) for e in chain).lower()
-    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or "certificate verify failed" in text:
-        return "TLS error: the server's certificate could not be verified"
-    ssl_errors = [e for e in chain if isinstance(e, ssl.SSLError)]
-    if ssl_errors:
-        return f"TLS error: {ssl_errors[0]}"
-    if any(isinstance(e, socket.gaierror) for e in chain) or any(
-        s in text
-        for s in (
-            "name or service not known",
-            "nodename nor servname",
-            "name resolution",
-            "getaddrinfo",
-            "no address associated",
-        )
-    ):
-        return "DNS lookup failed: the host name does not resolve"
-    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "connection refused" in text:
-        return "connection refused: nothing is listening on that host and port"
-    if "ssl" in text or "tls" in text:
-        return f"TLS error: {exc}"
-    if isinstance(exc, httpx.RemoteProtocolError):
-        return f"the server closed the connection or did not speak HTTP ({exc})"
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def _scrub(text: str, api_key: str) -> str:
-    text = text or ""
-    for secret in {api_key or "", (api_key or "").strip()}:
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
-    text = " ".join(text.split())
-    return text if len(text) <= 200 else text[:200] + "…"
-
-
-def _provider_error(resp: httpx.Response, api_key: str) -> str:
-    try:
-        body = resp.json()
-        err = body.get("error") if isinstance(body, dict) else None
-        msg = err.get("message") if isinstance(err, dict) else (err if isinstance(err, str) else body.get("detail"))
-        if msg:
-            return _scrub(str(msg), api_key)
-    except (ValueError, AttributeError):
-        pass
-    return _scrub(resp.text, api_key)
-
-
 def probe_config(
     api_base: str,
     api_key: str,
@@ -236,7 +183,7 @@ def probe_config(
                 return ProbeResult(
                     False,
                     "connection_error",
-                    f"Cannot contact the endpoint {shown}: {_scrub(_reason(exc), api_key)}",
+                    f"Cannot contact the endpoint {shown}: {scrub(transport_reason(exc), api_key)}",
                     url=shown,
                 )
             latency = round((time.perf_counter() - started) * 1000, 1)
@@ -247,7 +194,7 @@ def probe_config(
                     False,
                     "auth_error",
                     f"Authentication failed (HTTP {resp.status_code}): the endpoint refused the API "
-                    f"key. {_provider_error(resp, api_key)}".strip(),
+                    f"key. {provider_error(resp, api_key)}".strip(),
                     latency_ms=latency,
                     url=shown,
                 )
@@ -256,7 +203,7 @@ def probe_config(
                     False,
                     "connection_error",
                     f"Cannot contact the endpoint: {shown} answered HTTP {resp.status_code}. "
-                    f"{_provider_error(resp, api_key)}".strip(),
+                    f"{provider_error(resp, api_key)}".strip(),
                     latency_ms=latency,
                     url=shown,
                 )

@@ -139,10 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     e.set_defaults(func=cmd_export)
 
     from lib.cli.catalog import add_commands as add_model_commands
+    from lib.cli.providers import add_commands as add_provider_commands
     from lib.cli.users import add_user_commands
 
     add_user_commands(sub)
     add_model_commands(sub)
+    add_provider_commands(sub)
     return p
 
 
@@ -154,13 +156,16 @@ def main(argv: list[str] | None = None) -> int:
         rt = Runtime(load_settings(), store_mode="write")  # the process's one runtime; the app serves the store
         return args.func(args, rt)
     except ConsoleError as exc:  # refused, bad input (exit 2); LiteLLM down, ingest errors (exit 1): one line
-        from lib.litellm.client import LiteLLMError
+        from lib.litellm.client import LiteLLMError, LiteLLMRefused
         from lib.usage.ingest import IngestError
 
         print(f"error: {exc}", file=sys.stderr)
         if isinstance(exc, IngestError):
             print(json.dumps(exc.summary.as_dict()))
-        return 1 if isinstance(exc, (LiteLLMError, IngestError)) else 2
+        if hasattr(exc, "as_dict") and not isinstance(exc, IngestError):  # a refused provider change: what happened
+            print(json.dumps(exc.as_dict()))
+        refused = isinstance(exc, LiteLLMRefused)  # LiteLLM said no to a change: a refusal, like bad input
+        return 1 if isinstance(exc, (LiteLLMError, IngestError)) and not refused else 2
     except (ValueError, PermissionError) as exc:  # a bad value no domain check caught; a file the system refuses
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -6,6 +6,8 @@ Modes are set explicitly: the usual umask (022) would leave them readable by eve
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -37,3 +39,25 @@ def create_private_file(path: str | Path) -> None:
     """Make sure `path` exists with mode 0600: created empty if missing (content kept otherwise)."""
     os.close(os.open(path, os.O_RDONLY | os.O_CREAT, 0o600))
     restrict_to_owner(path)
+
+
+def generated_secret(path: str | Path, make: Callable[[], str]) -> str:
+    """The secret kept in `path` (0600), made with `make()` and written there first if the file does not exist.
+
+    Written to a private temporary file and linked into place, so concurrent starts agree on one secret and none
+    ever reads a half-written file. Returns the file's text, stripped (the caller checks that it is usable).
+    """
+    path = Path(path)
+    if not path.exists():
+        make_private_dir(path.parent)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # created 0600
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(make())
+            os.link(tmp, path)  # atomic: a concurrent start never reads a half-written secret
+        except FileExistsError:
+            pass
+        finally:
+            os.unlink(tmp)
+    restrict_to_owner(path)
+    return path.read_text().strip()

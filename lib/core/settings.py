@@ -6,6 +6,8 @@ An invalid setting raises `SettingsError` with one line naming the variable.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 import tomllib
 from pathlib import Path
@@ -38,6 +40,7 @@ class Settings(BaseModel):
     COMPLETE_GRACE_MINUTES: int = Field(60, ge=0, le=1440)
     ACTIVITY_PAGE_SIZE: int = Field(1000, ge=1, le=1000)
     APP_SECRET_KEY: str | None = None
+    CONSOLE_ENCRYPTION_KEY: str | None = None  # Fernet key of the stored provider keys (lib.providers.crypto)
     COOKIE_SECURE: Literal["auto", "true", "false"] = "auto"  # auto: Secure when the browser's page is https
     ADMIN_USERNAME: str | None = None
     ADMIN_PASSWORD: str | None = None
@@ -53,6 +56,22 @@ class Settings(BaseModel):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v
+
+    @field_validator("CONSOLE_ENCRYPTION_KEY")
+    @classmethod
+    def _encryption_key(cls, v: str | None) -> str | None:
+        if v is None or not v.strip():
+            return None
+        try:
+            key = base64.urlsafe_b64decode(v.strip().encode())
+        except (ValueError, binascii.Error):
+            key = b""
+        if len(key) != 32:
+            raise ValueError(
+                "must be a Fernet key (32 bytes, url-safe base64); make one with "
+                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+            )
+        return v.strip()
 
     @field_validator("COOKIE_SECURE", mode="before")
     @classmethod
@@ -83,7 +102,7 @@ class Settings(BaseModel):
 
 
 SECRETS_TOML = PROJECT_ROOT / ".streamlit" / "secrets.toml"
-_SECRET_NAMES = {"LITELLM_API_KEY", "APP_SECRET_KEY", "ADMIN_PASSWORD", "DATABASE_URL"}
+_SECRET_NAMES = {"LITELLM_API_KEY", "APP_SECRET_KEY", "ADMIN_PASSWORD", "DATABASE_URL", "CONSOLE_ENCRYPTION_KEY"}
 
 
 def _read_secrets_toml(path: Path) -> dict:

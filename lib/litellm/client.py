@@ -7,10 +7,12 @@ retried a bounded number of times with exponential backoff; 4xx never are (they 
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable
 from datetime import date
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from pydantic import BaseModel, ValidationError
@@ -42,6 +44,18 @@ class LiteLLMTimeout(LiteLLMError):
 
 class LiteLLMBadResponse(LiteLLMError):
     kind = "bad_response"
+
+
+class LiteLLMRefused(LiteLLMError):
+    """LiteLLM answered a change (POST, PATCH, DELETE) with an error: `status` and LiteLLM's own words, cleaned (no
+    secret the request carried, one short line)."""
+
+    kind = "refused"
+
+    def __init__(self, message: str, status: int, detail: str):
+        super().__init__(message)
+        self.status = status
+        self.detail = detail
 
 
 class LiteLLMClient:
@@ -89,17 +103,11 @@ class LiteLLMClient:
                 resp = self._http.get(path, params=params)
             except httpx.TimeoutException:
                 if last:
-                    raise LiteLLMTimeout(
-                        f"LiteLLM at {self.base_url} did not answer {path} within {self._http.timeout.read}s "
-                        f"({self.retries + 1} tries); check the proxy's load or raise LITELLM_TIMEOUT_S"
-                    ) from None
+                    raise self._timeout(path) from None
             except httpx.TransportError as exc:
                 # Connection refused / DNS: retrying a few times covers a proxy restart.
                 if last:
-                    raise LiteLLMUnreachable(
-                        f"Cannot reach LiteLLM at {self.base_url} ({type(exc).__name__}: {exc}); "
-                        "check LITELLM_BASE_URL and that the proxy is running"
-                    ) from None
+                    raise self._unreachable(exc) from None
             else:
                 if resp.status_code in (401, 403):
                     raise LiteLLMAuthError(
@@ -125,6 +133,46 @@ class LiteLLMClient:
             self._sleep(delay)
         raise AssertionError("unreachable")
 
+    def _timeout(self, path: str) -> LiteLLMTimeout:
+        return LiteLLMTimeout(
+            f"LiteLLM at {self.base_url} did not answer {path} within {self._http.timeout.read}s "
+            f"({self.retries + 1} tries); check the proxy's load or raise LITELLM_TIMEOUT_S"
+        )
+
+    def _unreachable(self, exc: Exception) -> LiteLLMUnreachable:
+        return LiteLLMUnreachable(
+            f"Cannot reach LiteLLM at {self.base_url} ({type(exc).__name__}: {exc}); "
+            "check LITELLM_BASE_URL and that the proxy is running"
+        )
+
+    def _change(self, method: str, path: str, body: dict | None = None) -> Any:
+        """One change (never retried: a create that timed out may have happened). Its JSON answer, or
+        LiteLLMRefused with LiteLLM's message (any secret of `body` removed from it)."""
+        self.requests_made += 1
+        try:
+            resp = self._http.request(method, path, json=body)
+        except httpx.TimeoutException:
+            raise LiteLLMTimeout(
+                f"LiteLLM at {self.base_url} did not answer {method} {path} within {self._http.timeout.read}s; "
+                "the change may or may not have been made (the console reads LiteLLM again to find out)"
+            ) from None
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+        if resp.status_code in (401, 403):
+            raise LiteLLMAuthError(
+                f"LiteLLM refused the API key for {method} {path} (HTTP {resp.status_code}); changing LiteLLM needs "
+                "LITELLM_API_KEY to be the master key (or a proxy_admin key)"
+            )
+        if resp.status_code >= 400:
+            detail = refusal_detail(resp, _secrets_of(body))
+            raise LiteLLMRefused(
+                f"LiteLLM refused {method} {path} (HTTP {resp.status_code}): {detail}", resp.status_code, detail
+            )
+        try:
+            return resp.json()
+        except ValueError:
+            return {}
+
     def _parse_response(self, model: type[BaseModel], resp: httpx.Response, path: str):
         try:
             return model.model_validate_json(resp.content)
@@ -147,6 +195,39 @@ class LiteLLMClient:
     def health(self) -> dict:
         return self._get_json("/health/liveliness")
 
+    # -- admin: credentials and deployments (lib.providers) ------------------------------------------
+    def credentials(self) -> list[dict]:
+        """GET /credentials: each credential's name, values (api_key masked by LiteLLM) and info."""
+        body = self._get_json("/credentials")
+        if not isinstance(body, dict) or not isinstance(body.get("credentials"), list):
+            raise LiteLLMBadResponse(f"LiteLLM's {self.base_url}/credentials response has no 'credentials' list")
+        return body["credentials"]
+
+    def create_credential(self, body: dict) -> Any:
+        return self._change("POST", "/credentials", body)
+
+    def patch_credential(self, name: str, body: dict) -> Any:
+        return self._change("PATCH", f"/credentials/{quote(name, safe='')}", body)
+
+    def delete_credential(self, name: str) -> Any:
+        return self._change("DELETE", f"/credentials/{quote(name, safe='')}")
+
+    def create_deployment(self, body: dict) -> Any:
+        return self._change("POST", "/model/new", body)
+
+    def update_deployment(self, deployment_id: str, body: dict) -> Any:
+        """PATCH /model/{id}/update, merging `body`; model_info.id always sent (else LiteLLM replaces the id)."""
+        body = {**body, "model_info": {**(body.get("model_info") or {}), "id": deployment_id}}
+        return self._change("PATCH", f"/model/{quote(deployment_id, safe='')}/update", body)
+
+    def delete_deployment(self, deployment_id: str) -> Any:
+        return self._change("POST", "/model/delete", {"id": deployment_id})
+
+    def health_latest(self) -> dict:
+        """GET /health/latest: LiteLLM's last health check per deployment (no provider is called)."""
+        body = self._get_json("/health/latest")
+        return body.get("latest_health_checks") or {} if isinstance(body, dict) else {}
+
 
 def bad_response(where: str, exc: ValidationError, body: bytes) -> LiteLLMBadResponse:
     """A person's message for a response pydantic rejected: not JSON at all, or where its shape is wrong."""
@@ -163,6 +244,42 @@ def _not_json(where: str, body: bytes) -> LiteLLMBadResponse:
     return LiteLLMBadResponse(
         f"LiteLLM answered {where} with something that is not JSON: {_short(body.decode(errors='replace'))}"
     )
+
+
+def _secrets_of(body: Any) -> list[str]:
+    """Values of secret-looking fields anywhere in a request body (an api_key in credential_values)."""
+    if isinstance(body, dict):
+        found = []
+        for k, v in body.items():
+            if isinstance(v, str) and "key" in k.lower() and len(v) >= 4:
+                found.append(v)
+            else:
+                found += _secrets_of(v)
+        return found
+    if isinstance(body, list):
+        return [s for v in body for s in _secrets_of(v)]
+    return []
+
+
+def refusal_detail(resp: httpx.Response, secrets: list[str]) -> str:
+    """LiteLLM's message of an error answer, one short line: `{"error": {"message": "{'error': '...'}"}}` and
+    `{"detail": ...}` unwrapped, any of `secrets` replaced by ***."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    text = resp.text
+    if isinstance(body, dict):
+        err = body.get("error", body.get("detail"))
+        if isinstance(err, dict):
+            err = err.get("message", err.get("error", err))
+        text = str(err) if err is not None else text
+        inner = re.fullmatch(r"\{'error': ['\"](.*)['\"]\}", text.strip(), flags=re.S)
+        if inner:
+            text = inner.group(1)
+    for secret in secrets:
+        text = text.replace(secret, "***")
+    return _short(text) or f"HTTP {resp.status_code}"
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -8,12 +8,16 @@ the very same client and ingest code as production.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
 import random
+import threading
+import uuid
 from collections import defaultdict
 from datetime import date, timedelta
+from urllib.parse import unquote
 
 import httpx
 
@@ -83,6 +87,7 @@ class DemoLiteLLM:
         self._by_date: dict[str, list[dict]] = defaultdict(list)
         for r in self.rows:
             self._by_date[r["date"]].append(r)
+        self.admin = DemoAdmin()  # credentials and database deployments, changed through the admin API
 
     # -- generation -------------------------------------------------------------------------------
     def _people(self, rng: random.Random):
@@ -218,7 +223,10 @@ class DemoLiteLLM:
         if path == "/user/daily/activity/aggregated":
             return self._activity(request, paged=False)
         if path == "/model/info":
-            return _json(200, {"data": self.model_info()})
+            return _json(200, {"data": self.model_info() + self.admin.deployments()})
+        answer = self.admin.handle(request, path)
+        if answer is not None:
+            return answer
         if path in ("/models", "/v1/models"):
             return _json(
                 200,
@@ -284,6 +292,99 @@ class DemoLiteLLM:
                 }
             )
         return out
+
+
+class DemoAdmin:
+    """LiteLLM's admin API for providers, in memory, answering as LiteLLM 1.108 does: credentials (GET masks the
+    key), database deployments (`/model/new`, `PATCH /model/{id}/update` merging, `/model/delete`) listed by
+    /model/info after the generated ones (which, like config-file models, cannot be changed), and an empty
+    `/health/latest`. Keys sent here are demo data, kept only in this process's memory."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._credentials: dict[str, dict] = {}
+        self._deployments: dict[str, dict] = {}
+
+    def deployments(self) -> list[dict]:
+        with self._lock:
+            return [copy.deepcopy(d) for d in self._deployments.values()]
+
+    def handle(self, request: httpx.Request, path: str) -> httpx.Response | None:
+        method = request.method
+        body = json.loads(request.content or b"{}") if method in ("POST", "PATCH") else {}
+        with self._lock:
+            if path == "/credentials" and method == "GET":
+                return _json(200, {"success": True, "credentials": [_masked(c) for c in self._credentials.values()]})
+            if path == "/credentials" and method == "POST":
+                name = body.get("credential_name")
+                if not name or body.get("credential_info") is None:
+                    return _error(422, "credential_name and credential_info are required")
+                if name in self._credentials:
+                    return _error(409, f"Credential '{name}' already exists. Update it with PATCH /credentials/{name}")
+                self._credentials[name] = {
+                    "credential_name": name,
+                    "credential_values": dict(body.get("credential_values") or {}),
+                    "credential_info": dict(body["credential_info"]),
+                }
+                return _json(200, {"success": True, "message": "Credential created successfully"})
+            if path.startswith("/credentials/") and method in ("PATCH", "DELETE"):
+                name = unquote(path.removeprefix("/credentials/"))
+                if name not in self._credentials:
+                    return _error(404, f"Credential not found. Got credential name: {name}")
+                if method == "DELETE":
+                    del self._credentials[name]
+                    return _json(200, {"success": True, "message": "Credential deleted successfully"})
+                stored = self._credentials[name]
+                stored["credential_values"].update(body.get("credential_values") or {})
+                stored["credential_info"].update(body.get("credential_info") or {})
+                return _json(200, {"success": True, "message": "Credential updated successfully"})
+            if path == "/model/new" and method == "POST":
+                info = dict(body.get("model_info") or {})
+                model_id = str(info.get("id") or uuid.uuid4())
+                if model_id in self._deployments:
+                    return _error(
+                        500, "{'error': 'Failed to add model to db. Check your server logs for more details.'}"
+                    )
+                params = {k: v for k, v in (body.get("litellm_params") or {}).items() if k != "api_key"}
+                self._deployments[model_id] = {
+                    "model_name": body.get("model_name"),
+                    "litellm_params": params,
+                    "model_info": info | {"id": model_id, "db_model": True},
+                }
+                return _json(200, {"model_id": model_id, "model_name": body.get("model_name")})
+            if path.startswith("/model/") and path.endswith("/update") and method == "PATCH":
+                model_id = unquote(path.removeprefix("/model/").removesuffix("/update"))
+                stored = self._deployments.get(model_id)
+                if stored is None:
+                    return _error(400, f"{{'error': 'Model with id={model_id} not found in db'}}")
+                if body.get("model_name"):
+                    stored["model_name"] = body["model_name"]
+                stored["litellm_params"].update(
+                    {k: v for k, v in (body.get("litellm_params") or {}).items() if k != "api_key"}
+                )
+                stored["model_info"].update(body.get("model_info") or {})
+                stored["model_info"]["db_model"] = True
+                return _json(200, {"model_id": model_id, "model_name": stored["model_name"]})
+            if path == "/model/delete" and method == "POST":
+                model_id = str(body.get("id"))
+                if self._deployments.pop(model_id, None) is None:
+                    return _error(400, f"{{'error': 'Model with id={model_id} not found in db'}}")
+                return _json(200, {"message": f"Model: {model_id} deleted successfully"})
+            if path == "/health/latest" and method == "GET":
+                return _json(200, {"latest_health_checks": {}, "total_models": len(self._deployments)})
+        return None
+
+
+def _masked(credential: dict) -> dict:
+    values = dict(credential["credential_values"])
+    if values.get("api_key"):
+        key = str(values["api_key"])
+        values["api_key"] = f"{key[:2]}****{key[-2:]}" if len(key) > 8 else "*****"
+    return {**copy.deepcopy(credential), "credential_values": values, "source": "db"}
+
+
+def _error(status: int, message: str) -> httpx.Response:
+    return _json(status, {"error": {"message": message, "type": "internal_server_error", "code": str(status)}})
 
 
 def aggregate(rows: list[dict], keys: dict[str, dict]) -> dict:
