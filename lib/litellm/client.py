@@ -16,10 +16,13 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from lib.core.errors import ConsoleError
+from lib.litellm.health_api import HealthCheck, LatestHealth, Readiness
 from lib.litellm.schemas import ModelInfoResponse
 
 log = logging.getLogger(__name__)
 ACTIVITY_PATH = "/user/daily/activity"
+# Told of every HTTP attempt: (path, seconds, error kind or None). The runtime passes its metrics' (no global).
+RequestObserver = Callable[[str, float, str | None], None]
 
 
 class LiteLLMError(ConsoleError):
@@ -54,11 +57,13 @@ class LiteLLMClient:
         backoff_s: float = 0.5,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        observer: RequestObserver | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.retries = retries
         self.backoff_s = backoff_s
         self._sleep = sleep
+        self._observer = observer
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport)
         self.requests_made = 0
@@ -80,20 +85,24 @@ class LiteLLMClient:
         except ValueError:
             raise _not_json(f"{self.base_url}{path}", resp.content) from None
 
-    def _get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
-        """A 2xx response, after bounded retries of timeouts, transport errors and 5xx."""
+    def _get(self, path: str, params: dict[str, Any] | None = None, accept: tuple[int, ...] = ()) -> httpx.Response:
+        """A 2xx response (or one of the `accept` statuses: an answer, not a failure, for that endpoint), after
+        bounded retries of timeouts, transport errors and 5xx."""
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
+            started = time.perf_counter()
             try:
                 self.requests_made += 1
                 resp = self._http.get(path, params=params)
             except httpx.TimeoutException:
+                self._observe(path, started, "timeout")
                 if last:
                     raise LiteLLMTimeout(
                         f"LiteLLM at {self.base_url} did not answer {path} within {self._http.timeout.read}s "
                         f"({self.retries + 1} tries); check the proxy's load or raise LITELLM_TIMEOUT_S"
                     ) from None
             except httpx.TransportError as exc:
+                self._observe(path, started, "unreachable")
                 # Connection refused / DNS: retrying a few times covers a proxy restart.
                 if last:
                     raise LiteLLMUnreachable(
@@ -101,6 +110,10 @@ class LiteLLMClient:
                         "check LITELLM_BASE_URL and that the proxy is running"
                     ) from None
             else:
+                if resp.status_code in accept:
+                    self._observe(path, started, None)
+                    return resp
+                self._observe(path, started, _error_kind(resp.status_code))
                 if resp.status_code in (401, 403):
                     raise LiteLLMAuthError(
                         f"LiteLLM refused the API key for {path} (HTTP {resp.status_code}); LITELLM_API_KEY must be "
@@ -125,6 +138,14 @@ class LiteLLMClient:
             self._sleep(delay)
         raise AssertionError("unreachable")
 
+    def _observe(self, path: str, started: float, error: str | None) -> None:
+        if self._observer is None:
+            return
+        try:
+            self._observer(path, time.perf_counter() - started, error)
+        except Exception:  # metrics must never break a request
+            log.exception("LiteLLM request observer failed")
+
     def _parse_response(self, model: type[BaseModel], resp: httpx.Response, path: str):
         try:
             return model.model_validate_json(resp.content)
@@ -144,8 +165,26 @@ class LiteLLMClient:
         path = "/model/info"
         return self._parse_response(ModelInfoResponse, self._get(path), path)
 
-    def health(self) -> dict:
+    # -- health (lib/litellm/health_api.py: the answers' shapes) ------------------------------
+    def liveliness(self) -> Any:
         return self._get_json("/health/liveliness")
+
+    def readiness(self, details: bool = False) -> Readiness:
+        """LiteLLM's readiness; `details` adds its version and cache (needs the key). A 503 is an answer here:
+        LiteLLM sends it, with the same body, when its database is unreachable."""
+        path = "/health/readiness/details" if details else "/health/readiness"
+        return self._parse_response(Readiness, self._get(path, accept=(503,)), path)
+
+    def latest_health(self) -> LatestHealth:
+        path = "/health/latest"
+        return self._parse_response(LatestHealth, self._get(path), path)
+
+    def health_check(self, model: str | None = None) -> HealthCheck:
+        """Check deployments now (one model group, or all): real calls to the providers. A 503 is an answer:
+        some deployment is unhealthy (or no deployment has that name)."""
+        path = "/health"
+        resp = self._get(path, {"model": model} if model else None, accept=(503,))
+        return self._parse_response(HealthCheck, resp, path)
 
 
 def bad_response(where: str, exc: ValidationError, body: bytes) -> LiteLLMBadResponse:
@@ -157,6 +196,15 @@ def bad_response(where: str, exc: ValidationError, body: bytes) -> LiteLLMBadRes
     if first["type"] == "missing":
         return LiteLLMBadResponse(f"LiteLLM's {where} response has no '{loc}' (a field LiteLLM always sends)")
     return LiteLLMBadResponse(f"LiteLLM's {where} response has an unexpected shape at '{loc}': {first['msg']}")
+
+
+def _error_kind(status: int) -> str | None:
+    """A response's failure kind for the request observer (None: it succeeded)."""
+    if status in (401, 403):
+        return "auth"
+    if status >= 500:
+        return "http_5xx"
+    return "http_4xx" if status >= 400 else None
 
 
 def _not_json(where: str, body: bytes) -> LiteLLMBadResponse:

@@ -18,6 +18,7 @@ from datetime import date, timedelta
 import httpx
 
 from lib.core.clock import utcnow
+from lib.litellm.demo_health import DemoHealth
 from lib.litellm.schemas import METRIC_NAMES
 
 # Fields newer LiteLLM adds; always zero here, so the parser is exercised on unknown fields.
@@ -83,6 +84,7 @@ class DemoLiteLLM:
         self._by_date: dict[str, list[dict]] = defaultdict(list)
         for r in self.rows:
             self._by_date[r["date"]].append(r)
+        self.health = DemoHealth(seed, self.model_info(), {group: m[4] for group, m in MODELS.items()})
 
     # -- generation -------------------------------------------------------------------------------
     def _people(self, rng: random.Random):
@@ -211,8 +213,8 @@ class DemoLiteLLM:
         if not request.headers.get("authorization", "").removeprefix("Bearer ").strip():
             return _json(401, {"error": {"message": "Authentication Error, No api key passed in.", "code": "401"}})
         path = request.url.path.rstrip("/")
-        if path == "/health/liveliness":
-            return _json(200, "I'm alive!")
+        if path.startswith("/health"):
+            return self.health.handle(request)
         if path == "/user/daily/activity":
             return self._activity(request, paged=True)
         if path == "/user/daily/activity/aggregated":
