@@ -1,6 +1,8 @@
 """pytest plugin: the real LiteLLM proxy from ../shared/litellm, with real traffic sent through it.
 
-Mandatory when CI=true (a missing harness fails); on a developer's machine it skips with the reason.
+`litellm_harness` (session) sends traffic first; a test module that stops or breaks its proxy starts one of its
+own with `harness_up()` / `harness_down(env)`. Mandatory when CI=true (a missing harness fails); on a
+developer's machine it skips with the reason.
 """
 
 from __future__ import annotations
@@ -32,15 +34,24 @@ def _parse_exports(text: str) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="session")
-def litellm_harness(tmp_path_factory):
-    """Start proxy + PostgreSQL + fake backend, send traffic; yields env vars and the traffic summary."""
+def harness_up() -> dict[str, str]:
+    """Start proxy + PostgreSQL + fake backend; their variables (LITELLM_BASE_URL, LITELLM_MASTER_KEY, ...)."""
     if not (HARNESS / "up.sh").exists():
         _unavailable(f"{HARNESS}/up.sh not found")
     proc = subprocess.run(["bash", str(HARNESS / "up.sh")], capture_output=True, text=True, timeout=600)
     if proc.returncode != 0:
         _unavailable(f"up.sh failed: {proc.stderr[-2000:]}")
-    env = _parse_exports(proc.stdout)
+    return _parse_exports(proc.stdout)
+
+
+def harness_down(env: dict) -> None:
+    subprocess.run(["bash", str(HARNESS / "down.sh"), env["LITELLM_HARNESS_RUN"]], capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def litellm_harness(tmp_path_factory):
+    """Start proxy + PostgreSQL + fake backend, send traffic; yields env vars and the traffic summary."""
+    env = harness_up()
     try:
         out = tmp_path_factory.mktemp("traffic") / "traffic.json"
         t = subprocess.run(
@@ -68,4 +79,4 @@ def litellm_harness(tmp_path_factory):
         env["traffic"] = json.loads(out.read_text())
         yield env
     finally:
-        subprocess.run(["bash", str(HARNESS / "down.sh"), env["LITELLM_HARNESS_RUN"]], capture_output=True, timeout=120)
+        harness_down(env)
