@@ -48,35 +48,39 @@ def harness_down(env: dict) -> None:
     subprocess.run(["bash", str(HARNESS / "down.sh"), env["LITELLM_HARNESS_RUN"]], capture_output=True, timeout=120)
 
 
+def send_traffic(env: dict, out: Path, users: int = 3, keys_per_user: int = 2, requests: int = 40) -> dict:
+    """Real requests through the proxy (traffic.py, seed 7), flushed to LiteLLM's tables; its JSON summary."""
+    t = subprocess.run(
+        [
+            sys.executable,
+            str(HARNESS / "traffic.py"),
+            "--users",
+            str(users),
+            "--keys-per-user",
+            str(keys_per_user),
+            "--requests",
+            str(requests),
+            "--seed",
+            "7",
+            "--json",
+            str(out),
+        ],
+        env={**os.environ, **{k: v for k, v in env.items() if isinstance(v, str)}},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if t.returncode != 0:
+        pytest.fail(f"traffic.py failed: {t.stdout[-1000:]} {t.stderr[-2000:]}")
+    return json.loads(out.read_text())
+
+
 @pytest.fixture(scope="session")
 def litellm_harness(tmp_path_factory):
     """Start proxy + PostgreSQL + fake backend, send traffic; yields env vars and the traffic summary."""
     env = harness_up()
     try:
-        out = tmp_path_factory.mktemp("traffic") / "traffic.json"
-        t = subprocess.run(
-            [
-                sys.executable,
-                str(HARNESS / "traffic.py"),
-                "--users",
-                "3",
-                "--keys-per-user",
-                "2",
-                "--requests",
-                "40",
-                "--seed",
-                "7",
-                "--json",
-                str(out),
-            ],
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        if t.returncode != 0:
-            pytest.fail(f"traffic.py failed: {t.stdout[-1000:]} {t.stderr[-2000:]}")
-        env["traffic"] = json.loads(out.read_text())
+        env["traffic"] = send_traffic(env, tmp_path_factory.mktemp("traffic") / "traffic.json")
         yield env
     finally:
         harness_down(env)
