@@ -296,6 +296,11 @@ def test_background_services_serve_the_endpoints_once_and_stop_with_them(served)
     samples = scrape(f"http://127.0.0.1:{served.settings.METRICS_PORT}")
     assert value(samples, "litellm_console_source_up", source="app_database") == 1
     assert _get(served, "/nothing").status_code == 404
+    # the jobs' next runs are the scheduler's; a job it will run is fine before its first run
+    refresh = next(j for j in job_statuses(served) if j.job == "refresh_today")
+    assert refresh.next_run == first.get_job("refresh_today").next_run_time
+    assert (refresh.outcome, refresh.status) == (None, "green")
+    assert refresh.reason.startswith(f"Not run yet; first run {refresh.next_run:%H:%M:%S} UTC (in 4 min")
     served.stop_background_services()
     with pytest.raises(httpx.ConnectError):
         _get(served, "/healthz")

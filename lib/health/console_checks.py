@@ -153,14 +153,15 @@ def _next_run(job: str, next_runs: dict | None, now: datetime) -> tuple[datetime
 
 def _job_status(job: str, label: str, run: dict | None, next_runs: dict | None, now: datetime) -> JobStatus:
     next_run, next_text = _next_run(job, next_runs, now)
-    if run is None:
-        return JobStatus(job, label, "amber", "Never run", None, None, None, None, None, next_run, next_text)
+    if run is None:  # fine when this process will run it (just started), else nobody may
+        status: Status = "green" if next_run is not None else "amber"
+        reason = f"Not run yet; first run {next_text}" if next_run is not None else "Never run"
+        return JobStatus(job, label, status, reason, None, None, None, None, None, next_run, next_text)
     started = as_aware(run["started_at"])
     finished = as_aware(run["finished_at"])
     duration = ((finished or now) - started).total_seconds()
     outcome, error = run["status"], run["error"]
     ago = humanize_ago(started, now)
-    status: Status
     if outcome == "running":
         long = now - started > RUNNING_TOO_LONG
         status, reason = ("amber" if long else "green"), f"Running since {ago} ({format_duration(duration)})"

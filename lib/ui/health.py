@@ -18,12 +18,13 @@ from lib.health.status import Check
 from lib.litellm.client import LiteLLMError
 from lib.ui.actions import action_button
 
-# status -> (badge colour, word, icon); the word says it without the colour
+# status -> (badge colour, word, icon, table text colour); the word says it without the colour
 LOOK = {
-    "green": ("green", "OK", ":material/check_circle:", "🟢"),
-    "amber": ("orange", "Warning", ":material/warning:", "🟠"),
-    "red": ("red", "Failing", ":material/error:", "🔴"),
+    "green": ("green", "OK", ":material/check_circle:", "#1e7b34"),
+    "amber": ("orange", "Warning", ":material/warning:", "#a15c00"),
+    "red": ("red", "Failing", ":material/error:", "#c62828"),
 }
+COLOUR_OF_WORD = {word: colour for _, word, _, colour in LOOK.values()}
 ALL_MODELS = "All models"
 CHECKED = "health_check_now_result"  # the last "check now" result, shown by the run after it
 
@@ -34,8 +35,16 @@ def badge(status: str) -> str:
 
 
 def status_text(status: str) -> str:
-    """A status in a table cell (plain text)."""
-    return f"{LOOK[status][3]} {LOOK[status][1]}"
+    """A status in a table's Status column (coloured by `_table`)."""
+    return LOOK[status][1]
+
+
+def _table(frame: pd.DataFrame, **kwargs) -> None:
+    """A table whose Status column is coloured like the badges."""
+    styled = frame.style.map(
+        lambda word: f"color: {COLOUR_OF_WORD.get(word, 'inherit')}; font-weight: 600", subset=["Status"]
+    )
+    st.dataframe(styled, hide_index=True, width="stretch", **kwargs)
 
 
 def render_checks(checks: list[Check]) -> None:
@@ -57,10 +66,8 @@ def render_deployments(rows: list[DeploymentHealth]) -> None:
             "Error": [r.error for r in rows],
         }
     )
-    st.dataframe(
+    _table(
         frame,
-        hide_index=True,
-        width="stretch",
         column_config={
             "Last checked (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
             "Response (ms)": st.column_config.NumberColumn(format="%.0f"),
@@ -104,7 +111,7 @@ def _render_checked(model: str, at, results) -> None:
     if not results:
         st.caption("LiteLLM found no deployment by that name.")
         return
-    st.dataframe(
+    _table(
         pd.DataFrame(
             {
                 "Status": [status_text("green" if r.healthy else "red") for r in results],
@@ -112,9 +119,7 @@ def _render_checked(model: str, at, results) -> None:
                 "API base": [r.api_base for r in results],
                 "Error": [r.error for r in results],
             }
-        ),
-        hide_index=True,
-        width="stretch",
+        )
     )
 
 
@@ -134,7 +139,7 @@ def render_jobs(jobs: list[JobStatus]) -> None:
     if not jobs:
         st.warning("The background jobs' runs cannot be read (the app database is unavailable).")
         return
-    st.dataframe(
+    _table(
         pd.DataFrame(
             {
                 "Status": [status_text(j.status) for j in jobs],
@@ -146,8 +151,6 @@ def render_jobs(jobs: list[JobStatus]) -> None:
                 "Next run": [j.next_run_text for j in jobs],
             }
         ),
-        hide_index=True,
-        width="stretch",
         column_config={"Last run (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss")},
     )
     for j in jobs:
