@@ -29,7 +29,7 @@ except SettingsError as exc:
 from lib.auth import accounts  # noqa: E402
 from lib.providers import crypto as provider_keys  # noqa: E402
 from lib.ui import session  # noqa: E402
-from lib.ui.navigation import build_navigation  # noqa: E402
+from lib.ui.navigation import build_navigation, run_page  # noqa: E402
 from lib.ui.sidebar import render_sidebar  # noqa: E402
 
 try:
@@ -50,6 +50,8 @@ except SQLAlchemyError as exc:
 
 if settings.BACKGROUND_SERVICES:
     rt.start_background_services()  # once per process; cheap on every later run
+else:
+    rt.start_console_endpoints()  # /healthz, /readyz, /metrics even when cron does the jobs
 
 
 def keep_login_cookie(authenticator, secret: str, cookie_secure: str) -> None:
@@ -113,4 +115,4 @@ if user is None:
     st.stop()
 
 render_sidebar(user, settings.demo_mode, on_logout=lambda: st.session_state.update({LOGOUT_REQUESTED: True}))
-nav.run()
+run_page(nav, rt.metrics)  # timed for the console's metrics

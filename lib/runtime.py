@@ -1,10 +1,11 @@
 """The one object a process holds: settings, the app database, the usage store, the LiteLLM client factory, the
-background scheduler and the state its jobs share (the backfill's progress).
+background scheduler and the state its jobs share (the backfill's progress), the console's metrics and the HTTP
+endpoints that serve them (/healthz, /readyz, /metrics).
 
 Built once per process: by app.py (through `st.cache_resource`, lib/ui/runtime.py), by the CLI's `main()`, and
 by a fixture in tests, which build their own from explicit settings. Nothing else keeps process state: pages and
 jobs receive the runtime. It sits above the domains it wires together (lib.core, lib.auth, lib.litellm,
-lib.usage, lib.catalog) and below lib.ui and lib.cli.
+lib.usage, lib.catalog, lib.health) and below lib.ui and lib.cli.
 """
 
 from __future__ import annotations
@@ -20,8 +21,11 @@ from sqlalchemy.engine import Engine
 
 from lib.appdb import open_app_database
 from lib.core.settings import Settings, load_settings
+from lib.health.endpoints import ConsoleEndpoints
+from lib.health.metrics import ConsoleMetrics
+from lib.health.readiness import Readiness, readiness
 from lib.litellm.client import LiteLLMClient
-from lib.services import build_scheduler, recover_interrupted_work
+from lib.services import JOB_OF_SCHEDULED, build_scheduler, recover_interrupted_work
 from lib.usage.store import UsageStore
 
 log = logging.getLogger(__name__)
@@ -54,7 +58,9 @@ class Runtime:
         self._engine: Engine | None = None
         self._store: UsageStore | None = None
         self._scheduler = None
+        self._endpoints: ConsoleEndpoints | None = None
         self._demo: tuple[date, httpx.MockTransport] | None = None
+        self.metrics = ConsoleMetrics(self)  # its own registry: two runtimes (tests) never share counters
 
     # Opened on first use, so a command that needs neither (an export, a configuration test) works without them.
     @property
@@ -78,14 +84,17 @@ class Runtime:
         return cls(load_settings(), **kwargs)
 
     # -- LiteLLM ----------------------------------------------------------------------------------------
-    def litellm_client(self) -> LiteLLMClient:
-        """A new client (callers close it); in demo mode over the embedded fake LiteLLM of today's date."""
+    def litellm_client(self, *, timeout_s: float | None = None, retries: int | None = None) -> LiteLLMClient:
+        """A new client (callers close it); in demo mode over the embedded fake LiteLLM of today's date. Its
+        requests are measured in this runtime's metrics. `timeout_s`, `retries`: other than the settings' (the
+        health checks probe briefly and never retry)."""
         s = self.settings
+        options = {"timeout_s": timeout_s or s.LITELLM_TIMEOUT_S, "observer": self.metrics.observe_litellm_request}
+        if retries is not None:
+            options["retries"] = retries
         if s.demo_mode:
-            return LiteLLMClient(
-                "http://demo.litellm.local", "sk-demo", timeout_s=s.LITELLM_TIMEOUT_S, transport=self._demo_transport()
-            )
-        return LiteLLMClient(s.LITELLM_BASE_URL, s.LITELLM_API_KEY, timeout_s=s.LITELLM_TIMEOUT_S)
+            return LiteLLMClient("http://demo.litellm.local", "sk-demo", transport=self._demo_transport(), **options)
+        return LiteLLMClient(s.LITELLM_BASE_URL, s.LITELLM_API_KEY, **options)
 
     def _demo_transport(self) -> httpx.MockTransport:
         from lib.litellm.demo import demo_transport
@@ -102,7 +111,8 @@ class Runtime:
 
     # -- background services ----------------------------------------------------------------------------
     def start_background_services(self):
-        """Start the process's one scheduler (idempotent): startup backfill, then refresh and sync on intervals."""
+        """Start the process's one scheduler (idempotent): startup backfill, then refresh and sync on intervals;
+        and the console's endpoints (/healthz, /readyz, /metrics on METRICS_PORT)."""
         with self._lock:
             if self._scheduler is None:
                 try:
@@ -111,13 +121,38 @@ class Runtime:
                     log.exception("could not clean up after interrupted work")
                 self._scheduler = build_scheduler(self)
                 self._scheduler.start()
+                self.start_console_endpoints()
             return self._scheduler
+
+    def start_console_endpoints(self) -> ConsoleEndpoints | None:
+        """Serve /healthz, /readyz and /metrics on METRICS_PORT (0: not served), once per process: a port in use
+        is logged once and the app runs on without them. Also for an app whose background services are off."""
+        with self._lock:
+            if self._endpoints is None and self.settings.METRICS_PORT:
+                self._endpoints = ConsoleEndpoints(self.settings.METRICS_PORT, self.metrics, self.readiness)
+                self._endpoints.start()
+            return self._endpoints
 
     def stop_background_services(self) -> None:
         with self._lock:
             if self._scheduler is not None:
                 self._scheduler.shutdown(wait=False)
                 self._scheduler = None
+            if self._endpoints is not None:
+                self._endpoints.stop()
+                self._endpoints = None
+
+    def next_runs(self) -> dict[str, datetime | None] | None:
+        """When this process's scheduler runs each recorded job next (lib.core.jobs names), or None when this
+        process runs no scheduler (the CLI; an app with background services off)."""
+        with self._lock:
+            if self._scheduler is None:
+                return None
+            return {JOB_OF_SCHEDULED.get(j.id, j.id): j.next_run_time for j in self._scheduler.get_jobs()}
+
+    def readiness(self) -> Readiness:
+        """What /readyz answers: the app database, the usage store and LiteLLM each reachable."""
+        return readiness(self)
 
     def close(self) -> None:
         self.stop_background_services()

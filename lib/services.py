@@ -143,6 +143,10 @@ def _scheduled(fn, *args, **kwargs) -> None:
         log.exception("%s crashed", fn.__name__)
 
 
+# The job runs' name (lib.core.jobs) of a scheduler job whose id differs.
+JOB_OF_SCHEDULED = {"startup_backfill": "backfill"}
+
+
 def build_scheduler(rt) -> BackgroundScheduler:
     """Startup backfill, then refresh_today and the model sync on their intervals (not started)."""
     s = rt.settings

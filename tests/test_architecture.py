@@ -1,6 +1,6 @@
 """The shape of lib/: Streamlit stays in lib.ui (and pages/, app.py), lib's modules import each other without
-cycles, and its packages in layers: core under the domains (auth, litellm, usage, catalog), the domains under
-the entry points (cli, ui, the services).
+cycles, and its packages in layers: core under the domains (auth, litellm, usage, catalog, health), the domains
+under the entry points (cli, ui, the services).
 
 The import graph is read from the source with ast: every import statement, function-level ones included, since
 a deferred import is still a dependency (it only hides the cycle from the interpreter)."""
@@ -29,6 +29,7 @@ ALLOWED = {
     "usage": {"core", "litellm"},
     "catalog": {"core", "auth", "litellm", "usage"},
     "providers": {"core", "auth", "litellm", "usage"},
+    "health": {"core", "auth", "litellm", "usage", "catalog"},
 }
 STREAMLIT = ("streamlit", "streamlit_authenticator")
 

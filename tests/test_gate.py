@@ -71,6 +71,12 @@ def _test_config(env: Env, actor) -> None:
     test_configuration(env.engine, actor, "https://llm.example/v1", "sk-secret-key", "gpt-4o", transport=_endpoint(env))
 
 
+def _check_now(env: Env, actor) -> None:
+    from lib.health.litellm_checks import check_now
+
+    check_now(env.rt, actor, "llama3-local")
+
+
 def _export(env: Env, actor) -> None:
     from lib.ui.actions import export_auditor
 
@@ -139,6 +145,7 @@ PERFORMERS = {
         f"providers.{name}": _provider_action(name)
         for name in ("add", "configure", "test", "enable", "disable", "delete", "adopt", "rotate_key")
     },
+    "health.check_now": _check_now,
 }
 DONE = {"models.test_config": "model_found", "providers.test": "ok"}  # an action whose success row says what was found
 
@@ -271,6 +278,7 @@ def test_a_refresh_refused_because_one_runs_is_not_audited(env):
 PAGE_BUTTONS = {
     "pages/usage.py": {"refresh_today": "usage.refresh"},
     "pages/models.py": {"models_sync": "models.sync", "models_test_submit": "models.test_config"},
+    "pages/health.py": {"health_check_now": "health.check_now"},
     "pages/users.py": {
         "FormSubmitter:create_user-Create user": "user.create",
         "edit_user_set_role": "user.change_role",
@@ -281,7 +289,8 @@ PAGE_BUTTONS = {
         "edit_user_link": "user.link_litellm",
     },
 }
-NOT_STATE_CHANGING = {"console_logout"}  # the sidebar's Log out: an audited event, not a gated action
+# the sidebar's Log out: an audited event, not a gated action; the Health page's Check again: a rerun
+NOT_STATE_CHANGING = {"console_logout", "health_recheck"}
 
 
 @pytest.mark.parametrize("who", ["viewer", "admin"])

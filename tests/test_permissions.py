@@ -108,8 +108,8 @@ def test_menus_per_role():
 
     assert menu(None) == {}
     admin = titles("admin")
-    assert set(admin) == {"Usage", "Admin"}
-    assert {"Users", "Audit log"} <= set(admin["Admin"])
+    assert set(admin) == {"Usage", "Admin", "Operations"}
+    assert {"Users", "Audit log"} <= set(admin["Admin"]) and admin["Operations"] == ["Health"]
     assert titles("admin-readonly") == admin  # sees every admin page (read-only)
     assert titles("user") == {"Usage": ["My usage"]}  # never an admin page
     assert landing_page("user").title == "My usage"

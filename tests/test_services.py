@@ -24,6 +24,7 @@ def down(tmp_path):
                 "LITELLM_TIMEOUT_S": "2",
                 "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
                 "DUCKDB_PATH": str(tmp_path / "usage.duckdb"),
+                "METRICS_PORT": "0",
             },
             secrets_path=None,
         )

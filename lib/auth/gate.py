@@ -63,6 +63,7 @@ ACTIONS: dict[str, Action] = {
     "providers.rotate_key": Action(("providers:write",), "re-encrypt the stored provider keys under a new key"),
     # My usage exports the caller's own data: self:usage is enough there
     "usage.export": Action(("usage:export", "self:usage"), "download a usage export"),
+    "health.check_now": Action(("health:check",), "run LiteLLM's health checks now (real calls to the providers)"),
 }
 assert all(p in PERMISSIONS for a in ACTIONS.values() for p in a.permissions), "an action names an unknown permission"
 

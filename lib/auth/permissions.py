@@ -23,6 +23,8 @@ PERMISSIONS = {
     "users:manage": "manage users",
     "audit:read": "view the audit log",
     "self:usage": "view your own usage",
+    "health:read": "view the health of LiteLLM and the console",
+    "health:check": "run LiteLLM's health checks",
 }
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),

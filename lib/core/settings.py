@@ -46,6 +46,7 @@ class Settings(BaseModel):
     ADMIN_PASSWORD: str | None = None
     DEMO_SEED: int = 42
     BACKGROUND_SERVICES: bool = True  # false in tests that fill the store themselves
+    METRICS_PORT: int = Field(9108, ge=0, le=65535)  # the console's /healthz, /readyz, /metrics; 0 = not served
 
     @field_validator("LITELLM_BASE_URL")
     @classmethod

@@ -18,10 +18,13 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from lib.core.errors import ConsoleError
+from lib.litellm.health_api import HealthCheck, LatestHealth, Readiness
 from lib.litellm.schemas import ModelInfoResponse
 
 log = logging.getLogger(__name__)
 ACTIVITY_PATH = "/user/daily/activity"
+# Told of every HTTP attempt: (path, seconds, error kind or None). The runtime passes its metrics' (no global).
+RequestObserver = Callable[[str, float, str | None], None]
 
 
 class LiteLLMError(ConsoleError):
@@ -68,11 +71,13 @@ class LiteLLMClient:
         backoff_s: float = 0.5,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        observer: RequestObserver | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.retries = retries
         self.backoff_s = backoff_s
         self._sleep = sleep
+        self._observer = observer
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self._http = httpx.Client(base_url=self.base_url, headers=headers, timeout=timeout_s, transport=transport)
         self.requests_made = 0
@@ -94,21 +99,29 @@ class LiteLLMClient:
         except ValueError:
             raise _not_json(f"{self.base_url}{path}", resp.content) from None
 
-    def _get(self, path: str, params: dict[str, Any] | None = None) -> httpx.Response:
-        """A 2xx response, after bounded retries of timeouts, transport errors and 5xx."""
+    def _get(self, path: str, params: dict[str, Any] | None = None, accept: tuple[int, ...] = ()) -> httpx.Response:
+        """A 2xx response (or one of the `accept` statuses: an answer, not a failure, for that endpoint), after
+        bounded retries of timeouts, transport errors and 5xx."""
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
+            started = time.perf_counter()
             try:
                 self.requests_made += 1
                 resp = self._http.get(path, params=params)
             except httpx.TimeoutException:
+                self._observe(path, started, "timeout")
                 if last:
                     raise self._timeout(path) from None
             except httpx.TransportError as exc:
+                self._observe(path, started, "unreachable")
                 # Connection refused / DNS: retrying a few times covers a proxy restart.
                 if last:
                     raise self._unreachable(exc) from None
             else:
+                if resp.status_code in accept:
+                    self._observe(path, started, None)
+                    return resp
+                self._observe(path, started, _error_kind(resp.status_code))
                 if resp.status_code in (401, 403):
                     raise LiteLLMAuthError(
                         f"LiteLLM refused the API key for {path} (HTTP {resp.status_code}); LITELLM_API_KEY must be "
@@ -149,15 +162,19 @@ class LiteLLMClient:
         """One change (never retried: a create that timed out may have happened). Its JSON answer, or
         LiteLLMRefused with LiteLLM's message (any secret of `body` removed from it)."""
         self.requests_made += 1
+        started = time.perf_counter()
         try:
             resp = self._http.request(method, path, json=body)
         except httpx.TimeoutException:
+            self._observe(path, started, "timeout")
             raise LiteLLMTimeout(
                 f"LiteLLM at {self.base_url} did not answer {method} {path} within {self._http.timeout.read}s; "
                 "the change may or may not have been made (the console reads LiteLLM again to find out)"
             ) from None
         except httpx.TransportError as exc:
+            self._observe(path, started, "unreachable")
             raise self._unreachable(exc) from None
+        self._observe(path, started, None if resp.status_code < 400 else _error_kind(resp.status_code))
         if resp.status_code in (401, 403):
             raise LiteLLMAuthError(
                 f"LiteLLM refused the API key for {method} {path} (HTTP {resp.status_code}); changing LiteLLM needs "
@@ -172,6 +189,14 @@ class LiteLLMClient:
             return resp.json()
         except ValueError:
             return {}
+
+    def _observe(self, path: str, started: float, error: str | None) -> None:
+        if self._observer is None:
+            return
+        try:
+            self._observer(path, time.perf_counter() - started, error)
+        except Exception:  # metrics must never break a request
+            log.exception("LiteLLM request observer failed")
 
     def _parse_response(self, model: type[BaseModel], resp: httpx.Response, path: str):
         try:
@@ -192,7 +217,8 @@ class LiteLLMClient:
         path = "/model/info"
         return self._parse_response(ModelInfoResponse, self._get(path), path)
 
-    def health(self) -> dict:
+    # -- health (lib/litellm/health_api.py: the answers' shapes) ------------------------------
+    def liveliness(self) -> Any:
         return self._get_json("/health/liveliness")
 
     # -- admin: credentials and deployments (lib.providers) ------------------------------------------
@@ -223,10 +249,22 @@ class LiteLLMClient:
     def delete_deployment(self, deployment_id: str) -> Any:
         return self._change("POST", "/model/delete", {"id": deployment_id})
 
-    def health_latest(self) -> dict:
-        """GET /health/latest: LiteLLM's last health check per deployment (no provider is called)."""
-        body = self._get_json("/health/latest")
-        return body.get("latest_health_checks") or {} if isinstance(body, dict) else {}
+    def readiness(self, details: bool = False) -> Readiness:
+        """LiteLLM's readiness; `details` adds its version and cache (needs the key). A 503 is an answer here:
+        LiteLLM sends it, with the same body, when its database is unreachable."""
+        path = "/health/readiness/details" if details else "/health/readiness"
+        return self._parse_response(Readiness, self._get(path, accept=(503,)), path)
+
+    def latest_health(self) -> LatestHealth:
+        path = "/health/latest"
+        return self._parse_response(LatestHealth, self._get(path), path)
+
+    def health_check(self, model: str | None = None) -> HealthCheck:
+        """Check deployments now (one model group, or all): real calls to the providers. A 503 is an answer:
+        some deployment is unhealthy (or no deployment has that name)."""
+        path = "/health"
+        resp = self._get(path, {"model": model} if model else None, accept=(503,))
+        return self._parse_response(HealthCheck, resp, path)
 
 
 def bad_response(where: str, exc: ValidationError, body: bytes) -> LiteLLMBadResponse:
@@ -238,6 +276,15 @@ def bad_response(where: str, exc: ValidationError, body: bytes) -> LiteLLMBadRes
     if first["type"] == "missing":
         return LiteLLMBadResponse(f"LiteLLM's {where} response has no '{loc}' (a field LiteLLM always sends)")
     return LiteLLMBadResponse(f"LiteLLM's {where} response has an unexpected shape at '{loc}': {first['msg']}")
+
+
+def _error_kind(status: int) -> str | None:
+    """A response's failure kind for the request observer (None: it succeeded)."""
+    if status in (401, 403):
+        return "auth"
+    if status >= 500:
+        return "http_5xx"
+    return "http_4xx" if status >= 400 else None
 
 
 def _not_json(where: str, body: bytes) -> LiteLLMBadResponse:

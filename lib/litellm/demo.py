@@ -22,6 +22,7 @@ from urllib.parse import unquote
 import httpx
 
 from lib.core.clock import utcnow
+from lib.litellm.demo_health import DemoHealth
 from lib.litellm.schemas import METRIC_NAMES
 
 # Fields newer LiteLLM adds; always zero here, so the parser is exercised on unknown fields.
@@ -88,6 +89,7 @@ class DemoLiteLLM:
         for r in self.rows:
             self._by_date[r["date"]].append(r)
         self.admin = DemoAdmin()  # credentials and database deployments, changed through the admin API
+        self.health = DemoHealth(seed, self.model_info(), {group: m[4] for group, m in MODELS.items()})
 
     # -- generation -------------------------------------------------------------------------------
     def _people(self, rng: random.Random):
@@ -216,8 +218,8 @@ class DemoLiteLLM:
         if not request.headers.get("authorization", "").removeprefix("Bearer ").strip():
             return _json(401, {"error": {"message": "Authentication Error, No api key passed in.", "code": "401"}})
         path = request.url.path.rstrip("/")
-        if path == "/health/liveliness":
-            return _json(200, "I'm alive!")
+        if path.startswith("/health"):
+            return self.health.handle(request)
         if path == "/user/daily/activity":
             return self._activity(request, paged=True)
         if path == "/user/daily/activity/aggregated":
@@ -297,8 +299,7 @@ class DemoLiteLLM:
 class DemoAdmin:
     """LiteLLM's admin API for providers, in memory, answering as LiteLLM 1.108 does: credentials (GET masks the
     key), database deployments (`/model/new`, `PATCH /model/{id}/update` merging, `/model/delete`) listed by
-    /model/info after the generated ones (which, like config-file models, cannot be changed), and an empty
-    `/health/latest`. Keys sent here are demo data, kept only in this process's memory."""
+    /model/info after the generated ones (which, like config-file models, cannot be changed). Keys sent here are demo data, kept only in this process's memory."""
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -370,8 +371,6 @@ class DemoAdmin:
                 if self._deployments.pop(model_id, None) is None:
                     return _error(400, f"{{'error': 'Model with id={model_id} not found in db'}}")
                 return _json(200, {"message": f"Model: {model_id} deleted successfully"})
-            if path == "/health/latest" and method == "GET":
-                return _json(200, {"latest_health_checks": {}, "total_models": len(self._deployments)})
         return None
 
 

@@ -306,9 +306,10 @@ def list_providers(rt) -> list[ProviderView]:
 
 def _health(client) -> dict:
     try:
-        return client.health_latest()
+        latest = client.latest_health().latest_health_checks
     except LiteLLMError:
         return {}
+    return {key: check.model_dump() for key, check in latest.items()}
 
 
 def _unhealthy(health: dict, ids: set[str], names: set[str]) -> str | None:

@@ -8,6 +8,7 @@ each role to its landing page.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ PAGES = (
     PageSpec("pages/models.py", "Models", ":material/model_training:", "models:read", "Admin", "models"),
     PageSpec("pages/users.py", "Users", ":material/group:", "users:read", "Admin", "users"),
     PageSpec("pages/audit.py", "Audit log", ":material/history:", "audit:read", "Admin", "audit"),
+    PageSpec("pages/health.py", "Health", ":material/monitor_heart:", "health:read", "Operations", "health"),
 )
 assert all(p.permission in PERMISSIONS for p in PAGES)
 
@@ -86,3 +88,18 @@ def build_navigation(role: str | None) -> dict:
         if p.path not in shown
     ]
     return nav
+
+
+def page_label(title: str) -> str:
+    """A page's name in metrics: its URL path (a role's landing page shown at the root counts as that page)."""
+    return next((p.url_path for p in PAGES if p.title == title), "home")
+
+
+def run_page(nav, metrics) -> None:
+    """Run the page `st.navigation` chose and record how long it took (lib.health.metrics: page render time),
+    however it ended (a 403 and a stopped run are renders too)."""
+    started = time.perf_counter()
+    try:
+        nav.run()
+    finally:
+        metrics.page_rendered(page_label(nav.title), time.perf_counter() - started)

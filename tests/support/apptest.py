@@ -24,11 +24,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def demo_settings(tmp, **overrides: str) -> Settings:
-    """Demo-mode settings over a folder of the test's own (no background jobs unless asked)."""
+    """Demo-mode settings over a folder of the test's own (no background jobs, no metrics port unless asked)."""
     values = {
         "DATABASE_URL": f"sqlite:///{tmp}/app.db",
         "DUCKDB_PATH": str(tmp / "usage.duckdb"),
         "BACKGROUND_SERVICES": "false",
+        "METRICS_PORT": "0",
     } | overrides
     return load_settings(values, secrets_path=None)
 

@@ -51,6 +51,7 @@ class StreamlitServer:
             "DUCKDB_PATH": str(store_path or tmp / "usage.duckdb"),
             "BACKFILL_DAYS": str(backfill_days),
             "APP_SECRET_KEY": self.secret,
+            "METRICS_PORT": "0",  # a test that scrapes the console sets a free port of its own
             "PYTHONPATH": str(ROOT),
         }
         self.proc = None
