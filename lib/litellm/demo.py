@@ -299,7 +299,8 @@ class DemoLiteLLM:
 class DemoAdmin:
     """LiteLLM's admin API for providers, in memory, answering as LiteLLM 1.108 does: credentials (GET masks the
     key), database deployments (`/model/new`, `PATCH /model/{id}/update` merging, `/model/delete`) listed by
-    /model/info after the generated ones (which, like config-file models, cannot be changed). Keys sent here are demo data, kept only in this process's memory."""
+    /model/info after the generated ones (which, like config-file models, cannot be changed). Keys sent here are
+    demo data, kept only in this process's memory."""
 
     def __init__(self):
         self._lock = threading.Lock()
