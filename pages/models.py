@@ -277,7 +277,7 @@ with manage_tab:
 
 with test_tab:
     st.caption(
-        f"Checks an OpenAI-compatible endpoint before you create a model in LiteLLM: `GET <API base>/models` "
+        f"Checks an OpenAI-compatible endpoint before you add a model to LiteLLM: `GET <API base>/models` "
         f"with the key, {DEFAULT_TIMEOUT_S:g} s timeout. The key is sent once and never stored, logged or "
         "audited."
     )
@@ -304,21 +304,20 @@ with test_tab:
             st.session_state["models_test_result"] = result  # the answer only: no key in it
     result = st.session_state.get("models_test_result")
     if result is not None:
-        facts = [
-            f"{result.latency_ms:g} ms" if result.latency_ms is not None else None,
-            f"{result.models_available} model(s) listed" if result.models_available is not None else None,
-            result.url,
-        ]
-        detail = " · ".join(x for x in facts if x)
-        message = markdown_literal(result.message)  # quotes the endpoint's answer and the typed model name
+        # the message names its outcome and quotes the endpoint's answer, the typed model and the closest names
+        message = markdown_literal(result.message)
         if result.result == "model_found":
             st.success(message, icon=":material/check_circle:")
         elif result.result == "model_not_found":
             st.warning(message, icon=":material/search_off:")
-            if result.suggestions:
-                st.markdown("Closest names: " + ", ".join(markdown_literal(s) for s in result.suggestions))
+        elif result.result == "invalid_input":
+            st.warning(message, icon=":material/edit_note:")
         else:
-            icons = {"auth_error": ":material/key_off:", "timeout": ":material/timer_off:"}
+            icons = {
+                "auth_error": ":material/key_off:",
+                "timeout": ":material/timer_off:",
+                "endpoint_error": ":material/error:",
+            }
             st.error(message, icon=icons.get(result.result, ":material/cloud_off:"))
-        if detail:
-            st.caption(markdown_literal(detail))
+        if result.facts():
+            st.caption(markdown_literal(" · ".join(result.facts())))

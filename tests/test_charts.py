@@ -11,6 +11,7 @@ import pytest
 from lib.usage import charts
 from lib.usage.queries import Filters, usage_page_queries
 from lib.usage.store import UsageStore
+from tests.support.colours import contrast
 
 
 @pytest.fixture(scope="module")
@@ -111,3 +112,22 @@ def test_two_names_of_one_view_never_share_a_colour():
     assert charts.colour_of("model-2") == charts.colour_of("model-4")
     both = charts.colour_map(["model-2", "model-4"])
     assert both["model-2"] != both["model-4"] and both["model-2"] == charts.colour_of("model-2")
+
+
+# Streamlit's page backgrounds, light and dark (what tests/test_e2e_layout.py measures in the browser): the app
+# follows the browser's preference, and the figures take the page's background.
+BACKGROUNDS = {"light": "#ffffff", "dark": "#171614"}
+
+
+def test_every_colour_a_chart_draws_stands_out_on_light_and_dark_pages(view):
+    names = [f"model-{i}" for i in range(200)] + list(charts.PROVIDER_COLOURS)
+    drawn = set(charts.colour_map(names).values())
+    drawn |= {t.marker.color for t in charts.success_failure(view["daily"]).data}
+    assert len(drawn) >= 40  # the whole palette, the providers' colours, "other", success and failure
+    faint = {
+        (colour, page, round(contrast(colour, bg), 2))
+        for colour in drawn
+        for page, bg in BACKGROUNDS.items()
+        if contrast(colour, bg) < 1.8
+    }
+    assert faint == set()

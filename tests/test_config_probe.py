@@ -21,13 +21,13 @@ from lib.auth.audit import list_audit
 from lib.auth.permissions import PermissionDenied
 from lib.catalog.probe import (
     MAX_SUGGESTIONS,
-    SUCCESS_MESSAGE,
     closest_models,
     models_urls,
     probe_config,
     similarity,
     test_configuration,
 )
+from lib.catalog.sync import sync_models
 from tests.support.models_endpoint import KEY, LOCAL_MODELS
 from tests.support.ports import free_port
 
@@ -99,12 +99,27 @@ def test_models_urls(base, urls):
     assert models_urls(base) == urls
 
 
-@pytest.mark.parametrize("base", ["", "api.openai.com/v1", "ftp://x.example", "http://", "http://h:99999/v1"])
-def test_bad_api_base_is_a_connection_error_without_a_request(base):
+@pytest.mark.parametrize(
+    "base, key, model, says",
+    [
+        ("", KEY, "gpt-4o", "enter the API base URL"),
+        ("api.openai.com/v1", KEY, "gpt-4o", "must start with http:// or https://"),
+        ("ftp://x.example", KEY, "gpt-4o", "must start with http:// or https://"),
+        ("http://", KEY, "gpt-4o", "must start with http:// or https://"),
+        ("http://h:99999/v1", KEY, "gpt-4o", "not valid"),
+        ("https://h.example/v1", KEY, "   ", "enter the backend model name"),
+        ("https://h.example/v1", "sk-abc\ndef", "gpt-4o", "cannot be sent"),
+        ("https://h.example/v1", "sk-abc déf", "gpt-4o", "cannot be sent"),
+    ],
+)
+def test_bad_input_is_invalid_input_without_a_request(base, key, model, says):
+    """What was typed is wrong: labelled as such, not as an endpoint that cannot be contacted or a refused key."""
     called = []
-    r = probe_config(base, KEY, "gpt-4o", transport=mock(lambda req: called.append(req) or models_json([])))
-    assert (r.success, r.result, called) == (False, "connection_error", [])
-    assert r.message.startswith("Cannot contact the endpoint")
+    r = probe_config(base, key, model, transport=mock(lambda req: called.append(req) or models_json([model])))
+    assert (r.success, r.result, called) == (False, "invalid_input", [])
+    assert r.message.startswith("Invalid input: ") and says in r.message, r.message
+    assert "Cannot contact" not in r.message and "Authentication" not in r.message
+    assert "sk-abc" not in r.message
 
 
 # -- each outcome (mocked HTTP) --------------------------------------------------------------------
@@ -120,7 +135,7 @@ def test_found_sends_the_bearer_key_once_and_reports_latency_and_count():
     assert r.as_dict() == {
         "success": True,
         "result": "model_found",
-        "message": SUCCESS_MESSAGE,
+        "message": "Connection successful: the endpoint accepts the key and lists 'gpt-4o'.",
         "suggestions": [],
         "latency_ms": r.latency_ms,
         "models_available": 4,
@@ -151,17 +166,20 @@ def test_auth_error_masks_an_echoed_key(status):
 @pytest.mark.parametrize(
     "response, reason",
     [
-        (httpx.Response(500, text="boom"), "HTTP 500"),
-        (httpx.Response(404, text="nope"), "HTTP 404"),
-        (httpx.Response(429, json={"error": {"message": "slow down"}}), "slow down"),
+        (httpx.Response(500, text="boom"), "HTTP 500. boom"),
+        (httpx.Response(404, text="nope"), "HTTP 404. Check the API base's path"),
+        (httpx.Response(429, json={"error": {"message": "slow down"}}), "HTTP 429. slow down"),
         (httpx.Response(200, text="<html>login</html>"), "did not answer with JSON"),
         (httpx.Response(200, json={"models": []}), "without a model list"),
         (httpx.Response(200, json=[1, 2]), "without a model list"),
     ],
 )
-def test_endpoint_problems_are_connection_errors(response, reason):
+def test_endpoint_answers_that_are_no_model_list_are_endpoint_errors(response, reason):
+    """The endpoint was contacted and answered: not labelled 'Cannot contact the endpoint'."""
     r = probe_config("https://h.example/v1", KEY, "m", transport=mock(lambda req: response))
-    assert r.result == "connection_error" and reason in r.message
+    assert r.result == "endpoint_error" and r.message.startswith("Endpoint error: https://h.example/v1/models ")
+    assert reason in r.message and "Cannot contact" not in r.message
+    assert r.latency_ms is not None
 
 
 def test_not_found_suggests_closest_first():
@@ -179,15 +197,18 @@ def test_provider_prefix_is_explained():
     assert r.result == "model_not_found" and r.suggestions[0] == "gpt-4o" and "provider prefix" in r.message
 
 
-def test_a_key_that_cannot_be_sent_is_refused_without_echoing_it():
-    r = probe_config("https://h.example/v1", "sk-abc\ndef", "m", transport=mock(lambda req: models_json(["m"])))
-    assert r.result == "auth_error" and "sk-abc" not in r.message
+def test_no_key_refused_says_a_key_is_required():
+    r = probe_config("https://h.example/v1", "", "m", transport=mock(lambda req: httpx.Response(401, text="")))
+    assert (
+        r.result == "auth_error" and r.message == "Authentication failed (HTTP 401): the endpoint requires an API key."
+    )
 
 
 # -- real sockets ----------------------------------------------------------------------------------
 def test_closed_port_cannot_contact():
     r = probe_config(f"http://127.0.0.1:{free_port()}/v1", KEY, "m")
     assert r.result == "connection_error" and "refused" in r.message and r.latency_ms is None
+    assert r.message.startswith("Cannot contact the endpoint http://127.0.0.1:")
 
 
 def test_silent_server_times_out_quickly(silent_server):
@@ -263,6 +284,33 @@ def test_audit_records_url_model_outcome_never_the_key(tmp_path, local_backend):
     assert row["details"]["model"] == "gpt-4o" and row["details"]["url"] == local_backend + "/models"
     dump = json.dumps(list_audit(engine).to_dict("records"), default=str)
     assert KEY not in dump and "pw@" not in dump and "zz" not in dump
+
+
+def test_a_found_model_says_what_litellm_has_and_how_to_add_it(tmp_path, local_backend):
+    """The console adds no model: a found one is either already in LiteLLM's catalogue (named) or is not, and the
+    message says how an admin adds it to LiteLLM."""
+    from tests.test_model_catalog import BASE, FakeClient
+
+    engine = open_app_database(f"sqlite:///{tmp_path}/app.db")
+    before_sync = test_configuration(engine, ADMIN, local_backend, KEY, "in-house-model").message
+    assert before_sync == (
+        "Connection successful: the endpoint accepts the key and lists 'in-house-model'. To serve it through LiteLLM, "
+        "add it to LiteLLM (its config file or its admin UI) with this API base, key and model name."
+    )
+    sync_models(engine, FakeClient(BASE), "scheduler")
+    known = sorted(d["model_name"] for d in BASE if d["litellm_params"]["model"] == "openai/gpt-4o-mini")
+    assert len(known) == 2, "the catalogue's fixture has a model and an alias calling gpt-4o-mini"
+    found = test_configuration(engine, ADMIN, local_backend, KEY, "gpt-4o-mini").message
+    assert f"LiteLLM already has model(s) calling 'gpt-4o-mini' (as of the last model sync): {', '.join(known)}." in (
+        found
+    )
+    missing = test_configuration(engine, ADMIN, local_backend, KEY, "in-house-model").message
+    assert (
+        "'in-house-model' is not in LiteLLM's catalogue (as of the last model sync): to serve it, add it to LiteLLM"
+        in (missing)
+    )
+    for message in (before_sync, found, missing):
+        assert "create" not in message.lower()  # nothing on the page creates a model
 
 
 def test_readonly_may_not_test(tmp_path):
@@ -350,7 +398,7 @@ def test_cli_timeout_and_closed_port(tmp_path, silent_server):
 def test_against_the_harness_fake_backend(litellm_harness, silent_server):
     base = litellm_harness["LITELLM_FAKE_BACKEND_URL"]
     ok = probe_config(base, "sk-fake-backend", "gpt-4o")
-    assert ok.success and ok.result == "model_found" and ok.message == SUCCESS_MESSAGE
+    assert ok.success and ok.result == "model_found" and ok.message.startswith("Connection successful")
     assert ok.models_available == 4 and ok.latency_ms is not None
     assert probe_config(base.removesuffix("/v1"), "sk-fake-backend", "in-house-model").result == "model_found"
     assert probe_config(base, "sk-wrong", "gpt-4o").result == "auth_error"

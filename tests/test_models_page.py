@@ -26,6 +26,16 @@ def _texts(at, kind: str) -> list[str]:
     return [displayed(str(e.value)) for e in at.get(kind)]
 
 
+def _said_in_test_tab(at) -> str:
+    """Everything the Test Configuration tab says below its form."""
+    tab = at.tabs[1]
+    return " | ".join(
+        displayed(str(e.value))
+        for kind in ("success", "warning", "error", "markdown", "caption")
+        for e in tab.get(kind)
+    )
+
+
 def _page(demo_env, who: str):
     return app_as(demo_env, who, PAGE)
 
@@ -123,17 +133,26 @@ def test_test_configuration_form(demo_env, local_backend):
     at.text_input(key="models_test_model").input("gpt-4o")
     at = at.button(key="models_test_submit").click().run()
     assert not at.exception
-    assert "Connection successful! You can create the model." in _texts(at, "success")
+    (success,) = _texts(at.tabs[1], "success")
+    assert success.startswith("Connection successful: the endpoint accepts the key and lists 'gpt-4o'.")
+    assert "add it to LiteLLM (its config file or its admin UI)" in success and "create" not in success.lower()
     at.text_input(key="models_test_model").input("gpt-4")
     at = at.button(key="models_test_submit").click().run()
-    warning = " ".join(_texts(at, "warning"))
-    assert "Model not available" in warning
-    assert any(m.startswith("Closest names: gpt-4o") for m in _texts(at, "markdown"))
+    (warning,) = _texts(at.tabs[1], "warning")
+    assert warning.startswith("Model not available") and "Closest names: gpt-4o" in warning
+    said = _said_in_test_tab(at)
+    assert said.count("Closest names") == 1, said  # once, not again under the message
+    assert said.count("model(s)") == 1 and said.count("/v1/models") == 1, said  # count and URL said once
+    at.text_input(key="models_test_model").input("")
+    at = at.button(key="models_test_submit").click().run()
+    (invalid,) = _texts(at.tabs[1], "warning")
+    assert invalid == "Invalid input: enter the backend model name, e.g. gpt-4o." and not _texts(at.tabs[1], "error")
+    at.text_input(key="models_test_model").input("gpt-4o")
     at.text_input(key="models_test_key").input("sk-wrong-key-000")
     at = at.button(key="models_test_submit").click().run()
     assert any(e.startswith("Authentication failed") for e in _texts(at, "error"))
     audit = list_audit(app_runtime(demo_env).engine, action="models.test_config")
-    assert audit["outcome"].tolist()[:3] == ["auth_error", "model_not_found", "model_found"]
+    assert audit["outcome"].tolist()[:4] == ["auth_error", "invalid_input", "model_not_found", "model_found"]
     dump = json.dumps(audit.to_dict("records"), default=str)
     assert KEY not in dump and "sk-wrong-key-000" not in dump
     kept = repr(at.session_state["models_test_result"])  # what the page keeps: no key in it
@@ -197,7 +216,9 @@ def test_browser_admin_syncs_and_tests_a_configuration(page, streamlit_server, l
     expect(key).to_have_attribute("type", "text")
     page.get_by_role("textbox", name="Backend model name").fill("gpt-4o")
     page.get_by_role("button", name="Test Configuration").click()
-    expect(page.get_by_text("Connection successful! You can create the model.")).to_be_visible(timeout=TIMEOUT)
+    expect(
+        page.get_by_text(re.compile("^Connection successful: the endpoint accepts the key and lists"))
+    ).to_be_visible(timeout=TIMEOUT)
     assert KEY not in streamlit_server.log_text()
 
 

@@ -204,13 +204,13 @@ def test_a_filter_matching_nothing_says_so(demo_env, litellm_rows):
         {"range": "<b>7d</b>:material/warning: https://evil.example"},
     ],
 )
-def test_link_values_echoed_in_a_toast_are_shown_as_typed(demo_env, query):
-    """A shared link is anyone's text: the toast naming what was ignored is no link, image or icon."""
+def test_link_values_echoed_in_a_notice_are_shown_as_typed(demo_env, query):
+    """A shared link is anyone's text: the notice naming what was ignored is no link, image or icon."""
     at = app_as(demo_env, "admin", USAGE, query)
-    toasts = [str(t.value) for t in at.toast]
+    notices = [str(t.value) for t in at.warning]
     value = next(iter(query.values()))
-    assert [t for t in toasts if value in displayed(t)], toasts
-    for md in toasts:
+    assert [t for t in notices if value in displayed(t)], notices
+    for md in notices:
         assert live_markup(md) == set() and rewrites(md) == [], md
 
 
@@ -280,7 +280,7 @@ def test_a_shared_custom_range_beyond_the_stored_days_is_narrowed_with_a_notice(
     at = app_as(demo_env, "admin", USAGE, query)
     shown = (max(start, first), today)
     assert tuple(at.date_input(key="usage_custom").value) == shown
-    assert any("narrowed" in t.value for t in at.toast)
+    assert any("narrowed" in t.value for t in at.warning)
     assert_cards_show(at, oracle(litellm_rows, *shown), litellm_rows["user_id"].nunique())
     at.segmented_control(key="usage_range").set_value("7d").run()  # and the presets work afterwards
     assert not at.exception
@@ -300,7 +300,7 @@ def test_a_shared_custom_range_beyond_the_stored_days_is_narrowed_with_a_notice(
 def test_any_link_however_malformed_yields_a_working_page(demo_env, litellm_rows, query):
     today = litellm_rows.attrs["last"]
     at = app_as(demo_env, "admin", USAGE, query)  # asserts no exception
-    assert at.toast, "the link's problem is said"
+    assert at.warning, "the link's problem is said"
     assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=6), today), litellm_rows["user_id"].nunique())
 
 
@@ -332,4 +332,4 @@ def test_after_refresh_today_the_sidebar_says_just_now(demo_env):
     at.button(key="refresh_today").click().run()
     assert not at.exception
     assert "Today refreshed just now" in [c.value for c in at.sidebar.caption]
-    assert any(t.value.startswith("Refreshed ") for t in at.toast)
+    assert any(t.value.startswith("Refreshed ") for t in at.success)

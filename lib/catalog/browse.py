@@ -206,3 +206,20 @@ def sync_running(engine: Engine) -> str | None:
     """'alice' (the trigger) while a sync holds an unexpired lease, else None."""
     holder = leases.holder(engine, JOB_NAME)
     return holder.owner if holder else None
+
+
+def models_with_backend(engine: Engine, backend_model: str) -> list[str] | None:
+    """Available catalogue models one of whose deployments calls `backend_model` (`openai/gpt-4o` or `gpt-4o`
+    for `gpt-4o`); None while the catalogue is empty (nothing synced yet: unknown, not "none")."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(model_catalog.c.name, model_catalog.c.underlying_model, model_catalog.c.available)
+        ).all()
+    if not rows:
+        return None
+    return sorted(
+        name
+        for name, underlying, available in rows
+        if available
+        and any(m == backend_model or m.split("/", 1)[-1] == backend_model for m in (underlying or "").split(", "))
+    )

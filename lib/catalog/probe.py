@@ -1,9 +1,12 @@
 """Test Configuration: can LiteLLM reach this OpenAI-compatible endpoint with this key, and does it serve this model?
 
-One `GET {base}/models` with a bearer token answers exactly one of: model found, model not found (with the
-closest names), authentication failed, cannot contact the endpoint (DNS, refused, TLS, not JSON, HTTP errors
-other than 401/403), or timeout. The API key is sent and forgotten: it is never stored, logged, audited or
-repeated in a message (an endpoint that echoes it gets it masked).
+Input that cannot be tested (no usable URL, no model name, a key that cannot be sent in a header) is refused
+before any request: "Invalid input". Otherwise one `GET {base}/models` with a bearer token answers exactly one
+of: model found, model not found (with the closest names), authentication failed (401/403), cannot contact the
+endpoint (DNS, refused, TLS, a connection closed), endpoint error (it answered, but with another HTTP error or
+not with an OpenAI model list), or timeout. Each outcome's message starts with its own label. The API key is
+sent and forgotten: it is never stored, logged, audited or repeated in a message (an endpoint that echoes it
+gets it masked).
 """
 
 from __future__ import annotations
@@ -24,8 +27,17 @@ from lib.core.urls import without_credentials
 DEFAULT_TIMEOUT_S = 10.0
 MAX_SUGGESTIONS = 5
 MIN_SIMILARITY = 0.4
-SUCCESS_MESSAGE = "Connection successful! You can create the model."
-RESULTS = ("model_found", "model_not_found", "auth_error", "connection_error", "timeout")
+RESULTS = (
+    "model_found",
+    "model_not_found",
+    "auth_error",
+    "connection_error",
+    "endpoint_error",
+    "timeout",
+    "invalid_input",
+)
+# What a model found means for LiteLLM, by what its catalogue (as of the last sync) knows: nothing here adds models.
+ADD_TO_LITELLM = "add it to LiteLLM (its config file or its admin UI) with this API base, key and model name"
 _VERSION_SEGMENT = re.compile(r"^v\d+[a-z0-9]*$", re.IGNORECASE)  # v1, v1beta, v2alpha1
 _SEPARATORS = re.compile(r"[\s\-_.:/]+")
 _HEADER_SAFE = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces
@@ -41,6 +53,19 @@ class ProbeResult:
     models_available: int | None = None
     url: str | None = None  # the models URL asked (credentials and query string removed)
 
+    def facts(self) -> list[str]:
+        """Latency, model count and URL asked: those the message does not already state (shown under it)."""
+        count = f"{self.models_available} model(s)" if self.models_available is not None else None
+        return [
+            f
+            for f, stated in (
+                (f"{self.latency_ms:g} ms" if self.latency_ms is not None else None, False),
+                (f"{count} listed" if count else None, bool(count) and count in self.message),
+                (self.url, bool(self.url) and self.url in self.message),
+            )
+            if f and not stated
+        ]
+
     def as_dict(self) -> dict:
         """The CLI's JSON: success, result, message, suggestions, latency_ms, models_available."""
         d = asdict(self)
@@ -50,6 +75,11 @@ class ProbeResult:
 
 class InvalidApiBase(ConsoleError, ValueError):
     """The API base typed is not a usable URL; the message says how to write one."""
+
+
+def _invalid(reason: str) -> ProbeResult:
+    """Input refused before any request; `reason` says what to fix."""
+    return ProbeResult(False, "invalid_input", f"Invalid input: {reason[:1].lower()}{reason[1:]}.")
 
 
 def clean_api_base(api_base: str) -> str:
@@ -142,20 +172,19 @@ def probe_config(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     transport: httpx.BaseTransport | None = None,
 ) -> ProbeResult:
-    """Ask the endpoint for its models with the key; never raises for network or endpoint problems."""
+    """Ask the endpoint for its models with the key; never raises for input, network or endpoint problems."""
     model = (model or "").strip()
+    api_key = (api_key or "").strip()
     try:
         urls = models_urls(api_base)
     except InvalidApiBase as exc:
-        return ProbeResult(False, "connection_error", f"Cannot contact the endpoint: {exc}")
-    api_key = (api_key or "").strip()
+        return _invalid(str(exc))
+    if not model:
+        return _invalid("enter the backend model name, e.g. gpt-4o")
     if api_key and not _HEADER_SAFE.fullmatch(api_key):
-        return ProbeResult(
-            False,
-            "auth_error",
-            "Authentication failed: the API key contains characters that cannot "
-            "be sent (spaces, line breaks or non-ASCII); check that it was pasted whole.",
-            url=without_credentials(urls[0]),
+        return _invalid(
+            "the API key contains characters that cannot be sent (spaces, line breaks or non-ASCII); "
+            "check that it was pasted whole"
         )
     headers = {"Accept": "application/json"}
     if api_key:
@@ -190,20 +219,28 @@ def probe_config(
             if resp.status_code == 404 and i + 1 < len(urls):
                 continue  # e.g. a base without /v1: try the other form
             if resp.status_code in (401, 403):
+                refused = "the endpoint refused the API key" if api_key else "the endpoint requires an API key"
                 return ProbeResult(
                     False,
                     "auth_error",
-                    f"Authentication failed (HTTP {resp.status_code}): the endpoint refused the API "
-                    f"key. {provider_error(resp, api_key)}".strip(),
+                    f"Authentication failed (HTTP {resp.status_code}): {refused}. "
+                    f"{provider_error(resp, api_key)}".strip(),
                     latency_ms=latency,
                     url=shown,
                 )
             if not 200 <= resp.status_code < 300:
                 return ProbeResult(
                     False,
-                    "connection_error",
-                    f"Cannot contact the endpoint: {shown} answered HTTP {resp.status_code}. "
-                    f"{provider_error(resp, api_key)}".strip(),
+                    "endpoint_error",
+                    " ".join(
+                        x
+                        for x in (
+                            f"Endpoint error: {shown} answered HTTP {resp.status_code}.",
+                            "Check the API base's path (usually ending in /v1)." if resp.status_code == 404 else "",
+                            provider_error(resp, api_key),
+                        )
+                        if x
+                    ),
                     latency_ms=latency,
                     url=shown,
                 )
@@ -212,8 +249,8 @@ def probe_config(
             except ValueError:
                 return ProbeResult(
                     False,
-                    "connection_error",
-                    f"Cannot contact the endpoint: {shown} did not answer with JSON — is this an "
+                    "endpoint_error",
+                    f"Endpoint error: {shown} did not answer with JSON — is this an "
                     "OpenAI-compatible API base (usually ending in /v1)?",
                     latency_ms=latency,
                     url=shown,
@@ -222,37 +259,55 @@ def probe_config(
             if not isinstance(data, list):
                 return ProbeResult(
                     False,
-                    "connection_error",
-                    f"Cannot contact the endpoint: {shown} answered JSON without a model list "
+                    "endpoint_error",
+                    f"Endpoint error: {shown} answered JSON without a model list "
                     "(data[]) — is this an OpenAI-compatible API base?",
                     latency_ms=latency,
                     url=shown,
                 )
             names = [str(m["id"]) for m in data if isinstance(m, dict) and m.get("id") is not None]
-            return _model_answer(model, names, latency, shown)
+            return _model_answer(model, names, latency, shown, keyed=bool(api_key))
     raise AssertionError("unreachable")
 
 
-def _model_answer(model: str, names: list[str], latency: float, url: str) -> ProbeResult:
-    if model and model in names:
-        return ProbeResult(
-            True, "model_found", SUCCESS_MESSAGE, latency_ms=latency, models_available=len(names), url=url
+def _model_answer(model: str, names: list[str], latency: float, url: str, keyed: bool) -> ProbeResult:
+    if model in names:
+        msg = f"Connection successful: the endpoint {'accepts the key and ' if keyed else ''}lists '{model}'."
+        return ProbeResult(True, "model_found", msg, latency_ms=latency, models_available=len(names), url=url)
+    suggestions = closest_models(model, names)
+    msg = f"Model not available: '{model}' is not among the {len(names)} model(s) this endpoint lists."
+    if "/" in model and model.split("/", 1)[1] in names:
+        msg += (
+            f" The backend calls it '{model.split('/', 1)[1]}': LiteLLM's provider prefix "
+            f"('{model.split('/', 1)[0]}/') is not part of the backend model name."
         )
-    suggestions = closest_models(model, names) if model else []
-    if not model:
-        msg = f"Enter the backend model name; the endpoint lists {len(names)} model(s)."
+    elif suggestions:
+        msg += " Closest names: " + ", ".join(suggestions) + "."
     else:
-        msg = f"Model not available: '{model}' is not among the {len(names)} model(s) this endpoint lists."
-        if "/" in model and model.split("/", 1)[1] in names:
-            msg += (
-                f" The backend calls it '{model.split('/', 1)[1]}': LiteLLM's provider prefix "
-                f"('{model.split('/', 1)[0]}/') is not part of the backend model name."
-            )
-        elif suggestions:
-            msg += " Closest names: " + ", ".join(suggestions) + "."
-        else:
-            msg += " No listed model has a similar name."
+        msg += " No listed model has a similar name."
     return ProbeResult(False, "model_not_found", msg, suggestions, latency, len(names), url)
+
+
+def with_litellm_note(engine, result: ProbeResult, model: str) -> ProbeResult:
+    """A found model's message goes on with what LiteLLM's catalogue (as of the last sync) says about it, and how
+    an admin adds it to LiteLLM: the console itself adds no model. `engine=None`: the catalogue is not read."""
+    if result.result != "model_found":
+        return result
+    from lib.catalog.browse import models_with_backend
+
+    model = model.strip()
+    serving = models_with_backend(engine, model) if engine is not None else None
+    if serving:
+        note = (
+            f"LiteLLM already has model(s) calling '{model}' (as of the last model sync): {', '.join(serving)}. "
+            f"To serve it from this endpoint too, {ADD_TO_LITELLM}."
+        )
+    elif serving is not None:
+        note = f"'{model}' is not in LiteLLM's catalogue (as of the last model sync): to serve it, {ADD_TO_LITELLM}."
+    else:
+        note = f"To serve it through LiteLLM, {ADD_TO_LITELLM}."
+    result.message = f"{result.message} {note}"
+    return result
 
 
 def test_configuration(
@@ -275,7 +330,9 @@ def test_configuration(
         user,
         "models.test_config",
         target,
-        lambda: probe_config(api_base, api_key, model, timeout_s=timeout_s, transport=transport),
+        lambda: with_litellm_note(
+            engine, probe_config(api_base, api_key, model, timeout_s=timeout_s, transport=transport), model or ""
+        ),
         transaction=False,
         context={"url": target, "model": model},
         outcome=lambda r: r.result,

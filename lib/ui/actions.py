@@ -22,7 +22,7 @@ def action_button(user: User, action: str, label: str, *, form: bool = False, wh
     return draw(label, disabled=bool(why), help=why, **button_kwargs)
 
 
-REFRESHED = "console_refreshed"  # the toast of a refresh that just ended, shown by the run after it
+REFRESHED = "console_refreshed"  # what a refresh that just ended says, shown by the run after it
 
 
 def refresh_button(rt, user: User) -> None:
@@ -30,9 +30,11 @@ def refresh_button(rt, user: User) -> None:
     from lib.services import RefreshInProgress, refresh_today_as
 
     done = st.session_state.pop(REFRESHED, None)
-    if done:
-        st.toast(done)
-    if not action_button(user, "usage.refresh", "Refresh today", icon=":material/refresh:", key="refresh_today"):
+    clicked = action_button(user, "usage.refresh", "Refresh today", icon=":material/refresh:", key="refresh_today")
+    if done and not clicked:
+        # under the button, not a toast: a phone's toasts cover the page title
+        st.success(done, icon=":material/check_circle:")
+    if not clicked:
         return
     summary = None
     try:

@@ -66,14 +66,15 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
         ):
             st.session_state[k(name)] = list(values)
         for problem in url_state.problems:  # they quote the link: anyone's text
-            st.toast(markdown_literal(problem))
+            # on the page, not a toast: a phone's toasts stack over the page title
+            st.warning(markdown_literal(problem), icon=":material/link_off:")
 
     for name, value in st.session_state.pop(k("pending"), []):
         if value not in st.session_state.get(k(name), []):
             st.session_state[k(name)] = list(st.session_state.get(k(name), [])) + [value]
 
-    top = st.columns([3, 2])
-    preset = top[0].segmented_control("Range", RANGE_CHOICES, key=k("range"), required=True)
+    # full width, not in a column: there it cannot wrap and a phone cuts its last options
+    preset = st.segmented_control("Range", RANGE_CHOICES, key=k("range"), required=True)
     state = ViewState(preset=preset)
     if preset == "Custom":
         # the widget's value is always one within the stored days (a link's range, or one kept from before the
@@ -81,8 +82,13 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
         st.session_state[k("custom")] = _within(st.session_state.get(k("custom")), first_day, today) or url_state.range(
             today, first_day
         )
-        picked = top[1].date_input(
-            "Custom range (UTC)", key=k("custom"), min_value=first_day, max_value=today, format="YYYY-MM-DD"
+        picked = st.date_input(
+            "Custom range (UTC)",
+            key=k("custom"),
+            min_value=first_day,
+            max_value=today,
+            format="YYYY-MM-DD",
+            width=320,  # the parent's width when narrower
         )
         if isinstance(picked, (tuple, list)) and len(picked) == 2:
             state.start, state.end = picked

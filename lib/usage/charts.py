@@ -7,6 +7,7 @@ tags in legends, labels and hover text.
 
 from __future__ import annotations
 
+import colorsys
 import hashlib
 
 import pandas as pd
@@ -15,8 +16,41 @@ from plotly.colors import qualitative
 
 from lib.core.text_safety import plotly_label
 
-PALETTE = qualitative.Plotly + qualitative.D3[1:] + qualitative.Dark24
+# The app follows the browser's light or dark preference (Streamlit's themes; st.plotly_chart's theme="streamlit"
+# gives the figures the page's background and text colours): every colour drawn must stand out on both.
+THEME_BACKGROUNDS = ("#ffffff", "#171614")  # Streamlit's light and dark backgroundColor
+MIN_CONTRAST = 1.8
+
+
+def _luminance(colour: str) -> float:
+    """WCAG relative luminance of #rrggbb."""
+    rgb = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def _contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two #rrggbb colours (1 to 21)."""
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def _readable(colour: str) -> str:
+    """The colour, or the same hue moved towards mid lightness until it stands out on both backgrounds."""
+    h, light, sat = colorsys.rgb_to_hls(*(int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)))
+    for _ in range(25):  # bounded: mid lightness is within 25 steps of any lightness
+        if min(_contrast(colour, bg) for bg in THEME_BACKGROUNDS) >= MIN_CONTRAST:
+            break
+        light += 0.02 if light < 0.5 else -0.02
+        colour = "#" + "".join(f"{round(c * 255):02x}" for c in colorsys.hls_to_rgb(h, light, sat))
+    return colour
+
+
+# Same length and order as the palettes it comes from (a name's colour is its hash modulo the length).
+PALETTE = [_readable(c) for c in qualitative.Plotly + qualitative.D3[1:] + qualitative.Dark24]
 OTHER_COLOUR = "#9ca3af"
+# Legends go under the chart: the plotly toolbar (shown on hover, top right) has the top strip to itself.
+LEGEND_BELOW = dict(orientation="h", yref="container", yanchor="bottom", y=0, x=0)
 
 METRIC_LABELS = {
     "requests": "Requests",
@@ -121,7 +155,7 @@ def stacked_daily(
         part = df[df[split_col] == name]
         fig.add_bar(x=part["date"], y=part[metric], name=plotly_label(name), marker_color=(colours or {}).get(name))
     fig.update_yaxes(title_text=METRIC_LABELS.get(metric, metric))
-    fig.update_layout(barmode="stack", legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    fig.update_layout(barmode="stack", legend=LEGEND_BELOW)
     return _layout(_day_axis(fig, df["date"]), 360)
 
 
@@ -152,7 +186,8 @@ def weekday_heatmap(grid: pd.DataFrame, metric: str = "requests") -> go.Figure:
             y=list(grid.index),
             colorscale="Blues",
             hovertemplate="week of %{x}, %{y}: %{z:,}<extra></extra>",
-            colorbar=dict(title=METRIC_LABELS.get(metric, metric)),
+            # the title along the bar, not above it where the plotly toolbar shows
+            colorbar=dict(title=dict(text=METRIC_LABELS.get(metric, metric), side="right")),
         )
     )
     fig.update_yaxes(autorange="reversed")
@@ -164,5 +199,5 @@ def success_failure(daily: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
     fig.add_bar(x=daily["date"], y=daily["successful_requests"], name="Successful", marker_color="#16a34a")
     fig.add_bar(x=daily["date"], y=daily["failed_requests"], name="Failed", marker_color="#dc2626")
-    fig.update_layout(barmode="stack", legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    fig.update_layout(barmode="stack", legend=LEGEND_BELOW)
     return _layout(_day_axis(fig, daily["date"]), 320)
