@@ -99,7 +99,8 @@ with st.container():
     elif user is not None:
         keep_login_cookie(authenticator, secret, settings.COOKIE_SECURE)
 
-nav = st.navigation(build_navigation(user.role if user else None))
+pages = build_navigation(user.role if user else None)
+nav = st.navigation(pages, position="hidden")  # the menu is render_sidebar's (see lib/ui/navigation.render_menu)
 
 if user is None:
     session.render_login(engine, demo_accounts=settings.demo_mode)
@@ -111,5 +112,5 @@ if user is None:
         )
     st.stop()
 
-render_sidebar(user, settings.demo_mode, on_logout=lambda: st.session_state.update({LOGOUT_REQUESTED: True}))
+render_sidebar(user, settings.demo_mode, on_logout=lambda: st.session_state.update({LOGOUT_REQUESTED: True}), nav=pages)
 nav.run()
