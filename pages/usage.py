@@ -9,16 +9,19 @@ user = require_page("usage:read")
 from lib.core.clock import utcnow
 from lib.ui import usage as view  # noqa: E402
 from lib.ui.actions import export_auditor, refresh_button  # noqa: E402
+from lib.ui.freshness import render_history_progress  # noqa: E402
 from lib.ui.runtime import runtime  # noqa: E402
 
 rt = runtime()
 store = rt.store
 st.title("Usage analytics")
 refresh_button(rt, user)
+loading = render_history_progress(rt.backfill_progress)
 
 bounds = store.date_bounds()
 if bounds is None:
-    view.render_empty_store(rt.backfill_progress)
+    if not loading:
+        view.render_empty_store()
     st.stop()
 
 today = utcnow().date()
@@ -28,6 +31,8 @@ st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · UTC days · compared with th
 
 data = view.compute(store, start, end, state.filters)
 if data["trends"].set_index("metric").loc["requests", "current"] == 0:
+    if loading:
+        st.stop()  # this range's days have not arrived yet (the progress above): no zeros, no advice
     st.info("No requests in this range with these filters. Widen the range or clear a filter.")
 view.render_kpis(data["trends"], total_users=len(options["users"]))
 picked = view.render_charts(data, "usage")

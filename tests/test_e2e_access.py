@@ -62,6 +62,7 @@ def test_login_and_logout_per_role(browser: Browser, streamlit_server, username,
     expect(page.get_by_role("heading", name=landing)).to_be_visible(timeout=TIMEOUT)
     if path:
         assert page.url.rstrip("/").endswith("/" + path)  # the deep link survived the login
+    expect(menu_links(page)).to_have_count(len(expected_menu))  # a page link's code loads on first use
     assert menu(page) == expected_menu
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_text(username, exact=True)).to_be_visible()

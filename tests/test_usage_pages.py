@@ -333,3 +333,19 @@ def test_after_refresh_today_the_sidebar_says_just_now(demo_env):
     assert not at.exception
     assert "Today refreshed just now" in [c.value for c in at.sidebar.caption]
     assert any(t.value.startswith("Refreshed ") for t in at.toast)
+
+
+def test_while_the_history_loads_an_empty_view_shows_the_progress_not_zeros(demo_env):
+    """A view none of whose days has arrived yet: the loading's progress, not zero KPIs and advice to widen it."""
+    progress = app_runtime(demo_env).backfill_progress
+    progress.running, progress.done_days, progress.total_days = True, 14, 90
+    try:
+        at = app_as(demo_env, "admin", USAGE, {"range": "Today", "model": "ollama/llama3", "provider": "anthropic"})
+    finally:
+        progress.running = False
+    shown = [p.proto.text for p in at.main.get("progress")]
+    assert shown == ["Loading history from LiteLLM: 14 of 90 days"]
+    assert not at.metric and not at.main.info
+    at.run()  # loaded: the same view says it is empty, and how to widen it
+    assert cards(at)["Requests"][0] == "0" and not at.main.get("progress")
+    assert "Widen the range or clear a filter" in at.main.info[0].value

@@ -303,17 +303,11 @@ def compute(store, start, end, f: Filters) -> dict:
         return usage_page_queries(store, start, end, f)
 
 
-def render_empty_store(backfill_progress) -> None:
-    if backfill_progress.running:
-        st.info("Loading usage history from LiteLLM… the charts appear as days arrive.")
-        st.progress(
-            backfill_progress.fraction, text=f"{backfill_progress.done_days} of {backfill_progress.total_days} days"
-        )
-    else:
-        st.info(
-            "No usage is stored yet. The history is loaded when the app starts; the sidebar shows the "
-            "last refresh and its error, if any."
-        )
+def render_empty_store() -> None:
+    st.info(
+        "No usage is stored yet. The history is loaded when the app starts; the sidebar shows the "
+        "last refresh and its error, if any."
+    )
 
 
 def apply_picks(prefix: str, picked: list[tuple[str, str]]) -> None:
