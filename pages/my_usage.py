@@ -12,6 +12,7 @@ from lib.ui import usage as view  # noqa: E402
 from lib.ui.actions import export_auditor  # noqa: E402
 from lib.ui.freshness import render_history_progress  # noqa: E402
 from lib.ui.runtime import runtime  # noqa: E402
+from lib.usage.periods import has_stored_previous  # noqa: E402
 from lib.usage.view_state import restrict_to_user  # noqa: E402
 
 st.title("My usage")
@@ -44,7 +45,7 @@ st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · UTC days · LiteLLM user {ma
 data = view.compute(store, start, end, f)
 if loading and data["trends"].set_index("metric").loc["requests", "current"] == 0:
     st.stop()  # this range's days have not arrived yet (the progress above): no zeros
-view.render_kpis(data["trends"], total_users=None)
+view.render_kpis(data["trends"], total_users=None, compared=has_stored_previous(start, bounds[0]))
 picked = view.render_charts(data, "mine")
 if picked:
     view.apply_picks("mine", picked)

@@ -139,11 +139,14 @@ def _clear_keys(key: str) -> None:
     st.session_state[key] = []
 
 
+NOTHING_TO_COMPARE = "No stored days before this range to compare with."
 # Up is good (green) except: slower is worse, and more spend is neither good nor bad (grey).
 TREND_COLOUR = {"avg_latency_ms": "inverse", "spend": "off"}
 
 
-def render_kpis(trends: pd.DataFrame, total_users: int | None) -> None:
+def render_kpis(trends: pd.DataFrame, total_users: int | None, compared: bool = True) -> None:
+    """`compared`: whether the previous period holds stored days (lib.usage.periods.has_stored_previous); if not,
+    the cards show no trend."""
     t = trends.set_index("metric")
     for i, (label, metric) in enumerate(KPI_CARDS):
         if i % 4 == 0:  # one row of columns per 4 cards: on a narrow screen they stack in reading order
@@ -156,11 +159,11 @@ def render_kpis(trends: pd.DataFrame, total_users: int | None) -> None:
         cols[i % 4].metric(
             label,
             value,
-            kpi_delta(row["change_pct"], row["direction"]),
+            kpi_delta(row["change_pct"], row["direction"]) if compared else None,
             border=True,
             delta_color="off" if flat else TREND_COLOUR.get(metric, "normal"),
             delta_arrow="off" if flat else "auto",
-            help=f"Previous period: {kpi_value(metric, row['previous'])}",
+            help=f"Previous period: {kpi_value(metric, row['previous'])}" if compared else NOTHING_TO_COMPARE,
         )
 
 
