@@ -78,7 +78,7 @@ with st.container():
         auto_hash=False,
         login_sleep_time=0,
     )
-    session.apply_login_outcome()  # first: a login checked by a callback whose run was stopped still counts
+    session.apply_login_outcome()  # before the login is read: a login checked by a stopped run's callback counts
     if st.session_state.pop(LOGOUT_REQUESTED, False):
         session.logout(engine, authenticator)  # revokes the server-side session, clears the login, reruns
     try:

@@ -175,8 +175,9 @@ def _attempt_login(engine, attempt: LoginAttempt) -> None:
 
 
 def apply_login_outcome() -> None:
-    """First thing in every run: the last login attempt's outcome into the session state (after waiting for an
-    attempt still being checked). Dropped only once applied, so a run stopped half-way leaves it to the next."""
+    """Run by app.py before the login is read, in every run: the last login attempt's outcome into the session state
+    (after waiting for an attempt still being checked). Dropped only once applied, so a run stopped half-way
+    leaves it to the next."""
     attempt = st.session_state.get(_LOGIN_KEY)
     if attempt is None:
         return
