@@ -82,6 +82,7 @@ with st.container():
         auto_hash=False,
         login_sleep_time=0,
     )
+    session.apply_login_outcome()  # before the login is read: a login checked by a stopped run's callback counts
     if st.session_state.pop(LOGOUT_REQUESTED, False):
         session.logout(engine, authenticator)  # revokes the server-side session, clears the login, reruns
     try:
@@ -102,7 +103,8 @@ with st.container():
     elif user is not None:
         keep_login_cookie(authenticator, secret, settings.COOKIE_SECURE)
 
-nav = st.navigation(build_navigation(user.role if user else None))
+pages = build_navigation(user.role if user else None)
+nav = st.navigation(pages, position="hidden")  # the menu is render_sidebar's (see lib/ui/navigation.render_menu)
 
 if user is None:
     session.render_login(engine, demo_accounts=settings.demo_mode)
@@ -114,5 +116,5 @@ if user is None:
         )
     st.stop()
 
-render_sidebar(user, settings.demo_mode, on_logout=lambda: st.session_state.update({LOGOUT_REQUESTED: True}))
+render_sidebar(user, settings.demo_mode, on_logout=lambda: st.session_state.update({LOGOUT_REQUESTED: True}), nav=pages)
 run_page(nav, rt.metrics)  # timed for the console's metrics

@@ -55,6 +55,7 @@ class Runtime:
         self.store_mode = store_mode
         self.backfill_progress = BackfillProgress()
         self._lock = threading.RLock()
+        self._demo_lock = threading.Lock()  # not _lock: generating the demo takes seconds, opening the database none
         self._engine: Engine | None = None
         self._store: UsageStore | None = None
         self._scheduler = None
@@ -100,7 +101,7 @@ class Runtime:
         from lib.litellm.demo import demo_transport
 
         today = datetime.now(timezone.utc).date()
-        with self._lock:  # the demo's history is generated once per day (a few seconds)
+        with self._demo_lock:  # the demo's history is generated once per day (a few seconds)
             if self._demo is None or self._demo[0] != today:
                 self._demo = (today, demo_transport(seed=self.settings.DEMO_SEED, today=today))
             return self._demo[1]

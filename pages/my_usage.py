@@ -10,7 +10,9 @@ from lib.core.clock import utcnow
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.ui import usage as view  # noqa: E402
 from lib.ui.actions import export_auditor  # noqa: E402
+from lib.ui.freshness import render_history_progress  # noqa: E402
 from lib.ui.runtime import runtime  # noqa: E402
+from lib.usage.periods import has_stored_previous  # noqa: E402
 from lib.usage.view_state import restrict_to_user  # noqa: E402
 
 st.title("My usage")
@@ -24,21 +26,26 @@ if not uid:
 
 rt = runtime()
 store = rt.store
+loading = render_history_progress(rt.backfill_progress)
 bounds = store.date_bounds()
 if bounds is None:
-    view.render_empty_store(rt.backfill_progress)
+    if not loading:
+        view.render_empty_store()
     st.stop()
 today = utcnow().date()
 options = view.load_options(store, owner=uid)
 if options["api_keys"].empty:
-    st.info(f"LiteLLM has no usage recorded for your user id {markdown_literal(uid)} yet.")
+    if not loading:  # else her days may not have arrived yet (the progress above)
+        st.info(f"LiteLLM has no usage recorded for your user id {markdown_literal(uid)} yet.")
     st.stop()
 state, (start, end) = view.read_view("mine", options, today, bounds[0], show_users=False)
 f = restrict_to_user(state.filters, uid, set(options["api_keys"]["api_key"]))
 st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · UTC days · LiteLLM user {markdown_literal(uid)}")
 
 data = view.compute(store, start, end, f)
-view.render_kpis(data["trends"], total_users=None)
+if loading and data["trends"].set_index("metric").loc["requests", "current"] == 0:
+    st.stop()  # this range's days have not arrived yet (the progress above): no zeros
+view.render_kpis(data["trends"], total_users=None, compared=has_stored_previous(start, bounds[0]))
 picked = view.render_charts(data, "mine")
 if picked:
     view.apply_picks("mine", picked)

@@ -13,7 +13,16 @@ from lib.appdb import open_app_database
 from lib.auth import accounts
 from lib.auth.audit import list_audit
 from lib.ui.navigation import available_pages
-from tests.support.browser import TIMEOUT, login, login_button, submit_login, wait_for_cookie, wait_idle
+from tests.support.browser import (
+    TIMEOUT,
+    login,
+    login_button,
+    menu,
+    menu_links,
+    submit_login,
+    wait_for_cookie,
+    wait_idle,
+)
 
 pytestmark = pytest.mark.browser
 DATA = ("stMetric", "stDataFrame", "stPlotlyChart", "stTable", "stDownloadButton")
@@ -24,10 +33,6 @@ def assert_no_data(page: Page) -> None:
         expect(page.get_by_test_id(test_id)).to_have_count(0)
 
 
-def menu(page: Page) -> list[str]:
-    return [link.inner_text().split("\n")[-1] for link in page.get_by_test_id("stSidebarNavLink").all()]
-
-
 def test_a_fresh_server_shows_only_the_login_on_every_url(browser: Browser, fresh_server):
     """The first request of a new server process is an admin page (Streamlit's pages/ mode pitfall)."""
     page = browser.new_context().new_page()
@@ -36,7 +41,7 @@ def test_a_fresh_server_shows_only_the_login_on_every_url(browser: Browser, fres
         page.goto(f"{fresh_server.url}/{path}")
         expect(login_button(page)).to_be_visible(timeout=TIMEOUT)
         assert_no_data(page)
-        expect(page.get_by_test_id("stSidebarNavLink")).to_have_count(0)
+        expect(menu_links(page)).to_have_count(0)
         html = page.content()
         assert "alice.martin" not in html and "Log out" not in html, path
     page.context.close()
@@ -57,6 +62,7 @@ def test_login_and_logout_per_role(browser: Browser, streamlit_server, username,
     expect(page.get_by_role("heading", name=landing)).to_be_visible(timeout=TIMEOUT)
     if path:
         assert page.url.rstrip("/").endswith("/" + path)  # the deep link survived the login
+    expect(menu_links(page)).to_have_count(len(expected_menu))  # a page link's code loads on first use
     assert menu(page) == expected_menu
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_text(username, exact=True)).to_be_visible()

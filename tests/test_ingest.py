@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from lib.litellm.client import LiteLLMClient
+from lib.litellm.demo import demo_transport
 from lib.usage.activity_sql import merge_pages
 from lib.usage.ingest import IngestError, backfill, day_status, days_to_fetch, refresh_today
 from lib.usage.queries import breakdown, overview
@@ -374,3 +375,18 @@ def test_a_failed_backfill_is_recorded_and_shown_and_the_store_is_unchanged(tmp_
     shown = freshness(rt.engine)
     assert shown["failed"] and shown["error"] == run["error"]
     assert _store_files(store_dir) == files
+
+
+def test_a_backfill_fetches_the_newest_days_first(tmp_path):
+    """While a long history loads, the last days (the Usage page's default range) are stored first."""
+    today = date(2026, 3, 1)
+    demo, asked = demo_transport(today=today, days=30), []
+
+    def litellm(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.params.get("start_date"))
+        return demo.handler(request)
+
+    client = LiteLLMClient("http://demo", "k", transport=httpx.MockTransport(litellm))
+    backfill(client, UsageStore(tmp_path / "s"), today - timedelta(days=27), today, concurrency=1)
+    starts = list(dict.fromkeys(asked))  # a range of several pages asks once per page
+    assert starts == [str(today - timedelta(days=n)) for n in (6, 13, 20, 27)]

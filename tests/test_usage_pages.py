@@ -13,9 +13,11 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib.auth import accounts
 from lib.core.formatting import kpi_delta, kpi_value
 from lib.litellm.demo import UNASSIGNED_ENTITY
-from tests.support.apptest import app_as, app_runtime
+from lib.services import run_backfill
+from tests.support.apptest import app_as, app_runtime, demo_settings
 from tests.test_text_safety import displayed, live_markup, rewrites
 
 USAGE, MINE = "pages/usage.py", "pages/my_usage.py"
@@ -92,15 +94,39 @@ def test_each_preset_shows_litellms_numbers(demo_env, litellm_rows, preset):
     start, end = _range(preset, today, rows.attrs["first"])
     total_users = rows["user_id"].nunique()
     assert_cards_show(at, oracle(rows, start, end), total_users)
-    # the trend is against the previous period of equal length (as far as the store reaches)
+    # the trend is against the previous period of equal length (as far as the store reaches); a range that
+    # starts at the first stored day ("All time") or before has nothing to be compared with: no trend
     length = (end - start).days + 1
     now, before = oracle(rows, start, end), oracle(rows, start - timedelta(days=length), start - timedelta(days=1))
-    if before["requests"]:
+    if start <= rows.attrs["first"]:
+        want = ""  # no delta
+    elif before["requests"]:
         pct = (now["requests"] - before["requests"]) / before["requests"] * 100
         want = "stable" if abs(pct) <= 1 else kpi_delta(pct, "up" if pct > 0 else "down")
     else:
         want = "new" if now["requests"] else "stable"
     assert cards(at)["Requests"][1] == want
+
+
+def test_all_time_in_demo_mode_is_the_whole_demo_history_with_no_trend(tmp_path_factory):
+    """Demo mode with its default settings, its history loaded as at a first start: "All time" is every day the
+    demo LiteLLM has (the README's 120), and no card claims a trend ("new") against the nothing before it."""
+    settings = demo_settings(tmp_path_factory.mktemp("demo_defaults"))  # BACKFILL_DAYS not set
+    rt = app_runtime(settings)
+    run_backfill(rt, "startup")
+    accounts.bootstrap_accounts(rt.engine, settings)
+    demo = rt.demo_litellm()
+    assert demo.days == 120
+    rows = pd.DataFrame(demo.rows)
+    first, today = date.fromisoformat(rows["date"].min()), date.fromisoformat(rows["date"].max())
+    assert (today - first).days + 1 == demo.days
+
+    at = app_as(settings, "admin", USAGE, {"range": "All time"})
+    assert at.main.caption[0].value.startswith(f"{first:%d %b %Y} – {today:%d %b %Y}")
+    assert cards(at)["Requests"][0] == kpi_value("requests", int(rows["api_requests"].sum()))
+    assert {label: delta for label, (_, delta) in cards(at).items()} == {label: "" for label in cards(at)}  # none
+    at.segmented_control(key="usage_range").set_value("30d").run()  # a range with stored days before it
+    assert cards(at)["Requests"][1] not in ("", "new")
 
 
 def test_a_custom_range_from_the_link(demo_env, litellm_rows):
@@ -333,3 +359,19 @@ def test_after_refresh_today_the_sidebar_says_just_now(demo_env):
     assert not at.exception
     assert "Today refreshed just now" in [c.value for c in at.sidebar.caption]
     assert any(t.value.startswith("Refreshed ") for t in at.success)
+
+
+def test_while_the_history_loads_an_empty_view_shows_the_progress_not_zeros(demo_env):
+    """A view none of whose days has arrived yet: the loading's progress, not zero KPIs and advice to widen it."""
+    progress = app_runtime(demo_env).backfill_progress
+    progress.running, progress.done_days, progress.total_days = True, 14, 90
+    try:
+        at = app_as(demo_env, "admin", USAGE, {"range": "Today", "model": "ollama/llama3", "provider": "anthropic"})
+    finally:
+        progress.running = False
+    shown = [p.proto.text for p in at.main.get("progress")]
+    assert shown == ["Loading history from LiteLLM: 14 of 90 days"]
+    assert not at.metric and not at.main.info
+    at.run()  # loaded: the same view says it is empty, and how to widen it
+    assert cards(at)["Requests"][0] == "0" and not at.main.get("progress")
+    assert "Widen the range or clear a filter" in at.main.info[0].value

@@ -13,12 +13,13 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from lib.core.errors import ConsoleError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # lib/core/settings.py -> the project
 DATA_DIR = PROJECT_ROOT / "data"
+DEMO_HISTORY_DAYS = 120  # the days of activity demo mode's LiteLLM holds (lib/litellm/demo.py)
 
 
 class SettingsError(ConsoleError, ValueError):
@@ -35,7 +36,7 @@ class Settings(BaseModel):
     DUCKDB_PATH: str = str(DATA_DIR / "usage.duckdb")
     REFRESH_INTERVAL_MINUTES: int = Field(5, ge=1, le=1440)
     MODEL_SYNC_INTERVAL_MINUTES: int = Field(60, ge=1, le=10080)
-    BACKFILL_DAYS: int = Field(90, ge=0, le=3650)
+    BACKFILL_DAYS: int = Field(90, ge=0, le=3650)  # demo mode: DEMO_HISTORY_DAYS (see _demo_backfills_all)
     BACKFILL_CONCURRENCY: int = Field(4, ge=1, le=16)
     COMPLETE_GRACE_MINUTES: int = Field(60, ge=0, le=1440)
     ACTIVITY_PAGE_SIZE: int = Field(1000, ge=1, le=1000)
@@ -47,6 +48,15 @@ class Settings(BaseModel):
     DEMO_SEED: int = 42
     BACKGROUND_SERVICES: bool = True  # false in tests that fill the store themselves
     METRICS_PORT: int = Field(9108, ge=0, le=65535)  # the console's /healthz, /readyz, /metrics; 0 = not served
+
+    @model_validator(mode="before")
+    @classmethod
+    def _demo_backfills_all(cls, values):
+        """Demo mode loads its whole history unless told otherwise, so "All time" is all the demo has."""
+        if isinstance(values, dict) and "BACKFILL_DAYS" not in values:
+            if not str(values.get("LITELLM_BASE_URL") or "").strip():
+                values = {**values, "BACKFILL_DAYS": DEMO_HISTORY_DAYS}
+        return values
 
     @field_validator("LITELLM_BASE_URL")
     @classmethod

@@ -22,6 +22,7 @@ from urllib.parse import unquote
 import httpx
 
 from lib.core.clock import utcnow
+from lib.core.settings import DEMO_HISTORY_DAYS
 from lib.litellm.demo_health import DemoHealth
 from lib.litellm.schemas import METRIC_NAMES
 
@@ -77,7 +78,7 @@ MASTER_KEY_HASH, MASTER_KEY_USER, UNASSIGNED_ENTITY = "litellm_proxy_master_key"
 
 
 class DemoLiteLLM:
-    def __init__(self, seed: int = 42, today: date | None = None, days: int = 120):
+    def __init__(self, seed: int = 42, today: date | None = None, days: int = DEMO_HISTORY_DAYS):
         self.seed = seed
         self.today = today or utcnow().date()
         self.days = days
@@ -479,5 +480,5 @@ def _fraction_of_day_elapsed() -> float:
     return max(0.05, (now.hour * 3600 + now.minute * 60) / 86400)
 
 
-def demo_transport(seed: int = 42, today: date | None = None, days: int = 120) -> httpx.MockTransport:
+def demo_transport(seed: int = 42, today: date | None = None, days: int = DEMO_HISTORY_DAYS) -> httpx.MockTransport:
     return httpx.MockTransport(DemoLiteLLM(seed=seed, today=today, days=days).handle)

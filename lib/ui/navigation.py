@@ -3,7 +3,7 @@
 `build_navigation(role)` turns it into `st.navigation`'s dict of sections: the role's pages are in the
 menu; every other page stays routable but hidden, so a deep link survives the login and the page's
 guard answers "403 — admin access required" instead of "page not found". A hidden root page sends
-each role to its landing page.
+each role to its landing page. `render_menu` draws the menu in the sidebar.
 """
 
 from __future__ import annotations
@@ -103,3 +103,20 @@ def run_page(nav, metrics) -> None:
         nav.run()
     finally:
         metrics.page_rendered(page_label(nav.title), time.perf_counter() - started)
+
+
+def render_menu(nav: dict) -> None:
+    """The role's menu, from `build_navigation`'s sections, as page links (none for a single page, as Streamlit).
+
+    Not st.navigation's own sidebar menu: `client.showSidebarNavigation = false` (.streamlit/config.toml) hides
+    it along with the raw list of pages/ that Streamlit shows on a new server's first run.
+    """
+    import streamlit as st
+
+    sections = {name: pages for name, pages in nav.items() if name}  # "": the hidden, routable pages
+    if sum(len(pages) for pages in sections.values()) < 2:
+        return
+    for name, pages in sections.items():
+        st.caption(name)
+        for page in pages:
+            st.page_link(page, width="stretch")

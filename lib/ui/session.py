@@ -7,6 +7,7 @@ copied or replayed cookie useless.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 
 import jwt
@@ -21,6 +22,7 @@ _USER_KEY = "console_user"
 _EXP_KEY = "console_cookie_exp"
 _PENDING_KEY = "console_pending_cookie"
 _ATTEMPT_KEY = "login_attempt"
+_LOGIN_KEY = "console_login"
 
 
 def current_user() -> User | None:
@@ -121,7 +123,7 @@ def render_login(engine, demo_accounts: bool) -> None:
         st.subheader("Log in")
         st.text_input("Username", key="login_username", autocomplete="username")
         st.text_input("Password", type="password", key=_password_key(), autocomplete="current-password")
-        st.form_submit_button("Log in", type="primary", on_click=_attempt_login, args=(engine,))
+        st.form_submit_button("Log in", type="primary", on_click=_attempt_login, args=(engine, _login_attempt()))
     if st.session_state.get("login_error"):  # stays until the next attempt (a rerun must not hide it)
         st.error(st.session_state["login_error"])
 
@@ -130,23 +132,60 @@ def _password_key() -> str:
     return f"login_password_{st.session_state.get(_ATTEMPT_KEY, 0)}"
 
 
-def _attempt_login(engine) -> None:
+class LoginAttempt:
+    """The outcome of this browser session's last login attempt, handed from the form's callback to the next run.
+
+    Why not the session state directly: once another rerun is asked for, Streamlit stops a run at its next
+    `st.session_state` access and starts the new run at once, beside it. On a page just loaded the cookie
+    component asks for one (it reports the browser's cookies), so a click on "Log in" often met it: the callback
+    was stopped after the password check (audited "success") and before it wrote the login, while the new run had
+    already drawn the form again, with no message. Here the callback holds `lock` from its first statement, makes
+    no Streamlit call after reading the form, and leaves the outcome in `outcome`; the next run waits for the lock
+    (`apply_login_outcome`), so it sees the outcome whichever run ends first.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.outcome: dict | None = None
+
+
+def _login_attempt() -> LoginAttempt:
+    return st.session_state.setdefault(_LOGIN_KEY, LoginAttempt())
+
+
+def _attempt_login(engine, attempt: LoginAttempt) -> None:
     """Form callback (runs before the script): check the password, open the session, forget the password."""
-    username = (st.session_state.get("login_username") or "").strip()
-    st.session_state["login_error"] = None
-    key = _password_key()
-    password = st.session_state.pop(key, None) or ""
-    # A typed password never stays in the page: the next form draws a new password field (a new widget key),
-    # so the browser drops the old input element, value attribute and all, instead of clearing it in place.
-    st.session_state[_ATTEMPT_KEY] = st.session_state.get(_ATTEMPT_KEY, 0) + 1
-    try:
-        user = accounts.authenticate(engine, username, password)
-    except LoginError as exc:
-        st.session_state["login_error"] = str(exc)
+    with attempt.lock:  # `attempt` comes as an argument: taking the lock is the callback's first step
+        username = (st.session_state.get("login_username") or "").strip()
+        st.session_state["login_error"] = None
+        key = _password_key()
+        password = st.session_state.pop(key, None) or ""
+        # A typed password never stays in the page: the next form draws a new password field (a new widget key),
+        # so the browser drops the old input element, value attribute and all, instead of clearing it in place.
+        st.session_state[_ATTEMPT_KEY] = st.session_state.get(_ATTEMPT_KEY, 0) + 1
+        # No Streamlit call from here on (any could stop the callback half-way)
+        try:
+            user = accounts.authenticate(engine, username, password)
+        except LoginError as exc:
+            attempt.outcome = {"login_error": str(exc)}
+            return
+        exp = (datetime.now() + timedelta(days=COOKIE_DAYS)).timestamp()
+        accounts.open_session(engine, user.username, exp)
+        attempt.outcome = logged_in_state(user, exp) | {_PENDING_KEY: True}
+
+
+def apply_login_outcome() -> None:
+    """Run by app.py before the login is read, in every run: the last login attempt's outcome into the session state
+    (after waiting for an attempt still being checked). Dropped only once applied, so a run stopped half-way
+    leaves it to the next."""
+    attempt = st.session_state.get(_LOGIN_KEY)
+    if attempt is None:
         return
-    exp = (datetime.now() + timedelta(days=COOKIE_DAYS)).timestamp()
-    accounts.open_session(engine, user.username, exp)
-    st.session_state.update(logged_in_state(user, exp) | {_PENDING_KEY: True})
+    with attempt.lock:
+        outcome = attempt.outcome
+    if outcome:
+        st.session_state.update(outcome)
+        attempt.outcome = None
 
 
 def logout(engine, authenticator) -> None:

@@ -1,4 +1,4 @@
-"""Sidebar below the menu: demo banner, data freshness, who is logged in (and as what), log out."""
+"""Sidebar: the menu, demo banner, data freshness, who is logged in (and as what), log out."""
 
 from __future__ import annotations
 
@@ -10,13 +10,17 @@ import streamlit as st
 from lib.auth.accounts import User
 from lib.auth.permissions import ROLE_LABELS, has_permission
 from lib.core.text_safety import markdown_literal
+from lib.ui.navigation import render_menu
 
 log = logging.getLogger(__name__)
 
 
-def render_sidebar(user: User, demo_mode: bool, on_logout: Callable[[], None]) -> None:
-    """`on_logout` is the Log out button's callback (it runs before the script, so it must not draw)."""
+def render_sidebar(user: User, demo_mode: bool, on_logout: Callable[[], None], nav: dict | None = None) -> None:
+    """`nav`: the pages given to st.navigation (their menu comes first). `on_logout` is the Log out button's
+    callback (it runs before the script, so it must not draw)."""
     with st.sidebar:
+        if nav:
+            render_menu(nav)
         if demo_mode:
             st.info("Demo mode: generated LiteLLM data, demo logins.", icon=":material/science:")
         _freshness(user)

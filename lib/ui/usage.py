@@ -145,11 +145,14 @@ def _clear_keys(key: str) -> None:
     st.session_state[key] = []
 
 
+NOTHING_TO_COMPARE = "No stored days before this range to compare with."
 # Up is good (green) except: slower is worse, and more spend is neither good nor bad (grey).
 TREND_COLOUR = {"avg_latency_ms": "inverse", "spend": "off"}
 
 
-def render_kpis(trends: pd.DataFrame, total_users: int | None) -> None:
+def render_kpis(trends: pd.DataFrame, total_users: int | None, compared: bool = True) -> None:
+    """`compared`: whether the previous period holds stored days (lib.usage.periods.has_stored_previous); if not,
+    the cards show no trend."""
     t = trends.set_index("metric")
     for i, (label, metric) in enumerate(KPI_CARDS):
         if i % 4 == 0:  # one row of columns per 4 cards: on a narrow screen they stack in reading order
@@ -162,11 +165,11 @@ def render_kpis(trends: pd.DataFrame, total_users: int | None) -> None:
         cols[i % 4].metric(
             label,
             value,
-            kpi_delta(row["change_pct"], row["direction"]),
+            kpi_delta(row["change_pct"], row["direction"]) if compared else None,
             border=True,
             delta_color="off" if flat else TREND_COLOUR.get(metric, "normal"),
             delta_arrow="off" if flat else "auto",
-            help=f"Previous period: {kpi_value(metric, row['previous'])}",
+            help=f"Previous period: {kpi_value(metric, row['previous'])}" if compared else NOTHING_TO_COMPARE,
         )
 
 
@@ -309,17 +312,11 @@ def compute(store, start, end, f: Filters) -> dict:
         return usage_page_queries(store, start, end, f)
 
 
-def render_empty_store(backfill_progress) -> None:
-    if backfill_progress.running:
-        st.info("Loading usage history from LiteLLM… the charts appear as days arrive.")
-        st.progress(
-            backfill_progress.fraction, text=f"{backfill_progress.done_days} of {backfill_progress.total_days} days"
-        )
-    else:
-        st.info(
-            "No usage is stored yet. The history is loaded when the app starts; the sidebar shows the "
-            "last refresh and its error, if any."
-        )
+def render_empty_store() -> None:
+    st.info(
+        "No usage is stored yet. The history is loaded when the app starts; the sidebar shows the "
+        "last refresh and its error, if any."
+    )
 
 
 def apply_picks(prefix: str, picked: list[tuple[str, str]]) -> None:

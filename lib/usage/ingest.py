@@ -168,7 +168,8 @@ def ingest_days(
         complete = sum(1 for s in status.values() if s == "complete")
         return len(wanted), rows, pages, complete
 
-    chunks = day_ranges(sorted(days), chunk_days)
+    # newest first: while a long history loads, the Usage page's default range (the last days) fills first
+    chunks = day_ranges(sorted(days), chunk_days)[::-1]
     fatal: list[LiteLLMError] = []  # unreachable or refused key: the other chunks would fail alike
     done = 0
     if progress:

@@ -17,3 +17,9 @@ def preset_range(preset: str, today: date, first_day: date | None = None) -> tup
     if preset.endswith("d") and preset[:-1].isdigit():
         return today - timedelta(days=int(preset[:-1]) - 1), today
     raise ValueError(f"unknown range preset {preset!r}; choose one of {', '.join(PRESETS)}")
+
+
+def has_stored_previous(start: date, first_stored: date) -> bool:
+    """Whether the period a range is compared with (the days of equal number just before it) holds any stored day.
+    "All time" never does: against nothing stored there is no trend, not a "new" one."""
+    return start > first_stored

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from lib.ui.session import COOKIE_NAME
 
@@ -28,6 +28,20 @@ def wait_idle(page: Page, quiet_ms: int = 300, timeout_ms: int = 60_000) -> None
             return
         page.wait_for_timeout(100)
     raise AssertionError(f"the page was still running a script after {timeout_ms // 1000} s")
+
+
+def menu_links(page: Page) -> Locator:
+    """The sidebar's page links: the app's menu, or Streamlit's own page list if it ever shows one."""
+    return (
+        page.get_by_test_id("stSidebar")
+        .get_by_test_id("stPageLink-NavLink")
+        .or_(page.get_by_test_id("stSidebarNavLink"))
+    )
+
+
+def menu(page: Page) -> list[str]:
+    """The menu's page titles, in order (a link's text starts with its icon's name)."""
+    return [link.inner_text().split("\n")[-1] for link in menu_links(page).all()]
 
 
 def login_button(page: Page):

@@ -5,6 +5,7 @@ Fixtures:
   session by the CLI, as an operator would). `.url`, `.cli(*args, stdin=)`, `.log_text()`, `.db_url`,
   `.secret` (its APP_SECRET_KEY).
 - `fresh_server` (function): a newly started server over the same filled store that nobody has visited.
+- `StreamlitServer(tmp)` itself: a server over a data folder of its own (empty until started), e.g. a first start.
 - `browser_type_launch_args`: pytest-playwright's launch arguments for /usr/bin/chromium (Playwright cannot
   download browsers here).
 
@@ -56,6 +57,13 @@ class StreamlitServer:
         }
         self.proc = None
         self.log = None
+
+    @property
+    def store_dir(self) -> Path:
+        """Its usage store's folder (as the app derives it from DUCKDB_PATH)."""
+        from lib.core.settings import load_settings
+
+        return load_settings(self.env, secrets_path=None).store_dir
 
     def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
