@@ -4,7 +4,7 @@ background scheduler and the state its jobs share (the backfill's progress).
 Built once per process: by app.py (through `st.cache_resource`, lib/ui/runtime.py), by the CLI's `main()`, and
 by a fixture in tests, which build their own from explicit settings. Nothing else keeps process state: pages and
 jobs receive the runtime. It sits above the domains it wires together (lib.core, lib.auth, lib.litellm,
-lib.usage, lib.catalog) and below lib.ui and lib.cli.
+lib.usage, lib.catalog, lib.keys) and below lib.ui and lib.cli.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
 import httpx
@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from lib.appdb import open_app_database
 from lib.core.settings import Settings, load_settings
+from lib.keys.snapshot import KeySnapshots
 from lib.litellm.client import LiteLLMClient
 from lib.services import build_scheduler, recover_interrupted_work
 from lib.usage.store import UsageStore
@@ -55,6 +56,8 @@ class Runtime:
         self._store: UsageStore | None = None
         self._scheduler = None
         self._demo: tuple[date, httpx.MockTransport] | None = None
+        # LiteLLM's keys, read once and kept (the keys page): no page load downloads thousands of keys
+        self.key_snapshots = KeySnapshots(timedelta(minutes=settings.KEYS_CACHE_MINUTES))
 
     # Opened on first use, so a command that needs neither (an export, a configuration test) works without them.
     @property

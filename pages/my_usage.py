@@ -1,4 +1,5 @@
-"""My usage: the same views as Usage analytics, restricted on the server to the caller's own API keys."""
+"""My usage: the same views as Usage analytics, restricted on the server to the caller's own API keys, and the
+settings of those keys as LiteLLM has them (no actions)."""
 
 import streamlit as st
 
@@ -10,6 +11,7 @@ from lib.core.clock import utcnow
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.ui import usage as view  # noqa: E402
 from lib.ui.actions import export_auditor  # noqa: E402
+from lib.ui.keys import render_own_keys  # noqa: E402
 from lib.ui.runtime import runtime  # noqa: E402
 from lib.usage.view_state import restrict_to_user  # noqa: E402
 
@@ -27,11 +29,13 @@ store = rt.store
 bounds = store.date_bounds()
 if bounds is None:
     view.render_empty_store(rt.backfill_progress)
+    render_own_keys(rt, uid)
     st.stop()
 today = utcnow().date()
 options = view.load_options(store, owner=uid)
 if options["api_keys"].empty:
     st.info(f"LiteLLM has no usage recorded for your user id {markdown_literal(uid)} yet.")
+    render_own_keys(rt, uid)
     st.stop()
 state, (start, end) = view.read_view("mine", options, today, bounds[0], show_users=False)
 f = restrict_to_user(state.filters, uid, set(options["api_keys"]["api_key"]))
@@ -49,3 +53,4 @@ with c[1]:
     view.render_table("My API keys", data["api_key"], "api_key")
 st.subheader("Export")
 view.render_exports(store, start, end, f, "mine", "my-usage-export", export_auditor(rt, user, start, end, f))
+render_own_keys(rt, uid)

@@ -23,6 +23,8 @@ PERMISSIONS = {
     "users:manage": "manage users",
     "audit:read": "view the audit log",
     "self:usage": "view your own usage",
+    "keys:read": "view virtual keys",
+    "keys:manage": "manage keys",
 }
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),

@@ -43,6 +43,7 @@ class Settings(BaseModel):
     ADMIN_PASSWORD: str | None = None
     DEMO_SEED: int = 42
     BACKGROUND_SERVICES: bool = True  # false in tests that fill the store themselves
+    KEYS_CACHE_MINUTES: int = Field(15, ge=1, le=1440)  # the keys page's snapshot of LiteLLM's keys is kept this long
 
     @field_validator("LITELLM_BASE_URL")
     @classmethod
