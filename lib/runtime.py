@@ -56,8 +56,7 @@ class Runtime:
         self._store: UsageStore | None = None
         self._scheduler = None
         self._demo: tuple[date, httpx.MockTransport] | None = None
-        # LiteLLM's keys, read once and kept (the keys page): no page load downloads thousands of keys
-        self.key_snapshots = KeySnapshots(timedelta(minutes=settings.KEYS_CACHE_MINUTES))
+        self._key_snapshots: KeySnapshots | None = None
 
     # Opened on first use, so a command that needs neither (an export, a configuration test) works without them.
     @property
@@ -75,6 +74,14 @@ class Runtime:
                 d = self.settings.store_dir
                 self._store = UsageStore(d) if self.store_mode == "serve" else UsageStore.writer(d)
             return self._store
+
+    @property
+    def key_snapshots(self) -> KeySnapshots:
+        """LiteLLM's keys, read once and kept (the Virtual keys page): no page load downloads thousands of keys."""
+        with self._lock:
+            if self._key_snapshots is None:
+                self._key_snapshots = KeySnapshots(timedelta(minutes=self.settings.KEYS_CACHE_MINUTES))
+            return self._key_snapshots
 
     @classmethod
     def from_environment(cls, **kwargs) -> Runtime:

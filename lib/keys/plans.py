@@ -136,7 +136,8 @@ class KeySettings:
         )
 
     def body(self, names=FIELDS) -> dict[str, Any]:
-        return {FIELDS[n]: list(self.models) if n == "models" else getattr(self, n) for n in names}
+        """LiteLLM's fields of these settings (JSON values: a frame's numpy numbers become Python ones)."""
+        return {FIELDS[n]: list(self.models) if n == "models" else _none(getattr(self, n)) for n in names}
 
 
 @dataclass(frozen=True)
@@ -380,9 +381,11 @@ def _none(v):
     if isinstance(v, (list, tuple)):
         return v
     try:
-        return None if pd.isna(v) else v
+        if pd.isna(v):
+            return None
     except (TypeError, ValueError):
         return v
+    return v.item() if hasattr(v, "item") else v  # numpy scalars as Python ones
 
 
 def _number(name: str, v) -> float:
