@@ -33,6 +33,7 @@ COLUMNS = [
     "deleted_at",
 ]
 _TIMES = ("budget_reset_at", "expires", "created_at", "deleted_at")
+_TEXTS = ("token", "key_name", "alias", "user_id", "user_email", "team_id", "budget_duration", "status")
 
 
 def key_status(k: LiteLLMKey, now: datetime) -> str:
@@ -98,6 +99,8 @@ def typed(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("spend", "max_budget", "budget_used_pct", "soft_budget"):
         df[c] = df[c].astype("float64")
     df["blocked"] = df["blocked"].astype(bool)
+    for c in _TEXTS:  # pandas' text type, missing = NaN, whether a column was all None or not
+        df[c] = df[c].astype(pd.StringDtype(na_value=float("nan")))
     return df.reset_index(drop=True)
 
 

@@ -20,6 +20,7 @@ IDLE_DAYS = 30
 SORTS = {
     "spend": "Spend (LiteLLM)",
     "budget_used_pct": "Budget used",
+    "max_budget": "Max budget",
     "requests": "Requests in range",
     "range_spend": "Spend in range",
     "success_rate": "Success rate",
@@ -121,7 +122,7 @@ def sort_keys(keys: pd.DataFrame, by: str, descending: bool = True) -> pd.DataFr
     column = keys[by]
     if by == "last_active":
         column = pd.to_datetime(column)
-    if column.dtype == object:
+    if pd.api.types.is_string_dtype(column):
         column = column.str.lower()
     order = keys.assign(_by=column).sort_values(
         ["_by", "alias", "token"], ascending=[not descending, True, True], na_position="last", kind="stable"
