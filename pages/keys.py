@@ -95,7 +95,7 @@ search = c[0].text_input("Search", key="keys_search", placeholder="alias, key, h
 teams = c[1].multiselect("Team", choices["teams"], key="keys_teams", placeholder="All teams")
 owners = c[2].multiselect("Owner", choices["owners"], key="keys_owners", placeholder="All owners")
 statuses = c[3].multiselect("Status", choices["statuses"], key="keys_statuses", placeholder="All but deleted")
-c = st.columns([2, 2, 2, 2, 1], vertical_alignment="bottom")
+c = st.columns([2, 2, 2, 2, 1.3], vertical_alignment="bottom")
 over = c[0].toggle(f"Over {BUDGET_ALERT_PCT:.0f}% of budget", key="keys_over")
 expiring = c[1].toggle(f"Expiring in {EXPIRING_DAYS} days", key="keys_expiring")
 idle = c[2].toggle(f"Idle {IDLE_DAYS} days", key="keys_idle", help=f"No request in {IDLE_DAYS} days")

@@ -108,6 +108,7 @@ def test_a_new_key_is_shown_once_then_nowhere(demo_env, fake, caplog):
     at.text_input(key="keys_new_owner").input("alice.martin")
     at.number_input(key="keys_new_max_budget").set_value(12.5)
     at.number_input(key="keys_new_rpm").set_value(30)
+    at.selectbox(key="keys_new_period").set_value("7d")
     at.button(key=CREATE).click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     shown = [c.value for c in at.code]
@@ -122,6 +123,7 @@ def test_a_new_key_is_shown_once_then_nowhere(demo_env, fake, caplog):
         12.5,
         30,
     )
+    assert (record["budget_duration"], record["tpm_limit"], record["models"]) == ("7d", None, [])
     assert NEW_KEY not in at.session_state
 
     at.run()  # any rerun: the key is gone

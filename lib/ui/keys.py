@@ -24,29 +24,29 @@ from lib.litellm.client import LiteLLMBadResponse, LiteLLMError
 
 NEW_KEY = "keys_new_secret"  # the plaintext of a key just made: in session state for one run, popped when shown
 DONE = "keys_done"  # the message of the action the previous run did
-TABLE_COLUMNS = [
+TABLE_COLUMNS = [  # what an operator scans first on the left: who, state, budget, recent use
     "alias",
     "key_name",
     "status",
     "user_id",
-    "user_email",
     "team_id",
-    "models",
+    "budget_used_pct",
     "spend",
     "max_budget",
-    "budget_used_pct",
-    "budget_duration",
-    "budget_reset_at",
-    "rpm_limit",
-    "tpm_limit",
-    "expires",
-    "blocked",
-    "created_at",
-    "last_active",
     "requests",
     "range_spend",
     "success_rate",
     "trend",
+    "last_active",
+    "expires",
+    "models",
+    "budget_duration",
+    "budget_reset_at",
+    "rpm_limit",
+    "tpm_limit",
+    "blocked",
+    "created_at",
+    "user_email",
     "usage",
 ]
 TABLE_CONFIG = {
@@ -154,14 +154,15 @@ def limits_inputs(prefix: str, current: KeySettings | None = None) -> dict:
         key=f"{prefix}_soft_budget",
         help="LiteLLM alerts above it. Empty: none.",
     )
-    periods = [None] + list(BUDGET_PERIODS)
-    if current and current.budget_period not in periods:
-        periods.append(current.budget_period)  # set elsewhere: offered as it is
+    periods = [""] + list(BUDGET_PERIODS)  # "": no reset (a None option would read as nothing chosen)
+    now = (current.budget_period if current else None) or ""
+    if now not in periods:
+        periods.append(now)  # set elsewhere: offered as it is
     period = c[2].selectbox(
         "Budget period",
         periods,
-        index=periods.index(current.budget_period) if current else 0,
-        format_func=lambda p: "No reset" if p is None else f"{BUDGET_PERIODS.get(p, p)} ({p})",
+        index=periods.index(now),
+        format_func=lambda p: f"{BUDGET_PERIODS.get(p, p)} ({p})" if p else "No reset",
         key=f"{prefix}_period",
         help="How often LiteLLM resets the key's spend.",
     )
@@ -185,7 +186,7 @@ def limits_inputs(prefix: str, current: KeySettings | None = None) -> dict:
     return {
         "max_budget": max_budget,
         "soft_budget": soft_budget,
-        "budget_period": period,
+        "budget_period": period or None,
         "rpm_limit": rpm,
         "tpm_limit": tpm,
     }

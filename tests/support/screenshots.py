@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.support.screenshots [--out DIR] [--days 90]
 
 Starts `streamlit run app.py` in demo mode with `--days` of demo usage stored, logs in as admin with
-Chromium and saves `usage-{width}.png`, `models-{width}.png` and `users-{width}.png`. Layout is judged by a
+Chromium and saves `{page}-{width}.png` for the usage, models, users and keys pages. Layout is judged by a
 person (no overlapping, cut or unreadable labels); this is not a test.
 """
 
@@ -17,7 +17,7 @@ from tests.support.page_timing import LAUNCH_ARGS, _settled
 from tests.support.streamlit_server import CHROMIUM, StreamlitServer, _days_ago
 
 WIDTHS = (1400, 420)
-PAGES = ("usage", "models", "users")
+PAGES = ("usage", "models", "users", "keys")
 
 
 def shoot(url: str, out: Path, log=print) -> list[Path]:
