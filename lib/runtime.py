@@ -1,5 +1,6 @@
 """The one object a process holds: settings, the app database, the usage store, the LiteLLM client factory, the
-background scheduler and the state its jobs share (the backfill's progress).
+background scheduler and the state its jobs share (the backfill's progress), and the kept snapshot of LiteLLM's
+virtual keys (lib.keys.snapshot).
 
 Built once per process: by app.py (through `st.cache_resource`, lib/ui/runtime.py), by the CLI's `main()`, and
 by a fixture in tests, which build their own from explicit settings. Nothing else keeps process state: pages and

@@ -185,7 +185,12 @@ with edit_tab:
             lambda: plans.plan_update(
                 selected,
                 plans.KeySettings.of(
-                    alias=new_alias, owner=current.owner, team=current.team, models=new_models, **new_limits
+                    known_alias=current.alias,
+                    alias=new_alias,
+                    owner=current.owner,
+                    team=current.team,
+                    models=new_models,
+                    **new_limits,
                 ),
                 expiry,
             ),

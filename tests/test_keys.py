@@ -435,7 +435,7 @@ BAD = [
     (dict(alias="ok-key", max_budget="lots"), "number of dollars"),
     (dict(alias="ok-key", max_budget=float("inf")), "between"),
     (dict(alias="ok-key", max_budget=5, soft_budget=6), "above the max budget"),
-    (dict(alias="ok-key", rpm_limit=0), "whole number"),
+    (dict(alias="ok-key", rpm_limit=-1), "whole number"),
     (dict(alias="ok-key", tpm_limit=2.5), "whole number"),
     (dict(alias="ok-key", budget_period="fortnightly", max_budget=5), "not one LiteLLM knows"),
     (dict(alias="ok-key", owner="a\nb"), "control characters"),
@@ -551,3 +551,12 @@ def test_a_replacement_copies_every_setting_and_the_moment_of_expiry(demo, engin
     assert plans.KeySettings.of_key(copy) == replace(plans.KeySettings.of_key(row), alias=f"{row['alias']}-20261122")
     assert abs((copy["expires"] - row["expires"]).total_seconds()) < 5
     assert outcome.replaced.blocked is True
+
+
+def test_a_key_whose_alias_was_made_under_a_looser_rule_can_still_be_edited():
+    row = keys_frame([_key("9" * 64, key_alias="legacy key (2024)", max_budget=10.0)], NOW).iloc[0]
+    alias = plans.KeySettings.of_key(row).alias
+    kept = plans.KeySettings.of(known_alias=alias, alias=alias, max_budget=20.0)
+    assert plans.plan_update(row, kept).body == {"max_budget": 20.0}
+    with pytest.raises(plans.KeyInputError, match="is not valid"):
+        plans.KeySettings.of(known_alias=alias, alias="another bad one", max_budget=20.0)

@@ -84,8 +84,9 @@ class KeySettings:
     tpm_limit: int | None = None
 
     @classmethod
-    def of(cls, **raw: Any) -> KeySettings:
-        """Checked and normalised from what a form gave (text stripped, empty = None)."""
+    def of(cls, known_alias: str | None = None, **raw: Any) -> KeySettings:
+        """Checked and normalised from what a form gave (text stripped, empty = None). `known_alias`: the key's
+        alias as LiteLLM has it, kept as it is even if made under a looser rule than ALIAS_PATTERN."""
         unknown = set(raw) - set(FIELDS)
         if unknown:
             raise KeyInputError(f"unknown key setting(s): {', '.join(sorted(unknown))}")
@@ -93,7 +94,7 @@ class KeySettings:
         for name in ("alias", "owner", "team", "budget_period"):
             if v[name] is not None:
                 v[name] = str(v[name]).strip() or None
-        if v["alias"] is not None and not ALIAS_PATTERN.match(v["alias"]):
+        if v["alias"] is not None and v["alias"] != known_alias and not ALIAS_PATTERN.match(v["alias"]):
             raise KeyInputError(f"The alias {v['alias']!r} is not valid: use {ALIAS_RULE}.")
         for name in ("owner", "team"):
             if v[name] is not None and (len(v[name]) > 255 or any(ord(c) < 32 for c in v[name])):
@@ -243,7 +244,7 @@ def confirmation_word(row) -> str:
 def plan_delete(row, typed: str) -> KeyPlan:
     _live(row, "delete")
     word = confirmation_word(row)
-    if (typed or "").strip() != word:
+    if (typed or "").strip() != word.strip():
         raise KeyInputError(f"Type {word!r} exactly to confirm the deletion; nothing was deleted.")
     return KeyPlan("keys.delete", _target(row), row["token"], summary=f"Delete {_target(row)}")
 
@@ -403,8 +404,8 @@ def _limit(name: str, v) -> int:
         x = float(v)
     except (TypeError, ValueError):
         raise KeyInputError(f"The {name.replace('_', ' ')} must be a whole number.") from None
-    if not x.is_integer() or not 1 <= x <= MAX_LIMIT:
-        raise KeyInputError(f"The {name.replace('_', ' ')} must be a whole number from 1 (empty = no limit).")
+    if not x.is_integer() or not 0 <= x <= MAX_LIMIT:  # 0: LiteLLM lets no request through
+        raise KeyInputError(f"The {name.replace('_', ' ')} must be a whole number from 0 (empty = no limit).")
     return int(x)
 
 

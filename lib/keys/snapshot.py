@@ -74,8 +74,9 @@ class KeySnapshots:
     """The process's snapshot of LiteLLM's keys (one per Runtime). Thread-safe: sessions share it, and one
     reads LiteLLM while the others wait for its result rather than reading it too."""
 
-    def __init__(self, max_age: timedelta):
+    def __init__(self, max_age: timedelta, concurrency: int = CONCURRENCY):
         self.max_age = max_age
+        self.concurrency = concurrency
         self._current: KeySnapshot | None = None
         self._lock = threading.Lock()  # guards _current
         self._loading = threading.Lock()  # one read of LiteLLM at a time
@@ -95,7 +96,7 @@ class KeySnapshots:
             if current is not None and current is not seen and current.age() < self.max_age:
                 return current  # read by another session while this one waited
             with client_factory() as client:
-                fresh = load_snapshot(client)
+                fresh = load_snapshot(client, self.concurrency)
             with self._lock:
                 self._current = fresh
             return fresh

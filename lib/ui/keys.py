@@ -169,7 +169,7 @@ def limits_inputs(prefix: str, current: KeySettings | None = None) -> dict:
     c = st.columns(2)
     rpm = c[0].number_input(
         "RPM limit",
-        min_value=1,
+        min_value=0,
         value=current.rpm_limit if current else None,
         step=10,
         key=f"{prefix}_rpm",
@@ -177,7 +177,7 @@ def limits_inputs(prefix: str, current: KeySettings | None = None) -> dict:
     )
     tpm = c[1].number_input(
         "TPM limit",
-        min_value=1,
+        min_value=0,
         value=current.tpm_limit if current else None,
         step=1000,
         key=f"{prefix}_tpm",
