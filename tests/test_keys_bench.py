@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_a_small_run_checks_its_pages_and_ends_with_json():
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.bench.keys_page", "--keys", "250", "--latency-ms", "2", "--repeat", "1", "--json"],
+        [sys.executable, "-m", "tests.bench.keys_page", "--keys", "250", "--latency-ms", "2", "--repeat", "1"]
+        + ["--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,

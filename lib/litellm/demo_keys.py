@@ -16,14 +16,10 @@ import re
 import secrets
 import threading
 from datetime import date, datetime, time, timedelta, timezone
-from typing import TYPE_CHECKING
 
 import httpx
 
 from lib.core.clock import utcnow
-
-if TYPE_CHECKING:
-    from lib.litellm.demo import DemoLiteLLM
 
 STATUSES = ("active", "expired", "revoked", "deleted")
 _DURATION = re.compile(r"^(\d+)(s|m|h|d|w|mo)$")
@@ -43,9 +39,10 @@ _SETTINGS = (
 
 
 class DemoKeys:
-    """`extra_keys`: that many more keys (no usage) for the scale benchmark."""
+    """Over `demo`, a lib.litellm.demo.DemoLiteLLM (its seed, day, users, keys and usage rows; not imported here:
+    it holds this). `extra_keys`: that many more keys (no usage) for the scale benchmark."""
 
-    def __init__(self, demo: DemoLiteLLM, extra_keys: int = 0):
+    def __init__(self, demo, extra_keys: int = 0):
         rng = random.Random(demo.seed * 104729 + 3)  # its own generator: the demo's usage rows stay as they were
         spend: dict[str, float] = {}
         for r in demo.rows:
