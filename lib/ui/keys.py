@@ -251,9 +251,10 @@ def remember(outcome: KeyOutcome) -> None:
 
 
 def show_results() -> None:
-    """The previous run's action: its message, and a new key's plaintext once (popped: a rerun forgets it)."""
+    """The previous run's action: its message, and a new key's plaintext once (popped once drawn: the next run
+    forgets it)."""
     done = st.session_state.pop(DONE, None)
-    secret = st.session_state.pop(NEW_KEY, None)
+    secret = st.session_state.get(NEW_KEY)
     if secret is not None:
         message, plaintext = secret
         with st.container(border=True):
@@ -264,6 +265,8 @@ def show_results() -> None:
                 icon=":material/warning:",
             )
             st.code(plaintext, language=None)
+        # Forgotten once drawn: a run stopped before drawing it (a rerun asked meanwhile) leaves it to the next.
+        st.session_state.pop(NEW_KEY, None)
     elif done is not None:
         st.success(markdown_literal(done[0]), icon=":material/check_circle:")
     if done is not None and done[1]:
