@@ -95,8 +95,8 @@ def test_the_demo_keys_are_the_keys_its_usage_was_made_with(demo):
         assert k.spend == pytest.approx(spent.get(token, 0.0), abs=1e-6)
     deleted = [k for k in keys if k.deleted_at is not None]
     assert len(deleted) == 6 and not {k.token for k in deleted} & set(made)
-    statuses = {plans.KeySettings.of_key(r).budget_period for _, r in keys_frame(keys, utcnow()).iterrows()}
-    assert {None, "30d"} <= statuses  # realistic variety: budgets with and without a period
+    periods = {plans.KeySettings.of_key(r).budget_period for _, r in keys_frame(keys, utcnow()).iterrows()}
+    assert {None, "30d"} <= periods  # realistic variety: budgets with and without a period
     assert any(k.blocked for k in keys) and any(k.expires for k in keys) and any(k.max_budget for k in keys)
 
 
@@ -109,7 +109,8 @@ def test_the_demo_keys_are_the_same_for_the_same_seed():
 
 
 def test_the_demo_pages_and_refuses_like_litellm(demo):
-    t = httpx.Client(transport=httpx.MockTransport(demo.handle), base_url="http://d", headers={"Authorization": "B k"})
+    auth = {"Authorization": "Bearer k"}
+    t = httpx.Client(transport=httpx.MockTransport(demo.handle), base_url="http://d", headers=auth)
     assert t.get("/key/list", params={"size": 101}).status_code == 422
     bad = t.get("/key/list", params={"status": "blocked"})  # LiteLLM calls blocked keys "revoked"
     assert bad.status_code == 400 and "Invalid status value" in bad.text
