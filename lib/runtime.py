@@ -1,11 +1,12 @@
 """The one object a process holds: settings, the app database, the usage store, the LiteLLM client factory, the
 background scheduler and the state its jobs share (the backfill's progress), the console's metrics and the HTTP
-endpoints that serve them (/healthz, /readyz, /metrics).
+endpoints that serve them (/healthz, /readyz, /metrics), and the kept snapshot of LiteLLM's virtual keys
+(lib.keys.snapshot).
 
 Built once per process: by app.py (through `st.cache_resource`, lib/ui/runtime.py), by the CLI's `main()`, and
 by a fixture in tests, which build their own from explicit settings. Nothing else keeps process state: pages and
 jobs receive the runtime. It sits above the domains it wires together (lib.core, lib.auth, lib.litellm,
-lib.usage, lib.catalog, lib.health) and below lib.ui and lib.cli.
+lib.usage, lib.catalog, lib.health, lib.keys) and below lib.ui and lib.cli.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
 import httpx
@@ -24,6 +25,7 @@ from lib.core.settings import Settings, load_settings
 from lib.health.endpoints import ConsoleEndpoints
 from lib.health.metrics import ConsoleMetrics
 from lib.health.readiness import Readiness, readiness
+from lib.keys.snapshot import KeySnapshots
 from lib.litellm.client import LiteLLMClient
 from lib.services import JOB_OF_SCHEDULED, build_scheduler, recover_interrupted_work
 from lib.usage.store import UsageStore
@@ -62,6 +64,7 @@ class Runtime:
         self._endpoints: ConsoleEndpoints | None = None
         self._demo: tuple[date, httpx.MockTransport] | None = None
         self.metrics = ConsoleMetrics(self)  # its own registry: two runtimes (tests) never share counters
+        self._key_snapshots: KeySnapshots | None = None
 
     # Opened on first use, so a command that needs neither (an export, a configuration test) works without them.
     @property
@@ -79,6 +82,14 @@ class Runtime:
                 d = self.settings.store_dir
                 self._store = UsageStore(d) if self.store_mode == "serve" else UsageStore.writer(d)
             return self._store
+
+    @property
+    def key_snapshots(self) -> KeySnapshots:
+        """LiteLLM's keys, read once and kept (the Virtual keys page): no page load downloads thousands of keys."""
+        with self._lock:
+            if self._key_snapshots is None:
+                self._key_snapshots = KeySnapshots(timedelta(minutes=self.settings.KEYS_CACHE_MINUTES))
+            return self._key_snapshots
 
     @classmethod
     def from_environment(cls, **kwargs) -> Runtime:

@@ -1,4 +1,5 @@
-"""My usage: the same views as Usage analytics, restricted on the server to the caller's own API keys."""
+"""My usage: the same views as Usage analytics, restricted on the server to the caller's own API keys, and the
+settings of those keys as LiteLLM has them (no actions)."""
 
 import streamlit as st
 
@@ -11,6 +12,7 @@ from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.ui import usage as view  # noqa: E402
 from lib.ui.actions import export_auditor  # noqa: E402
 from lib.ui.freshness import render_history_progress  # noqa: E402
+from lib.ui.keys import render_own_keys  # noqa: E402
 from lib.ui.runtime import runtime  # noqa: E402
 from lib.usage.periods import has_stored_previous  # noqa: E402
 from lib.usage.view_state import restrict_to_user  # noqa: E402
@@ -31,12 +33,14 @@ bounds = store.date_bounds()
 if bounds is None:
     if not loading:
         view.render_empty_store()
+    render_own_keys(rt, uid)
     st.stop()
 today = utcnow().date()
 options = view.load_options(store, owner=uid)
 if options["api_keys"].empty:
     if not loading:  # else her days may not have arrived yet (the progress above)
         st.info(f"LiteLLM has no usage recorded for your user id {markdown_literal(uid)} yet.")
+    render_own_keys(rt, uid)
     st.stop()
 state, (start, end) = view.read_view("mine", options, today, bounds[0], show_users=False)
 f = restrict_to_user(state.filters, uid, set(options["api_keys"]["api_key"]))
@@ -56,3 +60,4 @@ with c[1]:
     view.render_table("My API keys", data["api_key"], "api_key")
 st.subheader("Export")
 view.render_exports(store, start, end, f, "mine", "my-usage-export", export_auditor(rt, user, start, end, f))
+render_own_keys(rt, uid)

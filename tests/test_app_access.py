@@ -96,14 +96,22 @@ def test_menus_per_role(app_env, engine, nav_calls):
     assert admin == {
         "Usage": ["Usage analytics", "My usage"],
         "Admin": ["Models", "Users", "Audit log"],
-        "Operations": ["Health"],
+        "Operations": ["Virtual keys", "Health"],
     }
     app_as(app_env, "viewer")
     assert visible_menu(nav_calls[-1]) == admin  # read-only admins see every admin page
     app_as(app_env, "alice")
     assert visible_menu(nav_calls[-1]) == {"Usage": ["My usage"]}  # never an admin page
     hidden = {p.title for pages in nav_calls[-1].values() for p in pages if p.visibility == "hidden"}
-    assert {"Users", "Audit log", "Models", "Usage analytics", "Health"} <= hidden  # routable, for the 403
+    # routable, for the 403
+    assert {
+        "Users",
+        "Audit log",
+        "Models",
+        "Usage analytics",
+        "Virtual keys",
+        "Health",
+    } <= hidden  # routable, for the 403
 
 
 @pytest.mark.parametrize("spec", ADMIN_ONLY, ids=lambda s: s.url_path)

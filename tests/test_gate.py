@@ -4,7 +4,7 @@ every state-changing button is drawn by the one permission-aware helper; every d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 import httpx
@@ -124,6 +124,33 @@ def _provider_action(name: str):
     return perform
 
 
+def _key_action(action: str):
+    """A keys action as the Virtual keys page performs it: planned from the kept snapshot, applied through the
+    gate on demo mode's fake LiteLLM."""
+
+    def run(env: Env, actor) -> None:
+        from lib.keys import plans
+
+        keys = env.rt.key_snapshots.get(env.rt.litellm_client).keys
+        row = keys[keys["status"] == "active"].iloc[0]
+        if action == "keys.unblock":
+            row = keys[keys["status"] == "blocked"].iloc[0]
+        plan = {
+            "keys.create": lambda: plans.plan_create(plans.KeySettings.of(alias="gate-test")),
+            "keys.update": lambda: plans.plan_update(
+                row, replace(plans.KeySettings.of_key(row), rpm_limit=int(row["rpm_limit"] or 41) + 1)
+            ),
+            "keys.block": lambda: plans.plan_block(row),
+            "keys.unblock": lambda: plans.plan_unblock(row),
+            "keys.delete": lambda: plans.plan_delete(row, plans.confirmation_word(row)),
+            "keys.replace": lambda: plans.plan_replace(row, "gate-copy"),
+        }[action]()
+        with env.rt.litellm_client() as client:
+            plans.apply_plan(env.engine, client, actor, plan, env.rt.key_snapshots)
+
+    return run
+
+
 # How pages and the CLI perform each action (the functions they call), keyed by the action's name.
 PERFORMERS = {
     "user.create": lambda env, actor: accounts.create_user(env.engine, actor, "newbie", "newbie-password", "user"),
@@ -146,6 +173,7 @@ PERFORMERS = {
         for name in ("add", "configure", "test", "enable", "disable", "delete", "adopt", "rotate_key")
     },
     "health.check_now": _check_now,
+    **{a: _key_action(a) for a in gate.ACTIONS if a.startswith("keys.")},
 }
 DONE = {"models.test_config": "model_found", "providers.test": "ok"}  # an action whose success row says what was found
 
@@ -288,9 +316,12 @@ PAGE_BUTTONS = {
         "edit_user_reset": "user.set_password",
         "edit_user_link": "user.link_litellm",
     },
+    # with no key selected (its actions: tests/test_keys_page.py)
+    "pages/keys.py": {"FormSubmitter:keys_create-Create key": "keys.create"},
 }
-# the sidebar's Log out: an audited event, not a gated action; the Health page's Check again: a rerun
-NOT_STATE_CHANGING = {"console_logout", "health_recheck"}
+# the sidebar's Log out: an audited event, not a gated action; the Health page's Check again: a rerun; the keys
+# page's reload: a read of LiteLLM
+NOT_STATE_CHANGING = {"console_logout", "health_recheck", "keys_reload"}
 
 
 @pytest.mark.parametrize("who", ["viewer", "admin"])

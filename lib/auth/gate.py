@@ -64,6 +64,12 @@ ACTIONS: dict[str, Action] = {
     # My usage exports the caller's own data: self:usage is enough there
     "usage.export": Action(("usage:export", "self:usage"), "download a usage export"),
     "health.check_now": Action(("health:check",), "run LiteLLM's health checks now (real calls to the providers)"),
+    "keys.create": Action(("keys:manage",), "create a LiteLLM virtual key (its plaintext is shown once, never kept)"),
+    "keys.update": Action(("keys:manage",), "change a virtual key's alias, models, budgets, limits or expiry"),
+    "keys.block": Action(("keys:manage",), "block a virtual key (LiteLLM refuses its requests)"),
+    "keys.unblock": Action(("keys:manage",), "unblock a virtual key"),
+    "keys.delete": Action(("keys:manage",), "delete a virtual key"),
+    "keys.replace": Action(("keys:manage",), "replace a virtual key: a copy of its settings, the old key blocked"),
 }
 assert all(p in PERMISSIONS for a in ACTIONS.values() for p in a.permissions), "an action names an unknown permission"
 

@@ -25,6 +25,8 @@ PERMISSIONS = {
     "self:usage": "view your own usage",
     "health:read": "view the health of LiteLLM and the console",
     "health:check": "run LiteLLM's health checks",
+    "keys:read": "view virtual keys",
+    "keys:manage": "manage keys",
 }
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),

@@ -48,6 +48,7 @@ class Settings(BaseModel):
     DEMO_SEED: int = 42
     BACKGROUND_SERVICES: bool = True  # false in tests that fill the store themselves
     METRICS_PORT: int = Field(9108, ge=0, le=65535)  # the console's /healthz, /readyz, /metrics; 0 = not served
+    KEYS_CACHE_MINUTES: int = Field(15, ge=1, le=1440)  # the keys page's snapshot of LiteLLM's keys is kept this long
 
     @model_validator(mode="before")
     @classmethod

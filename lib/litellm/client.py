@@ -46,7 +46,15 @@ class LiteLLMTimeout(LiteLLMError):
 
 
 class LiteLLMBadResponse(LiteLLMError):
+    """`status`: LiteLLM's HTTP status when it answered with an error; `reason`: its own message then (what it
+    says in `error.message` or `detail`), for callers that show why a change was refused."""
+
     kind = "bad_response"
+
+    def __init__(self, message: str, status: int | None = None, reason: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
 
 
 class LiteLLMRefused(LiteLLMError):
@@ -102,21 +110,44 @@ class LiteLLMClient:
     def _get(self, path: str, params: dict[str, Any] | None = None, accept: tuple[int, ...] = ()) -> httpx.Response:
         """A 2xx response (or one of the `accept` statuses: an answer, not a failure, for that endpoint), after
         bounded retries of timeouts, transport errors and 5xx."""
+        return self._request("GET", path, params=params, accept=accept)
+
+    def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+        """A 2xx response to a change. Retried only when the request never reached LiteLLM (connection refused):
+        a timeout or a 5xx may have made the change already, and some changes (a new key) must not run twice."""
+        return self._request("POST", path, json=body)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, Any] | None = None,
+        json: dict[str, Any] | None = None,
+        accept: tuple[int, ...] = (),
+    ) -> httpx.Response:
+        reads = method == "GET"
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             started = time.perf_counter()
             try:
                 self.requests_made += 1
-                resp = self._http.get(path, params=params)
+                resp = self._http.request(method, path, params=params, json=json)
             except httpx.TimeoutException:
                 self._observe(path, started, "timeout")
-                if last:
-                    raise self._timeout(path) from None
+                if last or not reads:
+                    raise LiteLLMTimeout(
+                        f"LiteLLM at {self.base_url} did not answer {path} within {self._http.timeout.read}s "
+                        f"({attempt + 1} tries); check the proxy's load or raise LITELLM_TIMEOUT_S"
+                        + ("" if reads else "; the change may have been made: reload to see LiteLLM's state")
+                    ) from None
             except httpx.TransportError as exc:
                 self._observe(path, started, "unreachable")
                 # Connection refused / DNS: retrying a few times covers a proxy restart.
-                if last:
-                    raise self._unreachable(exc) from None
+                if last or not (reads or isinstance(exc, httpx.ConnectError)):
+                    raise LiteLLMUnreachable(
+                        f"Cannot reach LiteLLM at {self.base_url} ({type(exc).__name__}: {exc}); "
+                        "check LITELLM_BASE_URL and that the proxy is running"
+                    ) from None
             else:
                 if resp.status_code in accept:
                     self._observe(path, started, None)
@@ -125,17 +156,25 @@ class LiteLLMClient:
                 if resp.status_code in (401, 403):
                     raise LiteLLMAuthError(
                         f"LiteLLM refused the API key for {path} (HTTP {resp.status_code}); LITELLM_API_KEY must be "
-                        "the master key or a proxy_admin_viewer key"
+                        + (
+                            "the master key or a proxy_admin_viewer key"
+                            if reads
+                            else "the master key (or a proxy_admin key) to make changes"
+                        )
                     )
                 if 400 <= resp.status_code < 500:
                     raise LiteLLMBadResponse(
-                        f"LiteLLM answered HTTP {resp.status_code} for {path}: {_short(resp.text)}"
+                        f"LiteLLM answered HTTP {resp.status_code} for {path}: {_short(resp.text)}",
+                        status=resp.status_code,
+                        reason=_reason(resp),
                     )
                 if resp.status_code >= 500:
-                    if last:
+                    if last or not reads:
                         raise LiteLLMBadResponse(
-                            f"LiteLLM failed with HTTP {resp.status_code} for {path} after {self.retries + 1} tries: "
-                            f"{_short(resp.text)}"
+                            f"LiteLLM failed with HTTP {resp.status_code} for {path} after {attempt + 1} tries: "
+                            f"{_short(resp.text)}",
+                            status=resp.status_code,
+                            reason=_reason(resp),
                         )
                 else:
                     return resp
@@ -145,12 +184,6 @@ class LiteLLMClient:
             )
             self._sleep(delay)
         raise AssertionError("unreachable")
-
-    def _timeout(self, path: str) -> LiteLLMTimeout:
-        return LiteLLMTimeout(
-            f"LiteLLM at {self.base_url} did not answer {path} within {self._http.timeout.read}s "
-            f"({self.retries + 1} tries); check the proxy's load or raise LITELLM_TIMEOUT_S"
-        )
 
     def _unreachable(self, exc: Exception) -> LiteLLMUnreachable:
         return LiteLLMUnreachable(
@@ -327,6 +360,20 @@ def refusal_detail(resp: httpx.Response, secrets: list[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, "***")
     return _short(text) or f"HTTP {resp.status_code}"
+
+
+def _reason(resp: httpx.Response) -> str:
+    """LiteLLM's own words in an error answer: `{"error": {"message"}}`, `{"detail": ...}`, else the text."""
+    try:
+        body = resp.json()
+    except ValueError:
+        return _short(resp.text)
+    found = body.get("error", body.get("detail")) if isinstance(body, dict) else body
+    if isinstance(found, dict):
+        found = found.get("message", found.get("error", found))
+    if isinstance(found, list):  # FastAPI's validation errors
+        found = "; ".join(str(e.get("msg", e)) if isinstance(e, dict) else str(e) for e in found)
+    return _short(str(found))
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -24,6 +24,7 @@ import httpx
 from lib.core.clock import utcnow
 from lib.core.settings import DEMO_HISTORY_DAYS
 from lib.litellm.demo_health import DemoHealth
+from lib.litellm.demo_keys import DemoKeys
 from lib.litellm.schemas import METRIC_NAMES
 
 # Fields newer LiteLLM adds; always zero here, so the parser is exercised on unknown fields.
@@ -91,6 +92,7 @@ class DemoLiteLLM:
             self._by_date[r["date"]].append(r)
         self.admin = DemoAdmin()  # credentials and database deployments, changed through the admin API
         self.health = DemoHealth(seed, self.model_info(), {group: m[4] for group, m in MODELS.items()})
+        self.key_api = DemoKeys(self)  # /key/*: these keys' settings, stateful
 
     # -- generation -------------------------------------------------------------------------------
     def _people(self, rng: random.Random):
@@ -238,13 +240,8 @@ class DemoLiteLLM:
                     "data": [{"id": g, "object": "model", "created": 0, "owned_by": MODELS[g][1]} for g in MODELS],
                 },
             )
-        if path == "/key/list":
-            keys = [
-                {"token": k["hash"], "key_alias": k["alias"], "user_id": k["user_id"], "team_id": k["team_id"]}
-                for k in self.keys
-                if k.get("exists", True)
-            ]
-            return _json(200, {"keys": keys, "total_count": len(keys), "current_page": 1, "total_pages": 1})
+        if path.startswith("/key/"):
+            return self.key_api.handle(request)
         return _json(404, {"detail": "Not Found"})
 
     def _activity(self, request: httpx.Request, paged: bool) -> httpx.Response:

@@ -470,3 +470,29 @@ def usage_page_queries(store: UsageStore, start: date, end: date, f: Filters = F
             out[name] = exc  # this breakdown cannot be answered under these filters; the page says why
     out["heatmap"] = weekday_grid(out["daily"])
     return out
+
+
+# -- per API key, for the virtual keys page ---------------------------------------------------------------------
+def api_key_daily_requests(store: UsageStore, start: date, end: date) -> pd.DataFrame:
+    """Requests per API key and day over [start, end] (a day without requests has no row)."""
+    df = store.query(
+        "SELECT api_key, date, sum(api_requests)::BIGINT AS requests FROM activity_api_key "
+        "WHERE date BETWEEN ? AND ? AND api_key IS NOT NULL GROUP BY api_key, date",
+        [start, end],
+    )
+    df["date"] = pd.to_datetime(df["date"]).dt.date
+    return df
+
+
+def api_key_last_active(store: UsageStore) -> pd.DataFrame:
+    """Each API key's last day with requests, over all stored history (kept until the stored data changes)."""
+
+    def compute() -> pd.DataFrame:
+        df = store.query(
+            "SELECT api_key, max(date) AS last_active FROM activity_api_key "
+            "WHERE api_requests > 0 AND api_key IS NOT NULL GROUP BY api_key"
+        )
+        df["last_active"] = pd.to_datetime(df["last_active"]).dt.date
+        return df
+
+    return store.cached(("api_key_last_active",), compute).copy()
