@@ -28,6 +28,7 @@ ALLOWED = {
     "litellm": {"core"},
     "usage": {"core", "litellm"},
     "catalog": {"core", "auth", "litellm", "usage"},
+    "logs": {"core", "auth", "litellm", "usage"},
 }
 STREAMLIT = ("streamlit", "streamlit_authenticator")
 

@@ -54,6 +54,8 @@ ACTIONS: dict[str, Action] = {
     "usage.refresh": Action(("usage:refresh",), "re-fetch today's usage from LiteLLM"),
     # My usage exports the caller's own data: self:usage is enough there
     "usage.export": Action(("usage:export", "self:usage"), "download a usage export"),
+    # whoever may read the request logs may download them (as read-only admins may export usage)
+    "logs.export": Action(("logs:read",), "download an export of request logs (every page of the filtered view)"),
 }
 assert all(p in PERMISSIONS for a in ACTIONS.values() for p in a.permissions), "an action names an unknown permission"
 

@@ -22,6 +22,8 @@ PERMISSIONS = {
     "users:read": "view users",
     "users:manage": "manage users",
     "audit:read": "view the audit log",
+    "logs:read": "view and export request logs",
+    "logs:prompts": "view the prompts and responses of requests",
     "self:usage": "view your own usage",
 }
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

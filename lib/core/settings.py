@@ -43,6 +43,7 @@ class Settings(BaseModel):
     ADMIN_PASSWORD: str | None = None
     DEMO_SEED: int = 42
     BACKGROUND_SERVICES: bool = True  # false in tests that fill the store themselves
+    LOGS_EXPORT_MAX_ROWS: int = Field(100_000, ge=1_000, le=1_000_000)
 
     @field_validator("LITELLM_BASE_URL")
     @classmethod

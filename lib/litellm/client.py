@@ -16,6 +16,7 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from lib.core.errors import ConsoleError
+from lib.litellm.logs_api import SPEND_LOGS_PATH, RequestPayload, SpendLogsPage, payload_path
 from lib.litellm.schemas import ModelInfoResponse
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,18 @@ class LiteLLMTimeout(LiteLLMError):
 
 class LiteLLMBadResponse(LiteLLMError):
     kind = "bad_response"
+
+
+class LiteLLMNoDatabase(LiteLLMError):
+    """The proxy runs without a database, so it keeps no keys, spend logs or activity to answer with."""
+
+    kind = "no_database"
+
+
+# How LiteLLM 1.108 says it has no database, depending on the endpoint: /spend/logs/v2 answers 401 "Prisma Client
+# is not initialized" (not an authentication problem), /key/list 500 "Database not connected", /user/daily/activity
+# 500 "DB not connected".
+NO_DATABASE_ANSWERS = ("Prisma Client is not initialized", "Database not connected", "DB not connected")
 
 
 class LiteLLMClient:
@@ -101,6 +114,11 @@ class LiteLLMClient:
                         "check LITELLM_BASE_URL and that the proxy is running"
                     ) from None
             else:
+                if resp.status_code >= 400 and any(answer in resp.text for answer in NO_DATABASE_ANSWERS):
+                    raise LiteLLMNoDatabase(
+                        f"LiteLLM at {self.base_url} has no database connected, so it cannot answer {path}: it keeps "
+                        "no spend logs, keys or activity without one (set DATABASE_URL on the proxy)"
+                    )
                 if resp.status_code in (401, 403):
                     raise LiteLLMAuthError(
                         f"LiteLLM refused the API key for {path} (HTTP {resp.status_code}); LITELLM_API_KEY must be "
@@ -146,6 +164,19 @@ class LiteLLMClient:
 
     def health(self) -> dict:
         return self._get_json("/health/liveliness")
+
+    # -- request logs (issue 13 part 2; shapes in lib/litellm/logs_api.py, the rest in lib/logs) ---------------
+    def spend_logs(self, params: dict[str, Any]) -> SpendLogsPage:
+        """One page of `/spend/logs/v2` for query parameters built by lib.logs.query."""
+        return self._parse_response(SpendLogsPage, self._get(SPEND_LOGS_PATH, params), SPEND_LOGS_PATH)
+
+    def request_payload(self, request_id: str) -> RequestPayload | None:
+        """The prompt and response LiteLLM stored for a request (None: no such request)."""
+        path = payload_path(request_id)
+        resp = self._get(path)
+        if resp.content.strip() == b"null":
+            return None
+        return self._parse_response(RequestPayload, resp, path)
 
 
 def bad_response(where: str, exc: ValidationError, body: bytes) -> LiteLLMBadResponse:

@@ -18,6 +18,8 @@ from datetime import date, timedelta
 import httpx
 
 from lib.core.clock import utcnow
+from lib.litellm.demo_logs import DemoSpendLogs
+from lib.litellm.logs_api import SPEND_LOGS_PATH
 from lib.litellm.schemas import METRIC_NAMES
 
 # Fields newer LiteLLM adds; always zero here, so the parser is exercised on unknown fields.
@@ -83,6 +85,8 @@ class DemoLiteLLM:
         self._by_date: dict[str, list[dict]] = defaultdict(list)
         for r in self.rows:
             self._by_date[r["date"]].append(r)
+        elapsed = _fraction_of_day_elapsed() if self.today == utcnow().date() else 0.55  # as _generate's today
+        self.spend_logs = DemoSpendLogs(self, MODELS, elapsed)  # request logs of these rows (lib/litellm/demo_logs.py)
 
     # -- generation -------------------------------------------------------------------------------
     def _people(self, rng: random.Random):
@@ -217,6 +221,8 @@ class DemoLiteLLM:
             return self._activity(request, paged=True)
         if path == "/user/daily/activity/aggregated":
             return self._activity(request, paged=False)
+        if path == SPEND_LOGS_PATH or path.startswith("/spend/logs/ui/"):
+            return self.spend_logs.handle(request)
         if path == "/model/info":
             return _json(200, {"data": self.model_info()})
         if path in ("/models", "/v1/models"):

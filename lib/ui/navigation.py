@@ -32,6 +32,7 @@ PAGES = (
     PageSpec("pages/models.py", "Models", ":material/model_training:", "models:read", "Admin", "models"),
     PageSpec("pages/users.py", "Users", ":material/group:", "users:read", "Admin", "users"),
     PageSpec("pages/audit.py", "Audit log", ":material/history:", "audit:read", "Admin", "audit"),
+    PageSpec("pages/logs.py", "Request logs", ":material/receipt_long:", "logs:read", "Operations", "logs"),
 )
 assert all(p.permission in PERMISSIONS for p in PAGES)
 
