@@ -15,7 +15,7 @@ spend >= the value) and request id (LiteLLM matches its request id or its call i
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta, timezone
 
 from lib.core.errors import ConsoleError
@@ -108,8 +108,6 @@ class LogQuery:
     order: str = "desc"
     page: int = 1
     page_size: int = PAGE_SIZES[0]
-    # texts as typed, for messages; never sent
-    labels: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         for name in ("model", "model_group", "api_key", "user_id", "team_id", "request_id"):
