@@ -77,6 +77,15 @@ def _export(env: Env, actor) -> None:
     export_auditor(env.rt, actor, date(2026, 1, 1), date(2026, 1, 31), Filters())("model", "csv", "u.csv")
 
 
+def _logs_export(env: Env, actor) -> None:
+    from lib.core.clock import utcnow
+    from lib.logs.export import export_logs
+    from lib.logs.query import LogQuery, LogWindow
+
+    with env.rt.litellm_client() as client:
+        export_logs(env.engine, actor, client, LogQuery(LogWindow.last(15, utcnow())), "csv", 1000)
+
+
 # How pages and the CLI perform each action (the functions they call), keyed by the action's name.
 PERFORMERS = {
     "user.create": lambda env, actor: accounts.create_user(env.engine, actor, "newbie", "newbie-password", "user"),
@@ -93,6 +102,7 @@ PERFORMERS = {
     "models.test_config": _test_config,
     "usage.refresh": _refresh,
     "usage.export": _export,
+    "logs.export": _logs_export,
 }
 DONE = {"models.test_config": "model_found"}  # an action whose success row says what was found
 
@@ -209,6 +219,7 @@ def test_a_refresh_refused_because_one_runs_is_not_audited(env):
 PAGE_BUTTONS = {
     "pages/usage.py": {"refresh_today": "usage.refresh"},
     "pages/models.py": {"models_sync": "models.sync", "models_test_submit": "models.test_config"},
+    "pages/logs.py": {},
     "pages/users.py": {
         "FormSubmitter:create_user-Create user": "user.create",
         "edit_user_set_role": "user.change_role",
@@ -218,7 +229,9 @@ PAGE_BUTTONS = {
         "edit_user_link": "user.link_litellm",
     },
 }
-NOT_STATE_CHANGING = {"console_logout"}  # the sidebar's Log out: an audited event, not a gated action
+# the sidebar's Log out (an audited event, not a gated action); Request logs' Refresh (reads LiteLLM again) and
+# its export (a gated, audited download that read-only admins may make too, as they may export usage)
+NOT_STATE_CHANGING = {"console_logout", "logs_refresh", "logs_export"}
 
 
 @pytest.mark.parametrize("who", ["viewer", "admin"])

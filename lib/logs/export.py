@@ -4,7 +4,8 @@ The pages are fetched newest first (by time: the one order in which LiteLLM's pa
 with an equal value of another sort) until a short page — LiteLLM's total stops counting at 10,000 — then put in
 the view's order (equal values by request id), the same order the page shows. A request seen twice (a row that
 moved pages as new requests were written) counts once; if the rows still do not add up to the total LiteLLM
-counted, the export fails and says so rather than hand over a file with a gap.
+counted (a row deleted meanwhile shifts the later pages), the export fails and says so rather than hand over a
+file with a gap.
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ def fetch_all(
         page += 1
     if not capped and len(rows) != counted:
         raise LogsExportError(
-            f"LiteLLM counted {counted:,} matching requests but its pages listed {len(rows):,}: requests were "
-            "written into the window while it was read. Export again (or end the window earlier)."
+            f"LiteLLM counted {counted:,} matching requests but its pages listed {len(rows):,}: its rows changed "
+            "while they were read (written late into the window, or deleted). Export again."
         )
     return sort_frame(to_frame(list(rows.values())), query.sort, query.order)
 

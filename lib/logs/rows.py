@@ -117,9 +117,15 @@ def route(group: str | None, model: str | None, provider: str | None) -> str:
 
 
 def to_frame(rows: list[SpendLogRow]) -> pd.DataFrame:
-    df = pd.DataFrame([record(r) for r in rows], columns=list(COLUMNS))
-    df["time"] = pd.to_datetime(df["time"], utc=True)
-    return df.astype(_DTYPES)
+    records = [record(r) for r in rows]
+    columns = {}
+    for name in COLUMNS:
+        values = [r[name] for r in records]
+        if name == "time":
+            columns[name] = pd.to_datetime(pd.Series(values, dtype="object"), utc=True)
+        else:
+            columns[name] = pd.Series(values, dtype=_DTYPES.get(name, "object"))
+    return pd.DataFrame(columns)
 
 
 def sort_frame(df: pd.DataFrame, sort: str, order: str) -> pd.DataFrame:
