@@ -14,7 +14,7 @@ from lib.litellm.client import LiteLLMError  # noqa: E402
 from lib.logs import charts  # noqa: E402
 from lib.logs.export import FORMATS, export_logs  # noqa: E402
 from lib.logs.query import LogQueryError  # noqa: E402
-from lib.logs.rows import COLUMNS, TABLE_COLUMNS, stored  # noqa: E402
+from lib.logs.rows import COLUMNS, TABLE_COLUMNS, prompt_and_response  # noqa: E402
 from lib.ui.actions import action_button  # noqa: E402
 from lib.ui.logs import (  # noqa: E402
     PAGE,
@@ -153,20 +153,22 @@ if picked:
             st.error(markdown_literal(exc))
             payload = None
         else:
+            found = prompt_and_response(payload)
             if payload is None:
                 st.info("LiteLLM no longer has this request.")
-            elif stored(payload.messages) or stored(payload.response):
+            elif found is not None:
+                prompt, response = found
                 c = st.columns(2)
                 with c[0]:
-                    st.caption("Prompt (messages)")
-                    st.json(payload.messages, expanded=True)
+                    st.caption("Prompt")
+                    st.json(prompt if prompt is not None else "(not stored)", expanded=True)
                 with c[1]:
                     st.caption("Response")
-                    st.json(payload.response, expanded=True)
+                    st.json(response if response is not None else "(not stored)", expanded=True)
             else:
                 st.info(
                     "LiteLLM did not store this request's prompt and response: it keeps them only while "
-                    "`general_settings.store_prompts_in_spend_logs` is true (and not in its cold storage here).",
+                    "`general_settings.store_prompts_in_spend_logs` is true.",
                     icon=":material/visibility_off:",
                 )
 

@@ -30,7 +30,7 @@ from lib.logs import charts
 from lib.logs.export import LogsExportError, export_logs, fetch_all, to_csv
 from lib.logs.options import resolve_key
 from lib.logs.query import LogQuery, LogQueryError, LogWindow
-from lib.logs.rows import to_frame
+from lib.logs.rows import prompt_and_response, to_frame
 from lib.logs.view import empty_reason, load_view
 from lib.runtime import Runtime
 
@@ -523,9 +523,9 @@ def test_the_demo_logs_are_deterministic_and_realistic(demo):
 def test_the_demo_keeps_prompts_for_recent_days_only(client, demo):
     recent = fetch_all(client, LogQuery(LogWindow.last(60, NOW)), 5000).iloc[0]
     old = fetch_all(client, LogQuery(LogWindow.days(date(2026, 11, 10), date(2026, 11, 10))), 100_000).iloc[0]
-    got = client.request_payload(recent["request_id"])
-    assert got.messages[0]["content"] in PROMPTS
-    assert client.request_payload(old["request_id"]).messages == {}
+    prompt, response = prompt_and_response(client.request_payload(recent["request_id"]))
+    assert prompt[0]["content"] in PROMPTS and response["choices"][0]["message"]["content"]
+    assert prompt_and_response(client.request_payload(old["request_id"])) is None  # before prompts were kept
     assert client.request_payload("chatcmpl-unknown") is None
 
 

@@ -398,13 +398,10 @@ class DemoSpendLogs:
                 "usage": {"prompt_tokens": int(r["prompt_tokens"]), "completion_tokens": int(r["completion_tokens"])},
             }
         )
+        # as LiteLLM 1.108 stores them: the prompt inside the request as sent, its `messages` column left empty
         return _json(
             200,
-            {
-                "messages": messages,
-                "response": response,
-                "proxy_server_request": {"model": group, "messages": messages},
-            },
+            {"messages": {}, "response": response, "proxy_server_request": {"model": group, "messages": messages}},
         )
 
     def _find(self, request_id: str):

@@ -156,6 +156,24 @@ def _text_or_none(v) -> str | None:
     return None if v is None else str(v)
 
 
+def prompt_and_response(payload) -> tuple[Any, Any] | None:
+    """The prompt and the response LiteLLM stored for a request (`RequestPayload`), or None when it stored neither.
+
+    LiteLLM 1.108 leaves its `messages` column `{}` even with `store_prompts_in_spend_logs` on, and keeps the
+    request as sent in `proxy_server_request`: the prompt is read from there (its messages, or an embedding's
+    input) when `messages` is empty."""
+    if payload is None:
+        return None
+    prompt = payload.messages if stored(payload.messages) else None
+    request = payload.proxy_server_request
+    if prompt is None and isinstance(request, dict):
+        prompt = next((request[k] for k in ("messages", "input", "prompt") if stored(request.get(k))), None)
+    response = payload.response if stored(payload.response) else None
+    if prompt is None and response is None:
+        return None
+    return prompt, response
+
+
 def stored(part: Any) -> bool:
     """Whether a part of LiteLLM's payload holds content (it stores `{}` or "" when prompts are not kept)."""
     if part is None:

@@ -10,6 +10,7 @@ import os
 import shlex
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,16 +33,30 @@ def _parse_exports(text: str) -> dict[str, str]:
     return env
 
 
+@contextmanager
+def running_harness(**env: str):
+    """A proxy of its own (up.sh with `env`, e.g. LITELLM_CONFIG or LITELLM_NO_DB), stopped on exit: for a test
+    module whose traffic or settings must not mix with the session's proxy. Yields up.sh's variables."""
+    if not (HARNESS / "up.sh").exists():
+        _unavailable(f"{HARNESS}/up.sh not found")
+    proc = subprocess.run(
+        ["bash", str(HARNESS / "up.sh")], capture_output=True, text=True, timeout=600, env={**os.environ, **env}
+    )
+    if proc.returncode != 0:
+        _unavailable(f"up.sh failed: {proc.stderr[-2000:]}")
+    started = _parse_exports(proc.stdout)
+    try:
+        yield started
+    finally:
+        subprocess.run(
+            ["bash", str(HARNESS / "down.sh"), started["LITELLM_HARNESS_RUN"]], capture_output=True, timeout=120
+        )
+
+
 @pytest.fixture(scope="session")
 def litellm_harness(tmp_path_factory):
     """Start proxy + PostgreSQL + fake backend, send traffic; yields env vars and the traffic summary."""
-    if not (HARNESS / "up.sh").exists():
-        _unavailable(f"{HARNESS}/up.sh not found")
-    proc = subprocess.run(["bash", str(HARNESS / "up.sh")], capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        _unavailable(f"up.sh failed: {proc.stderr[-2000:]}")
-    env = _parse_exports(proc.stdout)
-    try:
+    with running_harness() as env:
         out = tmp_path_factory.mktemp("traffic") / "traffic.json"
         t = subprocess.run(
             [
@@ -67,5 +82,3 @@ def litellm_harness(tmp_path_factory):
             pytest.fail(f"traffic.py failed: {t.stdout[-1000:]} {t.stderr[-2000:]}")
         env["traffic"] = json.loads(out.read_text())
         yield env
-    finally:
-        subprocess.run(["bash", str(HARNESS / "down.sh"), env["LITELLM_HARNESS_RUN"]], capture_output=True, timeout=120)
