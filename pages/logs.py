@@ -64,10 +64,11 @@ if view.total == 0:
 
 # -- charts -----------------------------------------------------------------------------------------------
 left, right = st.columns(2)
-per_minute, minutes = charts.requests_per_minute(view.sample, query.window.start, query.window.end)
-left.plotly_chart(charts.requests_figure(per_minute, minutes), key="logs_chart_requests", width="stretch")
-latency, minutes = charts.latency_percentiles(view.sample, query.window.start, query.window.end)
-right.plotly_chart(charts.latency_figure(latency, minutes), key="logs_chart_latency", width="stretch")
+start, end = view.chart_span()
+per_minute, minutes = charts.requests_per_minute(view.sample, start, end)
+left.plotly_chart(charts.requests_figure(per_minute, minutes, start, end), key="logs_chart_requests", width="stretch")
+latency, minutes = charts.latency_percentiles(view.sample, start, end)
+right.plotly_chart(charts.latency_figure(latency, minutes, start, end), key="logs_chart_latency", width="stretch")
 st.caption(f"Charts: {markdown_literal(view.sample_text())}.")
 
 # -- the table --------------------------------------------------------------------------------------------
@@ -122,7 +123,7 @@ if picked:
             f"**{label}:** {markdown_literal(value)}"
             for label, value in (
                 ("Started", when(row["time"])),
-                ("Ended", detail["ended"] or "—"),
+                ("Ended", when(detail["ended"])),
                 ("Model group → model (provider)", row["route"]),
                 ("Key", row["key"] or "—"),
                 ("User", row["user"] if isinstance(row["user"], str) else "—"),

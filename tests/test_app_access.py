@@ -92,7 +92,11 @@ def test_each_role_lands_on_its_first_page(app_env, engine, who, landing):
 def test_menus_per_role(app_env, engine, nav_calls):
     app_as(app_env, "admin")
     admin = visible_menu(nav_calls[-1])
-    assert admin == {"Usage": ["Usage analytics", "My usage"], "Admin": ["Models", "Users", "Audit log"]}
+    assert admin == {
+        "Usage": ["Usage analytics", "My usage"],
+        "Admin": ["Models", "Users", "Audit log"],
+        "Operations": ["Request logs"],
+    }
     app_as(app_env, "viewer")
     assert visible_menu(nav_calls[-1]) == admin  # read-only admins see every admin page
     app_as(app_env, "alice")

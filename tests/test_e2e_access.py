@@ -45,8 +45,18 @@ def test_a_fresh_server_shows_only_the_login_on_every_url(browser: Browser, fres
 @pytest.mark.parametrize(
     "username,path,landing,expected_menu",
     [
-        ("admin", "", "Usage analytics", ["Usage analytics", "My usage", "Models", "Users", "Audit log"]),
-        ("viewer", "audit", "Audit log", ["Usage analytics", "My usage", "Models", "Users", "Audit log"]),
+        (
+            "admin",
+            "",
+            "Usage analytics",
+            ["Usage analytics", "My usage", "Models", "Users", "Audit log", "Request logs"],
+        ),
+        (
+            "viewer",
+            "audit",
+            "Audit log",
+            ["Usage analytics", "My usage", "Models", "Users", "Audit log", "Request logs"],
+        ),
         ("alice", "", "My usage", []),  # one page: Streamlit shows no menu at all
     ],
     ids=["admin", "readonly-deep-link", "user"],

@@ -258,6 +258,7 @@ def test_the_newest_page_of_a_large_window_costs_one_call(client, calls):
     assert view.total_is_capped and view.total == 10_000
     assert len(calls.requests) == 1 and len(view.rows) == 50 and not view.sample_complete
     assert "newest 1,000 of more than 10,000 requests" in view.sample_text()
+    assert view.chart_span() == (view.sample["time"].min(), view.query.window.end)  # what the charts cover
     load_view(client, LogQuery(LogWindow.last(7 * 24 * 60, NOW), page=40))
     assert [r.url.params["page_size"] for r in calls.requests[1:]] == ["1000", "50"]  # the sample, then page 40
 

@@ -108,7 +108,7 @@ def test_menus_per_role():
 
     assert menu(None) == {}
     admin = titles("admin")
-    assert set(admin) == {"Usage", "Admin"}
+    assert set(admin) == {"Usage", "Admin", "Operations"}
     assert {"Users", "Audit log"} <= set(admin["Admin"])
     assert titles("admin-readonly") == admin  # sees every admin page (read-only)
     assert titles("user") == {"Usage": ["My usage"]}  # never an admin page

@@ -73,7 +73,8 @@ def percentile(values, q: float) -> float:
     return float(np.percentile(np.asarray(values, dtype=float), q * 100))
 
 
-def _layout(fig: go.Figure, title: str) -> go.Figure:
+def _layout(fig: go.Figure, title: str, start: datetime, end: datetime) -> go.Figure:
+    """Both charts span the whole window, so their minutes line up and an empty stretch shows as one."""
     fig.update_layout(
         title=dict(text=title, font=dict(size=14)),
         height=260,
@@ -81,11 +82,11 @@ def _layout(fig: go.Figure, title: str) -> go.Figure:
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=1, xanchor="right"),
         hovermode="x unified",
     )
-    fig.update_xaxes(type="date")
+    fig.update_xaxes(type="date", range=[start, end])
     return fig
 
 
-def requests_figure(per_minute: pd.DataFrame, minutes: int) -> go.Figure:
+def requests_figure(per_minute: pd.DataFrame, minutes: int, start: datetime, end: datetime) -> go.Figure:
     fig = go.Figure()
     for status in per_minute["status"].drop_duplicates():
         part = per_minute[per_minute["status"] == status]
@@ -99,11 +100,14 @@ def requests_figure(per_minute: pd.DataFrame, minutes: int) -> go.Figure:
         )
     fig.update_layout(barmode="stack", bargap=0.05)
     fig.update_yaxes(title_text="requests / minute", rangemode="tozero")
-    return _layout(fig, "Requests per minute by status" + (f" ({minutes}-minute buckets)" if minutes > 1 else ""))
+    title = "Requests per minute by status" + (f" ({minutes}-minute buckets)" if minutes > 1 else "")
+    return _layout(fig, title, start, end)
 
 
-def latency_figure(latency: pd.DataFrame, minutes: int) -> go.Figure:
+def latency_figure(latency: pd.DataFrame, minutes: int, start: datetime, end: datetime) -> go.Figure:
     fig = go.Figure()
+    if latency.empty:
+        fig.add_annotation(text="No successful request to time", showarrow=False, xref="paper", yref="paper")
     for column, name, colour in (("p50_ms", "p50", "#2563eb"), ("p95_ms", "p95", "#f59e0b")):
         fig.add_scatter(
             x=latency["bucket"],
@@ -115,4 +119,4 @@ def latency_figure(latency: pd.DataFrame, minutes: int) -> go.Figure:
         )
     fig.update_yaxes(title_text="ms", rangemode="tozero")
     suffix = f" ({minutes}-minute buckets)" if minutes > 1 else " (per minute)"
-    return _layout(fig, "Latency of successful requests, p50 and p95" + suffix)
+    return _layout(fig, "Latency of successful requests, p50 and p95" + suffix, start, end)

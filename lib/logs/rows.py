@@ -147,7 +147,7 @@ def detail(row: SpendLogRow) -> dict[str, Any]:
         "model_id": row.model_id,
         "api_base": row.api_base,
         "end_user": _blank(row.end_user),
-        "ended": row.endTime.isoformat() if row.endTime else None,
+        "ended": row.endTime,
         "metadata": meta,
     }
 

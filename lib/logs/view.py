@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 
@@ -45,6 +45,13 @@ class LogsView:
         if self.total_is_capped:
             return f"more than {self.total:,} requests (LiteLLM counts up to {COUNT_CAP:,})"
         return f"{self.total:,} request{'' if self.total == 1 else 's'}"
+
+    def chart_span(self) -> tuple[datetime, datetime]:
+        """The time the charts cover: the window, or from the oldest sampled request when the sample is not all."""
+        start, end = self.query.window.start, self.query.window.end
+        if not self.sample_complete and not self.sample.empty:
+            start = max(start, self.sample["time"].min().to_pydatetime())
+        return start, end
 
     def sample_text(self) -> str:
         """What the charts cover."""
