@@ -75,7 +75,7 @@ st.caption(f"Charts: {markdown_literal(view.sample_text())}.")
 for note in view.notes:
     st.warning(markdown_literal(note), icon=":material/swap_vert:")
 if view.rows.empty:
-    st.info("No requests on this page: go back a page.")
+    st.info("No requests on this page: the last page with requests is picked below.")
 table = st.dataframe(
     view.rows[TABLE_COLUMNS],
     hide_index=True,

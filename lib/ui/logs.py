@@ -168,6 +168,8 @@ def read_query(store) -> LogQuery:
 
 
 def page_picker(view: LogsView) -> None:
+    if not view.total_is_capped and st.session_state.get(PAGE, 1) > view.pages:
+        st.session_state[PAGE] = view.pages  # fewer requests than before (the total moved): the last page
     c = st.columns([1, 3])
     c[0].number_input(
         f"Page (of {view.pages:,}{'+' if view.total_is_capped else ''})",
