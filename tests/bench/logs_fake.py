@@ -46,11 +46,12 @@ class Call:
 class LazySpendLogs:
     rows: int
     end: datetime  # the newest row's time (+ half a step)
+    span: timedelta = SPAN  # the rows are spread evenly over the span before `end`
     calls: list[Call] = field(default_factory=list)
 
     @property
     def step(self) -> float:
-        return SPAN.total_seconds() / self.rows
+        return self.span.total_seconds() / self.rows
 
     def time_of(self, i: int) -> datetime:
         return self.end - timedelta(seconds=(i + 0.5) * self.step)
@@ -88,6 +89,7 @@ class LazySpendLogs:
         return a
 
     def row(self, i: int) -> dict:
+        """Row i as LiteLLM sends it (its numbers are arbitrary but fixed by i)."""
         group, model, provider = MODELS[i % len(MODELS)]
         failed = i % FAILURE_EVERY == 0
         start = self.time_of(i)
