@@ -326,3 +326,40 @@ def test_a_proxy_without_a_database_gets_a_clear_message(tmp_path):
         errors = [e.value for e in at.error]
         assert any("has no database connected" in e and "spend logs" in e for e in errors), errors
         assert not at.dataframe
+
+
+# -- spend logs turned off ---------------------------------------------------------------------------------------
+def test_spend_logs_turned_off_are_named_when_the_window_is_empty(tmp_path):
+    config = tmp_path / "config.yaml"
+    text = (HARNESS / "config.yaml").read_text()
+    config.write_text(text.replace("general_settings:\n", "general_settings:\n  disable_spend_logs: true\n"))
+    with running_harness(LITELLM_CONFIG=str(config)) as env:
+        master = env["LITELLM_MASTER_KEY"]
+        with httpx.Client(
+            base_url=env["LITELLM_BASE_URL"], timeout=60, headers={"Authorization": f"Bearer {master}"}
+        ) as http:
+            for model in ("gpt-4o-mini", "llama3-local", "gpt-4o"):
+                chat = {"model": model, "messages": [{"role": "user", "content": "hello"}]}
+                assert http.post("/chat/completions", json=chat).status_code == 200
+            today = datetime.now(UTC).date()
+            daily = {"start_date": str(today), "end_date": str(today)}
+            deadline = time.monotonic() + 90  # the daily table is still written, in batches
+            while (
+                http.get("/user/daily/activity/aggregated", params=daily).json()["metadata"]["total_api_requests"] < 3
+            ):
+                assert time.monotonic() < deadline, "LiteLLM never counted the requests in its daily table"
+                time.sleep(0.5)
+            assert _litellm(http, LogWindow.days(today, today).as_params())["total"] == 0  # and logged none
+        settings = demo_settings(
+            tmp_path / "console",
+            LITELLM_BASE_URL=env["LITELLM_BASE_URL"],
+            LITELLM_API_KEY=master,
+            BACKFILL_DAYS="1",
+            APP_SECRET_KEY="s" * 48,
+        )
+        rt = app_runtime(settings)
+        run_backfill(rt, "test")
+        accounts.create_user(rt.engine, None, "root", PASSWORD, "admin")
+        at = app_as(settings, "root", "pages/logs.py")
+        warnings = [w.value.replace("\\", "") for w in at.warning]
+        assert any("counted 3 requests" in w and "disable_spend_logs" in w for w in warnings), warnings
