@@ -162,10 +162,10 @@ if picked:
                 c = st.columns(2)
                 with c[0]:
                     st.caption("Prompt")
-                    st.json(prompt if prompt is not None else "(not stored)", expanded=True)
+                    st.json(prompt if prompt is not None else "(none stored)", expanded=True)
                 with c[1]:
                     st.caption("Response")
-                    st.json(response if response is not None else "(not stored)", expanded=True)
+                    st.json(response if response is not None else "(none stored)", expanded=True)
             else:
                 st.info(
                     "LiteLLM did not store this request's prompt and response: it keeps them only while "

@@ -389,7 +389,7 @@ class DemoSpendLogs:
         prompt = PROMPTS[r["prompt"]]
         messages = [{"role": "user", "content": prompt}]
         response = (
-            {"error": "the request failed: no response"}
+            {}  # a failure has no response: LiteLLM stores {}
             if r["failed"]
             else {
                 "id": request_id,
