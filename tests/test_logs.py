@@ -522,10 +522,13 @@ def test_the_demo_logs_are_deterministic_and_realistic(demo):
 
 
 def test_the_demo_keeps_prompts_for_recent_days_only(client, demo):
-    recent = fetch_all(client, LogQuery(LogWindow.last(60, NOW)), 5000).iloc[0]
+    recent = fetch_all(client, LogQuery(LogWindow.last(60, NOW), status="success"), 5000).iloc[0]
     old = fetch_all(client, LogQuery(LogWindow.days(date(2026, 11, 10), date(2026, 11, 10))), 100_000).iloc[0]
     prompt, response = prompt_and_response(client.request_payload(recent["request_id"]))
     assert prompt[0]["content"] in PROMPTS and response["choices"][0]["message"]["content"]
+    failed = fetch_all(client, LogQuery(LogWindow.last(60, NOW), status="failure"), 5000).iloc[0]
+    prompt, response = prompt_and_response(client.request_payload(failed["request_id"]))
+    assert prompt[0]["content"] in PROMPTS and response is None  # a failure: its prompt, no response
     assert prompt_and_response(client.request_payload(old["request_id"])) is None  # before prompts were kept
     assert client.request_payload("chatcmpl-unknown") is None
 
