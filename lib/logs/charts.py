@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -66,11 +65,6 @@ def latency_percentiles(sample: pd.DataFrame, start: datetime, end: datetime) ->
         }
     ).reset_index()
     return out, minutes
-
-
-def percentile(values, q: float) -> float:
-    """A percentile of a list the way the charts compute it (for tests and the window's summary)."""
-    return float(np.percentile(np.asarray(values, dtype=float), q * 100))
 
 
 def _layout(fig: go.Figure, title: str, start: datetime, end: datetime) -> go.Figure:

@@ -23,7 +23,7 @@ from lib.core.errors import ConsoleError
 from lib.core.text_safety import spreadsheet_csv
 from lib.litellm.logs_api import MAX_PAGE_SIZE
 from lib.logs.query import LogQuery
-from lib.logs.rows import COLUMNS, sort_frame, to_frame
+from lib.logs.rows import COLUMNS, frame_of, record, sort_frame
 
 FORMATS = ("csv", "json")
 EXPORT_ACTION = "logs.export"
@@ -43,7 +43,7 @@ def fetch_all(
     """Every request matching `query` (its page and page size aside), in the query's order.
     `progress(rows so far, total or None when LiteLLM's count is capped)` after each page."""
     newest = query.but(sort="time", order="desc", page_size=page_size)
-    rows: dict[str, object] = {}
+    rows: dict[str, dict] = {}  # request id -> its record (LiteLLM's rows, 11 kB each, are not kept)
     counted, capped, page = None, False, 1
     while True:
         answer = client.spend_logs(newest.but(page=page).params())
@@ -52,7 +52,8 @@ def fetch_all(
             if not capped and counted > max_rows:
                 raise _too_many(f"{counted:,}", max_rows)
         for row in answer.data:
-            rows.setdefault(row.request_id, row)
+            if row.request_id not in rows:
+                rows[row.request_id] = record(row)
         if progress is not None:
             progress(len(rows), None if capped else counted)
         if len(rows) > max_rows:
@@ -65,7 +66,7 @@ def fetch_all(
             f"LiteLLM counted {counted:,} matching requests but its pages listed {len(rows):,}: its rows changed "
             "while they were read (written late into the window, or deleted). Export again."
         )
-    return sort_frame(to_frame(list(rows.values())), query.sort, query.order)
+    return sort_frame(frame_of(list(rows.values())), query.sort, query.order)
 
 
 def _too_many(found: str, max_rows: int) -> LogsExportError:

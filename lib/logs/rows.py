@@ -117,7 +117,11 @@ def route(group: str | None, model: str | None, provider: str | None) -> str:
 
 
 def to_frame(rows: list[SpendLogRow]) -> pd.DataFrame:
-    records = [record(r) for r in rows]
+    return frame_of([record(r) for r in rows])
+
+
+def frame_of(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """The frame of rows already made records (an export keeps only those, not LiteLLM's whole rows)."""
     columns = {}
     for name in COLUMNS:
         values = [r[name] for r in records]

@@ -31,7 +31,6 @@ from lib.ui.runtime import runtime
 from lib.usage.queries import overview
 
 CUSTOM = "Custom"
-ANY = None
 CACHE_TTL_S = 300
 ANCHOR = "logs_anchor"
 PAGE = "logs_page"
