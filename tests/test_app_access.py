@@ -96,7 +96,7 @@ def test_menus_per_role(app_env, engine, nav_calls):
     assert admin == {
         "Usage": ["Usage analytics", "My usage"],
         "Admin": ["Models", "Users", "Audit log"],
-        "Operations": ["Virtual keys", "Health"],
+        "Operations": ["Virtual keys", "Request logs", "Health"],
     }
     app_as(app_env, "viewer")
     assert visible_menu(nav_calls[-1]) == admin  # read-only admins see every admin page

@@ -31,6 +31,7 @@ ALLOWED = {
     "providers": {"core", "auth", "litellm", "usage"},
     "health": {"core", "auth", "litellm", "usage", "catalog"},
     "keys": {"core", "auth", "litellm", "usage"},
+    "logs": {"core", "auth", "litellm", "usage"},
 }
 STREAMLIT = ("streamlit", "streamlit_authenticator")
 

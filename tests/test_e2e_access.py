@@ -54,13 +54,13 @@ def test_a_fresh_server_shows_only_the_login_on_every_url(browser: Browser, fres
             "admin",
             "",
             "Usage analytics",
-            ["Usage analytics", "My usage", "Models", "Users", "Audit log", "Virtual keys", "Health"],
+            ["Usage analytics", "My usage", "Models", "Users", "Audit log", "Virtual keys", "Request logs", "Health"],
         ),
         (
             "viewer",
             "audit",
             "Audit log",
-            ["Usage analytics", "My usage", "Models", "Users", "Audit log", "Virtual keys", "Health"],
+            ["Usage analytics", "My usage", "Models", "Users", "Audit log", "Virtual keys", "Request logs", "Health"],
         ),
         ("alice", "", "My usage", []),  # one page: Streamlit shows no menu at all
     ],

@@ -151,6 +151,15 @@ def _key_action(action: str):
     return run
 
 
+def _logs_export(env: Env, actor) -> None:
+    from lib.core.clock import utcnow
+    from lib.logs.export import export_logs
+    from lib.logs.query import LogQuery, LogWindow
+
+    with env.rt.litellm_client() as client:
+        export_logs(env.engine, actor, client, LogQuery(LogWindow.last(15, utcnow())), "csv", 1000)
+
+
 # How pages and the CLI perform each action (the functions they call), keyed by the action's name.
 PERFORMERS = {
     "user.create": lambda env, actor: accounts.create_user(env.engine, actor, "newbie", "newbie-password", "user"),
@@ -174,6 +183,7 @@ PERFORMERS = {
     },
     "health.check_now": _check_now,
     **{a: _key_action(a) for a in gate.ACTIONS if a.startswith("keys.")},
+    "logs.export": _logs_export,
 }
 DONE = {"models.test_config": "model_found", "providers.test": "ok"}  # an action whose success row says what was found
 
@@ -307,6 +317,7 @@ PAGE_BUTTONS = {
     "pages/usage.py": {"refresh_today": "usage.refresh"},
     "pages/models.py": {"models_sync": "models.sync", "models_test_submit": "models.test_config"},
     "pages/health.py": {"health_check_now": "health.check_now"},
+    "pages/logs.py": {},
     "pages/users.py": {
         "FormSubmitter:create_user-Create user": "user.create",
         "edit_user_set_role": "user.change_role",
@@ -319,9 +330,10 @@ PAGE_BUTTONS = {
     # with no key selected (its actions: tests/test_keys_page.py)
     "pages/keys.py": {"FormSubmitter:keys_create-Create key": "keys.create"},
 }
-# the sidebar's Log out: an audited event, not a gated action; the Health page's Check again: a rerun; the keys
-# page's reload: a read of LiteLLM
-NOT_STATE_CHANGING = {"console_logout", "health_recheck", "keys_reload"}
+# the sidebar's Log out (an audited event, not a gated action); the Health page's Check again (a rerun); the
+# keys page's reload and Request logs' Refresh (reads of LiteLLM); Request logs' export (a gated, audited
+# download that read-only admins may make too, as they may export usage)
+NOT_STATE_CHANGING = {"console_logout", "health_recheck", "keys_reload", "logs_refresh", "logs_export"}
 
 
 @pytest.mark.parametrize("who", ["viewer", "admin"])

@@ -109,7 +109,11 @@ def test_menus_per_role():
     assert menu(None) == {}
     admin = titles("admin")
     assert set(admin) == {"Usage", "Admin", "Operations"}
-    assert {"Users", "Audit log"} <= set(admin["Admin"]) and admin["Operations"] == ["Virtual keys", "Health"]
+    assert {"Users", "Audit log"} <= set(admin["Admin"]) and admin["Operations"] == [
+        "Virtual keys",
+        "Request logs",
+        "Health",
+    ]
     assert titles("admin-readonly") == admin  # sees every admin page (read-only)
     assert titles("user") == {"Usage": ["My usage"]}  # never an admin page
     assert landing_page("user").title == "My usage"

@@ -22,6 +22,8 @@ PERMISSIONS = {
     "users:read": "view users",
     "users:manage": "manage users",
     "audit:read": "view the audit log",
+    "logs:read": "view and export request logs",
+    "logs:prompts": "view the prompts and responses of requests",
     "self:usage": "view your own usage",
     "health:read": "view the health of LiteLLM and the console",
     "health:check": "run LiteLLM's health checks",

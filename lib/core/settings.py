@@ -49,6 +49,7 @@ class Settings(BaseModel):
     BACKGROUND_SERVICES: bool = True  # false in tests that fill the store themselves
     METRICS_PORT: int = Field(9108, ge=0, le=65535)  # the console's /healthz, /readyz, /metrics; 0 = not served
     KEYS_CACHE_MINUTES: int = Field(15, ge=1, le=1440)  # the keys page's snapshot of LiteLLM's keys is kept this long
+    LOGS_EXPORT_MAX_ROWS: int = Field(100_000, ge=1_000, le=1_000_000)
 
     @model_validator(mode="before")
     @classmethod

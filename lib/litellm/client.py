@@ -19,6 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from lib.core.errors import ConsoleError
 from lib.litellm.health_api import HealthCheck, LatestHealth, Readiness
+from lib.litellm.logs_api import SPEND_LOGS_PATH, RequestPayload, SpendLogsPage, payload_path
 from lib.litellm.schemas import ModelInfoResponse
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,18 @@ class LiteLLMRefused(LiteLLMError):
         super().__init__(message)
         self.status = status
         self.detail = detail
+
+
+class LiteLLMNoDatabase(LiteLLMError):
+    """The proxy runs without a database, so it keeps no keys, spend logs or activity to answer with."""
+
+    kind = "no_database"
+
+
+# How LiteLLM 1.108 says it has no database, depending on the endpoint: /spend/logs/v2 answers 401 "Prisma Client
+# is not initialized" (not an authentication problem), /key/list 500 "Database not connected", /user/daily/activity
+# 500 "DB not connected".
+NO_DATABASE_ANSWERS = ("Prisma Client is not initialized", "Database not connected", "DB not connected")
 
 
 class LiteLLMClient:
@@ -149,6 +162,11 @@ class LiteLLMClient:
                         "check LITELLM_BASE_URL and that the proxy is running"
                     ) from None
             else:
+                if resp.status_code >= 400 and any(answer in resp.text for answer in NO_DATABASE_ANSWERS):
+                    raise LiteLLMNoDatabase(
+                        f"LiteLLM at {self.base_url} has no database connected, so it cannot answer {path}: it keeps "
+                        "no spend logs, keys or activity without one (set DATABASE_URL on the proxy)"
+                    )
                 if resp.status_code in accept:
                     self._observe(path, started, None)
                     return resp
@@ -253,6 +271,19 @@ class LiteLLMClient:
     # -- health (lib/litellm/health_api.py: the answers' shapes) ------------------------------
     def liveliness(self) -> Any:
         return self._get_json("/health/liveliness")
+
+    # -- request logs (issue 13 part 2; shapes in lib/litellm/logs_api.py, the rest in lib/logs) ---------------
+    def spend_logs(self, params: dict[str, Any]) -> SpendLogsPage:
+        """One page of `/spend/logs/v2` for query parameters built by lib.logs.query."""
+        return self._parse_response(SpendLogsPage, self._get(SPEND_LOGS_PATH, params), SPEND_LOGS_PATH)
+
+    def request_payload(self, request_id: str) -> RequestPayload | None:
+        """The prompt and response LiteLLM stored for a request (None: no such request)."""
+        path = payload_path(request_id)
+        resp = self._get(path)
+        if resp.content.strip() == b"null":
+            return None
+        return self._parse_response(RequestPayload, resp, path)
 
     # -- admin: credentials and deployments (lib.providers) ------------------------------------------
     def credentials(self) -> list[dict]:

@@ -25,6 +25,8 @@ from lib.core.clock import utcnow
 from lib.core.settings import DEMO_HISTORY_DAYS
 from lib.litellm.demo_health import DemoHealth
 from lib.litellm.demo_keys import DemoKeys
+from lib.litellm.demo_logs import DemoSpendLogs
+from lib.litellm.logs_api import SPEND_LOGS_PATH
 from lib.litellm.schemas import METRIC_NAMES
 
 # Fields newer LiteLLM adds; always zero here, so the parser is exercised on unknown fields.
@@ -93,6 +95,8 @@ class DemoLiteLLM:
         self.admin = DemoAdmin()  # credentials and database deployments, changed through the admin API
         self.health = DemoHealth(seed, self.model_info(), {group: m[4] for group, m in MODELS.items()})
         self.key_api = DemoKeys(self)  # /key/*: these keys' settings, stateful
+        elapsed = _fraction_of_day_elapsed() if self.today == utcnow().date() else 0.55  # as _generate's today
+        self.spend_logs = DemoSpendLogs(self, MODELS, elapsed)  # request logs of these rows (lib/litellm/demo_logs.py)
 
     # -- generation -------------------------------------------------------------------------------
     def _people(self, rng: random.Random):
@@ -227,6 +231,8 @@ class DemoLiteLLM:
             return self._activity(request, paged=True)
         if path == "/user/daily/activity/aggregated":
             return self._activity(request, paged=False)
+        if path == SPEND_LOGS_PATH or path.startswith("/spend/logs/ui/"):
+            return self.spend_logs.handle(request)
         if path == "/model/info":
             return _json(200, {"data": self.model_info() + self.admin.deployments()})
         answer = self.admin.handle(request, path)
