@@ -22,7 +22,7 @@ ADOPTED = ("openai-prod", "anthropic-prod")
 AZURE_BACKUP = ProviderInput(
     "azure-backup",
     "azure",
-    api_key="demo0azure0key00000000000000000000",  # demo data: the demo proxy keeps it in memory only
+    api_key="demo-azure-key-00000000000000000000",  # demo data: the demo proxy keeps it in memory only
     api_base="https://demo-eastus.openai.azure.com",
     display_name="Azure OpenAI (backup)",
     extra={"api_version": "2024-10-21"},

@@ -162,11 +162,15 @@ def render_card(user: User, v: service.ProviderView, s: stats.ProviderStats, col
             st.badge(label, color=badge_colour)
         if v.status != "active":
             st.caption(markdown_literal(v.status_reason))
-        m = st.columns(4)
-        m[0].metric("Requests 30 d", kpi_value("requests", s.requests))
-        m[1].metric("Spend 30 d", kpi_value("spend", s.spend))
-        m[2].metric("Success", kpi_value("success_rate", s.success_rate))
-        m[3].metric("Avg latency", kpi_value("avg_latency_ms", s.avg_latency_ms))
+        figures = (
+            ("Requests 30 d", kpi_value("requests", s.requests)),
+            ("Spend 30 d", kpi_value("spend", s.spend)),
+            ("Success", kpi_value("success_rate", s.success_rate)),
+            ("Avg latency", kpi_value("avg_latency_ms", s.avg_latency_ms)),
+        )
+        for col, (label, value) in zip(st.columns(4), figures):
+            col.caption(label)
+            col.markdown(f"**{markdown_literal(value)}**")
         cost = f"${s.avg_cost_per_1m:,.2f}" if s.avg_cost_per_1m is not None else "—"
         key = {"console": v.masked_key, "litellm": "kept by LiteLLM", "none": "no key"}[v.key_held_by]
         facts = [

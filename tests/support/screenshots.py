@@ -3,7 +3,7 @@
     .venv/bin/python -m tests.support.screenshots [--out DIR] [--days 90]
 
 Starts `streamlit run app.py` in demo mode with `--days` of demo usage stored, logs in as admin with
-Chromium and saves `usage-{width}.png`, `models-{width}.png` and `users-{width}.png`. Layout is judged by a
+Chromium and saves `usage-{width}.png`, `models-{width}.png`, `users-{width}.png` and `providers-{width}.png`. Layout is judged by a
 person (no overlapping, cut or unreadable labels); this is not a test.
 """
 
@@ -13,11 +13,12 @@ import argparse
 import tempfile
 from pathlib import Path
 
+from tests.support.browser import submit_login
 from tests.support.page_timing import LAUNCH_ARGS, _settled
 from tests.support.streamlit_server import CHROMIUM, StreamlitServer, _days_ago
 
 WIDTHS = (1400, 420)
-PAGES = ("usage", "models", "users")
+PAGES = ("usage", "models", "users", "providers")
 
 
 def shoot(url: str, out: Path, log=print) -> list[Path]:
@@ -29,10 +30,8 @@ def shoot(url: str, out: Path, log=print) -> list[Path]:
         for width in WIDTHS:
             page = browser.new_page(viewport={"width": width, "height": 900})
             page.goto(url)
-            page.get_by_role("textbox", name="Username").fill("admin")
-            page.get_by_role("textbox", name="Password").fill("admin")
-            page.get_by_role("button", name="Log in").click()
             try:
+                submit_login(page, "admin", "admin")  # waits for a quiet form: a rerun can eat a plain click
                 page.get_by_test_id("stSidebar").get_by_role("button", name="Log out").wait_for(timeout=120_000)
             except Exception:
                 page.screenshot(path=str(out / "login-failed.png"))
