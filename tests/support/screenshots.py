@@ -3,8 +3,8 @@
     .venv/bin/python -m tests.support.screenshots [--out DIR] [--days 90]
 
 Starts `streamlit run app.py` in demo mode with `--days` of demo usage stored, logs in as admin with
-Chromium and saves `usage-{width}.png`, `models-{width}.png`, `users-{width}.png` and `providers-{width}.png`. Layout is judged by a
-person (no overlapping, cut or unreadable labels); this is not a test.
+Chromium and saves `usage-{width}.png`, `models-{width}.png`, `users-{width}.png` and
+`providers-{width}.png`. Layout is judged by a person (no overlapping, cut or unreadable labels); this is not a test.
 """
 
 from __future__ import annotations
