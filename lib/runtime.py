@@ -4,7 +4,7 @@ background scheduler and the state its jobs share (the backfill's progress).
 Built once per process: by app.py (through `st.cache_resource`, lib/ui/runtime.py), by the CLI's `main()`, and
 by a fixture in tests, which build their own from explicit settings. Nothing else keeps process state: pages and
 jobs receive the runtime. It sits above the domains it wires together (lib.core, lib.auth, lib.litellm,
-lib.usage, lib.catalog) and below lib.ui and lib.cli.
+lib.usage, lib.catalog, lib.providers) and below lib.ui and lib.cli.
 """
 
 from __future__ import annotations

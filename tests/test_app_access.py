@@ -93,13 +93,13 @@ def test_each_role_lands_on_its_first_page(app_env, engine, who, landing):
 def test_menus_per_role(app_env, engine, nav_calls):
     app_as(app_env, "admin")
     admin = visible_menu(nav_calls[-1])
-    assert admin == {"Usage": ["Usage analytics", "My usage"], "Admin": ["Models", "Users", "Audit log"]}
+    assert admin == {"Usage": ["Usage analytics", "My usage"], "Admin": ["Models", "Providers", "Users", "Audit log"]}
     app_as(app_env, "viewer")
     assert visible_menu(nav_calls[-1]) == admin  # read-only admins see every admin page
     app_as(app_env, "alice")
     assert visible_menu(nav_calls[-1]) == {"Usage": ["My usage"]}  # never an admin page
     hidden = {p.title for pages in nav_calls[-1].values() for p in pages if p.visibility == "hidden"}
-    assert {"Users", "Audit log", "Models", "Usage analytics"} <= hidden  # routable, for the 403
+    assert {"Users", "Audit log", "Models", "Providers", "Usage analytics"} <= hidden  # routable, for the 403
 
 
 @pytest.mark.parametrize("spec", ADMIN_ONLY, ids=lambda s: s.url_path)
