@@ -30,7 +30,8 @@ from lib.ui.actions import action_button
 from lib.usage import charts
 
 log = logging.getLogger(__name__)
-FLASH = "prov_flash"  # [(kind, message or an apply error's as_dict())] shown at the top of the next run
+FLASH = "prov_flash"  # [(kind, message or an apply error's as_dict())]: the last action's outcome, shown at the top
+# of every run until the next action (not only the next run: a chart or the login cookie can rerun the page at once)
 DIALOG = "prov_dialog"  # {"kind": "add" | "configure" | "delete", "name": provider or None}
 TESTED = "prov_f_tested"  # the dialog's last connection test (a ConnectionTest: no key in it)
 FIELDS = "prov_f_"  # the dialog's widget keys start so
@@ -44,8 +45,13 @@ def flash(kind: str, message) -> None:
     st.session_state.setdefault(FLASH, []).append((kind, message))
 
 
+def new_action() -> None:
+    """A new action starts: the previous one's outcome is no longer shown."""
+    st.session_state.pop(FLASH, None)
+
+
 def render_flash() -> None:
-    for kind, message in st.session_state.pop(FLASH, []):
+    for kind, message in st.session_state.get(FLASH, []):
         if kind == "apply_error":
             render_apply_error(message)
         else:
@@ -80,6 +86,7 @@ def render_apply_error(error: dict) -> None:
 
 def _run(change, success: str) -> bool:
     """Run one change, flashing what happened; True when it was done."""
+    new_action()
     try:
         change()
     except service.ProviderApplyError as exc:
@@ -253,6 +260,7 @@ def render_empty(user: User) -> None:
 
 # -- dialogs ---------------------------------------------------------------------------------------------------
 def open_dialog(kind: str, name: str | None) -> None:
+    new_action()
     clear_fields()
     st.session_state[DIALOG] = {"kind": kind, "name": name}
     if kind == "configure":
@@ -481,6 +489,7 @@ def _save(rt, user: User, kind: str, inp: ProviderInput) -> None:
         st.error(markdown_literal(exc))
         return
     close_dialog()
+    new_action()
     flash("success", done)
     st.rerun()
 
@@ -538,7 +547,7 @@ def delete_dialog(user: User) -> None:
             close_dialog()
             st.rerun()
         else:
-            for kind, message in st.session_state.pop(FLASH, []):
+            for kind, message in st.session_state.pop(FLASH, []):  # said here, in the dialog
                 render_apply_error(message) if kind == "apply_error" else st.error(markdown_literal(message))
     if c[1].button("Cancel", key="prov_del_cancel"):
         close_dialog()
