@@ -6,7 +6,7 @@ endpoints that serve them (/healthz, /readyz, /metrics), and the kept snapshot o
 Built once per process: by app.py (through `st.cache_resource`, lib/ui/runtime.py), by the CLI's `main()`, and
 by a fixture in tests, which build their own from explicit settings. Nothing else keeps process state: pages and
 jobs receive the runtime. It sits above the domains it wires together (lib.core, lib.auth, lib.litellm,
-lib.usage, lib.catalog, lib.health, lib.keys) and below lib.ui and lib.cli.
+lib.usage, lib.catalog, lib.health, lib.keys, lib.providers) and below lib.ui and lib.cli.
 """
 
 from __future__ import annotations
@@ -115,7 +115,18 @@ class Runtime:
         with self._demo_lock:  # the demo's history is generated once per day (a few seconds)
             if self._demo is None or self._demo[0] != today:
                 self._demo = (today, demo_transport(seed=self.settings.DEMO_SEED, today=today))
+                self._restore_demo_providers()
             return self._demo[1]
+
+    def _restore_demo_providers(self) -> None:
+        """A new demo proxy (a restart, a new day) has none of the console's providers: apply them to it, before
+        anyone else uses it (the runtime's lock is held). A demo proxy: a failure is logged, not raised."""
+        from lib.providers.service import restore_litellm
+
+        try:
+            restore_litellm(self)
+        except Exception:
+            log.exception("could not apply the console's providers to the demo LiteLLM")
 
     def demo_litellm(self):
         """Demo mode's fake proxy itself (tests compare against the rows it serves)."""

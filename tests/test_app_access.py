@@ -95,7 +95,7 @@ def test_menus_per_role(app_env, engine, nav_calls):
     admin = visible_menu(nav_calls[-1])
     assert admin == {
         "Usage": ["Usage analytics", "My usage"],
-        "Admin": ["Models", "Users", "Audit log"],
+        "Admin": ["Models", "Providers", "Users", "Audit log"],
         "Operations": ["Virtual keys", "Request logs", "Health"],
     }
     app_as(app_env, "viewer")
@@ -108,10 +108,11 @@ def test_menus_per_role(app_env, engine, nav_calls):
         "Users",
         "Audit log",
         "Models",
+        "Providers",
         "Usage analytics",
         "Virtual keys",
         "Health",
-    } <= hidden  # routable, for the 403
+    } <= hidden
 
 
 @pytest.mark.parametrize("spec", ADMIN_ONLY, ids=lambda s: s.url_path)

@@ -78,6 +78,9 @@ OUTAGE_MODEL, OUTAGE_DAYS_AGO = "gemini-1.5-pro", 17
 # user "default_user_id", no alias, no team, and `key_exists: false`) and keys created with no alias, owner or
 # team (LiteLLM lists their owner as the entity "Unassigned").
 MASTER_KEY_HASH, MASTER_KEY_USER, UNASSIGNED_ENTITY = "litellm_proxy_master_key", "default_user_id", "Unassigned"
+# Providers whose deployments the demo proxy keeps in its database under a credential of this name (made in
+# LiteLLM's own UI: the console can adopt them); the other providers' deployments are its config file's.
+DB_CREDENTIALS = {"openai": "openai-prod", "anthropic": "anthropic-prod", "mistral": "mistral-eu"}
 
 
 class DemoLiteLLM:
@@ -97,6 +100,7 @@ class DemoLiteLLM:
         self.key_api = DemoKeys(self)  # /key/*: these keys' settings, stateful
         elapsed = _fraction_of_day_elapsed() if self.today == utcnow().date() else 0.55  # as _generate's today
         self.spend_logs = DemoSpendLogs(self, MODELS, elapsed)  # request logs of these rows (lib/litellm/demo_logs.py)
+        self._seed_admin()
 
     # -- generation -------------------------------------------------------------------------------
     def _people(self, rng: random.Random):
@@ -234,7 +238,7 @@ class DemoLiteLLM:
         if path == SPEND_LOGS_PATH or path.startswith("/spend/logs/ui/"):
             return self.spend_logs.handle(request)
         if path == "/model/info":
-            return _json(200, {"data": self.model_info() + self.admin.deployments()})
+            return _json(200, {"data": self.model_info() + [self.priced(d) for d in self.admin.deployments()]})
         answer = self.admin.handle(request, path)
         if answer is not None:
             return answer
@@ -271,15 +275,21 @@ class DemoLiteLLM:
         return _json(200, body)
 
     def model_info(self) -> list[dict]:
+        """The deployments of the demo proxy's config file (the others are in its database: `self.admin`)."""
+        return [d for d in self._deployments() if "litellm_credential_name" not in d["litellm_params"]]
+
+    def _deployments(self) -> list[dict]:
         out = []
         for group, (model, provider, pin, pout, _lat, _f, mode) in MODELS.items():
             if group == "fast-chat":  # aliases come from router settings, not deployments
                 continue
+            params = {"model": model} | ({"api_base": "http://ollama.internal:11434"} if provider == "ollama" else {})
+            if provider in DB_CREDENTIALS:
+                params["litellm_credential_name"] = DB_CREDENTIALS[provider]
             out.append(
                 {
                     "model_name": group,
-                    "litellm_params": {"model": model}
-                    | ({"api_base": "http://ollama.internal:11434"} if provider == "ollama" else {}),
+                    "litellm_params": params,
                     "model_info": {
                         "id": hashlib.sha256(group.encode()).hexdigest()[:32],
                         "mode": mode,
@@ -294,10 +304,35 @@ class DemoLiteLLM:
                         "supports_parallel_function_calling": provider == "openai" and mode == "chat",
                         "tpm": 200000,
                         "rpm": 1000,
-                    },
+                    }
+                    | ({"db_model": True} if provider in DB_CREDENTIALS else {}),
                 }
             )
         return out
+
+    def _seed_admin(self) -> None:
+        """The proxy's database as an operator left it in LiteLLM's own UI: a credential per provider in
+        DB_CREDENTIALS (demo keys) and its deployments, which the console can adopt."""
+        for provider, name in DB_CREDENTIALS.items():
+            self.admin.seed_credential(
+                name, {"api_key": f"sk-demo-{provider}-0000000000000000"}, {"custom_llm_provider": provider}
+            )
+        for d in self._deployments():
+            if "litellm_credential_name" in d["litellm_params"]:
+                self.admin.seed_deployment(d)
+
+    @staticmethod
+    def priced(deployment: dict) -> dict:
+        """A database deployment as /model/info lists it: LiteLLM adds its model's prices from its cost map."""
+        info = deployment["model_info"]
+        if "input_cost_per_token" in info:
+            return deployment
+        name = str(deployment["litellm_params"].get("model", "")).split("/", 1)[-1]
+        for model, _provider, pin, pout, *_ in MODELS.values():
+            if model.split("/", 1)[-1] == name:
+                prices = {"input_cost_per_token": pin / 1e6, "output_cost_per_token": pout / 1e6}
+                return {**deployment, "model_info": {**info, **prices}}
+        return deployment
 
 
 class DemoAdmin:
@@ -310,6 +345,14 @@ class DemoAdmin:
         self._lock = threading.Lock()
         self._credentials: dict[str, dict] = {}
         self._deployments: dict[str, dict] = {}
+
+    def seed_credential(self, name: str, values: dict, info: dict) -> None:
+        with self._lock:
+            self._credentials[name] = {"credential_name": name, "credential_values": values, "credential_info": info}
+
+    def seed_deployment(self, deployment: dict) -> None:
+        with self._lock:
+            self._deployments[deployment["model_info"]["id"]] = copy.deepcopy(deployment)
 
     def deployments(self) -> list[dict]:
         with self._lock:

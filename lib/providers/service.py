@@ -99,6 +99,9 @@ class ModelView:
     deployment_id: str
     state: str  # "serving" | "parked" (auto-fallback) | "disabled" | "missing" (not in LiteLLM though it should be)
     order: int | None = None  # litellm_params.order as LiteLLM has it
+    # $ per token as LiteLLM's model_info gives them for its deployment (None: LiteLLM gives no price)
+    input_cost_per_token: float | None = None
+    output_cost_per_token: float | None = None
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,7 @@ class ProviderView:
     last_test_message: str | None = None
     last_test_latency_ms: float | None = None
     litellm_error: str | None = None
+    created_at: datetime | None = None
 
     @property
     def model_count(self) -> int:
@@ -344,6 +348,8 @@ def _view(p: Provider, state, plan, health, key, error, records) -> ProviderView
                 m.deployment_id,
                 st,
                 have.params.get("order") if have is not None else None,
+                _price(have, "input_cost_per_token"),
+                _price(have, "output_cost_per_token"),
             )
         )
     pending = [s.description for s in plan.for_provider(p.name)] if plan is not None else []
@@ -381,7 +387,19 @@ def _view(p: Provider, state, plan, health, key, error, records) -> ProviderView
         last_test_message=p.last_test_message,
         last_test_latency_ms=p.last_test_latency_ms,
         litellm_error=error,
+        created_at=p.created_at,
     )
+
+
+def _price(deployment, field: str) -> float | None:
+    """A deployment's price per token from LiteLLM (model_info, else litellm_params); None when it gives none."""
+    if deployment is None:
+        return None
+    for source in (deployment.info, deployment.params):
+        value = source.get(field)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+            return float(value)
+    return None
 
 
 def preview_plan(rt, proposed: Provider | None = None, removing: str | None = None) -> Plan:
@@ -514,6 +532,17 @@ def reapply(rt, actor) -> ChangeResult:
     return perform(
         rt.engine, actor, "providers.configure", "*", change, details=lambda r: {"litellm": r.plan.descriptions()}
     )
+
+
+def restore_litellm(rt) -> ChangeResult | None:
+    """Apply the console's providers to a LiteLLM that lost them (demo mode's proxy lives in memory: a new one, after
+    a restart or at midnight, has none of them). Not audited: the records do not change, LiteLLM is brought back
+    to them. None when the console has no provider."""
+    with rt.engine.connect() as conn:
+        records = load_providers(conn)
+    if not records:
+        return None
+    return _with_client(rt, lambda c: _apply(rt, c, records, records))
 
 
 def test_provider(

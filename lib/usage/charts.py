@@ -159,6 +159,27 @@ def stacked_daily(
     return _layout(_day_axis(fig, df["date"]), 360)
 
 
+def daily_lines(
+    df: pd.DataFrame, split_col: str, metric: str = "requests", colours: dict[str, str] | None = None
+) -> go.Figure:
+    """One line per model/provider of a metric per day (long frame: date, split_col, metric); a missing day is 0."""
+    days = sorted(set(df["date"]))
+    fig = go.Figure()
+    for name in sorted(set(df[split_col])):
+        part = df[df[split_col] == name].groupby("date")[metric].sum().reindex(days, fill_value=0)
+        fig.add_scatter(
+            x=part.index,
+            y=part.values,
+            mode="lines+markers" if len(days) <= 31 else "lines",
+            name=plotly_label(name),
+            line=dict(color=(colours or {}).get(name)),
+            hovertemplate="%{y:,}<extra>" + plotly_label(name) + "</extra>",
+        )
+    fig.update_yaxes(title_text=METRIC_LABELS.get(metric, metric), rangemode="tozero")
+    fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    return _layout(_day_axis(fig, days), 360)
+
+
 def cost_share(df: pd.DataFrame, label_col: str, top: int = 8, colours: dict[str, str] | None = None) -> go.Figure:
     """Donut of spend by model or provider (top N, the rest as "other")."""
     df = df[df["spend"] > 0].sort_values("spend", ascending=False)

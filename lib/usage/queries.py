@@ -16,7 +16,7 @@ import pandas as pd
 
 from lib.core.errors import ConsoleError
 from lib.usage.ingest import PROVIDER_RULE
-from lib.usage.store import METRICS, ROLLUP_DIMS, UsageStore, metric_type, total_of
+from lib.usage.store import METRICS, ROLLUP_DIMS, UsageStore, metric_sums, metric_type, total_of
 
 BREAKDOWNS = ("daily", "model", "model_group", "provider", "user", "api_key", "team")
 PAGE_BREAKDOWNS = BREAKDOWNS[1:]  # the Usage page's breakdown tables (usage_page_queries)
@@ -303,6 +303,23 @@ def breakdown(
         if top_n:
             df = df.head(top_n)
     df = df[KEY_COLUMNS[by] + ROW_METRICS].reset_index(drop=True)
+    if note:
+        df.attrs["note"] = note
+    return df
+
+
+def breakdown_sums(store: UsageStore, start: date, end: date, f: Filters = Filters(), by: str = "model_group"):
+    """One row per value of `by` with the stored sums of every metric (lib.usage.store.METRICS: api_requests, ...,
+    total_response_time_ms, timed_requests), sorted by its key: what several rows combine from exactly (the success
+    rate or average latency of several rows is a ratio of their sums, not an average of theirs)."""
+    base, note = plan(by, f)
+    where, params = _where(base, f, start, end)
+    select, group = _key_columns(by, base)
+    df = store.query(
+        f"SELECT {', '.join(select)}, {metric_sums()} FROM {_source(base, f, by in _KEY_LEVEL)} "
+        f"WHERE {where} GROUP BY {', '.join(group)} ORDER BY 1",
+        params,
+    )
     if note:
         df.attrs["note"] = note
     return df

@@ -4,7 +4,7 @@
 
 Starts `streamlit run app.py` in demo mode with `--days` of demo usage stored, logs in as admin with
 Chromium (the browser preferring a light, then a dark colour scheme) and saves `usage-{width}-{scheme}.png`,
-`models-…`, `users-…` and `keys-{width}-{scheme}.png`. Layout is judged by a person (no overlapping, cut
+`models-…`, `users-…`, `keys-…` and `providers-{width}-{scheme}.png`. Layout is judged by a person (no overlapping, cut
 or unreadable labels); this is not a test (tests/test_e2e_layout.py checks what a test can).
 """
 
@@ -19,7 +19,7 @@ from tests.support.streamlit_server import CHROMIUM, StreamlitServer, _days_ago
 
 WIDTHS = (1400, 390)  # a desktop; a phone (iPhone 12-15: 390 x 844)
 SCHEMES = ("light", "dark")  # the browser's prefers-color-scheme, which the app follows
-PAGES = ("usage", "models", "users", "keys")
+PAGES = ("usage", "models", "users", "keys", "providers")
 
 
 def shoot(url: str, out: Path, log=print) -> list[Path]:
