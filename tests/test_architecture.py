@@ -30,6 +30,7 @@ ALLOWED = {
     "catalog": {"core", "auth", "litellm", "usage"},
     "providers": {"core", "auth", "litellm", "usage"},
     "health": {"core", "auth", "litellm", "usage", "catalog"},
+    "routing": {"core", "auth", "litellm", "usage", "providers"},
 }
 STREAMLIT = ("streamlit", "streamlit_authenticator")
 
