@@ -76,9 +76,11 @@ class RoutingActual:
     def from_litellm(cls, router_settings: dict, models: Iterable[dict]) -> RoutingActual:
         """From GET /router/settings and /model/info's `data` entries."""
         sources = {}
-        for f in router_settings.get("fields") or []:
-            if isinstance(f, dict) and f.get("field_name"):
-                sources[f["field_name"]] = str(f.get("source") or "default")
+        for f in router_settings.get("fields") or []:  # older LiteLLM: each field says its source
+            if isinstance(f, dict) and f.get("field_name") and f.get("source"):
+                sources[f["field_name"]] = str(f["source"])
+        if isinstance(router_settings.get("source"), dict):  # 1.108: {"key": "config" | "db" | "default"}
+            sources |= {k: str(v) for k, v in router_settings["source"].items()}
         deployments = LiteLLMState.from_litellm([], models).deployments
         return cls(dict(router_settings.get("current_values") or {}), sources, deployments)
 
@@ -212,24 +214,36 @@ class Wanted:
     label: str  # for people: "use case sql-generation → gpt-4o"
 
 
-def _copy(actual: RoutingActual, group: str, field_name: str) -> dict:
+def _copy(actual: RoutingActual, group: str, field_name: str, notes: list[ReadOnly] | None = None) -> dict:
     serving = actual.group(group)
     if not serving:
         raise RoutingInputError(f"{field_name}: {group!r} has no deployment in LiteLLM to copy")
+    source = serving[0]
+    if notes is not None and not source.credential and not is_local(source) and "mock_response" not in source.params:
+        notes.append(
+            ReadOnly(
+                f"{field_name} ({group})",
+                "a copy with the target's key",
+                "a copy without a key",
+                "LiteLLM never returns a deployment's own key: serve the target through a console provider "
+                "(Providers), whose credential the copy uses",
+            )
+        )
     params = {k: v for k, v in serving[0].params.items() if k not in NOT_COPIED and v is not None}
     params.pop("api_key", None)  # never in /model/info; a copy uses the credential or the key LiteLLM resolves
     return params
 
 
-def wanted_deployments(state: RoutingState, actual: RoutingActual) -> list[Wanted]:
+def wanted_deployments(state: RoutingState, actual: RoutingActual, notes: list[ReadOnly] | None = None) -> list[Wanted]:
+    """Routing's own deployments; `notes` collects copies that cannot carry their target's key."""
     out = []
     for i, u in enumerate(state.use_cases):
-        params = _copy(actual, u.model, f"use_cases[{i}].model") | u.params()
+        params = _copy(actual, u.model, f"use_cases[{i}].model", notes) | u.params()
         info = {"id": routing_id("use-case", u.name), ROUTING_MARK: "use_case", "console_target": u.model}
         out.append(Wanted(info["id"], u.name, params, info, f"use case {u.name} → {u.model} {u.params()}"))
     for level, candidates in state.power_levels.items():
         for rank, model in enumerate(candidates, start=1):
-            params = _copy(actual, model, f"power_levels.{level}") | {"order": rank}
+            params = _copy(actual, model, f"power_levels.{level}", notes) | {"order": rank}
             info = {"id": routing_id("power", level, model), ROUTING_MARK: "power_level", "console_target": model}
             out.append(Wanted(info["id"], level, params, info, f"power level {level} → {model} (order {rank})"))
     if state.smart.enabled:
@@ -338,10 +352,11 @@ def _order_steps(
 
 def compute_plan(state: RoutingState, actual: RoutingActual, priorities: Mapping[str, int] | None = None) -> Plan:
     """The steps that make `actual` route as `state` says. `priorities`: provider name -> priority (balanced)."""
-    wanted = wanted_deployments(state, actual)
+    key_notes: list[ReadOnly] = []
+    wanted = wanted_deployments(state, actual, key_notes)
     steps = _deployment_steps(wanted, actual)
     order_steps, order_notes = _order_steps(desired_orders(state, actual, priorities or {}), actual)
     settings_steps, settings_notes = _settings_plan(state, actual)
     steps += order_steps + settings_steps
     steps.sort(key=lambda s: STEP_ORDER.index(s.kind))
-    return Plan(tuple(steps), tuple(settings_notes + order_notes))
+    return Plan(tuple(steps), tuple(settings_notes + order_notes + key_notes))

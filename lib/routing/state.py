@@ -65,7 +65,7 @@ class AdvancedSettings(_Model):
     routing_strategy: str = "simple-shuffle"
     routing_strategy_args: dict = Field(default_factory=dict)
     num_retries: int | None = Field(default=None, ge=0, le=20)
-    timeout: float | None = Field(default=None, gt=0, le=3600)
+    timeout: float | None = Field(default=None, gt=0, le=86400)
     allowed_fails: int | None = Field(default=None, ge=0, le=1000)
     cooldown_time: float | None = Field(default=None, ge=0, le=86400)
 
