@@ -20,6 +20,7 @@ from lib.auth.gate import actor_name, perform
 from lib.core.errors import ConsoleError
 from lib.providers.apply import ApplyResult
 from lib.providers.records import load_providers
+from lib.routing import document
 from lib.routing.apply import apply_plan, read_actual
 from lib.routing.plan import (
     DEFAULT_PARAMS,
@@ -45,6 +46,9 @@ class RoutingApplyError(ConsoleError):
     def __init__(self, message: str, result: ApplyResult):
         super().__init__(message)
         self.result = result
+
+    def as_dict(self) -> dict:
+        return {"error": str(self), "change": self.result.as_dict()}
 
 
 @dataclass(frozen=True)
@@ -197,3 +201,28 @@ def adopt(rt, actor) -> RoutingState:
         return state
 
     return perform(rt.engine, actor, "routing.adopt", "routing", change, details=lambda s: {"state": state_json(s)})
+
+
+# -- as code ----------------------------------------------------------------------------------------------------
+def export_yaml(rt) -> str:
+    """The desired routing (and the providers by name, without keys) as the routing.yaml document."""
+    with rt.engine.connect() as conn:
+        records = load_providers(conn)
+        state = load_routing(conn).desired
+    return document.dump_yaml(document.export_document(state, records))
+
+
+def import_yaml(rt, actor, text: str) -> RoutingState:
+    """Validate a routing.yaml document and store its routing as the desired state (not applied). Bad input:
+    RoutingInputError naming the line and field; nothing stored."""
+    return set_desired(rt, actor, document.load_document(text))
+
+
+def litellm_config_yaml(rt) -> tuple[str, list[str]]:
+    """A LiteLLM config.yaml for LiteLLM's deployments now and the desired routing; the key variables it names."""
+    with rt.engine.connect() as conn:
+        records = load_providers(conn)
+        state = load_routing(conn).desired
+    actual = _with_client(rt, read_actual)
+    config, names = document.litellm_config(state, actual, records)
+    return document.dump_yaml(config), names

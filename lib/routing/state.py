@@ -44,7 +44,12 @@ GROUP_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@-]{0,255}")
 
 
 class RoutingInputError(ConsoleError, ValueError):
-    """The routing asked for cannot be used; the message names the field and says why."""
+    """The routing asked for cannot be used; the message names the field and says why. `loc`: the field's path
+    (e.g. ("use_cases", 0, "temperature")) when known, so a YAML reader can name its line."""
+
+    def __init__(self, message: str, loc: tuple = ()):
+        super().__init__(message)
+        self.loc = tuple(loc)
 
 
 def _group(value: str, what: str = "model group") -> str:
@@ -279,7 +284,7 @@ def parse_state(data: dict | None) -> RoutingState:
         err = exc.errors()[0]
         msg = str(err.get("msg", "invalid")).removeprefix("Value error, ")
         where = _where(err)
-        raise RoutingInputError(f"{where}: {msg}" if where else msg) from None
+        raise RoutingInputError(f"{where}: {msg}" if where else msg, tuple(err.get("loc", ()))) from None
 
 
 def check_groups(state: RoutingState, known: set[str]) -> None:
