@@ -124,6 +124,20 @@ def _provider_action(name: str):
     return perform
 
 
+def _routing_action(name: str):
+    def perform(env: Env, actor) -> None:
+        from lib.routing import service
+
+        if name == "apply":
+            service.apply(env.rt, actor, service.parse_state({"strategy": "cost"}))
+        elif name == "adopt":
+            service.adopt(env.rt, actor)
+        elif name == "import":
+            service.set_desired(env.rt, actor, {"strategy": "quality"})
+
+    return perform
+
+
 # How pages and the CLI perform each action (the functions they call), keyed by the action's name.
 PERFORMERS = {
     "user.create": lambda env, actor: accounts.create_user(env.engine, actor, "newbie", "newbie-password", "user"),
@@ -145,6 +159,7 @@ PERFORMERS = {
         f"providers.{name}": _provider_action(name)
         for name in ("add", "configure", "test", "enable", "disable", "delete", "adopt", "rotate_key")
     },
+    **{f"routing.{name}": _routing_action(name) for name in ("apply", "adopt", "import")},
     "health.check_now": _check_now,
 }
 DONE = {"models.test_config": "model_found", "providers.test": "ok"}  # an action whose success row says what was found

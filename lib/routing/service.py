@@ -107,9 +107,9 @@ def drift(rt) -> Plan | None:
 def set_desired(rt, actor, data: dict | RoutingState) -> RoutingState:
     """Validate and store a desired state (nothing is sent to LiteLLM). Bad input: RoutingInputError, nothing stored."""
     state = data if isinstance(data, RoutingState) else parse_state(data)
-    _with_client(rt, lambda c: check_groups(state, known_groups(read_actual(c))))
 
     def change(conn) -> RoutingState:
+        _with_client(rt, lambda c: check_groups(state, known_groups(read_actual(c))))
         save_desired(conn, state, actor_name(actor))
         return state
 
@@ -118,11 +118,13 @@ def set_desired(rt, actor, data: dict | RoutingState) -> RoutingState:
 
 def apply(rt, actor, state: RoutingState | None = None, dry_run: bool = False) -> Applied:
     """Apply `state` (default: the desired one) to LiteLLM; see the module docstring. `dry_run`: the plan only."""
-    state = state if state is not None else load(rt).desired
     if dry_run:
         return Applied(preview_plan(rt, state), None)
 
     def change(conn) -> Applied:
+        nonlocal state
+        state = state if state is not None else load_routing(conn).desired
+
         def work(client) -> Applied:
             plan = plan_for(state, read_actual(client), priorities(rt))
             result = apply_plan(client, plan) if plan.steps else None
@@ -143,7 +145,7 @@ def apply(rt, actor, state: RoutingState | None = None, dry_run: bool = False) -
         details=lambda a: {
             "litellm": a.plan.descriptions(),
             "read_only": [r.as_dict() for r in a.plan.read_only],
-            "state": state_json(state),
+            "state": state_json(state) if state is not None else None,
         },
     )
 
