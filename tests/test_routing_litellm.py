@@ -194,3 +194,38 @@ def test_a_failing_group_is_served_by_its_fallback_group(rt, proxy, backend):
         assert "large-model" in [r["model"] for r in arrivals(backend)]  # it was tried first
     finally:
         backend.post("/_fail", json={"models": []})
+
+
+def test_the_exported_litellm_config_boots_a_litellm_serving_the_same_routes(rt, proxy, backend, tmp_path):
+    state = {
+        "aliases": {"fast-chat": "team-small"},
+        "fallbacks": [{"group": "team-large", "fallbacks": ["team-small"]}],
+        "power_levels": {"eco": ["team-small", "team-large"]},
+        "use_cases": [{"name": "sql-generation", "model": "team-large", "temperature": 0.2, "max_tokens": 123}],
+    }
+    apply(rt, state)
+    text, variables = service.litellm_config_yaml(rt)
+    assert FAKE_KEY not in text  # keys only as os.environ references
+    config = tmp_path / "config.yaml"
+    config.write_text(text)
+    keys = {name: FAKE_KEY for name in variables if name != "LITELLM_MASTER_KEY"}
+    assert {"FAKECO_API_KEY", "PRICEY_API_KEY", "CHEAP_API_KEY"} <= set(keys)
+    names = {m["model_name"] for m in proxy.get("/model/info").json()["data"]}
+    with running_harness(LITELLM_CONFIG=str(config), **keys) as second_env:
+        with httpx.Client(
+            base_url=second_env["LITELLM_BASE_URL"],
+            headers={"Authorization": f"Bearer {second_env['LITELLM_MASTER_KEY']}"},
+            timeout=120,
+        ) as second:
+            assert {m["model_name"] for m in second.get("/model/info").json()["data"]} == names
+            assert router(second)["model_group_alias"] == {"fast-chat": "team-small"}
+            # the routes reach the first harness's fake backend (the api_base LiteLLM resolved): same oracle
+            assert served_by(second, backend, "fast-chat")["model"] == "small-model"
+            got = served_by(second, backend, "sql-generation")
+            assert (got["model"], got["params"].get("temperature")) == ("large-model", 0.2)
+            assert served_by(second, backend, "eco")["model"] == "small-model"
+            backend.post("/_fail", json={"models": ["large-model"], "status": 503}).raise_for_status()
+            try:
+                assert served_by(second, backend, "team-large")["model"] == "small-model"
+            finally:
+                backend.post("/_fail", json={"models": []})

@@ -8,8 +8,8 @@ aliases, use cases, power levels, smart routing). Import reads `routing` only (p
 
 The LiteLLM config: `model_list` (every deployment LiteLLM serves now, each key an `os.environ/NAME` reference:
 a console provider's key is `<PROVIDER>_API_KEY`, a deployment of LiteLLM's own config file
-`<PUBLIC_NAME>_API_KEY`), `router_settings` (strategy, retries, fallbacks, aliases) — enough to boot a LiteLLM
-that serves the same routes.
+`<PUBLIC_NAME>_API_KEY`), `router_settings` (strategy, retries, fallbacks, aliases) and the proxy's master key
+(`os.environ/LITELLM_MASTER_KEY`) — enough to boot a LiteLLM that serves the same routes.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from lib.providers.records import Provider
 from lib.routing.plan import RoutingActual, desired_settings, is_local
 from lib.routing.state import RoutingInputError, RoutingState, parse_state, state_json
 
+MASTER_KEY_VARIABLE = "LITELLM_MASTER_KEY"
 # /model/info's litellm_params that are LiteLLM's defaults or its own bookkeeping, not configuration
 _NOT_CONFIG = {
     "litellm_credential_name",
@@ -125,4 +126,6 @@ def litellm_config(state: RoutingState, actual: RoutingActual, records: list[Pro
         info = {k: v for k, v in d.info.items() if k == "id" or k.startswith("console_")}
         model_list.append({"model_name": d.public_name, "litellm_params": params, "model_info": info})
     router = {k: v for k, v in desired_settings(state).items() if v not in ({}, [], None)}
-    return {"model_list": model_list, "router_settings": router}, names
+    names.append(MASTER_KEY_VARIABLE)
+    general = {"master_key": f"os.environ/{MASTER_KEY_VARIABLE}"}
+    return {"model_list": model_list, "router_settings": router, "general_settings": general}, names
