@@ -229,3 +229,36 @@ def test_the_exported_litellm_config_boots_a_litellm_serving_the_same_routes(rt,
                 assert served_by(second, backend, "team-large")["model"] == "small-model"
             finally:
                 backend.post("/_fail", json={"models": []})
+
+
+def test_a_refusal_midway_is_reported_as_litellm_really_is_and_a_retry_completes_it(rt, proxy, monkeypatch):
+    from lib.litellm.client import LiteLLMClient
+    from lib.routing.service import RoutingApplyError
+
+    apply(rt, {})
+    real_create = LiteLLMClient.create_deployment
+    calls = []
+
+    def second_is_a_duplicate(client, body):  # LiteLLM itself refuses a deployment id it already has
+        calls.append(body["model_info"]["id"])
+        if len(calls) == 2:
+            body = {**body, "model_info": {**body["model_info"], "id": calls[0]}}
+        return real_create(client, body)
+
+    monkeypatch.setattr(LiteLLMClient, "create_deployment", second_is_a_duplicate)
+    state = {"aliases": {"fast-chat": "team-small"}, "power_levels": {"precision": ["team-large", "team-small"]}}
+    with pytest.raises(RoutingApplyError) as err:
+        apply(rt, state)
+    report = err.value.result.as_dict()
+    assert [s["status"] for s in report["steps"]] == ["done", "failed", "not_attempted"]
+    assert "LiteLLM refused" in report["steps"][1]["message"]
+    # the report matches LiteLLM: one precision deployment, no alias; the console's applied state is unchanged
+    precision = [m for m in proxy.get("/model/info").json()["data"] if m["model_name"] == "precision"]
+    assert [m["model_info"]["id"] for m in precision] == [calls[0]]
+    assert router(proxy)["model_group_alias"] in ({}, None)
+    assert service.load(rt).applied == parse_state({})
+    monkeypatch.undo()
+    retry = apply(rt, state)
+    assert [s.kind for s in retry.plan.steps] == ["create_deployment", "router_settings"]
+    assert service.preview_plan(rt, parse_state(state)).empty
+    apply(rt, {})
