@@ -225,3 +225,16 @@ def test_prefer_local_puts_the_local_deployment_first_and_config_file_ones_are_r
     assert orders(after, "chat")[:2] == [("ollama/llama3", 1, None), ("openai/gpt-4o-mini", 2, None)]
     assert [n.what for n in plan.read_only] == ["order of chat (openai/gpt-4o)"]
     assert compute_plan(state, after).empty
+
+
+def test_the_providers_plan_leaves_routings_own_deployments_alone():
+    before = actual(litellm_after_providers([]))
+    state = parse_state({"use_cases": [{"name": "sql", "model": "team-chat", "temperature": 0}]})
+    after = simulate(before, compute_plan(state, before))
+    (use_case,) = [d for d in after.deployments if d.public_name == "sql"]
+    assert use_case.credential == "pricey"  # the copy uses the first provider's credential
+    as_models = [
+        {"model_name": d.public_name, "litellm_params": d.params, "model_info": d.info} for d in after.deployments
+    ]
+    again = provider_plan(PROVIDERS, LiteLLMState.from_litellm([], as_models))
+    assert [s.description for s in again.steps if s.kind.endswith("deployment")] == []
