@@ -24,6 +24,7 @@ from lib.core.db import Migration, add_missing_columns
 from lib.core.jobs import job_runs
 from lib.core.leases import leases
 from lib.providers.records import provider_models, providers
+from lib.routing.store import routing_state
 
 _retired = MetaData()
 
@@ -161,6 +162,10 @@ def _providers(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _routing(conn: Connection) -> None:
+    routing_state.create(conn, checkfirst=True)
+
+
 # Numbered from 1 in this order; append new migrations at the end, never edit or reorder applied ones.
 MIGRATIONS: tuple[Migration, ...] = (
     _job_runs,  # 1
@@ -170,4 +175,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _run_owners,  # 5
     _one_run_table_and_one_lease_table,  # 6
     _providers,  # 7
+    _routing,  # 8
 )

@@ -160,6 +160,20 @@ def _logs_export(env: Env, actor) -> None:
         export_logs(env.engine, actor, client, LogQuery(LogWindow.last(15, utcnow())), "csv", 1000)
 
 
+def _routing_action(name: str):
+    def perform(env: Env, actor) -> None:
+        from lib.routing import service
+
+        if name == "apply":
+            service.apply(env.rt, actor, service.parse_state({"strategy": "cost"}))
+        elif name == "adopt":
+            service.adopt(env.rt, actor)
+        elif name == "import":
+            service.set_desired(env.rt, actor, {"strategy": "quality"})
+
+    return perform
+
+
 # How pages and the CLI perform each action (the functions they call), keyed by the action's name.
 PERFORMERS = {
     "user.create": lambda env, actor: accounts.create_user(env.engine, actor, "newbie", "newbie-password", "user"),
@@ -181,6 +195,7 @@ PERFORMERS = {
         f"providers.{name}": _provider_action(name)
         for name in ("add", "configure", "test", "enable", "disable", "delete", "adopt", "rotate_key")
     },
+    **{f"routing.{name}": _routing_action(name) for name in ("apply", "adopt", "import")},
     "health.check_now": _check_now,
     **{a: _key_action(a) for a in gate.ACTIONS if a.startswith("keys.")},
     "logs.export": _logs_export,

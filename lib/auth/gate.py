@@ -61,6 +61,9 @@ ACTIONS: dict[str, Action] = {
     "providers.delete": Action(("providers:write",), "delete a provider (its credential and models leave LiteLLM)"),
     "providers.adopt": Action(("providers:write",), "adopt LiteLLM's existing providers into the console"),
     "providers.rotate_key": Action(("providers:write",), "re-encrypt the stored provider keys under a new key"),
+    "routing.apply": Action(("routing:write",), "apply the console's routing to LiteLLM"),
+    "routing.adopt": Action(("routing:write",), "adopt LiteLLM's routing as the console's"),
+    "routing.import": Action(("routing:write",), "replace the console's desired routing (YAML or the page)"),
     # My usage exports the caller's own data: self:usage is enough there
     "usage.export": Action(("usage:export", "self:usage"), "download a usage export"),
     "health.check_now": Action(("health:check",), "run LiteLLM's health checks now (real calls to the providers)"),

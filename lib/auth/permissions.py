@@ -19,6 +19,8 @@ PERMISSIONS = {
     "models:test": "test model configurations",
     "providers:read": "view providers",
     "providers:write": "change providers",
+    "routing:read": "view routing",
+    "routing:write": "change routing",
     "users:read": "view users",
     "users:manage": "manage users",
     "audit:read": "view the audit log",

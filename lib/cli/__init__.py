@@ -140,11 +140,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from lib.cli.catalog import add_commands as add_model_commands
     from lib.cli.providers import add_commands as add_provider_commands
+    from lib.cli.routing import add_commands as add_routing_commands
     from lib.cli.users import add_user_commands
 
     add_user_commands(sub)
     add_model_commands(sub)
     add_provider_commands(sub)
+    add_routing_commands(sub)
     return p
 
 

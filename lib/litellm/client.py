@@ -313,6 +313,18 @@ class LiteLLMClient:
     def delete_deployment(self, deployment_id: str) -> Any:
         return self._change("POST", "/model/delete", {"id": deployment_id})
 
+    # -- admin: router settings (lib.routing) ----------------------------------------------------------
+    def router_settings(self) -> dict:
+        """GET /router/settings: `current_values` and each key's `source` (config / db / default)."""
+        body = self._get_json("/router/settings")
+        if not isinstance(body, dict) or not isinstance(body.get("current_values"), dict):
+            raise LiteLLMBadResponse(f"LiteLLM's {self.base_url}/router/settings response has no 'current_values'")
+        return body
+
+    def update_router_settings(self, settings: dict) -> Any:
+        """POST /config/update {"router_settings": …}: merged and applied live (config-file keys: refused)."""
+        return self._change("POST", "/config/update", {"router_settings": settings})
+
     def readiness(self, details: bool = False) -> Readiness:
         """LiteLLM's readiness; `details` adds its version and cache (needs the key). A 503 is an answer here:
         LiteLLM sends it, with the same body, when its database is unreachable."""

@@ -335,8 +335,24 @@ class DemoLiteLLM:
         return deployment
 
 
+# /router/settings of a LiteLLM 1.108 without router_settings in its config (the keys routing reads)
+DEMO_ROUTER_DEFAULTS = {
+    "routing_strategy": "simple-shuffle",
+    "routing_strategy_args": {},
+    "num_retries": 2,
+    "timeout": 6000.0,
+    "allowed_fails": 3,
+    "cooldown_time": 5,
+    "fallbacks": None,
+    "context_window_fallbacks": None,
+    "content_policy_fallbacks": None,
+    "model_group_alias": {},
+}
+
+
 class DemoAdmin:
-    """LiteLLM's admin API for providers, in memory, answering as LiteLLM 1.108 does: credentials (GET masks the
+    """LiteLLM's admin API for providers and routing, in memory (router settings: GET /router/settings and
+    POST /config/update merging), answering as LiteLLM 1.108 does: credentials (GET masks the
     key), database deployments (`/model/new`, `PATCH /model/{id}/update` merging, `/model/delete`) listed by
     /model/info after the generated ones (which, like config-file models, cannot be changed). Keys sent here are
     demo data, kept only in this process's memory."""
@@ -345,6 +361,8 @@ class DemoAdmin:
         self._lock = threading.Lock()
         self._credentials: dict[str, dict] = {}
         self._deployments: dict[str, dict] = {}
+        self._router = dict(DEMO_ROUTER_DEFAULTS)
+        self._router_sources = {k: "default" for k in DEMO_ROUTER_DEFAULTS}
 
     def seed_credential(self, name: str, values: dict, info: dict) -> None:
         with self._lock:
@@ -362,6 +380,14 @@ class DemoAdmin:
         method = request.method
         body = json.loads(request.content or b"{}") if method in ("POST", "PATCH") else {}
         with self._lock:
+            if path == "/router/settings" and method == "GET":
+                body = {"current_values": copy.deepcopy(self._router), "source": dict(self._router_sources)}
+                return _json(200, body | {"fields": []})
+            if path == "/config/update" and method == "POST":
+                changes = body.get("router_settings") or {}
+                self._router.update(copy.deepcopy(changes))
+                self._router_sources.update({k: "db" for k in changes})
+                return _json(200, {"message": "Config updated successfully"})
             if path == "/credentials" and method == "GET":
                 return _json(200, {"success": True, "credentials": [_masked(c) for c in self._credentials.values()]})
             if path == "/credentials" and method == "POST":

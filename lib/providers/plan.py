@@ -20,6 +20,10 @@ How the console's records map onto LiteLLM (the desired state):
   deployments of LiteLLM's config file are never touched). Owned things no record wants are deleted (what a
   failed change left behind), as are the credential and deployments of a provider being removed.
 
+Routing (lib.routing) shares the groups: its own deployments (`model_info.console_routing`, e.g. a use case copying
+a provider's credential) are never touched here, and the order routing gave a provider's deployment under its
+strategy (`model_info.console_routing_order`) is the order kept, so the two plans never undo each other.
+
 A deployment alone in its public name keeps whatever `order` it has (LiteLLM has nothing to fail over to), so an
 adopted one without an order needs no change. Steps run credentials first, then new and changed deployments, then
 deletions (deployments before the credential they use), so a public name is never without a deployment mid-change.
@@ -51,6 +55,8 @@ STEP_ORDER: tuple[StepKind, ...] = (
     "delete_credential",
 )
 KEY_FINGERPRINT = "console_key_fingerprint"
+ROUTING_OWNED = "console_routing"  # model_info of a deployment lib.routing made: not the providers'
+ROUTED_ORDER = "console_routing_order"  # model_info: the order lib.routing's strategy gave the deployment
 
 
 # -- LiteLLM's actual state ------------------------------------------------------------------------------------
@@ -217,19 +223,25 @@ def _credential_changes(p: Provider, actual, fingerprint: str | None) -> list[st
     return changes
 
 
-def _deployment_payload(d: DesiredDeployment) -> dict:
+def _routed_order(actual: Deployment | None, d: DesiredDeployment) -> int:
+    """The order to keep: routing's, when its strategy ordered this deployment, else the priority rank."""
+    routed = actual.info.get(ROUTED_ORDER) if actual is not None else None
+    return routed if isinstance(routed, int) else d.order
+
+
+def _deployment_payload(d: DesiredDeployment, order: int | None = None) -> dict:
     return {
         "model_name": d.model.public_name,
         "litellm_params": {
             "model": d.litellm_model,
             "litellm_credential_name": d.provider.name,
-            "order": d.order,
+            "order": d.order if order is None else order,
         },
         "model_info": {"id": d.model.deployment_id, "console_provider": d.provider.name},
     }
 
 
-def _deployment_changes(d: DesiredDeployment, actual: Deployment) -> list[str]:
+def _deployment_changes(d: DesiredDeployment, actual: Deployment, want_order: int) -> list[str]:
     changes = []
     if actual.public_name != d.model.public_name:
         changes.append(f"public name {actual.public_name} → {d.model.public_name}")
@@ -238,8 +250,8 @@ def _deployment_changes(d: DesiredDeployment, actual: Deployment) -> list[str]:
     if actual.credential != d.provider.name:
         changes.append(f"credential {actual.credential} → {d.provider.name}")
     order = actual.params.get("order")
-    if order != d.order and d.group_size > 1:
-        changes.append(f"order {order} → {d.order}")
+    if order != want_order and d.group_size > 1:
+        changes.append(f"order {order} → {want_order}")
     return changes
 
 
@@ -303,18 +315,19 @@ def compute_plan(
             steps.append(
                 Step("create_deployment", dep_id, d.provider.name, d.describe("Create"), _deployment_payload(d))
             )
-        elif changes := _deployment_changes(d, have):
+        elif changes := _deployment_changes(d, have, _routed_order(have, d)):
             description = (
                 f"Update deployment {d.model.public_name} → {d.litellm_model} on {d.provider.name} "
                 f"({'; '.join(changes)})"
             )
-            steps.append(Step("update_deployment", dep_id, d.provider.name, description, _deployment_payload(d)))
+            payload = _deployment_payload(d, _routed_order(have, d))
+            steps.append(Step("update_deployment", dep_id, d.provider.name, description, payload))
 
     parked_names = parked(desired)
     by_name = {p.name: p for p in desired}
     for have in actual.deployments:
         owner = have.console_provider or (have.credential if have.in_database else None)
-        if have.id in wanted or owner is None:
+        if have.id in wanted or owner is None or have.info.get(ROUTING_OWNED):
             continue
         if owner not in names and not (have.console_provider or owner in removing):
             continue  # a database deployment using someone else's credential

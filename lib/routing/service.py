@@ -1,0 +1,230 @@
+"""The Routing API the page and the CLI call. Every change goes through the gate (lib.auth.gate.perform, permission
+`routing:write`, audited with what changed); reading needs nothing more than the app database and LiteLLM.
+
+- `set_desired` (action routing.import): validate a state (against LiteLLM's groups) and store it as the desired
+  one; LiteLLM is not touched.
+- `apply` (routing.apply): plan the desired state against LiteLLM as it is now, run the plan (stops at the first
+  refusal), read LiteLLM again. When every step was accepted the state is recorded as the last applied one and the
+  audit row holds the plan (the diff); when LiteLLM refused a step, `RoutingApplyError` says what was and was not
+  applied (audited as a failure) and the last applied state stays as it was, so drift shows what is half-done and
+  applying again completes it.
+- `adopt` (routing.adopt): take LiteLLM's routing as the console's (desired and applied): the plan after it is empty.
+- `drift`: the plan of the last applied state against LiteLLM now; non-empty means someone changed LiteLLM.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lib.auth.gate import actor_name, perform
+from lib.core.errors import ConsoleError
+from lib.providers.apply import ApplyResult
+from lib.providers.records import load_providers
+from lib.routing import document
+from lib.routing.apply import apply_plan, read_actual
+from lib.routing.plan import (
+    DEFAULT_PARAMS,
+    FALLBACK_KEYS,
+    RETRY_KEYS,
+    ROUTING_MARK,
+    Plan,
+    RoutingActual,
+    compute_plan,
+)
+from lib.routing.state import (
+    RoutingState,
+    check_groups,
+    parse_state,
+    state_json,
+)
+from lib.routing.store import StoredRouting, load_routing, save_applied, save_desired
+
+
+class RoutingApplyError(ConsoleError):
+    """LiteLLM refused a step part-way; `result` says what was done, refused and not attempted."""
+
+    def __init__(self, message: str, result: ApplyResult):
+        super().__init__(message)
+        self.result = result
+
+    def as_dict(self) -> dict:
+        return {"error": str(self), "change": self.result.as_dict()}
+
+
+@dataclass(frozen=True)
+class Applied:
+    plan: Plan
+    result: ApplyResult | None  # None: a dry run, or nothing to do
+
+    def as_dict(self) -> dict:
+        out = {"plan": self.plan.as_dict()}
+        out["result"] = self.result.as_dict() if self.result else {"ok": True, "summary": "nothing applied"}
+        return out
+
+
+def _with_client(rt, work):
+    client = rt.litellm_client()
+    try:
+        return work(client)
+    finally:
+        client.close()
+
+
+def load(rt) -> StoredRouting:
+    with rt.engine.connect() as conn:
+        return load_routing(conn)
+
+
+def priorities(rt) -> dict[str, int]:
+    """Provider name -> priority (balanced weights deployments by it)."""
+    with rt.engine.connect() as conn:
+        return {p.name: p.priority for p in load_providers(conn)}
+
+
+def known_groups(actual: RoutingActual) -> set[str]:
+    return {d.public_name for d in actual.deployments if not d.info.get(ROUTING_MARK)}
+
+
+def plan_for(state: RoutingState, actual: RoutingActual, prios: dict[str, int]) -> Plan:
+    check_groups(state, known_groups(actual))
+    return compute_plan(state, actual, prios)
+
+
+def preview_plan(rt, state: RoutingState | None = None) -> Plan:
+    """What applying `state` (default: the desired one) would change in LiteLLM now."""
+    state = state if state is not None else load(rt).desired
+    return _with_client(rt, lambda c: plan_for(state, read_actual(c), priorities(rt)))
+
+
+def drift(rt) -> Plan | None:
+    """How LiteLLM differs from the last applied routing (None: never applied)."""
+    applied = load(rt).applied
+    if applied is None:
+        return None
+    return _with_client(rt, lambda c: compute_plan(applied, read_actual(c), priorities(rt)))
+
+
+def set_desired(rt, actor, data: dict | RoutingState) -> RoutingState:
+    """Validate and store a desired state (nothing is sent to LiteLLM). Bad input: RoutingInputError, nothing stored."""
+    state = data if isinstance(data, RoutingState) else parse_state(data)
+
+    def change(conn) -> RoutingState:
+        _with_client(rt, lambda c: check_groups(state, known_groups(read_actual(c))))
+        save_desired(conn, state, actor_name(actor))
+        return state
+
+    return perform(rt.engine, actor, "routing.import", "routing", change, details={"desired": state_json(state)})
+
+
+def apply(rt, actor, state: RoutingState | None = None, dry_run: bool = False) -> Applied:
+    """Apply `state` (default: the desired one) to LiteLLM; see the module docstring. `dry_run`: the plan only."""
+    if dry_run:
+        return Applied(preview_plan(rt, state), None)
+
+    def change(conn) -> Applied:
+        nonlocal state
+        state = state if state is not None else load_routing(conn).desired
+
+        def work(client) -> Applied:
+            plan = plan_for(state, read_actual(client), priorities(rt))
+            result = apply_plan(client, plan) if plan.steps else None
+            if result is not None and not result.ok:
+                raise RoutingApplyError(result.summary(), result)
+            return Applied(plan, result)
+
+        applied = _with_client(rt, work)
+        save_applied(conn, state, actor_name(actor))
+        return applied
+
+    return perform(
+        rt.engine,
+        actor,
+        "routing.apply",
+        "routing",
+        change,
+        details=lambda a: {
+            "litellm": a.plan.descriptions(),
+            "read_only": [r.as_dict() for r in a.plan.read_only],
+            "state": state_json(state) if state is not None else None,
+        },
+    )
+
+
+def adopted_state(actual: RoutingActual) -> RoutingState:
+    """LiteLLM's routing as a console state (LiteLLM's strategy by name: the plan of it against LiteLLM is empty)."""
+    values, sources = actual.settings, actual.sources
+    advanced = {
+        "routing_strategy": values.get("routing_strategy") or "simple-shuffle",
+        "routing_strategy_args": dict(values.get("routing_strategy_args") or {}),
+    }
+    for key in RETRY_KEYS:
+        if sources.get(key) in ("db", "config") and values.get(key) is not None:
+            advanced[key] = values[key]
+    fallbacks = []
+    for kind, key in FALLBACK_KEYS.items():
+        for entry in values.get(key) or []:
+            for group, chain in (entry or {}).items():
+                fallbacks.append({"group": group, "type": kind, "fallbacks": list(chain)})
+    use_cases, levels, smart = [], {}, {}
+    for d in sorted(actual.deployments, key=lambda d: (d.params.get("order") or 0, d.id)):
+        made = d.info.get(ROUTING_MARK)
+        if made == "use_case":
+            params = {k: d.params[k] for k in DEFAULT_PARAMS if d.params.get(k) is not None}
+            use_cases.append({"name": d.public_name, "model": d.info.get("console_target"), **params})
+        elif made == "power_level":
+            levels.setdefault(d.public_name, []).append(d.info.get("console_target"))
+        elif made == "smart":
+            tiers = (d.params.get("complexity_router_config") or {}).get("tiers") or {}
+            smart = {
+                "enabled": True,
+                "public_name": d.public_name,
+                **{t.lower(): m for t, m in tiers.items() if t.lower() in ("simple", "medium", "complex", "reasoning")},
+                "fallback": d.params.get("complexity_router_default_model"),
+            }
+    return parse_state(
+        {
+            "strategy": "advanced",
+            "advanced": advanced,
+            "fallbacks": fallbacks,
+            "aliases": dict(values.get("model_group_alias") or {}),
+            "use_cases": use_cases,
+            "power_levels": levels,
+            "smart": smart,
+        }
+    )
+
+
+def adopt(rt, actor) -> RoutingState:
+    """Take LiteLLM's routing as the console's desired and applied state (LiteLLM is not changed)."""
+
+    def change(conn) -> RoutingState:
+        state = _with_client(rt, lambda c: adopted_state(read_actual(c)))
+        save_applied(conn, state, actor_name(actor))
+        return state
+
+    return perform(rt.engine, actor, "routing.adopt", "routing", change, details=lambda s: {"state": state_json(s)})
+
+
+# -- as code ----------------------------------------------------------------------------------------------------
+def export_yaml(rt) -> str:
+    """The desired routing (and the providers by name, without keys) as the routing.yaml document."""
+    with rt.engine.connect() as conn:
+        records = load_providers(conn)
+        state = load_routing(conn).desired
+    return document.dump_yaml(document.export_document(state, records))
+
+
+def import_yaml(rt, actor, text: str) -> RoutingState:
+    """Validate a routing.yaml document and store its routing as the desired state (not applied). Bad input:
+    RoutingInputError naming the line and field; nothing stored."""
+    return set_desired(rt, actor, document.load_document(text))
+
+
+def litellm_config_yaml(rt) -> tuple[str, list[str]]:
+    """A LiteLLM config.yaml for LiteLLM's deployments now and the desired routing; the key variables it names."""
+    with rt.engine.connect() as conn:
+        records = load_providers(conn)
+        state = load_routing(conn).desired
+    actual = _with_client(rt, read_actual)
+    config, names = document.litellm_config(state, actual, records)
+    return document.dump_yaml(config), names
