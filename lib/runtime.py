@@ -1,7 +1,7 @@
 """The one object a process holds: settings, the app database, the usage store, the LiteLLM client factory, the
-background scheduler and the state its jobs share (the backfill's progress), the console's metrics and the HTTP
-endpoints that serve them (/healthz, /readyz, /metrics), and the kept snapshot of LiteLLM's virtual keys
-(lib.keys.snapshot).
+background scheduler and the state its jobs share (the backfill's progress, today's rows read from LiteLLM's
+database), the console's metrics and the HTTP endpoints that serve them (/healthz, /readyz, /metrics), and the kept
+snapshot of LiteLLM's virtual keys (lib.keys.snapshot).
 
 Built once per process: by app.py (through `st.cache_resource`, lib/ui/runtime.py), by the CLI's `main()`, and
 by a fixture in tests, which build their own from explicit settings. Nothing else keeps process state: pages and
@@ -28,6 +28,7 @@ from lib.health.readiness import Readiness, readiness
 from lib.keys.snapshot import KeySnapshots
 from lib.litellm.client import LiteLLMClient
 from lib.services import JOB_OF_SCHEDULED, build_scheduler, recover_interrupted_work
+from lib.usage.database_source import TodayRows
 from lib.usage.store import UsageStore
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class Runtime:
         self.settings = settings
         self.store_mode = store_mode
         self.backfill_progress = BackfillProgress()
+        self.litellm_today_rows = TodayRows()  # today's rows of LiteLLM's database, so a refresh reads what changed
         self._lock = threading.RLock()
         self._demo_lock = threading.Lock()  # not _lock: generating the demo takes seconds, opening the database none
         self._engine: Engine | None = None

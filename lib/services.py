@@ -18,6 +18,7 @@ from lib.core.clock import utcnow
 from lib.core.errors import ConsoleError
 from lib.core.jobs import record_job, sweep_abandoned
 from lib.core.settings import Settings
+from lib.usage.database_source import open_source
 from lib.usage.ingest import IngestError, IngestSummary, backfill, refresh_today
 from lib.usage.store import UsageStore
 
@@ -44,6 +45,24 @@ def _ingest_kwargs(settings: Settings) -> dict:
     }
 
 
+def _ingest(rt, run, client, read):
+    """Run `read(source)` on the source ingest reads (LiteLLM's database or its API: lib/usage/database_source.py),
+    recording in the job run which one it was and any notice (the database unreachable: the API read instead).
+    A failing read records what it did before it raises."""
+    source, notice = open_source(rt.settings, client, rt.litellm_today_rows)
+    run.details |= {"source": source.name, **({"notice": notice} if notice else {})}
+    try:
+        summary = read(source)
+    except IngestError as exc:
+        exc.summary.notice = notice
+        run.details |= exc.summary.as_dict()
+        raise
+    summary.notice = notice
+    run.rows = summary.rows_written
+    run.details |= summary.as_dict()
+    return summary
+
+
 def run_refresh_today(rt, trigger: str, wait: bool = False) -> IngestSummary:
     """Refresh today (and yesterday until complete), recorded as a job run.
 
@@ -57,13 +76,8 @@ def run_refresh_today(rt, trigger: str, wait: bool = False) -> IngestSummary:
         raise RefreshInProgress("A refresh is already running; try again in a moment.") from None
     try:
         with record_job(engine, REFRESH_LEASE, trigger) as run, rt.litellm_client() as client:
-            try:
-                summary = refresh_today(client, rt.store, **_ingest_kwargs(rt.settings))
-            except IngestError as exc:
-                run.details = exc.summary.as_dict()
-                raise
-            run.rows, run.details = summary.rows_written, summary.as_dict()
-            return summary
+            kwargs = _ingest_kwargs(rt.settings)
+            return _ingest(rt, run, client, lambda source: refresh_today(source, rt.store, **kwargs))
     finally:
         leases.release(engine, lease)
 
@@ -98,16 +112,8 @@ def run_backfill(rt, trigger: str, start=None, end=None, force: bool = False) ->
     try:
         with record_job(rt.engine, "backfill", trigger) as run, rt.litellm_client() as client:
             run.details = {"start": start.isoformat(), "end": end.isoformat(), "force": force}
-            try:
-                summary = backfill(
-                    client, rt.store, start, end, force=force, progress=advance, **_ingest_kwargs(rt.settings)
-                )
-            except IngestError as exc:
-                run.details |= exc.summary.as_dict()
-                raise
-            run.rows = summary.rows_written
-            run.details |= summary.as_dict()
-            return summary
+            kwargs = {**_ingest_kwargs(rt.settings), "force": force, "progress": advance}
+            return _ingest(rt, run, client, lambda source: backfill(source, rt.store, start, end, **kwargs))
     except Exception as exc:
         progress.error = str(exc)
         raise

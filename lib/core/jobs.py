@@ -243,6 +243,8 @@ def freshness(engine: Engine, now: datetime | None = None) -> dict:
 
     `failed` also covers a refresh that did not finish (`unfinished`: interrupted or abandoned). A run shown
     as running is first checked: one whose process is gone is marked abandoned (cheap: only then is it checked).
+    `source` is where the newest finished run read LiteLLM's data ("api" or "database"), `notice` what it said
+    the operator should know (e.g. LiteLLM's database unreachable, so it read the API).
     """
     now = now or utcnow()
 
@@ -261,7 +263,13 @@ def freshness(engine: Engine, now: datetime | None = None) -> dict:
         "error": None,
         "unfinished": False,
         "running": bool(newest and newest["status"] == "running"),
+        "source": None,
+        "notice": None,
     }
+    finished = [r for r in latest if r["status"] != "running"]
+    if finished:
+        details = max(finished, key=lambda r: as_aware(r["started_at"]))["details"] or {}
+        out["source"], out["notice"] = details.get("source"), details.get("notice")
     if ok:
         at = as_aware(ok["finished_at"] or ok["started_at"])
         out["refreshed_at"] = at

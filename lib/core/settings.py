@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from lib.core.errors import ConsoleError
 
@@ -32,6 +32,7 @@ class Settings(BaseModel):
     LITELLM_BASE_URL: str | None = None
     LITELLM_API_KEY: str | None = None
     LITELLM_TIMEOUT_S: float = Field(30.0, gt=0, le=600)
+    LITELLM_DATABASE_URL: str | None = None  # LiteLLM's own PostgreSQL (read only): ingest reads it instead of the API
     DATABASE_URL: str = f"sqlite:///{DATA_DIR / 'app.db'}"
     DUCKDB_PATH: str = str(DATA_DIR / "usage.duckdb")
     REFRESH_INTERVAL_MINUTES: int = Field(5, ge=1, le=1440)
@@ -103,6 +104,19 @@ class Settings(BaseModel):
             v = "postgresql+psycopg://" + v.split("://", 1)[1]
         return v
 
+    @field_validator("LITELLM_DATABASE_URL")
+    @classmethod
+    def _litellm_database_url(cls, v: str | None, info: ValidationInfo) -> str | None:
+        if v is None or not v.strip():
+            return None
+        v = v.strip()
+        if not v.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (LiteLLM's PostgreSQL; a read-only role is enough)")
+        if not info.data.get("LITELLM_BASE_URL"):
+            # the API is the fallback, and serves all the rest (models, keys): a database alone is not a proxy
+            raise ValueError("needs LITELLM_BASE_URL as well (the API is the fallback)")
+        return v
+
     @property
     def demo_mode(self) -> bool:
         return self.LITELLM_BASE_URL is None
@@ -115,7 +129,14 @@ class Settings(BaseModel):
 
 
 SECRETS_TOML = PROJECT_ROOT / ".streamlit" / "secrets.toml"
-_SECRET_NAMES = {"LITELLM_API_KEY", "APP_SECRET_KEY", "ADMIN_PASSWORD", "DATABASE_URL", "CONSOLE_ENCRYPTION_KEY"}
+_SECRET_NAMES = {
+    "LITELLM_API_KEY",
+    "APP_SECRET_KEY",
+    "ADMIN_PASSWORD",
+    "DATABASE_URL",
+    "CONSOLE_ENCRYPTION_KEY",
+    "LITELLM_DATABASE_URL",
+}
 
 
 def _read_secrets_toml(path: Path) -> dict:

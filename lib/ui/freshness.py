@@ -22,6 +22,8 @@ def render_freshness(show_errors: bool = False) -> None:
         what = "did not finish" if info["unfinished"] else "failed"
         error = f"\n\n{markdown_literal(info['error'])}" if show_errors else ""  # LiteLLM's words: plain text
         st.warning(f"Last refresh {what}; showing stored data." + error)
+    if info["notice"] and show_errors:  # e.g. LiteLLM's database unreachable: the API was read instead
+        st.info(markdown_literal(info["notice"]), icon=":material/database:")
     st.caption(info["text"])
 
 

@@ -98,10 +98,23 @@ CREATE TEMP TABLE key_parts AS
         FROM entries);
 CREATE TEMP TABLE cells AS
   SELECT date, dim, value, api_key, min(o) AS o, {_sums("key_parts")} FROM key_parts GROUP BY ALL;
+CREATE TEMP TABLE own AS                          -- each entry's own metrics
+  SELECT date, dim, value, min(eo) AS eo, {_sums("e")}
+  FROM (SELECT date, dim, value, eo, {entry_metrics} FROM entries) e GROUP BY ALL;
+CREATE TEMP TABLE key_meta AS
+  SELECT date, api_key,
+         {", ".join(f"arg_min(meta.{f}, o) FILTER (WHERE meta.{f} IS NOT NULL) AS {col}" for col, f in first.items())}
+  FROM key_parts GROUP BY ALL;
+"""
+
+
+# From tables `cells` (date, dim, value, api_key, o, metrics: the key-level cells; for dim api_key the value is the
+# key), `own` (date, dim, value, eo, metrics: each entry's own total; NULL value for the api_key dim, the day's
+# total) and `key_meta` (date, api_key, key_alias, key_user_id, user_email, team_id): the remainder rows and the
+# provider attribution. Shared by both sources (this module's pages, lib/usage/daily_table_sql.py's table rows).
+_TAIL_SQL = f"""
 CREATE TEMP TABLE rests AS
-  WITH own AS (SELECT date, dim, value, min(eo) AS eo, {_sums("e")}
-               FROM (SELECT date, dim, value, eo, {entry_metrics} FROM entries) e GROUP BY ALL),
-       split AS (SELECT date, dim, CASE WHEN dim = 'api_key' THEN NULL ELSE value END AS value, {_sums("cells")}
+  WITH split AS (SELECT date, dim, CASE WHEN dim = 'api_key' THEN NULL ELSE value END AS value, {_sums("cells")}
                  FROM cells GROUP BY ALL)
   SELECT own.date, own.dim, own.value, NULL::VARCHAR AS api_key, {_REST_ORDER} + own.eo AS o,
          {", ".join(f"own.{m} - coalesce(split.{m}, 0) AS {m}" for m in METRICS)}
@@ -109,10 +122,6 @@ CREATE TEMP TABLE rests AS
                           AND own.value IS NOT DISTINCT FROM split.value;
 DELETE FROM rests WHERE NOT ({" OR ".join(f"abs({m}) > {_EPS}" for m in METRICS)});
 CREATE TEMP TABLE all_cells AS SELECT * FROM cells UNION ALL BY NAME SELECT * FROM rests;
-CREATE TEMP TABLE key_meta AS
-  SELECT date, api_key,
-         {", ".join(f"arg_min(meta.{f}, o) FILTER (WHERE meta.{f} IS NOT NULL) AS {col}" for col, f in first.items())}
-  FROM key_parts GROUP BY ALL;
 -- provider attribution
 CREATE TEMP TABLE key_provider AS                 -- the key's only provider that day
   SELECT date, api_key, min(value) AS provider FROM all_cells WHERE dim = 'provider' AND api_requests > 0
@@ -155,14 +164,20 @@ def merge_pages(bodies: list[bytes]) -> dict[date, pa.Table]:
         con.register("pages", pa.table({"page": pa.array(range(len(bodies)), pa.int32()), "body": texts}))
         _parse(con, bodies)
         con.execute(_MERGE_SQL)
-        _refuse_non_finite(con)
-        table = con.sql(_RESULT_SQL).to_arrow_table().cast(SCHEMA)
+        return stored_rows(con, f"LiteLLM's {ACTIVITY_PATH} response")
     finally:
         con.close()
-    return split_by_date(table)
 
 
-def _refuse_non_finite(con: duckdb.DuckDBPyConnection) -> None:
+def stored_rows(con: duckdb.DuckDBPyConnection, source: str) -> dict[date, pa.Table]:
+    """The stored rows per date, once a source has built the tables `cells`, `own` and `key_meta` in `con` (see
+    _TAIL_SQL). `source` names where the numbers came from when one is refused."""
+    con.execute(_TAIL_SQL)
+    _refuse_non_finite(con, source)
+    return split_by_date(con.sql(_RESULT_SQL).to_arrow_table().cast(SCHEMA))
+
+
+def _refuse_non_finite(con: duckdb.DuckDBPyConnection, source: str) -> None:
     """A spend or response time that is not a number, or absurdly large (1e400 is valid JSON and reads as
     infinity), would make every total it enters meaningless: the whole response is refused, saying where."""
     floats = sorted(FLOAT_METRICS)
@@ -174,9 +189,7 @@ def _refuse_non_finite(con: duckdb.DuckDBPyConnection) -> None:
         day, dim, value, *numbers = found[0]
         what = ", ".join(f"{m} {n}" for m, n in zip(floats, numbers))
         where = f"{dim} {value!r}" if value is not None else "the day's total"
-        raise LiteLLMBadResponse(
-            f"LiteLLM's {ACTIVITY_PATH} response has a number out of range on {day} ({where}: {what})"
-        )
+        raise LiteLLMBadResponse(f"{source} has a number out of range on {day} ({where}: {what})")
 
 
 def _texts(bodies: list[bytes]) -> pa.ChunkedArray:

@@ -26,7 +26,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
+from typing import Protocol
 
+import pyarrow as pa
 from pydantic import ValidationError
 
 from lib.core.clock import utcnow
@@ -62,6 +64,8 @@ class IngestSummary:
     days_partial: int = 0
     errors: list[str] = field(default_factory=list)
     skipped_ranges: int = 0
+    source: str = "api"  # where the rows were read: "api" or "database" (ActivitySource.name)
+    notice: str | None = None  # what the operator should know (e.g. the database unreachable: read the API)
 
     def as_dict(self) -> dict:
         return {
@@ -72,6 +76,8 @@ class IngestSummary:
             "days_complete": self.days_complete,
             "days_partial": self.days_partial,
             "errors": self.errors,
+            "source": self.source,
+            **({"notice": self.notice} if self.notice else {}),
         }
 
 
@@ -81,6 +87,33 @@ class IngestError(ConsoleError):
     def __init__(self, summary: IngestSummary):
         self.summary = summary
         super().__init__("; ".join(summary.errors))
+
+
+# -- sources -------------------------------------------------------------------------------------
+class ActivitySource(Protocol):
+    """Where the daily activity is read: LiteLLM's API (ApiSource) or its database
+    (lib/usage/database_source.py). Both give the same stored rows."""
+
+    name: str
+    fatal_errors: tuple[type[Exception], ...]  # errors every other range would meet too: stop reading
+
+    def read(self, start: date, end: date, today: date) -> tuple[dict[date, pa.Table], int]:
+        """The stored rows of each date of [start, end] that has any, and how many pages that took."""
+        ...
+
+
+class ApiSource:
+    """`GET /user/daily/activity`, every page of a range, merged in DuckDB (lib/usage/activity_sql.py)."""
+
+    name = "api"
+    fatal_errors = (LiteLLMUnreachable, LiteLLMAuthError)
+
+    def __init__(self, client: LiteLLMClient, page_size: int = 1000):
+        self.client, self.page_size = client, page_size
+
+    def read(self, start: date, end: date, today: date) -> tuple[dict[date, pa.Table], int]:
+        bodies = fetch_range(self.client, start, end, self.page_size)
+        return merge_pages(bodies), len(bodies)
 
 
 # -- fetching ------------------------------------------------------------------------------------
@@ -126,7 +159,7 @@ def day_ranges(days: list[date], max_len: int) -> list[tuple[date, date]]:
 
 
 def ingest_days(
-    client: LiteLLMClient,
+    source: ActivitySource | LiteLLMClient,
     store: UsageStore,
     days: list[date],
     *,
@@ -140,25 +173,24 @@ def ingest_days(
     """Fetch the given days (in chunks of consecutive days, `concurrency` at a time) and replace them.
 
     Each chunk is written as soon as it is fetched; a failing chunk leaves its days as they were.
-    Raises IngestError after all chunks ran if any failed.
+    Raises IngestError after all chunks ran if any failed. A LiteLLMClient as `source` reads the API.
     """
+    if isinstance(source, LiteLLMClient):
+        source = ApiSource(source, page_size)
     now = now or utcnow
-    summary = IngestSummary()
+    summary = IngestSummary(source=source.name)
     t0 = time.perf_counter()
 
     def run(chunk: tuple[date, date]) -> tuple[int, int, int, int]:
         a, b = chunk
         if fatal:
             raise fatal[0]
+        fetched_at = now()  # every row is at least this fresh: the completeness rule's clock
         try:
-            bodies = fetch_range(client, a, b, page_size)
-        except (LiteLLMUnreachable, LiteLLMAuthError) as exc:
+            tables, pages = source.read(a, b, fetched_at.date())
+        except source.fatal_errors as exc:
             fatal.append(exc)
             raise
-        fetched_at = now()
-        pages = len(bodies)
-        tables = merge_pages(bodies)
-        del bodies
         wanted = [a + timedelta(days=i) for i in range((b - a).days + 1)]
         tables = {d: tables.get(d, SCHEMA.empty_table()) for d in wanted}  # an empty day is still a day
         status = {d: day_status(d, fetched_at, grace_minutes) for d in wanted}
@@ -170,7 +202,7 @@ def ingest_days(
 
     # newest first: while a long history loads, the Usage page's default range (the last days) fills first
     chunks = day_ranges(sorted(days), chunk_days)[::-1]
-    fatal: list[LiteLLMError] = []  # unreachable or refused key: the other chunks would fail alike
+    fatal: list[LiteLLMError] = []  # unreachable, a refused key: the other chunks would fail alike
     done = 0
     if progress:
         progress(0, len(days))
