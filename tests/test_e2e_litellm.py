@@ -5,60 +5,24 @@ no alias, owner or team. Every page opens as every role with no exception, in th
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime, timedelta, timezone
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from lib.ui.navigation import available_pages, menu
 from tests.support.browser import TIMEOUT, login, open_dropdown, pick_option, wait_for_cookie, wait_idle
+from tests.support.litellm_harness import send_unlabelled_traffic
 from tests.support.streamlit_server import StreamlitServer, _require_chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.litellm]
 PASSWORD = "harness-pass-1"
 
 
-def _requests_today(proxy: httpx.Client) -> int:
-    today = datetime.now(timezone.utc).date()
-    body = proxy.get(
-        "/user/daily/activity/aggregated",
-        params={"start_date": str(today - timedelta(days=1)), "end_date": str(today + timedelta(days=1))},
-    )
-    body.raise_for_status()
-    return body.json()["metadata"]["total_api_requests"]
-
-
-def _chat(proxy: httpx.Client, key: str, model: str) -> None:
-    r = proxy.post(
-        "/chat/completions",
-        headers={"Authorization": f"Bearer {key}"},
-        json={"model": model, "messages": [{"role": "user", "content": "hello"}]},
-    )
-    assert r.status_code == 200, r.text
-
-
 @pytest.fixture(scope="module")
 def unlabelled_traffic(litellm_harness) -> dict:
     """Master-key calls and calls with a bare key (no alias, owner or team), flushed to LiteLLM's daily table."""
-    master = litellm_harness["LITELLM_MASTER_KEY"]
-    with httpx.Client(
-        base_url=litellm_harness["LITELLM_BASE_URL"], timeout=60, headers={"Authorization": f"Bearer {master}"}
-    ) as proxy:
-        before = _requests_today(proxy)
-        bare = proxy.post("/key/generate", json={})
-        assert bare.status_code == 200, bare.text
-        bare_key = bare.json()["key"]
-        for model in ("gpt-4o-mini", "gpt-4o", "llama3-local"):
-            _chat(proxy, master, model)
-        for model in ("gpt-4o-mini", "claude-3-5-haiku"):
-            _chat(proxy, bare_key, model)
-        deadline = time.monotonic() + 60  # LiteLLM writes spend in batches (every 2 s here)
-        while _requests_today(proxy) < before + 5:
-            assert time.monotonic() < deadline, "LiteLLM never recorded the calls in its daily table"
-            time.sleep(0.5)
-    return {"bare_key_suffix": __import__("hashlib").sha256(bare_key.encode()).hexdigest()[-6:]}
+    return {"bare_key_suffix": send_unlabelled_traffic(litellm_harness)["bare_key_hash"][-6:]}
 
 
 @pytest.fixture(scope="module")
