@@ -12,7 +12,9 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
+import psycopg
 import pyarrow as pa
+import pytest
 
 from lib.litellm.demo import aggregate
 from lib.usage.activity_sql import merge_pages
@@ -141,3 +143,25 @@ def test_pandas_answers_equal_duckdb_on_small_store(tmp_path):
             start = end - timedelta(days=days - 1)
             duck = usage_page_queries(ds.store, start, end, f)
             assert answers.compare(answers.canon(duck), answers.canon(pand.page(start, end, f))) == [], (f, days)
+
+
+@pytest.mark.litellm
+def test_the_sources_bench_runs_on_the_harness_and_both_stores_agree(litellm_harness, capsys):
+    """tests/bench/sources.py on a few thousand rows of the session's harness: both backfills ran, their stores hold
+    the same rows, and the bench's rows and keys are gone from LiteLLM's tables afterwards."""
+    from tests.bench import sources
+
+    db_url = litellm_harness["LITELLM_DATABASE_URL"]
+    harness = ["--base-url", litellm_harness["LITELLM_BASE_URL"], "--master-key", litellm_harness["LITELLM_MASTER_KEY"]]
+    code = sources.main(["--daily-rows", "3000", "--days", "14", *harness, "--database-url", db_url, "--json"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    figures = json.loads(out.strip().splitlines()[-1])
+    assert figures["rows_agree"] is True and "stores agree" in out
+    assert figures["daily_rows"] >= 3000 and figures["stored_rows"] > figures["daily_rows"]
+    assert figures["api_pages"] >= 3  # a 1,000-row page each, and a week per range
+    for key in ("api_s", "database_s", "speedup", "api_stored_rows_per_s", "database_stored_rows_per_s"):
+        assert figures[key] > 0, (key, figures)
+    with psycopg.connect(db_url) as conn:
+        left = conn.execute("SELECT count(*) FROM \"LiteLLM_DailyUserSpend\" WHERE id LIKE 'bench-%%'").fetchone()
+        assert left[0] == 0

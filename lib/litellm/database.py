@@ -224,6 +224,23 @@ class LiteLLMDatabase:
         with _errors(self), conn.cursor() as cur, cur.copy(query) as copy:
             return _read_csv(_CopyFile(copy), DAILY_SCHEMA)
 
+    def rows_per_day(self, conn: psycopg.Connection, start: date, end: date) -> dict[date, int]:
+        """How many daily-table rows each day of [start, end] has (days without rows are absent)."""
+        with _errors(self), conn.cursor() as cur:
+            cur.execute(
+                sql.SQL("SELECT {d}, count(*) FROM {t} WHERE {d} >= %s AND {d} <= %s GROUP BY {d}").format(
+                    d=sql.Identifier("date"), t=sql.Identifier(DAILY_TABLE)
+                ),
+                [start.isoformat(), end.isoformat()],
+            )
+            found = {}
+            for day, n in cur.fetchall():
+                try:
+                    found[date.fromisoformat(day)] = n
+                except ValueError:  # not a YYYY-MM-DD date: the read itself reports it
+                    pass
+            return found
+
     def changed_mark(self, conn: psycopg.Connection, day: date) -> datetime | None:
         """The newest `updated_at` of the day's rows in this snapshot (None: no rows, or no such column)."""
         with _errors(self), conn.cursor() as cur:

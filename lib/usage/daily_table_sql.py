@@ -13,8 +13,8 @@ one daily-table row at a time in the order it reads them (a day's rows by id):
 
 Every entry counts every row it names; its key split leaves out flat-cost rows (which then show as the entry's
 remainder, as on the API path). Empty text counts as missing, as Python's `or` does there. total_tokens is
-prompt + completion, as LiteLLM sums it. Float sums add the rows in LiteLLM's order, so spend is the same number
-to the last bit.
+prompt + completion, as LiteLLM sums it. Spend adds the rows in LiteLLM's order, so it is the same number to the last
+bit.
 """
 
 from __future__ import annotations
@@ -26,16 +26,19 @@ import pyarrow as pa
 
 from lib.litellm.database import PTU_SENTINEL_API_KEY
 from lib.usage.activity_sql import stored_rows
-from lib.usage.store import FLOAT_METRICS, METRICS, metric_type
+from lib.usage.store import METRICS, metric_type
 
-_KEYS_PER_ENTRY = 1_000_000  # as activity_sql: the row order of key cells within their entry
+# Cells are ordered as LiteLLM's answer lists them (activity_sql orders by the same): by breakdown, then by the first
+# row naming the entry, then by the first row naming the key in it. As numbers: (di * 2^28 + the entry's first row)
+# * 2^28 + the key's first row; a day of up to 2^28 rows, below activity_sql's remainder order (2^62).
+_ROW_BITS = 1 << 28
 
 
-def _sums(order: str) -> str:
-    """Each metric summed; floats in `order`, as LiteLLM adds them (a plain sum may add in any order)."""
+def _sums() -> str:
+    """Each metric summed. Spend adds the rows in LiteLLM's order, as LiteLLM does (a float sum's last bit depends on
+    the order); every other metric holds whole numbers (LiteLLM's BIGINT columns), which add exactly in any order."""
     return ", ".join(
-        f"sum({m} ORDER BY {order}) AS {m}" if m in FLOAT_METRICS else f"sum({m})::{metric_type(m)} AS {m}"
-        for m in METRICS
+        f"sum({m} ORDER BY pos) AS {m}" if m == "spend" else f"sum({m})::{metric_type(m)} AS {m}" for m in METRICS
     )
 
 
@@ -67,15 +70,12 @@ CREATE TEMP TABLE parts AS {
         for di, (dim, value, keyed, counts) in enumerate(_PARTS)
     )
 };
--- entries in the order LiteLLM's answer lists them: by breakdown, then by the first row naming them
 CREATE TEMP TABLE own AS
-  SELECT row_number() OVER (PARTITION BY date ORDER BY di, first) AS eo, *
-  FROM (SELECT date, dim, value, di, min(pos) AS first, {_sums("pos")} FROM parts GROUP BY date, dim, value, di);
+  SELECT date, dim, value, di * {_ROW_BITS} + min(pos) AS eo, {_sums()} FROM parts GROUP BY date, dim, value, di;
 CREATE TEMP TABLE cells AS
   SELECT k.date, k.dim, CASE WHEN k.dim = 'api_key' THEN k.api_key ELSE k.value END AS value, k.api_key,
-         own.eo * {_KEYS_PER_ENTRY} + row_number() OVER (PARTITION BY k.date, k.dim, k.value ORDER BY k.first) AS o,
-         {", ".join("k." + m for m in METRICS)}
-  FROM (SELECT date, dim, value, api_key, min(pos) AS first, {_sums("pos")} FROM parts WHERE keyed
+         own.eo * {_ROW_BITS} + k.first AS o, {", ".join("k." + m for m in METRICS)}
+  FROM (SELECT date, dim, value, api_key, min(pos) AS first, {_sums()} FROM parts WHERE keyed
         GROUP BY date, dim, value, api_key) k
   JOIN own ON own.date = k.date AND own.dim = k.dim AND own.value IS NOT DISTINCT FROM k.value;
 CREATE TEMP TABLE key_meta AS

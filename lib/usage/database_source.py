@@ -32,6 +32,10 @@ from lib.usage.ingest import ActivitySource, ApiSource
 log = logging.getLogger(__name__)
 
 CHANGE_OVERLAP = timedelta(minutes=10)
+# A range read at once: up to a month, and about this many daily-table rows (a day is never split). Larger than the
+# API's week: no page limits here, and each range has a fixed cost (a snapshot, the keys' metadata, DuckDB's setup).
+RANGE_DAYS = 31
+RANGE_ROWS = 250_000
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,28 @@ class DatabaseSource:
         with self.db.connect() as conn:
             self.schema = self.db.check_schema(conn, self.version)
         return self.schema
+
+    def ranges(self, days: list[date], chunk_days: int) -> list[tuple[date, date]]:
+        """Consecutive days, up to RANGE_DAYS and about RANGE_ROWS rows a range (LiteLLM counts them: one query)."""
+        if not days:
+            return []
+        with self.db.connect() as conn:
+            rows = self.db.rows_per_day(conn, days[0], days[-1])
+        out: list[tuple[date, date]] = []
+        in_range = 0
+        for d in days:
+            n = rows.get(d, 0)
+            if (
+                out
+                and d == out[-1][1] + timedelta(days=1)
+                and (d - out[-1][0]).days < RANGE_DAYS
+                and in_range + n <= RANGE_ROWS
+            ):
+                out[-1], in_range = (out[-1][0], d), in_range + n
+            else:
+                out.append((d, d))
+                in_range = n
+        return out
 
     def read(self, start: date, end: date, today: date) -> tuple[dict[date, pa.Table], int]:
         schema = self.schema or self.prepare()

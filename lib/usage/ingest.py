@@ -1,4 +1,6 @@
-"""Ingest of LiteLLM's `GET /user/daily/activity` into the usage store.
+"""Ingest of LiteLLM's daily activity into the usage store: from `GET /user/daily/activity` (ApiSource, the
+default), or from LiteLLM's own database when LITELLM_DATABASE_URL is set (lib/usage/database_source.py), which
+stores the same rows. Either way days are read in ranges, several at once, and each day is written whole.
 
 Pages count rows of LiteLLM's daily table, not days: one date can be split across pages and each page's
 metadata covers that page only. So every page of a range is fetched and rows are merged by
@@ -97,6 +99,10 @@ class ActivitySource(Protocol):
     name: str
     fatal_errors: tuple[type[Exception], ...]  # errors every other range would meet too: stop reading
 
+    def ranges(self, days: list[date], chunk_days: int) -> list[tuple[date, date]]:
+        """The (start, end) ranges of consecutive days to read `days` in (sorted), each read and written at once."""
+        ...
+
     def read(self, start: date, end: date, today: date) -> tuple[dict[date, pa.Table], int]:
         """The stored rows of each date of [start, end] that has any, and how many pages that took."""
         ...
@@ -110,6 +116,9 @@ class ApiSource:
 
     def __init__(self, client: LiteLLMClient, page_size: int = 1000):
         self.client, self.page_size = client, page_size
+
+    def ranges(self, days: list[date], chunk_days: int) -> list[tuple[date, date]]:
+        return day_ranges(days, chunk_days)
 
     def read(self, start: date, end: date, today: date) -> tuple[dict[date, pa.Table], int]:
         bodies = fetch_range(self.client, start, end, self.page_size)
@@ -170,7 +179,8 @@ def ingest_days(
     now=None,
     progress: Callable[[int, int], None] | None = None,
 ) -> IngestSummary:
-    """Fetch the given days (in chunks of consecutive days, `concurrency` at a time) and replace them.
+    """Fetch the given days (in chunks of consecutive days, at most `chunk_days` long from the API, `concurrency` at a
+    time) and replace them.
 
     Each chunk is written as soon as it is fetched; a failing chunk leaves its days as they were.
     Raises IngestError after all chunks ran if any failed. A LiteLLMClient as `source` reads the API.
@@ -201,7 +211,7 @@ def ingest_days(
         return len(wanted), rows, pages, complete
 
     # newest first: while a long history loads, the Usage page's default range (the last days) fills first
-    chunks = day_ranges(sorted(days), chunk_days)[::-1]
+    chunks = source.ranges(sorted(days), chunk_days)[::-1]
     fatal: list[LiteLLMError] = []  # unreachable, a refused key: the other chunks would fail alike
     done = 0
     if progress:
