@@ -143,10 +143,6 @@ class LiteLLMDatabase:
         conn.read_only = True  # BEGIN ... READ ONLY: PostgreSQL itself refuses any write
         return conn
 
-    def check(self) -> None:
-        """Connect once and close: raises LiteLLMDatabaseUnreachable."""
-        self.connect().close()
-
     # -- schema ---------------------------------------------------------------------------------
     def check_schema(self, conn: psycopg.Connection, version: Callable[[], str | None] = lambda: None) -> Schema:
         """The columns and tables this database offers. Raises LiteLLMSchemaError naming the first required table or
@@ -158,6 +154,7 @@ class LiteLLMDatabase:
             deleted = _columns(conn, DELETED_TOKEN_TABLE)
             logs = _columns(conn, SPEND_LOGS_TABLE)
             migration = _latest_migration(conn)
+            role = _role(conn)
 
         def refuse(what: str) -> LiteLLMSchemaError:
             seen = version()
@@ -166,7 +163,6 @@ class LiteLLMDatabase:
                 seen += f", schema migration {migration}"
             return LiteLLMSchemaError(f"LiteLLM's database at {self.where} {what} ({seen}); nothing was read or stored")
 
-        role = _role(conn)
         for table, found, needed, optional in (
             (DAILY_TABLE, daily, [c.name for c in DAILY_COLUMNS if c.required], _OPTIONAL_DAILY_COLUMNS),
             (TOKEN_TABLE, tokens, TOKEN_COLUMNS, ()),

@@ -30,6 +30,9 @@ What it does, in one run:
    stored rows must equal what ingest (`merge_pages`) stores for the ingested days. Any difference
    is printed and the exit status is 1 (a correctness check; nothing here asserts a timing).
 
+`python -m tests.bench.sources` (tests/bench/sources.py) is a second, separate benchmark: backfill from LiteLLM's
+database against backfill from its API, on the real proxy of ../shared/litellm, with the same synthetic deployment.
+
 Modules: `data` (the synthetic deployment and its stored rows), `query_timing` (the query set's rounds),
 `pandas_usage` and `postgres_usage` (the baselines), `ingest_timing`, `answers` (the cross-checks), `__main__`
 (the command line). A development tool: it lives under tests/ and is not part of the app.
