@@ -25,6 +25,7 @@ from lib.auth import accounts
 from lib.core.jobs import freshness, last_run
 from lib.core.settings import Settings, SettingsError, load_settings
 from lib.core.text_safety import markdown_literal
+from lib.health.console_checks import check_usage_store
 from lib.litellm.client import LiteLLMClient
 from lib.litellm.database import LiteLLMDatabase, LiteLLMSchemaError
 from lib.runtime import Runtime
@@ -145,6 +146,8 @@ def test_a_database_backfill_stores_what_the_api_backfill_stores(proxy, litellm_
         run = last_run(db_rt.engine, "backfill")
         assert run["status"] == "success" and run["details"]["source"] == "database"
         assert "notice" not in run["details"]  # the README's grants are enough, the optional tables included
+        where = reader_url.split("@", 1)[1]
+        assert check_usage_store(db_rt)[0].reason.endswith(f"; read from LiteLLM's database (postgresql://{where})")
         assert by_db.rows_written == by_api.rows_written > 0
 
         _assert_same_rows(_stored(db_rt.store), _stored(api_rt.store), "stored rows")
@@ -388,6 +391,11 @@ def test_an_unreachable_database_falls_back_to_the_api_and_says_so(proxy, litell
     assert run["details"]["notice"] == summary.notice
     assert_equals_litellm_aggregated(rt.store, proxy["client"], start, end)
     assert freshness(rt.engine)["notice"] == summary.notice
+    health = check_usage_store(rt)[0]  # the Health page's usage store line
+    assert health.status == "amber" and summary.notice in health.reason
+    assert health.reason.endswith(
+        f"read from LiteLLM's API instead of its database (postgresql://127.0.0.1:{port}/litellm)"
+    )
 
     accounts.bootstrap_accounts(rt.engine, settings)
     at = app_as(settings, "root")  # an admin sees it under the data's freshness in the sidebar

@@ -17,8 +17,9 @@ from lib.catalog.sync import JOB_NAME as MODEL_SYNC
 from lib.catalog.tables import model_catalog
 from lib.core.clock import as_aware, utcnow
 from lib.core.db import schema_version
-from lib.core.jobs import UNFINISHED, humanize_ago, last_run, sweep_abandoned
+from lib.core.jobs import UNFINISHED, freshness, humanize_ago, last_run, sweep_abandoned
 from lib.health.status import Check, Status
+from lib.litellm.database import LiteLLMDatabase
 
 log = logging.getLogger(__name__)
 APP_DATABASE, USAGE_STORE, MODEL_SYNC_STATUS = "App database", "Usage store", "Models catalogue"
@@ -103,13 +104,29 @@ def check_usage_store(rt, now: datetime | None = None) -> tuple[Check, StoreFact
         since = facts.last_complete_day.isoformat() if facts.last_complete_day else "the start"
         problems.append(f"no complete day after {since}")
     refreshed = humanize_ago(facts.today_fetched_at, now) if facts.today_fetched_at else "not yet"
+    source, notice = ingest_source(rt)
+    if notice:
+        problems.append(notice)
     held = (
         f"{facts.days} days stored ({facts.complete_days} complete, last {facts.last_complete_day or 'none'}); "
-        f"today refreshed {refreshed}; {facts.size_bytes / 1e6:,.1f} MB"
+        f"today refreshed {refreshed}; {facts.size_bytes / 1e6:,.1f} MB; {source}"
     )
     if problems:
-        return Check(USAGE_STORE, "amber", "; ".join(problems).capitalize() + f". {held}"), facts
+        said = "; ".join(problems)  # a notice quotes names (LiteLLM, URLs): only its first letter is raised
+        return Check(USAGE_STORE, "amber", said[0].upper() + said[1:] + f". {held}"), facts
     return Check(USAGE_STORE, "green", held[0].upper() + held[1:]), facts
+
+
+def ingest_source(rt) -> tuple[str, str | None]:
+    """Where the usage data is read from, in words, and what the newest backfill or refresh said about it when
+    LiteLLM's database is set (e.g. unreachable, so it read the API)."""
+    url = rt.settings.LITELLM_DATABASE_URL
+    if not url:
+        return "read from LiteLLM's API", None
+    info, where = freshness(rt.engine), LiteLLMDatabase(url).where
+    if info["source"] == "api":
+        return f"read from LiteLLM's API instead of its database ({where})", info["notice"]
+    return f"read from LiteLLM's database ({where})", info["notice"]
 
 
 # -- background jobs -----------------------------------------------------------------------------------------
