@@ -380,26 +380,29 @@ def test_an_unreachable_database_falls_back_to_the_api_and_says_so(proxy, litell
         ADMIN_PASSWORD="root-pass-17",
     )
     rt = app_runtime(settings)  # the runtime the app under test uses
-    start, end = recent_range()
-    summary = services.run_backfill(rt, "test", start=start, end=end)
-    assert summary.source == "api"
-    assert summary.notice.startswith(f"Cannot reach LiteLLM's database at postgresql://127.0.0.1:{port}/litellm (")
-    assert summary.notice.endswith("; read LiteLLM's API instead")
-    assert password not in summary.notice and "reader" not in summary.notice
-    run = last_run(rt.engine, "backfill")
-    assert run["status"] == "success" and run["details"]["source"] == "api"
-    assert run["details"]["notice"] == summary.notice
-    assert_equals_litellm_aggregated(rt.store, proxy["client"], start, end)
-    assert freshness(rt.engine)["notice"] == summary.notice
-    health = check_usage_store(rt)[0]  # the Health page's usage store line
-    assert health.status == "amber" and summary.notice in health.reason
-    assert health.reason.endswith(
-        f"read from LiteLLM's API instead of its database (postgresql://127.0.0.1:{port}/litellm)"
-    )
+    try:
+        start, end = recent_range()
+        summary = services.run_backfill(rt, "test", start=start, end=end)
+        assert summary.source == "api"
+        assert summary.notice.startswith(f"Cannot reach LiteLLM's database at postgresql://127.0.0.1:{port}/litellm (")
+        assert summary.notice.endswith("; read LiteLLM's API instead")
+        assert password not in summary.notice and "reader" not in summary.notice
+        run = last_run(rt.engine, "backfill")
+        assert run["status"] == "success" and run["details"]["source"] == "api"
+        assert run["details"]["notice"] == summary.notice
+        assert_equals_litellm_aggregated(rt.store, proxy["client"], start, end)
+        assert freshness(rt.engine)["notice"] == summary.notice
+        health = check_usage_store(rt)[0]  # the Health page's usage store line
+        assert health.status == "amber" and summary.notice in health.reason
+        assert health.reason.endswith(
+            f"read from LiteLLM's API instead of its database (postgresql://127.0.0.1:{port}/litellm)"
+        )
 
-    accounts.bootstrap_accounts(rt.engine, settings)
-    at = app_as(settings, "root")  # an admin sees it under the data's freshness in the sidebar
-    assert markdown_literal(summary.notice) in [i.value for i in at.sidebar.info]  # the notice, as plain text
+        accounts.bootstrap_accounts(rt.engine, settings)
+        at = app_as(settings, "root")  # an admin sees it under the data's freshness in the sidebar
+        assert markdown_literal(summary.notice) in [i.value for i in at.sidebar.info]  # the notice, as plain text
+    finally:
+        rt.close()  # the app's cached runtime: its store's DuckDB closed before the interpreter ends
 
 
 # -- schema drift ----------------------------------------------------------------------------------------
@@ -456,7 +459,7 @@ def test_a_table_without_a_required_column_fails_naming_it_and_the_store_stays(
             services.run_backfill(db_rt, "test", start=start, end=end, force=True)
         message = str(refused.value)
         assert 'has no column "spend" in "LiteLLM_DailyUserSpend"' in message
-        assert f"LiteLLM {proxy['client'].litellm_version()}" in message and "1.108" in message
+        assert f"LiteLLM {proxy['client'].readiness(details=True).litellm_version}" in message and "1.108" in message
         assert "nothing was read or stored" in message
         run = last_run(db_rt.engine, "backfill")
         assert run["status"] == "failed" and run["error"] == message
