@@ -32,6 +32,7 @@ ALLOWED = {
     "health": {"core", "auth", "litellm", "usage", "catalog"},
     "keys": {"core", "auth", "litellm", "usage"},
     "logs": {"core", "auth", "litellm", "usage"},
+    "console_settings": {"core", "auth"},
 }
 STREAMLIT = ("streamlit", "streamlit_authenticator")
 

@@ -15,6 +15,7 @@ from lib.auth import accounts, gate
 from lib.auth.accounts import User, users
 from lib.auth.audit import audit_log, list_audit
 from lib.auth.permissions import ROLES, PermissionDenied, denied_message, has_permission
+from lib.console_settings.service import change_setting
 from lib.core.errors import ConsoleError
 from lib.core.settings import load_settings
 from lib.runtime import Runtime
@@ -184,6 +185,7 @@ PERFORMERS = {
     "health.check_now": _check_now,
     **{a: _key_action(a) for a in gate.ACTIONS if a.startswith("keys.")},
     "logs.export": _logs_export,
+    "settings.change": lambda env, actor: change_setting(env.rt, actor, "REFRESH_INTERVAL_MINUTES", "7"),
 }
 DONE = {"models.test_config": "model_found", "providers.test": "ok"}  # an action whose success row says what was found
 
