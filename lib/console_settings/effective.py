@@ -43,10 +43,12 @@ def parse_value(name: str, text: str | None) -> Any:
     try:
         return getattr(Settings.model_validate({name: text} if text is not None else {}), name)
     except ValidationError as exc:
-        why = exc.errors()[0]["msg"].removeprefix("Value error, ")
+        err = exc.errors()[0]
+        why = err["msg"].removeprefix("Value error, ")
         allowed = f"must be {spec.allowed}" if spec.allowed else why
         got = "" if spec.secret else f" (got {text!r})"
-        detail = f"; {why}" if spec.allowed and spec.allowed not in why else ""
+        out_of_range = err["type"] in ("greater_than", "greater_than_equal", "less_than_equal", "literal_error")
+        detail = f"; {why}" if spec.allowed and not out_of_range else ""  # e.g. not a number
         raise SettingValueError(f"{name} {allowed}{got}{detail}") from None
 
 
