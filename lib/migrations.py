@@ -19,6 +19,7 @@ from sqlalchemy.engine import Connection
 from lib.auth.accounts import login_failures, sessions, users
 from lib.auth.audit import audit_log
 from lib.catalog.tables import model_catalog
+from lib.console_settings.saved import setting_overrides
 from lib.core.clock import as_aware
 from lib.core.db import Migration, add_missing_columns
 from lib.core.jobs import job_runs
@@ -166,6 +167,10 @@ def _routing(conn: Connection) -> None:
     routing_state.create(conn, checkfirst=True)
 
 
+def _setting_overrides(conn: Connection) -> None:
+    setting_overrides.create(conn, checkfirst=True)
+
+
 # Numbered from 1 in this order; append new migrations at the end, never edit or reorder applied ones.
 MIGRATIONS: tuple[Migration, ...] = (
     _job_runs,  # 1
@@ -176,4 +181,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _one_run_table_and_one_lease_table,  # 6
     _providers,  # 7
     _routing,  # 8
+    _setting_overrides,  # 9
 )

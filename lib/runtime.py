@@ -1,18 +1,21 @@
 """The one object a process holds: settings, the app database, the usage store, the LiteLLM client factory, the
 background scheduler and the state its jobs share (the backfill's progress, today's rows read from LiteLLM's
-database), the console's metrics and the HTTP endpoints that serve them (/healthz, /readyz, /metrics), and the kept
-snapshot of LiteLLM's virtual keys (lib.keys.snapshot).
+database), the console's metrics and the HTTP endpoints that serve them (/healthz, /readyz, /metrics), the kept
+snapshot of LiteLLM's virtual keys (lib.keys.snapshot), and the settings in effect (the deployment's, with the
+values an admin saved in the console: lib.console_settings).
 
 Built once per process: by app.py (through `st.cache_resource`, lib/ui/runtime.py), by the CLI's `main()`, and
 by a fixture in tests, which build their own from explicit settings. Nothing else keeps process state: pages and
 jobs receive the runtime. It sits above the domains it wires together (lib.core, lib.auth, lib.litellm,
-lib.usage, lib.catalog, lib.health, lib.keys, lib.providers) and below lib.ui and lib.cli.
+lib.usage, lib.catalog, lib.health, lib.keys, lib.providers, lib.console_settings) and below lib.ui and lib.cli.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Literal
@@ -21,13 +24,15 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from lib.appdb import open_app_database
+from lib.console_settings.effective import effective_settings
+from lib.console_settings.saved import saved_values
 from lib.core.settings import Settings, load_settings
 from lib.health.endpoints import ConsoleEndpoints
 from lib.health.metrics import ConsoleMetrics
 from lib.health.readiness import Readiness, readiness
 from lib.keys.snapshot import KeySnapshots
 from lib.litellm.client import LiteLLMClient
-from lib.services import JOB_OF_SCHEDULED, build_scheduler, recover_interrupted_work
+from lib.services import JOB_OF_SCHEDULED, build_scheduler, recover_interrupted_work, reschedule_intervals
 from lib.usage.database_source import TodayRows
 from lib.usage.store import UsageStore
 
@@ -53,8 +58,16 @@ class Runtime:
     """`store_mode`: "serve" (the app: the store's data loaded in memory for queries) or "write" (the CLI's
     backfill and refresh: days written without loading them; the app's process serves)."""
 
-    def __init__(self, settings: Settings, store_mode: Literal["serve", "write"] = "serve"):
-        self.settings = settings
+    def __init__(
+        self,
+        settings: Settings,
+        store_mode: Literal["serve", "write"] = "serve",
+        environ: Mapping[str, str] | None = None,
+    ):
+        self.base_settings = settings  # the deployment's: environment and secrets.toml
+        self.environ = os.environ if environ is None else environ  # tells the environment's settings apart
+        self._settings = settings  # in effect: with the values saved in the console (reload_settings)
+        self._setting_sources: dict[str, str] | None = None
         self.store_mode = store_mode
         self.backfill_progress = BackfillProgress()
         self.litellm_today_rows = TodayRows()  # today's rows of LiteLLM's database, so a refresh reads what changed
@@ -69,6 +82,38 @@ class Runtime:
         self._key_snapshots: KeySnapshots | None = None
 
     # Opened on first use, so a command that needs neither (an export, a configuration test) works without them.
+    # -- settings -----------------------------------------------------------------------------------------
+    @property
+    def settings(self) -> Settings:
+        """The settings in effect: the deployment's, with the values saved in the console where it set none."""
+        return self._settings
+
+    @property
+    def setting_sources(self) -> dict[str, str]:
+        """Where each setting in effect comes from (lib.console_settings.effective.Source)."""
+        if self._setting_sources is None:
+            self._setting_sources = effective_settings(self.base_settings, {}, self.environ)[1]
+        return self._setting_sources
+
+    def reload_settings(self) -> Settings:
+        """Read the values saved in the console and put them in effect now: the scheduler's interval jobs and the
+        keys' snapshot follow a changed interval (no restart)."""
+        settings, sources = effective_settings(self.base_settings, saved_values(self.engine), self.environ)
+        with self._lock:
+            before, self._settings, self._setting_sources = self._settings, settings, sources
+            if self._scheduler is not None:
+                reschedule_intervals(self._scheduler, before, settings)
+            if self._key_snapshots is not None:
+                self._key_snapshots.max_age = timedelta(minutes=settings.KEYS_CACHE_MINUTES)
+        return settings
+
+    def load_saved_settings(self) -> None:
+        """reload_settings at start: an unreadable app database is logged, the deployment's settings stay."""
+        try:
+            self.reload_settings()
+        except Exception:
+            log.exception("could not read the settings saved in the console; using the deployment's")
+
     @property
     def engine(self) -> Engine:
         """The app database, its schema brought up to date."""
@@ -144,6 +189,7 @@ class Runtime:
                     recover_interrupted_work(self.engine, self.store)
                 except Exception:  # the app still starts; the next start (or freshness) tries again
                     log.exception("could not clean up after interrupted work")
+                self.load_saved_settings()
                 self._scheduler = build_scheduler(self)
                 self._scheduler.start()
                 self.start_console_endpoints()

@@ -153,6 +153,22 @@ def _scheduled(fn, *args, **kwargs) -> None:
 JOB_OF_SCHEDULED = {"startup_backfill": "backfill"}
 
 
+# The scheduler's interval jobs and the setting each one's interval is.
+INTERVAL_SETTINGS = {"refresh_today": "REFRESH_INTERVAL_MINUTES", "model_sync": "MODEL_SYNC_INTERVAL_MINUTES"}
+
+
+def reschedule_intervals(scheduler: BackgroundScheduler, before: Settings, after: Settings) -> list[str]:
+    """Give the interval jobs whose setting changed their new interval (a setting saved in the console), counted
+    from now; returns the ids of the jobs rescheduled."""
+    moved = []
+    for job_id, name in INTERVAL_SETTINGS.items():
+        minutes = getattr(after, name)
+        if getattr(before, name) != minutes and scheduler.get_job(job_id) is not None:
+            scheduler.reschedule_job(job_id, trigger="interval", minutes=minutes)
+            moved.append(job_id)
+    return moved
+
+
 def build_scheduler(rt) -> BackgroundScheduler:
     """Startup backfill, then refresh_today and the model sync on their intervals (not started)."""
     s = rt.settings

@@ -33,6 +33,7 @@ ALLOWED = {
     "keys": {"core", "auth", "litellm", "usage"},
     "logs": {"core", "auth", "litellm", "usage"},
     "routing": {"core", "auth", "litellm", "usage", "providers"},
+    "console_settings": {"core", "auth"},
 }
 STREAMLIT = ("streamlit", "streamlit_authenticator")
 

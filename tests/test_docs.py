@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 from lib.cli import build_parser
-from lib.core.settings import Settings
+from lib.core.settings import SETTINGS_SPEC, settings_table_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -37,12 +37,34 @@ def subcommands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -
     return found
 
 
+def settings_table_problems(text: str) -> list[str]:
+    """What is wrong with the README's Settings section `text`: a setting missing or unknown, or tables that are
+    not the ones generated from the settings' one description (lib.core.settings.SETTINGS_SPEC)."""
+    documented = settings_table_names(text)
+    problems = []
+    if missing := sorted(set(SETTINGS_SPEC) - documented):
+        problems.append(f"README.md's Settings table lacks {missing}")
+    if unknown := sorted(documented - set(SETTINGS_SPEC)):
+        problems.append(f"README.md's Settings table lists {unknown}, which are not settings")
+    if settings_table_markdown() not in text:
+        problems.append("README.md's Settings tables differ from `python -m lib.core.settings`: paste its output")
+    return problems
+
+
 def test_every_setting_is_in_the_settings_table():
-    documented = settings_table_names(section("Settings"))
-    missing = sorted(set(Settings.model_fields) - documented)
-    assert not missing, f"README.md's Settings table lacks {missing}"
-    unknown = sorted(documented - set(Settings.model_fields))
-    assert not unknown, f"README.md's Settings table lists {unknown}, which are not settings"
+    assert not settings_table_problems(section("Settings"))
+
+
+def test_the_settings_checker_names_a_setting_missing_from_the_readme():
+    text = section("Settings")
+    row = next(line for line in text.splitlines() if line.startswith("| `REFRESH_INTERVAL_MINUTES` |"))
+    problems = settings_table_problems(text.replace(row + "\n", ""))
+    assert problems[0] == "README.md's Settings table lacks ['REFRESH_INTERVAL_MINUTES']"
+    assert "differ" in problems[-1]
+    edited = text.replace("how often today is re-fetched", "how often today is fetched")  # a hand edit
+    assert settings_table_problems(edited) == [
+        "README.md's Settings tables differ from `python -m lib.core.settings`: paste its output"
+    ]
 
 
 def test_every_cli_subcommand_is_in_the_readme():

@@ -15,8 +15,9 @@ from lib.auth import accounts, gate
 from lib.auth.accounts import User, users
 from lib.auth.audit import audit_log, list_audit
 from lib.auth.permissions import ROLES, PermissionDenied, denied_message, has_permission
+from lib.console_settings.service import change_setting
 from lib.core.errors import ConsoleError
-from lib.core.settings import load_settings
+from lib.core.settings import EDITABLE_NAMES, load_settings
 from lib.runtime import Runtime
 from lib.usage.queries import Filters
 from tests.support.apptest import app_as, app_runtime
@@ -199,6 +200,7 @@ PERFORMERS = {
     "health.check_now": _check_now,
     **{a: _key_action(a) for a in gate.ACTIONS if a.startswith("keys.")},
     "logs.export": _logs_export,
+    "settings.change": lambda env, actor: change_setting(env.rt, actor, "REFRESH_INTERVAL_MINUTES", "7"),
 }
 DONE = {"models.test_config": "model_found", "providers.test": "ok"}  # an action whose success row says what was found
 
@@ -329,6 +331,7 @@ def test_a_refresh_refused_because_one_runs_is_not_audited(env):
 # -- the one button helper -------------------------------------------------------------------------
 # Every state-changing button of each page: its key and the action it performs.
 PAGE_BUTTONS = {
+    "pages/settings.py": {f"settings_save_{name}": "settings.change" for name in EDITABLE_NAMES},
     "pages/usage.py": {"refresh_today": "usage.refresh"},
     "pages/models.py": {"models_sync": "models.sync", "models_test_submit": "models.test_config"},
     "pages/health.py": {"health_check_now": "health.check_now"},

@@ -73,6 +73,7 @@ ACTIONS: dict[str, Action] = {
     "keys.unblock": Action(("keys:manage",), "unblock a virtual key"),
     "keys.delete": Action(("keys:manage",), "delete a virtual key"),
     "keys.replace": Action(("keys:manage",), "replace a virtual key: a copy of its settings, the old key blocked"),
+    "settings.change": Action(("settings:write",), "save a console setting (in effect at once, no restart)"),
     # whoever may read the request logs may download them (as read-only admins may export usage)
     "logs.export": Action(("logs:read",), "download an export of request logs (every page of the filtered view)"),
 }

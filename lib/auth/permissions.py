@@ -31,6 +31,8 @@ PERMISSIONS = {
     "health:check": "run LiteLLM's health checks",
     "keys:read": "view virtual keys",
     "keys:manage": "manage keys",
+    "settings:read": "view the console's settings",
+    "settings:write": "change the console's settings",
 }
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),

@@ -34,6 +34,7 @@ PAGES = (
     PageSpec("pages/providers.py", "Providers", ":material/hub:", "providers:read", "Admin", "providers"),
     PageSpec("pages/users.py", "Users", ":material/group:", "users:read", "Admin", "users"),
     PageSpec("pages/audit.py", "Audit log", ":material/history:", "audit:read", "Admin", "audit"),
+    PageSpec("pages/settings.py", "Settings", ":material/settings:", "settings:read", "Admin", "settings"),
     PageSpec("pages/keys.py", "Virtual keys", ":material/key:", "keys:read", "Operations", "keys"),
     PageSpec("pages/logs.py", "Request logs", ":material/receipt_long:", "logs:read", "Operations", "logs"),
     PageSpec("pages/health.py", "Health", ":material/monitor_heart:", "health:read", "Operations", "health"),

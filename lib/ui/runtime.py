@@ -25,7 +25,9 @@ def current_settings() -> Settings:
 
 @st.cache_resource(show_spinner=False, hash_funcs={Settings: lambda s: s.model_dump_json()})
 def runtime_for(settings: Settings) -> Runtime:
-    return Runtime(settings)
+    rt = Runtime(settings)
+    rt.load_saved_settings()  # the values saved on the Settings page
+    return rt
 
 
 def runtime() -> Runtime:
