@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from lib.auth.accounts import login_failures, sessions, users
 from lib.auth.audit import audit_log
+from lib.budgets.records import alert_events, budgets
 from lib.catalog.tables import model_catalog
 from lib.core.clock import as_aware
 from lib.core.db import Migration, add_missing_columns
@@ -161,6 +162,11 @@ def _providers(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _budgets(conn: Connection) -> None:
+    for table in (budgets, alert_events):
+        table.create(conn, checkfirst=True)
+
+
 # Numbered from 1 in this order; append new migrations at the end, never edit or reorder applied ones.
 MIGRATIONS: tuple[Migration, ...] = (
     _job_runs,  # 1
@@ -170,4 +176,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _run_owners,  # 5
     _one_run_table_and_one_lease_table,  # 6
     _providers,  # 7
+    _budgets,  # 8
 )

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from lib.budgets.alerts import run_after_refresh as run_alerts_after_refresh
 from lib.catalog.sync import run_model_sync
 from lib.core import leases
 from lib.core.clock import utcnow
@@ -45,7 +46,7 @@ def _ingest_kwargs(settings: Settings) -> dict:
 
 
 def run_refresh_today(rt, trigger: str, wait: bool = False) -> IngestSummary:
-    """Refresh today (and yesterday until complete), recorded as a job run.
+    """Refresh today (and yesterday until complete), recorded as a job run; then the budget alerts are evaluated.
 
     Two refreshes never overlap, in one process or across processes (the app and a CLI refresh-today): the
     second waits until the first ends (wait=True) or is refused.
@@ -63,7 +64,8 @@ def run_refresh_today(rt, trigger: str, wait: bool = False) -> IngestSummary:
                 run.details = exc.summary.as_dict()
                 raise
             run.rows, run.details = summary.rows_written, summary.as_dict()
-            return summary
+        run_alerts_after_refresh(rt, trigger)  # still under the lease: two evaluations never race
+        return summary
     finally:
         leases.release(engine, lease)
 

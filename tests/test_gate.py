@@ -15,6 +15,7 @@ from lib.auth import accounts, gate
 from lib.auth.accounts import User, users
 from lib.auth.audit import audit_log, list_audit
 from lib.auth.permissions import ROLES, PermissionDenied, denied_message, has_permission
+from lib.budgets import service as budget_service
 from lib.core.errors import ConsoleError
 from lib.core.settings import load_settings
 from lib.runtime import Runtime
@@ -184,6 +185,14 @@ PERFORMERS = {
     "health.check_now": _check_now,
     **{a: _key_action(a) for a in gate.ACTIONS if a.startswith("keys.")},
     "logs.export": _logs_export,
+    "budgets.create": lambda env, actor: budget_service.create_budget(
+        env.engine, actor, "team", "t1", 500, "month", 0.8
+    ),
+    "budgets.update": lambda env, actor: budget_service.update_budget(
+        env.engine, actor, _budget_id(env), "global", None, 900, "month", 0.5
+    ),
+    "budgets.delete": lambda env, actor: budget_service.delete_budget(env.engine, actor, _budget_id(env)),
+    "alerts.acknowledge": lambda env, actor: budget_service.acknowledge_alert(env.engine, actor, _alert_id(env)),
 }
 DONE = {"models.test_config": "model_found", "providers.test": "ok"}  # an action whose success row says what was found
 
@@ -199,8 +208,39 @@ def _lock_target(env: Env) -> None:
             accounts.authenticate(env.engine, "target", "wrong-password")
 
 
+def _budget_id(env: Env) -> int:
+    return budget_service.list_budgets(env.engine)[0].id
+
+
+def _alert_id(env: Env) -> int:
+    return budget_service.list_alerts(env.engine)[0]["id"]
+
+
+def _a_budget(env: Env) -> None:
+    budget_service.create_budget(env.engine, None, "global", None, 1000, "month", 0.8)
+
+
+def _two_budgets(env: Env) -> None:  # one to delete, one the refused login tries to
+    _a_budget(env)
+    budget_service.create_budget(env.engine, None, "user", "u1", 10, "day", 0.9)
+
+
+def _an_alert(env: Env) -> None:
+    from lib.budgets.records import record_event
+
+    _a_budget(env)
+    with env.engine.begin() as conn:
+        record_event(conn, budget_service.list_budgets(env.engine)[0], date(2026, 12, 1), "warning", 850.0, 1100.0)
+
+
 # What an action needs before it can change anything (enabling: a disabled login; unlocking: a locked one).
-BEFORE = {"user.enable": _disable_target, "user.unlock": _lock_target}
+BEFORE = {
+    "user.enable": _disable_target,
+    "user.unlock": _lock_target,
+    "budgets.update": _a_budget,
+    "budgets.delete": _two_budgets,
+    "alerts.acknowledge": _an_alert,
+}
 
 
 def _refused_actor(action: str) -> User:

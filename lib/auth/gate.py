@@ -72,6 +72,10 @@ ACTIONS: dict[str, Action] = {
     "keys.replace": Action(("keys:manage",), "replace a virtual key: a copy of its settings, the old key blocked"),
     # whoever may read the request logs may download them (as read-only admins may export usage)
     "logs.export": Action(("logs:read",), "download an export of request logs (every page of the filtered view)"),
+    "budgets.create": Action(("budgets:write",), "set a console budget (amount per period, alert threshold)"),
+    "budgets.update": Action(("budgets:write",), "change a console budget"),
+    "budgets.delete": Action(("budgets:write",), "delete a console budget and its alerts"),
+    "alerts.acknowledge": Action(("budgets:write",), "acknowledge a budget alert"),
 }
 assert all(p in PERMISSIONS for a in ACTIONS.values() for p in a.permissions), "an action names an unknown permission"
 

@@ -29,6 +29,8 @@ PERMISSIONS = {
     "health:check": "run LiteLLM's health checks",
     "keys:read": "view virtual keys",
     "keys:manage": "manage keys",
+    "budgets:read": "view budgets and alerts",
+    "budgets:write": "manage budgets and alerts",
 }
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),

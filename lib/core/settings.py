@@ -50,6 +50,14 @@ class Settings(BaseModel):
     METRICS_PORT: int = Field(9108, ge=0, le=65535)  # the console's /healthz, /readyz, /metrics; 0 = not served
     KEYS_CACHE_MINUTES: int = Field(15, ge=1, le=1440)  # the keys page's snapshot of LiteLLM's keys is kept this long
     LOGS_EXPORT_MAX_ROWS: int = Field(100_000, ge=1_000, le=1_000_000)
+    # budget alerts' channels (lib.budgets.notify); None: that channel is off
+    ALERT_WEBHOOK_URL: str | None = None  # Slack-compatible incoming webhook: JSON {"text": ..., ...}
+    SMTP_HOST: str | None = None
+    SMTP_PORT: int = Field(587, ge=1, le=65535)
+    SMTP_USERNAME: str | None = None
+    SMTP_PASSWORD: str | None = None
+    SMTP_FROM: str | None = None
+    ALERT_EMAIL_TO: str | None = None  # comma-separated addresses
 
     @model_validator(mode="before")
     @classmethod
