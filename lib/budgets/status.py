@@ -3,7 +3,7 @@ usage store (lib.usage.queries, with its filters per scope), and the alert state
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from lib.budgets.projection import HISTORY_DAYS, Projection, period_bounds, project
@@ -66,10 +66,19 @@ def daily_spend(store: UsageStore, budget: Budget, start: date, end: date) -> di
 def status(store: UsageStore, budget: Budget, today: date) -> BudgetStatus:
     start, end = period_bounds(budget.period, today)
     history = daily_spend(store, budget, min(start, today - timedelta(HISTORY_DAYS)), today)
-    projection = project(history, start, end, today)
     period_days = {d: v for d, v in history.items() if start <= d <= today}
     spent = sum(period_days.values())
+    projection = _at_least(project(history, start, end, today), spent)
     return BudgetStatus(budget, start, end, spent, projection, period_days)
+
+
+def _at_least(p: Projection, spent: float) -> Projection:
+    """Today counts as a forecast day (its spend is still coming in), but the period ends with at least what is
+    already spent, today's part included."""
+    days = tuple(
+        replace(d, expected=max(d.expected, spent), low=max(d.low, spent), high=max(d.high, spent)) for d in p.days
+    )
+    return replace(p, expected=max(p.expected, spent), low=max(p.low, spent), high=max(p.high, spent), days=days)
 
 
 def projection_text(s: BudgetStatus) -> str:
