@@ -9,6 +9,7 @@ import threading
 from datetime import date
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
@@ -339,3 +340,31 @@ def test_every_refresh_evaluates_the_alerts(tmp_path):
         assert list(recent_runs(rt.engine)["job"])[:2] == ["budget_alerts", "refresh_today"]
     finally:
         rt.close()
+
+
+def test_litellm_key_limits_list_the_keys_near_and_over_their_max_budget():
+    from lib.budgets.litellm_limits import key_limits
+    from lib.keys.records import COLUMNS, typed
+
+    def key(token, spend, max_budget, status="active"):
+        row = dict.fromkeys(COLUMNS)
+        row.update(token=token, alias=token, spend=spend, max_budget=max_budget, status=status, blocked=False)
+        row.update(models=[], budget_duration="30d")
+        return row
+
+    keys = typed(
+        pd.DataFrame(
+            [
+                key("under", 10.0, 100.0),
+                key("near", 85.0, 100.0),
+                key("over", 120.0, 100.0),
+                key("unlimited", 500.0, None),
+                key("gone", 500.0, 10.0, status="deleted"),
+            ],
+            columns=COLUMNS,
+        )
+    )
+    limits = key_limits(keys, near=0.8)
+    assert list(limits["token"]) == ["over", "near", "under"]
+    assert list(limits["limit_state"]) == ["over", "near", "ok"]
+    assert list(limits["used_pct"]) == pytest.approx([120.0, 85.0, 10.0])

@@ -192,6 +192,7 @@ PERFORMERS = {
         env.engine, actor, _budget_id(env), "global", None, 900, "month", 0.5
     ),
     "budgets.delete": lambda env, actor: budget_service.delete_budget(env.engine, actor, _budget_id(env)),
+    "budgets.push_to_litellm": lambda env, actor: _push_budget(env, actor),
     "alerts.acknowledge": lambda env, actor: budget_service.acknowledge_alert(env.engine, actor, _alert_id(env)),
 }
 DONE = {"models.test_config": "model_found", "providers.test": "ok"}  # an action whose success row says what was found
@@ -220,6 +221,19 @@ def _a_budget(env: Env) -> None:
     budget_service.create_budget(env.engine, None, "global", None, 1000, "month", 0.8)
 
 
+def _a_key_budget(env: Env) -> None:
+    keys = env.rt.key_snapshots.get(env.rt.litellm_client).keys
+    token = keys[keys["status"] == "active"].iloc[0]["token"]
+    budget_service.create_budget(env.engine, None, "api_key", token, 25, "week", 0.8)
+
+
+def _push_budget(env: Env, actor) -> None:
+    from lib.budgets.litellm_limits import push_key_budget
+
+    with env.rt.litellm_client() as client:
+        push_key_budget(env.engine, client, actor, budget_service.list_budgets(env.engine)[0], env.rt.key_snapshots)
+
+
 def _two_budgets(env: Env) -> None:  # one to delete, one the refused login tries to
     _a_budget(env)
     budget_service.create_budget(env.engine, None, "user", "u1", 10, "day", 0.9)
@@ -239,6 +253,7 @@ BEFORE = {
     "user.unlock": _lock_target,
     "budgets.update": _a_budget,
     "budgets.delete": _two_budgets,
+    "budgets.push_to_litellm": _a_key_budget,
     "alerts.acknowledge": _an_alert,
 }
 
@@ -369,6 +384,8 @@ PAGE_BUTTONS = {
     },
     # with no key selected (its actions: tests/test_keys_page.py)
     "pages/keys.py": {"FormSubmitter:keys_create-Create key": "keys.create"},
+    # with no budget yet (its other actions: tests/test_budgets_page.py)
+    "pages/budgets.py": {"FormSubmitter:budgets_create-Set budget": "budgets.create"},
 }
 # the sidebar's Log out (an audited event, not a gated action); the Health page's Check again (a rerun); the
 # keys page's reload and Request logs' Refresh (reads of LiteLLM); Request logs' export (a gated, audited

@@ -75,6 +75,7 @@ ACTIONS: dict[str, Action] = {
     "budgets.create": Action(("budgets:write",), "set a console budget (amount per period, alert threshold)"),
     "budgets.update": Action(("budgets:write",), "change a console budget"),
     "budgets.delete": Action(("budgets:write",), "delete a console budget and its alerts"),
+    "budgets.push_to_litellm": Action(("budgets:write",), "set an API key's budget as its max_budget in LiteLLM"),
     "alerts.acknowledge": Action(("budgets:write",), "acknowledge a budget alert"),
 }
 assert all(p in PERMISSIONS for a in ACTIONS.values() for p in a.permissions), "an action names an unknown permission"

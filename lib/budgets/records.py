@@ -251,3 +251,22 @@ def list_events(conn, limit: int = 200) -> list[dict]:
         d["delivery"] = dict(d["delivery"] or {})
         out.append(d)
     return out
+
+
+def exceeded_now(conn, today: date) -> list[Budget]:
+    """The budgets whose current period (the one containing `today`) has an 'exceeded' event."""
+    from lib.budgets.projection import period_bounds
+
+    out = []
+    for b in list_budgets(conn):
+        start = period_bounds(b.period, today)[0]
+        hit = conn.execute(
+            select(alert_events.c.id).where(
+                alert_events.c.budget_id == b.id,
+                alert_events.c.period_start == start,
+                alert_events.c.state == "exceeded",
+            )
+        ).first()
+        if hit is not None:
+            out.append(b)
+    return out

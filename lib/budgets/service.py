@@ -74,3 +74,8 @@ def list_budgets(engine) -> list[Budget]:
 def list_alerts(engine, limit: int = 200) -> list[dict]:
     with engine.connect() as conn:
         return records.list_events(conn, limit)
+
+
+def exceeded_now(engine, today) -> list[Budget]:
+    with engine.connect() as conn:
+        return records.exceeded_now(conn, today)
