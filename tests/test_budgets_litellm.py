@@ -94,3 +94,24 @@ def test_a_pushed_budget_makes_litellm_refuse_the_key_once_its_spend_passes_it(r
 
     limits = key_limits(rt.key_snapshots.get(rt.litellm_client, reload=True).keys)
     assert limits[limits["token"] == token].iloc[0]["max_budget"] == 0.01
+
+
+def test_a_budget_spends_what_litellm_counts_for_the_traffic_of_its_key_and_its_user(rt, proxy, litellm_harness):
+    """The harness's traffic (sent today), refreshed into the usage store: an API-key budget has spent what
+    LiteLLM's /key/info says the key spent, a user budget the sum over the user's keys."""
+    from lib import services
+    from lib.budgets.status import status
+    from lib.core.clock import utcnow
+
+    services.run_refresh_today(rt, "test")
+    traffic = litellm_harness["traffic"]
+    user = traffic["users"][0]["user_id"]
+    user_keys = [k["hash"] for k in traffic["keys"] if k["user_id"] == user]
+    spend = {h: proxy.get("/key/info", params={"key": h}).json()["info"]["spend"] for h in user_keys}
+    assert sum(spend.values()) > 0
+    today = utcnow().date()
+    for h in user_keys:
+        b = service.create_budget(rt.engine, ADMIN, "api_key", h, 100, "month", 0.8)
+        assert status(rt.store, b, today).spent == pytest.approx(spend[h], rel=1e-6, abs=1e-9)
+    b = service.create_budget(rt.engine, ADMIN, "user", user, 100, "day", 0.8)
+    assert status(rt.store, b, today).spent == pytest.approx(sum(spend.values()), rel=1e-6)
