@@ -368,3 +368,12 @@ def test_litellm_key_limits_list_the_keys_near_and_over_their_max_budget():
     assert list(limits["token"]) == ["over", "near", "under"]
     assert list(limits["limit_state"]) == ["over", "near", "ok"]
     assert list(limits["used_pct"]) == pytest.approx([120.0, 85.0, 10.0])
+
+
+def test_a_webhook_url_that_is_not_one_is_recorded_failed(tmp_path):
+    settings, engine, store = _env(tmp_path, ALERT_WEBHOOK_URL="http://[::1/hooks")  # httpx.InvalidURL
+    service.create_budget(engine, ADMIN, "global", None, 50, "month", 0.8)
+    _month_so_far(store, 2.0)
+    (event,) = alerts.evaluate(engine, store, settings, TODAY, sleep=lambda s: None)
+    assert event["delivery"]["webhook"]["status"] == "failed"
+    assert _events(engine)[0][1]["webhook"]["status"] == "failed"

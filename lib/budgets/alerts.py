@@ -64,10 +64,10 @@ def evaluate(engine, store, settings, today: date | None = None, sleep: Callable
 def run_after_refresh(rt, trigger: str) -> None:
     """The scheduled evaluation after a refresh, recorded as a job run when there is any budget; its failure is
     logged and recorded, never the refresh's."""
-    with rt.engine.connect() as conn:
-        if not list_budgets(conn):
-            return
     try:
+        with rt.engine.connect() as conn:
+            if not list_budgets(conn):
+                return
         with record_job(rt.engine, JOB, trigger) as run:
             events = evaluate(rt.engine, rt.store, rt.settings)
             run.rows = len(events)

@@ -49,7 +49,7 @@ def send_webhook(url: str, payload: dict, sleep: Callable[[float], None] = time.
             if 200 <= r.status_code < 300:
                 return {"status": "sent", "attempts": attempt}
             error = f"HTTP {r.status_code}"
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = f"{type(exc).__name__}"  # the exception text may quote the URL, whose path is a secret
         if attempt < WEBHOOK_ATTEMPTS:
             sleep(WEBHOOK_BACKOFF_S[min(attempt - 1, len(WEBHOOK_BACKOFF_S) - 1)])
