@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 
 from lib.auth.accounts import login_failures, sessions, users
 from lib.auth.audit import audit_log
+from lib.budgets.records import alert_events, budgets
 from lib.catalog.tables import model_catalog
 from lib.console_settings.saved import setting_overrides
 from lib.core.clock import as_aware
@@ -171,6 +172,11 @@ def _setting_overrides(conn: Connection) -> None:
     setting_overrides.create(conn, checkfirst=True)
 
 
+def _budgets(conn: Connection) -> None:
+    for table in (budgets, alert_events):
+        table.create(conn, checkfirst=True)
+
+
 # Numbered from 1 in this order; append new migrations at the end, never edit or reorder applied ones.
 MIGRATIONS: tuple[Migration, ...] = (
     _job_runs,  # 1
@@ -182,4 +188,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _providers,  # 7
     _routing,  # 8
     _setting_overrides,  # 9
+    _budgets,  # 10
 )

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from lib.budgets.alerts import run_after_refresh as run_alerts_after_refresh
 from lib.catalog.sync import run_model_sync
 from lib.core import leases
 from lib.core.clock import utcnow
@@ -64,7 +65,7 @@ def _ingest(rt, run, client, read):
 
 
 def run_refresh_today(rt, trigger: str, wait: bool = False) -> IngestSummary:
-    """Refresh today (and yesterday until complete), recorded as a job run.
+    """Refresh today (and yesterday until complete), recorded as a job run; then the budget alerts are evaluated.
 
     Two refreshes never overlap, in one process or across processes (the app and a CLI refresh-today): the
     second waits until the first ends (wait=True) or is refused.
@@ -77,7 +78,9 @@ def run_refresh_today(rt, trigger: str, wait: bool = False) -> IngestSummary:
     try:
         with record_job(engine, REFRESH_LEASE, trigger) as run, rt.litellm_client() as client:
             kwargs = _ingest_kwargs(rt.settings)
-            return _ingest(rt, run, client, lambda source: refresh_today(source, rt.store, **kwargs))
+            summary = _ingest(rt, run, client, lambda source: refresh_today(source, rt.store, **kwargs))
+        run_alerts_after_refresh(rt, trigger)  # still under the lease: two evaluations never race
+        return summary
     finally:
         leases.release(engine, lease)
 

@@ -15,6 +15,7 @@ from lib.auth import accounts, gate
 from lib.auth.accounts import User, users
 from lib.auth.audit import audit_log, list_audit
 from lib.auth.permissions import ROLES, PermissionDenied, denied_message, has_permission
+from lib.budgets import service as budget_service
 from lib.console_settings.service import change_setting
 from lib.core.errors import ConsoleError
 from lib.core.settings import EDITABLE_NAMES, load_settings
@@ -201,6 +202,15 @@ PERFORMERS = {
     **{a: _key_action(a) for a in gate.ACTIONS if a.startswith("keys.")},
     "logs.export": _logs_export,
     "settings.change": lambda env, actor: change_setting(env.rt, actor, "REFRESH_INTERVAL_MINUTES", "7"),
+    "budgets.create": lambda env, actor: budget_service.create_budget(
+        env.engine, actor, "team", "t1", 500, "month", 0.8
+    ),
+    "budgets.update": lambda env, actor: budget_service.update_budget(
+        env.engine, actor, _budget_id(env), "global", None, 900, "month", 0.5
+    ),
+    "budgets.delete": lambda env, actor: budget_service.delete_budget(env.engine, actor, _budget_id(env)),
+    "budgets.push_to_litellm": lambda env, actor: _push_budget(env, actor),
+    "alerts.acknowledge": lambda env, actor: budget_service.acknowledge_alert(env.engine, actor, _alert_id(env)),
 }
 DONE = {"models.test_config": "model_found", "providers.test": "ok"}  # an action whose success row says what was found
 
@@ -216,8 +226,53 @@ def _lock_target(env: Env) -> None:
             accounts.authenticate(env.engine, "target", "wrong-password")
 
 
+def _budget_id(env: Env) -> int:
+    return budget_service.list_budgets(env.engine)[0].id
+
+
+def _alert_id(env: Env) -> int:
+    return budget_service.list_alerts(env.engine)[0]["id"]
+
+
+def _a_budget(env: Env) -> None:
+    budget_service.create_budget(env.engine, None, "global", None, 1000, "month", 0.8)
+
+
+def _a_key_budget(env: Env) -> None:
+    keys = env.rt.key_snapshots.get(env.rt.litellm_client).keys
+    token = keys[keys["status"] == "active"].iloc[0]["token"]
+    budget_service.create_budget(env.engine, None, "api_key", token, 25, "week", 0.8)
+
+
+def _push_budget(env: Env, actor) -> None:
+    from lib.budgets.litellm_limits import push_key_budget
+
+    with env.rt.litellm_client() as client:
+        push_key_budget(env.engine, client, actor, budget_service.list_budgets(env.engine)[0], env.rt.key_snapshots)
+
+
+def _two_budgets(env: Env) -> None:  # one to delete, one the refused login tries to
+    _a_budget(env)
+    budget_service.create_budget(env.engine, None, "user", "u1", 10, "day", 0.9)
+
+
+def _an_alert(env: Env) -> None:
+    from lib.budgets.records import record_event
+
+    _a_budget(env)
+    with env.engine.begin() as conn:
+        record_event(conn, budget_service.list_budgets(env.engine)[0], date(2026, 12, 1), "warning", 850.0, 1100.0)
+
+
 # What an action needs before it can change anything (enabling: a disabled login; unlocking: a locked one).
-BEFORE = {"user.enable": _disable_target, "user.unlock": _lock_target}
+BEFORE = {
+    "user.enable": _disable_target,
+    "user.unlock": _lock_target,
+    "budgets.update": _a_budget,
+    "budgets.delete": _two_budgets,
+    "budgets.push_to_litellm": _a_key_budget,
+    "alerts.acknowledge": _an_alert,
+}
 
 
 def _refused_actor(action: str) -> User:
@@ -347,6 +402,8 @@ PAGE_BUTTONS = {
     },
     # with no key selected (its actions: tests/test_keys_page.py)
     "pages/keys.py": {"FormSubmitter:keys_create-Create key": "keys.create"},
+    # with no budget yet (its other actions: tests/test_budgets_page.py)
+    "pages/budgets.py": {"FormSubmitter:budgets_create-Set budget": "budgets.create"},
 }
 # the sidebar's Log out (an audited event, not a gated action); the Health page's Check again (a rerun); the
 # keys page's reload and Request logs' Refresh (reads of LiteLLM); Request logs' export (a gated, audited

@@ -76,6 +76,11 @@ ACTIONS: dict[str, Action] = {
     "settings.change": Action(("settings:write",), "save a console setting (in effect at once, no restart)"),
     # whoever may read the request logs may download them (as read-only admins may export usage)
     "logs.export": Action(("logs:read",), "download an export of request logs (every page of the filtered view)"),
+    "budgets.create": Action(("budgets:write",), "set a console budget (amount per period, alert threshold)"),
+    "budgets.update": Action(("budgets:write",), "change a console budget"),
+    "budgets.delete": Action(("budgets:write",), "delete a console budget and its alerts"),
+    "budgets.push_to_litellm": Action(("budgets:write",), "set an API key's budget as its max_budget in LiteLLM"),
+    "alerts.acknowledge": Action(("budgets:write",), "acknowledge a budget alert"),
 }
 assert all(p in PERMISSIONS for a in ACTIONS.values() for p in a.permissions), "an action names an unknown permission"
 

@@ -33,6 +33,8 @@ PERMISSIONS = {
     "keys:manage": "manage keys",
     "settings:read": "view the console's settings",
     "settings:write": "change the console's settings",
+    "budgets:read": "view budgets and alerts",
+    "budgets:write": "manage budgets and alerts",
 }
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),

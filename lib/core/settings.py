@@ -198,7 +198,9 @@ class Settings(BaseModel):
         secret=True,  # a Slack webhook's URL is its credential
     )
     SMTP_HOST: str | None = setting(None, "Notifications", "mail server that sends budget alerts", editable=True)
-    SMTP_PORT: int | None = setting(None, "Notifications", "the mail server's port", editable=True, ge=1, le=65535)
+    SMTP_PORT: int = setting(
+        587, "Notifications", "the mail server's port (587: submission with STARTTLS)", editable=True, ge=1, le=65535
+    )
     SMTP_USERNAME: str | None = setting(None, "Notifications", "login at the mail server", editable=True)
     SMTP_PASSWORD: str | None = setting(
         None, "Notifications", "password at the mail server", editable=True, secret=True

@@ -30,6 +30,9 @@ def require_page(permission: str) -> User:
         if home is not None:
             st.page_link(home.path, label=f"Go to {home.title}", icon=home.icon)
         st.stop()
+    from lib.ui.budgets import render_exceeded_banner  # lazily: most runs of the guard end with a login
+
+    render_exceeded_banner(runtime(), user)  # admin pages only: the banner checks budgets:read
     return user
 
 

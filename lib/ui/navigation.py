@@ -33,6 +33,7 @@ PAGES = (
     PageSpec("pages/models.py", "Models", ":material/model_training:", "models:read", "Admin", "models"),
     PageSpec("pages/providers.py", "Providers", ":material/hub:", "providers:read", "Admin", "providers"),
     PageSpec("pages/users.py", "Users", ":material/group:", "users:read", "Admin", "users"),
+    PageSpec("pages/budgets.py", "Budgets", ":material/savings:", "budgets:read", "Admin", "budgets"),
     PageSpec("pages/audit.py", "Audit log", ":material/history:", "audit:read", "Admin", "audit"),
     PageSpec("pages/settings.py", "Settings", ":material/settings:", "settings:read", "Admin", "settings"),
     PageSpec("pages/keys.py", "Virtual keys", ":material/key:", "keys:read", "Operations", "keys"),
