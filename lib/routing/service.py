@@ -85,6 +85,11 @@ def known_groups(actual: RoutingActual) -> set[str]:
     return {d.public_name for d in actual.deployments if not d.info.get(ROUTING_MARK)}
 
 
+def litellm_groups(rt) -> list[str]:
+    """The model groups LiteLLM serves now (what fallbacks, aliases and use cases can name), sorted."""
+    return sorted(_with_client(rt, lambda c: known_groups(read_actual(c))))
+
+
 def plan_for(state: RoutingState, actual: RoutingActual, prios: dict[str, int]) -> Plan:
     check_groups(state, known_groups(actual))
     return compute_plan(state, actual, prios)
