@@ -28,7 +28,7 @@ except (ConsoleError, LiteLLMError) as exc:
     st.stop()
 why = view.why_not(user)
 if why:
-    st.info(view.READ_ONLY_HINT)
+    st.info("Read-only: you see the routing and can review its plan; changing it needs admin access.")
 base = view.start(rt)
 
 desired = view.render_strategy(base, why)

@@ -34,7 +34,7 @@ def litellm_strategy(rt) -> str | None:
 
 def plan_table(at):
     """The plan's router settings table (the page's other tables are the data editors)."""
-    return next(d.value for d in at.dataframe if "Setting" in d.value.columns)
+    return next(t.value.reset_index() for t in at.table if "After apply" in t.value.columns)
 
 
 def test_admin_changes_the_strategy_reviews_the_plan_and_applies_it(env):

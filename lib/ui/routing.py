@@ -365,7 +365,7 @@ def render_plan(plan: Plan) -> None:
             for key, value in step.payload["router_settings"].items()
         ]
         st.markdown("**Router settings, fallbacks and aliases**")
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.table(pd.DataFrame(rows).set_index("Setting"))
     deployments = [s.description for s in plan.steps if s.kind != "router_settings"]
     if deployments:
         st.markdown("**Deployments**\n\n" + "\n".join(f"- {markdown_literal(d)}" for d in deployments))
