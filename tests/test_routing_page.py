@@ -99,3 +99,26 @@ def test_a_user_gets_403(env):
     at = app_as(env, "alice", "pages/routing.py")
     assert [e.value for e in at.error] == ["403 — admin access required"]
     assert not [b for b in at.button if (b.key or "").startswith("route_")]
+
+
+def test_a_change_made_directly_in_litellm_shows_as_drift_and_can_be_adopted(env):
+    rt = app_runtime(env)
+    service.apply(rt, None, service.load(rt).desired)
+    client = rt.litellm_client()
+    try:
+        client.update_router_settings(
+            {"routing_strategy": "least-busy", "num_retries": 7}
+        )  # behind the console (num_retries: unmanaged, not drift)
+    finally:
+        client.close()
+    at = app_as(env, "admin", "pages/routing.py")
+    assert "LiteLLM differs from the console: 1 change" in [w.value for w in at.warning]
+    at.button(key="route_adopt").click().run()
+    assert not at.exception and not [w.value for w in at.warning if "differs" in w.value]
+    stored = service.load(rt).applied
+    assert (stored.strategy, stored.advanced.routing_strategy, stored.advanced.num_retries) == (
+        "advanced",
+        "least-busy",
+        7,
+    )
+    assert at.radio(key="route_strategy").value == "advanced"  # the editors show what was adopted

@@ -410,7 +410,8 @@ def render_drift(rt, user: User, applied: RoutingState | None) -> None:
     from lib.ui.actions import action_button
 
     with st.container(border=True, key="route_drift"):
-        st.warning(f"LiteLLM differs from the console: {drift.change_count} changes")
+        n = drift.change_count
+        st.warning(f"LiteLLM differs from the console: {n} change{'' if n == 1 else 's'}")
         st.markdown("\n".join(f"- {markdown_literal(d)}" for d in drift.descriptions()))
         left, right = st.columns(2)
         action_button(
