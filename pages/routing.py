@@ -22,7 +22,7 @@ view.render_flash()
 stored = service.load(rt)
 view.render_drift(rt, user, stored.applied)
 try:
-    groups = service.litellm_groups(rt)
+    groups, models = service.litellm_names(rt)
 except (ConsoleError, LiteLLMError) as exc:
     st.error(markdown_literal(f"LiteLLM cannot be read, so routing cannot be edited: {exc}"))
     st.stop()
@@ -32,9 +32,9 @@ if why:
 base = view.start(rt)
 
 desired = view.render_strategy(base, why)
-desired["quality_rank"] = base["quality_rank"]
 desired["fallbacks"] = view.render_fallbacks(groups, why)
 try:
+    desired["quality_rank"] = view.render_quality_rank(base, models, why)
     desired["aliases"] = view.render_aliases(base, groups, why)
     desired["use_cases"] = view.render_use_cases(base, groups, why)
     desired["power_levels"] = view.render_power_levels(base, groups, why)

@@ -181,6 +181,19 @@ def render_strategy(base: dict, why: str | None) -> dict:
     return {"strategy": choice, "advanced": advanced}
 
 
+def render_quality_rank(base: dict, models: list[str], why: str | None) -> dict:
+    """The admin's quality rank of each LiteLLM model (1 is best): Quality optimized orders deployments by it."""
+    ranks = base["quality_rank"]
+    names = models + sorted(m for m in ranks if m not in models)
+    df = pd.DataFrame({"LiteLLM model": names, "Rank": [ranks.get(m) for m in names]}).astype({"Rank": "Int64"})
+    with st.expander("Quality rank (Quality optimized orders each group's deployments by it, 1 best)"):
+        edited = st.data_editor(
+            df, key="route_quality", hide_index=True, disabled=["LiteLLM model"] if not why else True,
+            width="stretch", column_config={"Rank": st.column_config.NumberColumn(min_value=1, step=1)},
+        )  # fmt: skip
+    return {r["LiteLLM model"]: int(r["Rank"]) for r in _rows(edited) if r.get("Rank") is not None}
+
+
 # -- fallbacks -------------------------------------------------------------------------------------------------
 def fallback_dot(chains: list[dict]) -> str:
     """The chains as a Graphviz graph: group → each fallback, numbered in the order LiteLLM tries them; the line
@@ -254,11 +267,16 @@ def render_fallbacks(groups: list[str], why: str | None) -> list[dict]:
 
 
 # -- aliases, use cases, power levels, smart routing ---------------------------------------------------------
+def _blank(value) -> bool:
+    """An empty cell: None, NaN, pandas' NA or an empty text."""
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value))) or value == ""
+
+
 def _rows(df: pd.DataFrame) -> list[dict]:
     """The data editor's rows without the empty ones; a missing cell is None."""
     out = []
     for row in df.to_dict("records"):
-        row = {k: (None if v is None or (isinstance(v, float) and v != v) or v == "" else v) for k, v in row.items()}
+        row = {k: (None if _blank(v) else v) for k, v in row.items()}
         if any(v is not None for v in row.values()):
             out.append(row)
     return out
