@@ -32,9 +32,9 @@ if why:
 base = view.start(rt)
 
 desired = view.render_strategy(base, why)
+desired["quality_rank"] = view.render_quality_rank(base, models, why)
 desired["fallbacks"] = view.render_fallbacks(groups, why)
 try:
-    desired["quality_rank"] = view.render_quality_rank(base, models, why)
     desired["aliases"] = view.render_aliases(base, groups, why)
     desired["use_cases"] = view.render_use_cases(base, groups, why)
     desired["power_levels"] = view.render_power_levels(base, groups, why)
