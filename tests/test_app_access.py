@@ -95,7 +95,7 @@ def test_menus_per_role(app_env, engine, nav_calls):
     admin = visible_menu(nav_calls[-1])
     assert admin == {
         "Usage": ["Usage analytics", "My usage"],
-        "Admin": ["Models", "Providers", "Users", "Budgets", "Audit log", "Settings"],
+        "Admin": ["Models", "Providers", "Routing", "Users", "Budgets", "Audit log", "Settings"],
         "Operations": ["Virtual keys", "Request logs", "Health"],
     }
     app_as(app_env, "viewer")
@@ -109,6 +109,7 @@ def test_menus_per_role(app_env, engine, nav_calls):
         "Audit log",
         "Models",
         "Providers",
+        "Routing",
         "Usage analytics",
         "Virtual keys",
         "Health",

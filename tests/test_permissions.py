@@ -109,7 +109,8 @@ def test_menus_per_role():
     assert menu(None) == {}
     admin = titles("admin")
     assert set(admin) == {"Usage", "Admin", "Operations"}
-    assert {"Users", "Audit log"} <= set(admin["Admin"]) and admin["Operations"] == [
+    assert admin["Admin"] == ["Models", "Providers", "Routing", "Users", "Budgets", "Audit log", "Settings"]
+    assert admin["Operations"] == [
         "Virtual keys",
         "Request logs",
         "Health",

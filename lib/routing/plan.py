@@ -96,6 +96,7 @@ class Step:
     target: str  # deployment id, or "router_settings"
     description: str
     payload: dict = field(default_factory=dict)
+    before: dict = field(default_factory=dict)  # router settings: each changed key's value in LiteLLM now
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,11 @@ class Plan:
 
     def descriptions(self) -> list[str]:
         return [s.description for s in self.steps]
+
+    @property
+    def change_count(self) -> int:
+        """Changes as people count them: each router setting key, each deployment."""
+        return sum(len(s.payload["router_settings"]) if s.kind == "router_settings" else 1 for s in self.steps)
 
     def as_dict(self) -> dict:
         return {
@@ -184,7 +190,7 @@ def desired_settings(state: RoutingState) -> dict:
 
 
 def _settings_plan(state: RoutingState, actual: RoutingActual) -> tuple[list[Step], list[ReadOnly]]:
-    changes, read_only, said = {}, [], []
+    changes, before, read_only, said = {}, {}, [], []
     for key, wanted in desired_settings(state).items():
         have = actual.settings.get(key)
         if _same(wanted, have):
@@ -193,11 +199,16 @@ def _settings_plan(state: RoutingState, actual: RoutingActual) -> tuple[list[Ste
             read_only.append(ReadOnly(key, wanted, have, "set in LiteLLM's config file: change it there"))
             continue
         changes[key] = wanted
+        before[key] = have
         said.append(f"{key}: {json.dumps(have, default=str)} → {json.dumps(wanted, default=str)}")
     if not changes:
         return [], read_only
     step = Step(
-        "router_settings", "router_settings", "Router settings: " + "; ".join(said), {"router_settings": changes}
+        "router_settings",
+        "router_settings",
+        "Router settings: " + "; ".join(said),
+        {"router_settings": changes},
+        before,
     )
     return [step], read_only
 

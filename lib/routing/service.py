@@ -85,6 +85,14 @@ def known_groups(actual: RoutingActual) -> set[str]:
     return {d.public_name for d in actual.deployments if not d.info.get(ROUTING_MARK)}
 
 
+def litellm_names(rt) -> tuple[list[str], list[str]]:
+    """The model groups LiteLLM serves now (what fallbacks, aliases and use cases can name) and the LiteLLM models
+    of their deployments (what a quality rank ranks), each sorted."""
+    actual = _with_client(rt, read_actual)
+    models = {str(d.params.get("model")) for d in actual.deployments if not d.info.get(ROUTING_MARK)}
+    return sorted(known_groups(actual)), sorted(models - {"None"})
+
+
 def plan_for(state: RoutingState, actual: RoutingActual, prios: dict[str, int]) -> Plan:
     check_groups(state, known_groups(actual))
     return compute_plan(state, actual, prios)

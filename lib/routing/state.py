@@ -32,6 +32,12 @@ VALID_STRATEGIES = (
 PRESETS = ("cost", "balanced", "quality")
 # What each preset sets in LiteLLM (the page's cards say this; lib.routing.plan does it).
 PRESET_STRATEGY = {"cost": "cost-based-routing", "balanced": "simple-shuffle", "quality": "simple-shuffle"}
+PRESET_LABEL = {"cost": "Cost optimized", "balanced": "Balanced", "quality": "Quality optimized"}
+PRESET_DOES = {
+    "cost": "Sends each request to the cheapest deployment of its model group.",
+    "balanced": "Spreads requests over a group's deployments, more to the providers you prefer.",
+    "quality": "Sends each request to the best deployment of its group, by your quality rank.",
+}
 PRESET_SUMMARY = {
     "cost": "cost-based-routing; within each group, deployments ordered cheapest first (model prices)",
     "balanced": "simple-shuffle; one order per group, each deployment weighted by its provider's priority",

@@ -32,6 +32,7 @@ PAGES = (
     PageSpec("pages/my_usage.py", "My usage", ":material/person:", "self:usage", "Usage", "my-usage"),
     PageSpec("pages/models.py", "Models", ":material/model_training:", "models:read", "Admin", "models"),
     PageSpec("pages/providers.py", "Providers", ":material/hub:", "providers:read", "Admin", "providers"),
+    PageSpec("pages/routing.py", "Routing", ":material/alt_route:", "routing:read", "Admin", "routing"),
     PageSpec("pages/users.py", "Users", ":material/group:", "users:read", "Admin", "users"),
     PageSpec("pages/budgets.py", "Budgets", ":material/savings:", "budgets:read", "Admin", "budgets"),
     PageSpec("pages/audit.py", "Audit log", ":material/history:", "audit:read", "Admin", "audit"),
