@@ -15,7 +15,7 @@ import numpy as np
 
 from lib.litellm.demo import EXTRA_METRICS
 from lib.usage.activity_sql import merge_pages
-from lib.usage.ingest import day_ranges, ingest_days
+from lib.usage.ingest import ApiSource, day_ranges, ingest_days
 from lib.usage.store import FLOAT_METRICS, METRICS, UsageStore
 from tests.bench.answers import check_ingest_equivalence
 from tests.bench.data import ENDPOINTS, EPOCH, PROVIDERS, Daily, World
@@ -199,7 +199,7 @@ def time_ingest(
             store = UsageStore.writer(where) if kind == "write_only" else UsageStore(where)
             gc.collect()
             t0 = time.perf_counter()
-            summary = ingest_days(ReplayClient(bodies), store, days)
+            summary = ingest_days(ApiSource(ReplayClient(bodies)), store, days)
             seconds[kind].append(time.perf_counter() - t0)
             if kind == "serving" and n == 0:
                 problems = check_ingest_equivalence(bench_store, store, days[0], days[-1])
