@@ -30,6 +30,10 @@ def require_page(permission: str) -> User:
         if home is not None:
             st.page_link(home.path, label=f"Go to {home.title}", icon=home.icon)
         st.stop()
+    if permission != "keys:read":  # a new key's plaintext is shown on the keys page only, never after leaving it
+        from lib.ui.keys import NEW_KEY
+
+        st.session_state.pop(NEW_KEY, None)
     from lib.ui.budgets import render_exceeded_banner  # lazily: most runs of the guard end with a login
 
     render_exceeded_banner(runtime(), user)  # admin pages only: the banner checks budgets:read

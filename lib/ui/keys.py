@@ -22,7 +22,10 @@ from lib.keys.records import keys_frame
 from lib.keys.snapshot import KeySnapshot, fetch_keys
 from lib.litellm.client import LiteLLMBadResponse, LiteLLMError
 
-NEW_KEY = "keys_new_secret"  # the plaintext of a key just made: in session state for one run, popped when shown
+NEW_KEY = "keys_new_secret"  # the plaintext of a key just made: in session state until the next action on the page
+COPIED = "keys_copied"  # its "I have copied the key" button
+# The page's buttons that end the display of a new key (any action of the page; see show_results)
+ENDS_DISPLAY = (COPIED, "keys_reload")
 DONE = "keys_done"  # the message of the action the previous run did
 TABLE_COLUMNS = [  # what an operator scans first on the left: who, state, budget, recent use
     "alias",
@@ -246,14 +249,18 @@ def error_text(exc: ConsoleError) -> str:
 def remember(outcome: KeyOutcome) -> None:
     """What the next run shows: the action's message and, for a new key, its plaintext (that one run only)."""
     st.session_state[DONE] = (outcome.message, outcome.warning)
+    st.session_state.pop(NEW_KEY, None)  # another action: the previous new key is not shown again
     if outcome.plaintext is not None:
         st.session_state[NEW_KEY] = (outcome.message, outcome.plaintext.get_secret_value())
 
 
 def show_results() -> None:
-    """The previous run's action: its message, and a new key's plaintext once (popped once drawn: the next run
-    forgets it)."""
+    """The previous run's action: its message, and a new key's plaintext until the next action on the page ("I
+    have copied the key", Reload, any change) or another page: never again after that. Not "one run only": a
+    rerun nobody asked for (the login cookie's component, a chart) would hide it before it could be copied."""
     done = st.session_state.pop(DONE, None)
+    if any(st.session_state.get(button) for button in ENDS_DISPLAY):
+        st.session_state.pop(NEW_KEY, None)
     secret = st.session_state.get(NEW_KEY)
     if secret is not None:
         message, plaintext = secret
@@ -265,8 +272,7 @@ def show_results() -> None:
                 icon=":material/warning:",
             )
             st.code(plaintext, language=None)
-        # Forgotten once drawn: a run stopped before drawing it (a rerun asked meanwhile) leaves it to the next.
-        st.session_state.pop(NEW_KEY, None)
+            st.button("I have copied the key", key=COPIED, icon=":material/done:")
     elif done is not None:
         st.success(markdown_literal(done[0]), icon=":material/check_circle:")
     if done is not None and done[1]:
