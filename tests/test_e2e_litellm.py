@@ -58,7 +58,7 @@ def harness_server(tmp_path_factory, litellm_harness, unlabelled_traffic):
 
 
 def _assert_page_healthy(page: Page, title: str) -> None:
-    expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=TIMEOUT)
+    expect(page.get_by_role("heading", name=title, exact=True)).to_be_visible(timeout=TIMEOUT)
     wait_idle(page)
     expect(page.get_by_test_id("stException")).to_have_count(0)
 
