@@ -72,7 +72,9 @@ class Runtime:
         self.backfill_progress = BackfillProgress()
         self.litellm_today_rows = TodayRows()  # today's rows of LiteLLM's database, so a refresh reads what changed
         self._lock = threading.RLock()
-        self._demo_lock = threading.Lock()  # not _lock: generating the demo takes seconds, opening the database none
+        # not _lock: generating the demo takes seconds, opening the database none; re-entrant: restoring the console's
+        # providers onto a new demo proxy asks for a client of that proxy while the lock is held
+        self._demo_lock = threading.RLock()
         self._engine: Engine | None = None
         self._store: UsageStore | None = None
         self._scheduler = None
