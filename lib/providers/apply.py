@@ -5,7 +5,7 @@ what is there now. Applying the plan computed from that state completes a half-d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from lib.litellm.client import LiteLLMClient, LiteLLMError
 from lib.providers.plan import LiteLLMState, Plan, Step
@@ -26,7 +26,8 @@ class StepOutcome:
 @dataclass
 class ApplyResult:
     outcomes: list[StepOutcome] = field(default_factory=list)
-    state_after: LiteLLMState | None = None  # LiteLLM as read after the steps (None: it could not be read)
+    # LiteLLM as read after the steps (a providers' LiteLLMState, a routing RoutingActual; None: it could not be read)
+    state_after: LiteLLMState | Any | None = None
     reread_error: str | None = None
 
     @property
@@ -84,10 +85,12 @@ def run_step(client: LiteLLMClient, step: Step) -> None:
         raise ValueError(step.kind)
 
 
-def apply_plan(client: LiteLLMClient, plan: Plan) -> ApplyResult:
-    """Run the plan's steps in order until one fails; then read LiteLLM again (state_after)."""
+def apply_steps(client: LiteLLMClient, steps, run_step, read_after) -> ApplyResult:
+    """Run `steps` in order with `run_step(client, step)` until LiteLLM refuses one; then, if there were steps,
+    read LiteLLM again with `read_after(client)` (state_after). The one step runner of every plan (providers,
+    routing)."""
     result = ApplyResult()
-    steps = list(plan.steps)
+    steps = list(steps)
     for i, step in enumerate(steps):
         try:
             run_step(client, step)
@@ -96,9 +99,14 @@ def apply_plan(client: LiteLLMClient, plan: Plan) -> ApplyResult:
             result.outcomes += [StepOutcome(s, "not_attempted") for s in steps[i + 1 :]]
             break
         result.outcomes.append(StepOutcome(step, "done"))
-    if plan.steps:
+    if steps:
         try:
-            result.state_after = read_state(client)
+            result.state_after = read_after(client)
         except LiteLLMError as exc:
             result.reread_error = str(exc)
     return result
+
+
+def apply_plan(client: LiteLLMClient, plan: Plan) -> ApplyResult:
+    """Run the plan's steps in order until one fails; then read LiteLLM again (state_after)."""
+    return apply_steps(client, plan.steps, run_step, read_state)

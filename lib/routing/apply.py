@@ -3,8 +3,8 @@ first refusal, read LiteLLM again, report done / failed / not attempted) with ro
 
 from __future__ import annotations
 
-from lib.litellm.client import LiteLLMClient, LiteLLMError
-from lib.providers.apply import ApplyResult, StepOutcome
+from lib.litellm.client import LiteLLMClient
+from lib.providers.apply import ApplyResult, apply_steps
 from lib.routing.plan import Plan, RoutingActual, Step
 
 
@@ -32,19 +32,4 @@ def run_step(client: LiteLLMClient, step: Step) -> None:
 
 def apply_plan(client: LiteLLMClient, plan: Plan) -> ApplyResult:
     """Run the steps in order until one is refused; then read LiteLLM again (`state_after`: a RoutingActual)."""
-    result = ApplyResult()
-    steps = list(plan.steps)
-    for i, step in enumerate(steps):
-        try:
-            run_step(client, step)
-        except LiteLLMError as exc:
-            result.outcomes.append(StepOutcome(step, "failed", str(exc)))
-            result.outcomes += [StepOutcome(s, "not_attempted") for s in steps[i + 1 :]]
-            break
-        result.outcomes.append(StepOutcome(step, "done"))
-    if plan.steps:
-        try:
-            result.state_after = read_actual(client)
-        except LiteLLMError as exc:
-            result.reread_error = str(exc)
-    return result
+    return apply_steps(client, plan.steps, run_step, read_actual)
