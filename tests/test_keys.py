@@ -27,7 +27,13 @@ from lib.keys.records import keys_frame
 from lib.keys.snapshot import KeySnapshots, fetch_keys
 from lib.keys.usage import key_usage, with_usage
 from lib.keys.view import KeyView, apply_view, facets, filter_keys, keys_csv, sort_keys
-from lib.litellm.client import LiteLLMBadResponse, LiteLLMClient, LiteLLMTimeout, LiteLLMUnreachable
+from lib.litellm.client import (
+    LiteLLMBadResponse,
+    LiteLLMClient,
+    LiteLLMRefused,
+    LiteLLMTimeout,
+    LiteLLMUnreachable,
+)
 from lib.litellm.demo import MODELS, DemoLiteLLM
 from lib.litellm.demo_keys import DemoKeys
 from lib.litellm.keys_api import LiteLLMKey, generate_key, key_info, list_keys_page
@@ -144,15 +150,15 @@ def test_the_demo_keeps_changes_and_refuses_a_taken_alias(demo):
         assert made.token == hashlib.sha256(plaintext.encode()).hexdigest() and "sk-" in plaintext
         assert plaintext not in repr(made) and plaintext not in str(made)  # a SecretStr
         assert key_info(client, made.token).max_budget == 5
-        with pytest.raises(LiteLLMBadResponse) as taken:
+        with pytest.raises(LiteLLMRefused) as taken:
             generate_key(client, {"key_alias": "new-one"})
         assert taken.value.status == 400 and "already exists" in taken.value.reason
-        client._post("/key/update", {"key": made.token, "rpm_limit": 9, "max_budget": None})
+        client._change("POST", "/key/update", {"key": made.token, "rpm_limit": 9, "max_budget": None})
         info = key_info(client, made.token)
         assert (info.rpm_limit, info.max_budget) == (9, None)
-        client._post("/key/block", {"key": made.token})
+        client._change("POST", "/key/block", {"key": made.token})
         assert key_info(client, made.token).blocked is True
-        client._post("/key/delete", {"keys": [made.token]})
+        client._change("POST", "/key/delete", {"keys": [made.token]})
         assert list_keys_page(client, 1, key_hash=made.token).keys == []
         assert [k.token for k in list_keys_page(client, 1, status="deleted", key_hash=made.token).keys] == [made.token]
 
@@ -168,15 +174,15 @@ def test_a_change_is_never_retried_once_it_may_have_reached_litellm_but_a_read_i
 
         rec = Recorder(handler)
         with _client(rec) as client:
-            with pytest.raises((LiteLLMBadResponse, LiteLLMTimeout)):
-                client._post("/key/generate", {})
+            with pytest.raises((LiteLLMRefused, LiteLLMTimeout)):
+                client._send_change("POST", "/key/generate", {})
             assert len(rec.calls) == 1  # a second /key/generate would make a second key
             with pytest.raises((LiteLLMBadResponse, LiteLLMTimeout)):
                 client._get("/key/list")
             assert len(rec.calls) == 1 + 3
     refused = Recorder(lambda r: (_ for _ in ()).throw(httpx.ConnectError("refused", request=r)))
     with _client(refused) as client, pytest.raises(LiteLLMUnreachable):
-        client._post("/key/block", {"key": "x"})
+        client._send_change("POST", "/key/block", {"key": "x"})
     assert len(refused.calls) == 3  # never reached LiteLLM: safe to try again
 
 
@@ -191,8 +197,8 @@ def test_a_malformed_answer_to_generate_never_quotes_the_new_key():
 
 def test_litellm_refusals_keep_litellms_own_words():
     answer = {"error": {"message": "max_budget must be a non-negative finite number", "code": "400"}}
-    with _client(lambda r: httpx.Response(400, json=answer)) as client, pytest.raises(LiteLLMBadResponse) as err:
-        client._post("/key/generate", {})
+    with _client(lambda r: httpx.Response(400, json=answer)) as client, pytest.raises(LiteLLMRefused) as err:
+        client._send_change("POST", "/key/generate", {})
     assert (err.value.status, err.value.reason) == (400, answer["error"]["message"])
     detail = {"detail": [{"msg": "Input should be less than or equal to 100"}]}
     with _client(lambda r: httpx.Response(422, json=detail)) as client, pytest.raises(LiteLLMBadResponse) as err:
@@ -518,7 +524,7 @@ def test_litellms_refusal_is_audited_and_the_snapshot_keeps_its_rows(demo, engin
     factory = lambda: _client(demo.handle)  # noqa: E731
     before = snaps.get(factory).keys
     taken = before["alias"].dropna().iloc[0]
-    with factory() as client, pytest.raises(LiteLLMBadResponse, match="already exists"):
+    with factory() as client, pytest.raises(LiteLLMRefused, match="already exists"):
         plans.apply_plan(engine, client, ADMIN, plans.plan_create(plans.KeySettings.of(alias=taken)), snaps)
     assert snaps.get(factory).keys is before
     row = list_audit(engine, action="keys.create").iloc[0]

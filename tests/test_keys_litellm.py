@@ -242,7 +242,10 @@ def test_a_viewer_key_may_read_keys_but_changes_are_refused_with_the_reason(rt, 
     try:
         assert len(viewer.key_snapshots.get(viewer.litellm_client).keys) > 0
         plan = plans.plan_create(plans.KeySettings.of(alias=f"denied-{RUN}"))
-        with viewer.litellm_client() as client, pytest.raises(Exception, match="to make changes") as err:
+        with (
+            viewer.litellm_client() as client,
+            pytest.raises(Exception, match="changing LiteLLM needs LITELLM_API_KEY to be the master key") as err,
+        ):
             plans.apply_plan(viewer.engine, client, ADMIN, plan)
         row = list_audit(viewer.engine, action="keys.create").iloc[0]
         assert (row["outcome"], row["details"]["error"]) == ("failure", str(err.value))

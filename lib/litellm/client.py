@@ -69,6 +69,10 @@ class LiteLLMRefused(LiteLLMError):
         self.status = status
         self.detail = detail
 
+    @property
+    def reason(self) -> str:  # as LiteLLMBadResponse names LiteLLM's words
+        return self.detail
+
 
 class LiteLLMNoDatabase(LiteLLMError):
     """The proxy runs without a database, so it keeps no keys, spend logs or activity to answer with."""
@@ -125,42 +129,27 @@ class LiteLLMClient:
         bounded retries of timeouts, transport errors and 5xx."""
         return self._request("GET", path, params=params, accept=accept)
 
-    def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
-        """A 2xx response to a change. Retried only when the request never reached LiteLLM (connection refused):
-        a timeout or a 5xx may have made the change already, and some changes (a new key) must not run twice."""
-        return self._request("POST", path, json=body)
-
     def _request(
-        self,
-        method: str,
-        path: str,
-        params: dict[str, Any] | None = None,
-        json: dict[str, Any] | None = None,
-        accept: tuple[int, ...] = (),
+        self, method: str, path: str, params: dict[str, Any] | None = None, accept: tuple[int, ...] = ()
     ) -> httpx.Response:
-        reads = method == "GET"
+        """A read (changes go through `_send_change`): timeouts, transport errors and 5xx are retried."""
         for attempt in range(self.retries + 1):
             last = attempt == self.retries
             started = time.perf_counter()
             try:
                 self.requests_made += 1
-                resp = self._http.request(method, path, params=params, json=json)
+                resp = self._http.request(method, path, params=params)
             except httpx.TimeoutException:
                 self._observe(path, started, "timeout")
-                if last or not reads:
+                if last:
                     raise LiteLLMTimeout(
                         f"LiteLLM at {self.base_url} did not answer {path} within {self._http.timeout.read}s "
                         f"({attempt + 1} tries); check the proxy's load or raise LITELLM_TIMEOUT_S"
-                        + ("" if reads else "; the change may have been made: reload to see LiteLLM's state")
                     ) from None
             except httpx.TransportError as exc:
                 self._observe(path, started, "unreachable")
-                # Connection refused / DNS: retrying a few times covers a proxy restart.
-                if last or not (reads or isinstance(exc, httpx.ConnectError)):
-                    raise LiteLLMUnreachable(
-                        f"Cannot reach LiteLLM at {self.base_url} ({type(exc).__name__}: {exc}); "
-                        "check LITELLM_BASE_URL and that the proxy is running"
-                    ) from None
+                if last:  # connection refused / DNS: retrying a few times covers a proxy restart
+                    raise self._unreachable(exc) from None
             else:
                 if resp.status_code >= 400 and any(answer in resp.text for answer in NO_DATABASE_ANSWERS):
                     raise LiteLLMNoDatabase(
@@ -174,25 +163,21 @@ class LiteLLMClient:
                 if resp.status_code in (401, 403):
                     raise LiteLLMAuthError(
                         f"LiteLLM refused the API key for {path} (HTTP {resp.status_code}); LITELLM_API_KEY must be "
-                        + (
-                            "the master key or a proxy_admin_viewer key"
-                            if reads
-                            else "the master key (or a proxy_admin key) to make changes"
-                        )
+                        "the master key or a proxy_admin_viewer key"
                     )
                 if 400 <= resp.status_code < 500:
                     raise LiteLLMBadResponse(
                         f"LiteLLM answered HTTP {resp.status_code} for {path}: {_short(resp.text)}",
                         status=resp.status_code,
-                        reason=_reason(resp),
+                        reason=refusal_detail(resp),
                     )
                 if resp.status_code >= 500:
-                    if last or not reads:
+                    if last:
                         raise LiteLLMBadResponse(
                             f"LiteLLM failed with HTTP {resp.status_code} for {path} after {attempt + 1} tries: "
                             f"{_short(resp.text)}",
                             status=resp.status_code,
-                            reason=_reason(resp),
+                            reason=refusal_detail(resp),
                         )
                 else:
                     return resp
@@ -209,33 +194,47 @@ class LiteLLMClient:
             "check LITELLM_BASE_URL and that the proxy is running"
         )
 
+    def _send_change(self, method: str, path: str, body: dict | None = None) -> httpx.Response:
+        """The one write path (POST, PATCH, DELETE): a 2xx answer, or LiteLLMRefused with LiteLLM's own words (any
+        secret of `body` removed). Retried only when the request never reached LiteLLM (connection refused): a
+        timeout or an error answer may have made the change already, and some (a new key) must not run twice."""
+        for attempt in range(self.retries + 1):
+            self.requests_made += 1
+            started = time.perf_counter()
+            try:
+                resp = self._http.request(method, path, json=body)
+            except httpx.TimeoutException:
+                self._observe(path, started, "timeout")
+                raise LiteLLMTimeout(
+                    f"LiteLLM at {self.base_url} did not answer {method} {path} within {self._http.timeout.read}s; "
+                    "the change may or may not have been made (the console reads LiteLLM again to find out)"
+                ) from None
+            except httpx.ConnectError as exc:
+                self._observe(path, started, "unreachable")
+                if attempt == self.retries:
+                    raise self._unreachable(exc) from None
+                self._sleep(self.backoff_s * (2**attempt))
+                continue
+            except httpx.TransportError as exc:  # it may have arrived: not repeated
+                self._observe(path, started, "unreachable")
+                raise self._unreachable(exc) from None
+            self._observe(path, started, None if resp.status_code < 400 else _error_kind(resp.status_code))
+            if resp.status_code in (401, 403):
+                raise LiteLLMAuthError(
+                    f"LiteLLM refused the API key for {method} {path} (HTTP {resp.status_code}); changing LiteLLM "
+                    "needs LITELLM_API_KEY to be the master key (or a proxy_admin key)"
+                )
+            if resp.status_code >= 400:
+                detail = refusal_detail(resp, _secrets_of(body))
+                raise LiteLLMRefused(
+                    f"LiteLLM refused {method} {path} (HTTP {resp.status_code}): {detail}", resp.status_code, detail
+                )
+            return resp
+        raise AssertionError("unreachable")
+
     def _change(self, method: str, path: str, body: dict | None = None) -> Any:
-        """One change (never retried: a create that timed out may have happened). Its JSON answer, or
-        LiteLLMRefused with LiteLLM's message (any secret of `body` removed from it)."""
-        self.requests_made += 1
-        started = time.perf_counter()
-        try:
-            resp = self._http.request(method, path, json=body)
-        except httpx.TimeoutException:
-            self._observe(path, started, "timeout")
-            raise LiteLLMTimeout(
-                f"LiteLLM at {self.base_url} did not answer {method} {path} within {self._http.timeout.read}s; "
-                "the change may or may not have been made (the console reads LiteLLM again to find out)"
-            ) from None
-        except httpx.TransportError as exc:
-            self._observe(path, started, "unreachable")
-            raise self._unreachable(exc) from None
-        self._observe(path, started, None if resp.status_code < 400 else _error_kind(resp.status_code))
-        if resp.status_code in (401, 403):
-            raise LiteLLMAuthError(
-                f"LiteLLM refused the API key for {method} {path} (HTTP {resp.status_code}); changing LiteLLM needs "
-                "LITELLM_API_KEY to be the master key (or a proxy_admin key)"
-            )
-        if resp.status_code >= 400:
-            detail = refusal_detail(resp, _secrets_of(body))
-            raise LiteLLMRefused(
-                f"LiteLLM refused {method} {path} (HTTP {resp.status_code}): {detail}", resp.status_code, detail
-            )
+        """`_send_change`'s JSON answer ({} when it sent none)."""
+        resp = self._send_change(method, path, body)
         try:
             return resp.json()
         except ValueError:
@@ -384,9 +383,9 @@ def _secrets_of(body: Any) -> list[str]:
     return []
 
 
-def refusal_detail(resp: httpx.Response, secrets: list[str]) -> str:
-    """LiteLLM's message of an error answer, one short line: `{"error": {"message": "{'error': '...'}"}}` and
-    `{"detail": ...}` unwrapped, any of `secrets` replaced by ***."""
+def refusal_detail(resp: httpx.Response, secrets: list[str] = ()) -> str:
+    """LiteLLM's own words in an error answer, one short line: `{"error": {"message": "{'error': '...'}"}}`,
+    `{"detail": ...}` and FastAPI's validation list unwrapped, else the text; any of `secrets` replaced by ***."""
     try:
         body = resp.json()
     except ValueError:
@@ -396,6 +395,8 @@ def refusal_detail(resp: httpx.Response, secrets: list[str]) -> str:
         err = body.get("error", body.get("detail"))
         if isinstance(err, dict):
             err = err.get("message", err.get("error", err))
+        if isinstance(err, list):  # FastAPI's validation errors
+            err = "; ".join(str(e.get("msg", e)) if isinstance(e, dict) else str(e) for e in err)
         text = str(err) if err is not None else text
         inner = re.fullmatch(r"\{'error': ['\"](.*)['\"]\}", text.strip(), flags=re.S)
         if inner:
@@ -403,20 +404,6 @@ def refusal_detail(resp: httpx.Response, secrets: list[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, "***")
     return _short(text) or f"HTTP {resp.status_code}"
-
-
-def _reason(resp: httpx.Response) -> str:
-    """LiteLLM's own words in an error answer: `{"error": {"message"}}`, `{"detail": ...}`, else the text."""
-    try:
-        body = resp.json()
-    except ValueError:
-        return _short(resp.text)
-    found = body.get("error", body.get("detail")) if isinstance(body, dict) else body
-    if isinstance(found, dict):
-        found = found.get("message", found.get("error", found))
-    if isinstance(found, list):  # FastAPI's validation errors
-        found = "; ".join(str(e.get("msg", e)) if isinstance(e, dict) else str(e) for e in found)
-    return _short(str(found))
 
 
 def _short(text: str, limit: int = 200) -> str:

@@ -142,7 +142,7 @@ def key_info(client: LiteLLMClient, token: str) -> LiteLLMKey:
 def generate_key(client: LiteLLMClient, body: dict[str, Any]) -> GeneratedKey:
     """A new key. Its answer is never quoted in an error (it holds the plaintext key)."""
     path = "/key/generate"
-    resp = client._post(path, body)
+    resp = client._send_change("POST", path, body)
     try:
         return GeneratedKey.model_validate_json(resp.content)
     except ValidationError as exc:
@@ -156,21 +156,16 @@ def generate_key(client: LiteLLMClient, body: dict[str, Any]) -> GeneratedKey:
 
 def update_key(client: LiteLLMClient, token: str, changes: dict[str, Any]) -> None:
     """`/key/update`: only the fields in `changes` change (None clears a limit)."""
-    client._post("/key/update", {"key": token, **changes})
+    client._change("POST", "/key/update", {"key": token, **changes})
 
 
 def block_key(client: LiteLLMClient, token: str) -> None:
-    client._post("/key/block", {"key": token})
+    client._change("POST", "/key/block", {"key": token})
 
 
 def unblock_key(client: LiteLLMClient, token: str) -> None:
-    client._post("/key/unblock", {"key": token})
+    client._change("POST", "/key/unblock", {"key": token})
 
 
 def delete_key(client: LiteLLMClient, token: str) -> None:
-    client._post("/key/delete", {"keys": [token]})
-
-
-def is_not_found(exc: Exception) -> bool:
-    """LiteLLM's answer for a key it does not know (HTTP 404)."""
-    return isinstance(exc, LiteLLMBadResponse) and exc.status == 404
+    client._change("POST", "/key/delete", {"keys": [token]})

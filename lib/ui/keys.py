@@ -20,7 +20,7 @@ from lib.core.text_safety import markdown_literal
 from lib.keys.plans import BUDGET_PERIODS, KEEP, NEVER, POWER_LEVELS, KeyOutcome, KeyPlan, KeySettings, apply_plan
 from lib.keys.records import keys_frame
 from lib.keys.snapshot import KeySnapshot, fetch_keys
-from lib.litellm.client import LiteLLMBadResponse, LiteLLMError
+from lib.litellm.client import LiteLLMError, LiteLLMRefused
 
 NEW_KEY = "keys_new_secret"  # the plaintext of a key just made: in session state until the next action on the page
 COPIED = "keys_copied"  # its "I have copied the key" button
@@ -241,8 +241,8 @@ def apply(rt, user, make_plan: Callable[[], KeyPlan]) -> None:
 
 def error_text(exc: ConsoleError) -> str:
     """An error as markdown: LiteLLM's own reason when it refused a change (not its raw JSON)."""
-    if isinstance(exc, LiteLLMBadResponse) and exc.reason and exc.status and exc.status < 500:
-        return f"LiteLLM refused it (HTTP {exc.status}): {markdown_literal(exc.reason)}"
+    if isinstance(exc, LiteLLMRefused) and exc.status < 500:
+        return f"LiteLLM refused it (HTTP {exc.status}): {markdown_literal(exc.detail)}"
     return markdown_literal(exc)
 
 
