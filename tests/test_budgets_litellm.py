@@ -15,9 +15,8 @@ from lib.auth.accounts import User
 from lib.auth.audit import list_audit
 from lib.budgets import service
 from lib.budgets.litellm_limits import key_limits, push_key_budget
-from lib.core.settings import load_settings
 from lib.keys import plans
-from lib.runtime import Runtime
+from tests.support.litellm_harness import admin_http, console_runtime
 
 pytestmark = pytest.mark.litellm
 ADMIN = User("root", "Root", None, "admin", None, True)
@@ -27,30 +26,14 @@ PROMPT = f"budget {RUN} " + "lorem ipsum dolor sit amet " * 300  # ~1,000 tokens
 
 @pytest.fixture(scope="module")
 def rt(litellm_harness, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("budgets_litellm")
-    runtime = Runtime(
-        load_settings(
-            {
-                "LITELLM_BASE_URL": litellm_harness["LITELLM_BASE_URL"],
-                "LITELLM_API_KEY": litellm_harness["LITELLM_MASTER_KEY"],
-                "DATABASE_URL": f"sqlite:///{tmp}/app.db",
-                "DUCKDB_PATH": str(tmp / "usage.duckdb"),
-                "BACKGROUND_SERVICES": "false",
-            },
-            secrets_path=None,
-        )
-    )
+    runtime = console_runtime(litellm_harness, tmp_path_factory.mktemp("budgets_litellm"))
     yield runtime
     runtime.close()
 
 
 @pytest.fixture(scope="module")
 def proxy(litellm_harness):
-    with httpx.Client(
-        base_url=litellm_harness["LITELLM_BASE_URL"],
-        timeout=60,
-        headers={"Authorization": f"Bearer {litellm_harness['LITELLM_MASTER_KEY']}"},
-    ) as http:
+    with admin_http(litellm_harness) as http:
         yield http
 
 

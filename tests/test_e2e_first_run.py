@@ -14,27 +14,13 @@ from playwright.sync_api import Browser, expect
 
 from lib.core.formatting import kpi_value
 from lib.usage.store import UsageStore
-from tests.support.browser import login_button, menu, menu_links
+from tests.support.browser import ADMIN_MENU, login_button, menu, menu_links
 from tests.support.streamlit_server import StreamlitServer
 
 pytestmark = pytest.mark.browser
 PROMPT = 20_000  # ms: generous bounds for what should take a second or two
 HISTORY = 90_000  # ms: the whole history loaded and the page run again
 DAYS = 7  # the history to load: the Usage page's default range
-ADMIN_MENU = [
-    "Usage analytics",
-    "My usage",
-    "Models",
-    "Providers",
-    "Routing",
-    "Users",
-    "Budgets",
-    "Audit log",
-    "Settings",
-    "Virtual keys",
-    "Request logs",
-    "Health",
-]
 # Every page-menu entry the page ever showed, from the first byte on (a list shown for an instant counts too).
 RECORD_MENU_ENTRIES = """
 window.menuEntriesSeen = [];

@@ -23,6 +23,7 @@ from lib.keys import plans
 from lib.keys.snapshot import fetch_keys
 from lib.litellm.keys_api import MAX_PAGE_SIZE
 from lib.runtime import Runtime
+from tests.support.litellm_harness import admin_http, backend_hooks, console_runtime
 
 pytestmark = pytest.mark.litellm
 ADMIN = User("root", "Root", None, "admin", None, True)
@@ -31,36 +32,20 @@ RUN = uuid.uuid4().hex[:8]
 
 @pytest.fixture(scope="module")
 def proxy(litellm_harness):
-    with httpx.Client(
-        base_url=litellm_harness["LITELLM_BASE_URL"],
-        timeout=60,
-        headers={"Authorization": f"Bearer {litellm_harness['LITELLM_MASTER_KEY']}"},
-    ) as http:
+    with admin_http(litellm_harness) as http:
         yield http
 
 
 @pytest.fixture(scope="module")
 def rt(litellm_harness, tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("keys_litellm")
-    runtime = Runtime(
-        load_settings(
-            {
-                "LITELLM_BASE_URL": litellm_harness["LITELLM_BASE_URL"],
-                "LITELLM_API_KEY": litellm_harness["LITELLM_MASTER_KEY"],
-                "DATABASE_URL": f"sqlite:///{tmp}/app.db",
-                "DUCKDB_PATH": str(tmp / "usage.duckdb"),
-                "BACKGROUND_SERVICES": "false",
-            },
-            secrets_path=None,
-        )
-    )
+    runtime = console_runtime(litellm_harness, tmp_path_factory.mktemp("keys_litellm"))
     yield runtime
     runtime.close()
 
 
 @pytest.fixture(scope="module")
 def backend(litellm_harness):
-    with httpx.Client(base_url=litellm_harness["LITELLM_FAKE_BACKEND_URL"].removesuffix("/v1"), timeout=30) as http:
+    with backend_hooks(litellm_harness) as http:
         yield http
 
 

@@ -103,19 +103,15 @@ def test_every_page_is_registered_once_and_calls_the_guard_first():
 
 
 def test_menus_per_role():
+    """Which entries each role sees is tested through the app (test_app_access, test_e2e_access); here: the
+    roles' relations and landing pages."""
+
     def titles(role):
         return {s: [p.title for p in specs] for s, specs in menu(role).items()}
 
     assert menu(None) == {}
-    admin = titles("admin")
-    assert set(admin) == {"Usage", "Admin", "Operations"}
-    assert admin["Admin"] == ["Models", "Providers", "Routing", "Users", "Budgets", "Audit log", "Settings"]
-    assert admin["Operations"] == [
-        "Virtual keys",
-        "Request logs",
-        "Health",
-    ]
-    assert titles("admin-readonly") == admin  # sees every admin page (read-only)
+    assert set(titles("admin")) == {"Usage", "Admin", "Operations"}
+    assert titles("admin-readonly") == titles("admin")  # sees every admin page (read-only)
     assert titles("user") == {"Usage": ["My usage"]}  # never an admin page
     assert landing_page("user").title == "My usage"
     assert landing_page("admin").section == "Usage"

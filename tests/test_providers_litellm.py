@@ -17,7 +17,7 @@ from lib.providers import service
 from lib.providers.records import ProviderInput, load_providers
 from lib.providers.service import ProviderApplyError
 from lib.runtime import Runtime
-from tests.support.litellm_harness import HARNESS, running_harness
+from tests.support.litellm_harness import HARNESS, admin_http, backend_hooks, running_harness
 from tests.support.ports import free_port
 
 pytestmark = pytest.mark.litellm
@@ -32,20 +32,14 @@ def proxy_env():
 
 @pytest.fixture(scope="module")
 def proxy(proxy_env):
-    with httpx.Client(
-        base_url=proxy_env["LITELLM_BASE_URL"],
-        headers={"Authorization": f"Bearer {proxy_env['LITELLM_MASTER_KEY']}"},
-        timeout=60,
-    ) as http:
+    with admin_http(proxy_env, timeout=60) as http:
         yield http
 
 
 @pytest.fixture(scope="module")
 def backend(proxy_env):
-    """The fake backend's test hooks (no auth)."""
-    with httpx.Client(base_url=proxy_env["LITELLM_FAKE_BACKEND_URL"].removesuffix("/v1"), timeout=30) as http:
+    with backend_hooks(proxy_env) as http:
         yield http
-        http.post("/_fail", json={"models": []})
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from lib.providers.records import ProviderInput
 from lib.routing import service
 from lib.routing.state import RoutingInputError, parse_state
 from lib.runtime import Runtime
-from tests.support.litellm_harness import HARNESS, running_harness
+from tests.support.litellm_harness import HARNESS, admin_http, backend_hooks, running_harness
 
 pytestmark = pytest.mark.litellm
 FAKE_KEY = "sk-fake-backend"
@@ -33,19 +33,14 @@ def proxy_env():
 
 @pytest.fixture(scope="module")
 def proxy(proxy_env):
-    with httpx.Client(
-        base_url=proxy_env["LITELLM_BASE_URL"],
-        headers={"Authorization": f"Bearer {proxy_env['LITELLM_MASTER_KEY']}"},
-        timeout=120,
-    ) as http:
+    with admin_http(proxy_env, timeout=120) as http:
         yield http
 
 
 @pytest.fixture(scope="module")
 def backend(proxy_env):
-    with httpx.Client(base_url=proxy_env["LITELLM_FAKE_BACKEND_URL"].removesuffix("/v1"), timeout=30) as http:
+    with backend_hooks(proxy_env) as http:
         yield http
-        http.post("/_fail", json={"models": []})
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,21 @@ from playwright.sync_api import Locator, Page, expect
 from lib.ui.session import COOKIE_NAME
 
 TIMEOUT = 30_000
+# The menu an admin (and a read-only admin) sees, in order: written out, not read from lib.ui.navigation.
+ADMIN_MENU = [
+    "Usage analytics",
+    "My usage",
+    "Models",
+    "Providers",
+    "Routing",
+    "Users",
+    "Budgets",
+    "Audit log",
+    "Settings",
+    "Virtual keys",
+    "Request logs",
+    "Health",
+]
 LOGIN_ERROR = re.compile("Wrong username or password|locked|disabled", re.IGNORECASE)
 
 

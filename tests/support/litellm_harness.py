@@ -67,6 +67,46 @@ def running_harness(**options: str):
         harness_down(env)
 
 
+@contextmanager
+def admin_http(env: dict, timeout: float = 60):
+    """An HTTP client of the proxy with its master key (for the oracle's reads and a test's own setup)."""
+    with httpx.Client(
+        base_url=env["LITELLM_BASE_URL"],
+        headers={"Authorization": f"Bearer {env['LITELLM_MASTER_KEY']}"},
+        timeout=timeout,
+    ) as http:
+        yield http
+
+
+@contextmanager
+def backend_hooks(env: dict):
+    """The fake backend's test hooks (no auth: /_requests, /_fail); every failure it was told is undone after."""
+    with httpx.Client(base_url=env["LITELLM_FAKE_BACKEND_URL"].removesuffix("/v1"), timeout=30) as http:
+        yield http
+        http.post("/_fail", json={"models": []})
+
+
+def console_runtime(env: dict, folder: Path, **settings: str):
+    """A console Runtime on the proxy (its master key), its app database and usage store in `folder`, no
+    background services; `settings` add or override."""
+    from lib.core.settings import load_settings
+    from lib.runtime import Runtime
+
+    return Runtime(
+        load_settings(
+            {
+                "LITELLM_BASE_URL": env["LITELLM_BASE_URL"],
+                "LITELLM_API_KEY": env["LITELLM_MASTER_KEY"],
+                "DATABASE_URL": f"sqlite:///{folder}/app.db",
+                "DUCKDB_PATH": str(folder / "usage.duckdb"),
+                "BACKGROUND_SERVICES": "false",
+                **settings,
+            },
+            secrets_path=None,
+        )
+    )
+
+
 def send_traffic(env: dict, out: Path, users: int = 3, keys_per_user: int = 2, requests: int = 40) -> dict:
     """Real requests through the proxy (traffic.py, seed 7), flushed to LiteLLM's tables; its JSON summary."""
     t = subprocess.run(
