@@ -1,5 +1,6 @@
 """The Budgets page's parts: the budgets with spent / remaining / % and projection, their month view, the form to
-set one, the alerts with acknowledge, LiteLLM's own key limits, and the exceeded banner of the admin pages."""
+set one, edit, delete or enforce one in LiteLLM, the alerts with acknowledge, LiteLLM's own key, user and team
+limits, and the exceeded banner of the admin pages."""
 
 from __future__ import annotations
 
@@ -159,16 +160,16 @@ def render_edit(rt, user: User, b: Budget) -> None:
     with st.form("budgets_edit"):
         st.markdown(f"**Change {markdown_literal(b.label)}**")
         c = st.columns(3)
-        period = c[0].selectbox("Period", PERIODS, index=PERIODS.index(b.period), key=f"budgets_edit_period_{b.id}")
+        period = c[0].selectbox("New period", PERIODS, index=PERIODS.index(b.period), key=f"budgets_edit_period_{b.id}")
         amount = c[1].number_input(
-            "Amount (USD)",
+            "New amount (USD)",
             min_value=0.0,
             max_value=MAX_AMOUNT["month"],
             value=b.amount,
             key=f"budgets_edit_amount_{b.id}",
         )
         threshold = c[2].number_input(
-            "Alert threshold",
+            "New alert threshold",
             min_value=0.0,
             max_value=1.0,
             value=b.threshold,
