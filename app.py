@@ -107,7 +107,7 @@ pages = build_navigation(user.role if user else None)
 nav = st.navigation(pages, position="hidden")  # the menu is render_sidebar's (see lib/ui/navigation.render_menu)
 
 if user is None:
-    session.render_login(engine, demo_accounts=settings.demo_mode)
+    session.render_login(engine, demo_accounts=settings.demo_mode, policy=lambda: accounts.LoginPolicy.of(rt.settings))
     if not settings.demo_mode and not accounts.has_enabled_admin(engine):
         st.warning(
             "No admin account exists yet. Create one with "

@@ -1,5 +1,6 @@
 """Budgets: console budgets with spent, remaining, % used and the projection to the period's end, a month view,
-the alerts (acknowledge), and LiteLLM's own key limits; admins set, delete and enforce budgets in LiteLLM."""
+the alerts (acknowledge), and LiteLLM's own key, user and team limits; admins set, edit, delete and enforce
+budgets in LiteLLM."""
 
 import streamlit as st
 

@@ -261,6 +261,37 @@ def test_an_unknown_username_locks_out_on_the_login_form_too(app_env, engine):
     assert list_audit(engine, user="anonymous", action="login")["outcome"].tolist()[:2] == ["locked", "locked"]
 
 
+def test_a_lockout_policy_saved_on_the_settings_service_locks_from_the_login_form_without_a_restart(app_env, engine):
+    """LOGIN_MAX_FAILURES=2 and LOGIN_LOCKOUT_MINUTES=45 saved in the console: the running app (the same runtime,
+    not restarted) locks the name at its 2nd wrong password, for 45 minutes; the form still says one thing."""
+    from datetime import timedelta
+
+    from lib.console_settings.service import change_setting
+    from lib.core.clock import utcnow
+
+    rt = app_runtime(app_env)
+    admin = accounts.get_user(engine, "admin")
+    accounts.create_user(engine, admin, "trudy", "right-password-1", "user")
+    at = app_as(app_env, None)  # the app is running before the change
+    change_setting(rt, admin, "LOGIN_MAX_FAILURES", "2")
+    change_setting(rt, admin, "LOGIN_LOCKOUT_MINUTES", "45")
+    try:
+        before = utcnow()
+        _login(at, "trudy", "wrong-password")
+        assert list_audit(engine, user="trudy", action="login")["outcome"].tolist() == ["failure"]
+        _login(at, "trudy", "wrong-password")
+        assert texts(at, "error") == [accounts.LOGIN_FAILED]
+        assert list_audit(engine, user="trudy", action="login")["outcome"].tolist() == ["locked", "failure"]
+        _login(at, "trudy", "right-password-1")  # the right password while locked: refused, the same words
+        assert texts(at, "error") == [accounts.LOGIN_FAILED] and texts(at, "title") == ["LiteLLM Console"]
+        locked_until = accounts.list_users(engine).set_index("username").loc["trudy", "locked_until"]
+        assert before + timedelta(minutes=45) <= locked_until <= utcnow() + timedelta(minutes=45)
+    finally:  # the module's other tests count on the default policy
+        change_setting(rt, admin, "LOGIN_MAX_FAILURES", "")
+        change_setting(rt, admin, "LOGIN_LOCKOUT_MINUTES", "")
+    assert rt.settings.LOGIN_MAX_FAILURES == accounts.MAX_FAILED_LOGINS
+
+
 # -- files and cookies ------------------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from lib.auth import accounts
+from lib.auth.audit import list_audit
 from lib.budgets import alerts, service
 from lib.budgets.status import projection_text, status
 from lib.core.clock import utcnow
@@ -80,3 +81,110 @@ def test_admin_pages_show_a_banner_while_a_budget_is_exceeded(env):
     assert banner in [e.value for e in at.error]
     at = app_as(env, "alice", "pages/my_usage.py")  # a user's page: no budgets, no banner
     assert not any("Budget exceeded" in e.value for e in at.error)
+
+
+def _errors(at) -> list[str]:
+    """The page's error messages but the exceeded banner (an earlier test exceeded a budget)."""
+    return [e.value for e in at.error if "Budget exceeded" not in e.value]
+
+
+def _budget(rt, label: str):
+    return next(b for b in service.list_budgets(rt.engine) if b.label == label)
+
+
+def test_an_admin_edits_a_budget_and_the_change_is_audited_before_and_after(env):
+    rt = app_runtime(env)
+    b = service.create_budget(rt.engine, None, "user", "edit-me", 300, "month", 0.8)
+    at = app_as(env, "admin", PAGE)
+    at.selectbox(key="budgets_manage").set_value(b.id).run()
+    at.selectbox(key=f"budgets_edit_period_{b.id}").set_value("week")
+    at.number_input(key=f"budgets_edit_amount_{b.id}").set_value(120.0)
+    at.number_input(key=f"budgets_edit_threshold_{b.id}").set_value(0.5)
+    at.button(key="FormSubmitter:budgets_edit-Save changes").click().run()
+    assert not at.exception
+    assert [s.value for s in at.success] == [markdown_literal("Budget changed.")]
+    now = _budget(rt, "User edit-me, weekly")
+    assert (now.id, now.amount, now.period, now.threshold) == (b.id, 120.0, "week", 0.5)
+    assert "User edit-me, weekly" in at.dataframe[0].value["Budget"].tolist()
+    row = list_audit(rt.engine, action="budgets.update").iloc[0]
+    assert (row["actor"], row["outcome"]) == ("admin", "success")
+    before, after = row["details"]["before"], row["details"]["after"]
+    assert (before["amount"], before["period"], before["threshold"]) == (300, "month", 0.8)
+    assert (after["amount"], after["period"], after["threshold"]) == (120, "week", 0.5)
+
+
+@pytest.mark.parametrize(
+    "period, amount, threshold, message",
+    [
+        ("day", 12_000.0, 0.8, "A daily budget must be more than 0 and at most 10,000 USD."),
+        ("month", 0.0, 0.8, "A monthly budget must be more than 0 and at most 100,000 USD."),
+        ("month", 500.0, 0.05, "The alert threshold must be between 0.1 and 1.0 (10% to 100%)."),
+    ],
+)
+def test_a_bad_edit_is_refused_with_the_range_and_changes_nothing(env, period, amount, threshold, message):
+    rt = app_runtime(env)
+    b = service.create_budget(rt.engine, None, "team", f"bad-edit-{period}-{amount}-{threshold}", 400, "month", 0.8)
+    at = app_as(env, "admin", PAGE)
+    at.selectbox(key="budgets_manage").set_value(b.id).run()
+    at.selectbox(key=f"budgets_edit_period_{b.id}").set_value(period)
+    at.number_input(key=f"budgets_edit_amount_{b.id}").set_value(amount)
+    at.number_input(key=f"budgets_edit_threshold_{b.id}").set_value(threshold)
+    at.button(key="FormSubmitter:budgets_edit-Save changes").click().run()
+    assert _errors(at) == [markdown_literal(message)]
+    now = next(x for x in service.list_budgets(rt.engine) if x.id == b.id)
+    assert (now.amount, now.period, now.threshold, now.updated_at) == (400, "month", 0.8, b.updated_at)
+
+
+def test_the_readonly_admin_sees_edit_and_push_disabled(env):
+    rt = app_runtime(env)
+    service.create_budget(rt.engine, None, "team", "team-data", 600, "month", 0.8)
+    at = app_as(env, "viewer", PAGE)
+    at.selectbox(key="budgets_manage").set_value(_budget(rt, "Team team-data, monthly").id).run()
+    for key in ("FormSubmitter:budgets_edit-Save changes", "budgets_push"):
+        assert at.button(key=key).disabled and at.button(key=key).help == READONLY
+
+
+def test_litellm_own_limits_list_keys_users_and_teams_over_and_near(env):
+    """Demo mode's LiteLLM: the page's over / near counts and table are what the demo proxy holds for its keys,
+    users and teams (read from its state, not through the console's client)."""
+    rt = app_runtime(env)
+    fake = rt.demo_litellm()
+    holders = [(r["spend"], r["max_budget"]) for r in fake.key_api._live.values()]
+    holders += [(r["spend"], r["max_budget"]) for r in fake.owners.users.values()]
+    holders += [(r["spend"], r["max_budget"]) for r in fake.owners.teams.values()]
+    limited = [(s, m) for s, m in holders if m is not None]
+    over = sum(1 for s, m in limited if s >= m)
+    near = sum(1 for s, m in limited if 0.8 * m <= s < m)
+    assert over and near  # the demo has both
+    at = app_as(env, "admin", PAGE)
+    text = _text(at)
+    assert f"**Over their limit**: {over}" in text and f"**Near their limit (80% or more)**: {near}" in text
+    table = at.dataframe[-1].value  # the last table: every key, user and team with a max budget
+    assert len(table) == len(limited)
+    assert set(table["kind"]) == {"API key", "User", "Team"}
+    teams = table[table["kind"] == "Team"].set_index("name")
+    for t in fake.owners.teams.values():
+        if t["max_budget"] is not None:
+            assert teams.loc[t["team_alias"], "max_budget"] == t["max_budget"]
+
+
+def test_an_admin_enforces_a_team_budget_in_demo_litellm_and_sees_what_it_holds(env):
+    rt = app_runtime(env)
+    b = service.create_budget(rt.engine, None, "team", "team-research", 900, "week", 0.8)
+    at = app_as(env, "admin", PAGE)
+    at.selectbox(key="budgets_manage").set_value(b.id).run()
+    at.button(key="budgets_push").click().run()
+    assert not at.exception
+    team = rt.demo_litellm().owners.teams["team-research"]
+    assert (team["max_budget"], team["budget_duration"]) == (900, "7d")
+    (said,) = [s.value for s in at.success]
+    expected = f"has max budget $900.00 per 7d, spend ${team['spend']:,.2f} (read back from LiteLLM)."
+    assert said.endswith(markdown_literal(expected))
+
+    ghost = service.create_budget(rt.engine, None, "team", "team-ghost", 50, "day", 0.8)
+    at.run()
+    at.selectbox(key="budgets_manage").set_value(ghost.id).run()
+    at.button(key="budgets_push").click().run()
+    (said,) = _errors(at)
+    assert "nothing was pushed" in said and "Team not found" in said
+    assert "team-ghost" not in rt.demo_litellm().owners.teams

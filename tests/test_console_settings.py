@@ -29,6 +29,8 @@ VALID = {
     "BACKFILL_DAYS": ("30", 30),
     "KEYS_CACHE_MINUTES": ("3", 3),
     "LOGS_EXPORT_MAX_ROWS": ("5000", 5000),
+    "LOGIN_MAX_FAILURES": ("3", 3),
+    "LOGIN_LOCKOUT_MINUTES": ("60", 60),
     "ALERT_WEBHOOK_URL": (
         "https://hooks.example.com/services/T0/B0/hook-secret/",
         "https://hooks.example.com/services/T0/B0/hook-secret",
@@ -100,6 +102,8 @@ def test_a_saved_value_forgotten_falls_back_to_the_default(rt):
         ("REFRESH_INTERVAL_MINUTES", "soon", "REFRESH_INTERVAL_MINUTES must be 1 to 1,440 (got 'soon'); Input should"),
         ("LOGS_EXPORT_MAX_ROWS", "999", "LOGS_EXPORT_MAX_ROWS must be 1,000 to 1,000,000 (got '999')"),
         ("SMTP_PORT", "70000", "SMTP_PORT must be 1 to 65,535 (got '70000')"),
+        ("LOGIN_MAX_FAILURES", "0", "LOGIN_MAX_FAILURES must be 1 to 100 (got '0')"),
+        ("LOGIN_LOCKOUT_MINUTES", "1441", "LOGIN_LOCKOUT_MINUTES must be 1 to 1,440 (got '1441')"),
         ("ALERT_EMAIL_TO", "ops", "ALERT_EMAIL_TO must be e-mail addresses (name@example.com), comma-separated"),
         ("ALERT_WEBHOOK_URL", "ftp://hooks.example.com/hook-secret", "ALERT_WEBHOOK_URL must start with http"),
         ("DATABASE_URL", "sqlite:///elsewhere.db", "DATABASE_URL needs a restart"),

@@ -202,6 +202,9 @@ PERFORMERS = {
     **{a: _key_action(a) for a in gate.ACTIONS if a.startswith("keys.")},
     "logs.export": _logs_export,
     "settings.change": lambda env, actor: change_setting(env.rt, actor, "REFRESH_INTERVAL_MINUTES", "7"),
+    "settings.test_notification": lambda env, actor: budget_service.send_test_notification(
+        env.engine, actor, env.rt.settings
+    ),
     "budgets.create": lambda env, actor: budget_service.create_budget(
         env.engine, actor, "team", "t1", 500, "month", 0.8
     ),
@@ -386,7 +389,8 @@ def test_a_refresh_refused_because_one_runs_is_not_audited(env):
 # -- the one button helper -------------------------------------------------------------------------
 # Every state-changing button of each page: its key and the action it performs.
 PAGE_BUTTONS = {
-    "pages/settings.py": {f"settings_save_{name}": "settings.change" for name in EDITABLE_NAMES},
+    "pages/settings.py": {f"settings_save_{name}": "settings.change" for name in EDITABLE_NAMES}
+    | {"settings_test_notification": "settings.test_notification"},
     "pages/usage.py": {"refresh_today": "usage.refresh"},
     "pages/models.py": {"models_sync": "models.sync", "models_test_submit": "models.test_config"},
     "pages/health.py": {"health_check_now": "health.check_now"},

@@ -4,6 +4,8 @@ admin sees the forms disabled, a value the deployment sets is shown locked, secr
 
 from __future__ import annotations
 
+from email import message_from_string, policy
+
 import pandas as pd
 import pytest
 
@@ -11,8 +13,12 @@ from lib.auth import accounts
 from lib.auth.audit import list_audit
 from lib.console_settings.effective import MASK
 from lib.console_settings.saved import saved_values
+from lib.console_settings.service import change_setting
 from lib.core.settings import EDITABLE_NAMES, GROUPS, SETTINGS_SPEC
+from lib.core.text_safety import markdown_literal
 from tests.support.apptest import app_as, app_runtime, demo_settings
+from tests.support.notify_servers import Receiver, SMTPServer
+from tests.support.ports import free_port
 from tests.test_text_safety import displayed
 
 PAGE = "pages/settings.py"
@@ -116,3 +122,75 @@ def test_a_setting_the_deployment_sets_is_shown_locked(tmp_path):
 def test_a_user_gets_403(env):
     at = app_as(env, "alice", PAGE)
     assert not at.dataframe and not at.text_input
+
+
+# -- Send a test notification ----------------------------------------------------------------------------------
+def _channels(rt, admin, webhook_url: str, smtp_port: int) -> None:
+    for name, value in (
+        ("ALERT_WEBHOOK_URL", webhook_url),
+        ("SMTP_HOST", "127.0.0.1"),
+        ("SMTP_PORT", str(smtp_port)),
+        ("SMTP_FROM", "console@example.com"),
+        ("ALERT_EMAIL_TO", "ops@example.com, finance@example.com"),
+    ):
+        change_setting(rt, admin, name, value)
+
+
+def test_a_test_notification_reaches_the_saved_webhook_and_mail_server(env):
+    rt = app_runtime(env)
+    receiver, smtp = Receiver(), SMTPServer()
+    try:
+        _channels(rt, accounts.get_user(rt.engine, "admin"), receiver.url, smtp.port)
+        at = app_as(env, "admin", PAGE)
+        at.button(key="settings_test_notification").click().run()
+        assert not at.exception
+        assert [s.value for s in at.success] == ["Webhook: sent.", "E-mail: sent."]
+        ((body),) = receiver.bodies
+        assert body["test"] is True and body["sent_by"] == "admin"
+        assert body["text"] == (
+            f"Test notification from LiteLLM Console, sent by admin at {body['at']}: budget alerts will arrive here."
+        )
+        ((rcpts, data),) = smtp.messages
+        assert rcpts == ["ops@example.com", "finance@example.com"]
+        mail = message_from_string(data, policy=policy.default)
+        assert mail["Subject"] == "[LiteLLM Console] Test notification"
+        assert mail.get_content().strip() == body["text"]
+        row = list_audit(rt.engine, action="settings.test_notification").iloc[0]
+        assert (row["actor"], row["outcome"]) == ("admin", "success")
+        assert {c: o["status"] for c, o in row["details"]["channels"].items()} == {"webhook": "sent", "email": "sent"}
+        assert "/hooks/T000/B000/secret" not in list_audit(rt.engine).to_json()
+    finally:
+        receiver.close()
+        smtp.close()
+
+
+def test_a_failing_channel_is_shown_failed_with_its_reason_and_no_secret(env):
+    rt = app_runtime(env)
+    receiver = Receiver(status=500)
+    try:
+        _channels(rt, accounts.get_user(rt.engine, "admin"), receiver.url, free_port())  # no mail server there
+        at = app_as(env, "admin", PAGE)
+        at.button(key="settings_test_notification").click().run()
+        errors = [e.value for e in at.error]
+        assert errors == [
+            f"Webhook: failed ({markdown_literal('HTTP 500')}).",
+            f"E-mail: failed ({markdown_literal('ConnectionRefusedError')}).",
+        ]
+        assert len(receiver.bodies) == 1  # one try: the person waits for the answer
+        assert "secret" not in "".join(errors)
+        row = list_audit(rt.engine, action="settings.test_notification").iloc[0]
+        assert row["outcome"] == "failure" and row["details"]["channels"]["webhook"]["error"] == "HTTP 500"
+    finally:
+        receiver.close()
+
+
+def test_no_channel_configured_says_so_and_a_readonly_admin_cannot_send(env):
+    at = app_as(env, "admin", PAGE)
+    at.button(key="settings_test_notification").click().run()
+    assert [i.value for i in at.info if not i.value.startswith("Demo mode")] == [
+        "Webhook: not configured (set ALERT_WEBHOOK_URL).",
+        "E-mail: not configured (set SMTP_HOST and ALERT_EMAIL_TO).",
+    ]
+    at = app_as(env, "viewer", PAGE)
+    button = at.button(key="settings_test_notification")
+    assert button.disabled and button.help == "Admin access required to change the console's settings"

@@ -27,6 +27,7 @@ from lib.core.clock import as_aware, utcnow
 from lib.core.db import metadata
 from lib.core.errors import ConsoleError
 from lib.core.files import generated_secret
+from lib.core.settings import Settings
 
 users = Table(
     "users",
@@ -67,8 +68,10 @@ login_failures = Table(
     Column("locked_until", DateTime(timezone=True)),
 )
 
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=15)
+# The lockout policy's defaults; the policy in effect is the settings' (LOGIN_MAX_FAILURES, LOGIN_LOCKOUT_MINUTES,
+# changeable on the Settings page without a restart): LoginPolicy.of(rt.settings) at each login.
+MAX_FAILED_LOGINS = Settings.model_fields["LOGIN_MAX_FAILURES"].default
+LOCKOUT = timedelta(minutes=Settings.model_fields["LOGIN_LOCKOUT_MINUTES"].default)
 FAILED_LOGIN_MEMORY = timedelta(hours=24)  # failures older than this are forgotten (and their rows deleted)
 # One answer for every refused login: which names exist, or are disabled or locked, is for the audit log only.
 LOGIN_FAILED = "Wrong username or password, or the account is locked or disabled. Ask an admin if this persists."
@@ -368,14 +371,30 @@ def set_litellm_user(engine, actor: User | None, username: str, litellm_user_id:
     )
 
 
-def authenticate(engine, username: str, password: str, now: datetime | None = None) -> User:
+@dataclass(frozen=True)
+class LoginPolicy:
+    """How many failed logins of one name (within FAILED_LOGIN_MEMORY) lock it, and for how long."""
+
+    max_failures: int = MAX_FAILED_LOGINS
+    lockout: timedelta = LOCKOUT
+
+    @classmethod
+    def of(cls, settings) -> LoginPolicy:
+        """The policy the settings in effect say (LOGIN_MAX_FAILURES, LOGIN_LOCKOUT_MINUTES)."""
+        return cls(settings.LOGIN_MAX_FAILURES, timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES))
+
+
+def authenticate(
+    engine, username: str, password: str, now: datetime | None = None, policy: LoginPolicy | None = None
+) -> User:
     """Check a login. Every refusal raises LoginError(LOGIN_FAILED), whatever the reason (audited).
 
-    Failures are counted per name typed, known or not; after MAX_FAILED_LOGINS the name is locked for LOCKOUT.
-    The failure count and the audit row are committed before the refusal is raised.
+    Failures are counted per name typed, known or not; after `policy.max_failures` the name is locked for
+    `policy.lockout` (default: the settings' defaults). The failure count and the audit row are committed before
+    the refusal is raised.
     """
     now = now or utcnow()
-    if not _login_attempt(engine, username, password, now):
+    if not _login_attempt(engine, username, password, now, policy or LoginPolicy()):
         raise LoginError(LOGIN_FAILED)
     return get_user(engine, username)
 
@@ -409,7 +428,7 @@ def _upsert(conn):
     return dialect_insert
 
 
-def _count_failure(c, name_sha256: str, now: datetime) -> tuple[int, datetime | None]:
+def _count_failure(c, name_sha256: str, now: datetime, policy: LoginPolicy) -> tuple[int, datetime | None]:
     """One more failed login for this name: (failures counted, locked until or None). Forgotten ones are pruned."""
     c.execute(login_failures.delete().where(login_failures.c.last_failed_at < now - FAILED_LOGIN_MEMORY))
     # counted in the database (not read-modify-write), so parallel guesses are all counted
@@ -420,17 +439,17 @@ def _count_failure(c, name_sha256: str, now: datetime) -> tuple[int, datetime | 
             set_={"failures": login_failures.c.failures + 1, "last_failed_at": now},
         ).returning(login_failures.c.failures)
     ).scalar_one()
-    if failures < MAX_FAILED_LOGINS:
+    if failures < policy.max_failures:
         return failures, None
     c.execute(
         update(login_failures)
         .where(login_failures.c.name_sha256 == name_sha256)
-        .values(failures=0, locked_until=now + LOCKOUT)
+        .values(failures=0, locked_until=now + policy.lockout)
     )
-    return failures, now + LOCKOUT
+    return failures, now + policy.lockout
 
 
-def _login_attempt(engine, username: str, password: str, now: datetime) -> bool:
+def _login_attempt(engine, username: str, password: str, now: datetime, policy: LoginPolicy) -> bool:
     """True when the login succeeds. Known and unknown names, locked or not, take the same path and the same
     work (one bcrypt check), so neither the answer nor its time says whether an account exists."""
     username = normalize_username(username)
@@ -462,7 +481,7 @@ def _login_attempt(engine, username: str, password: str, now: datetime) -> bool:
             )
             audit(engine, username, "login", username, "success", {}, conn=c)
             return True
-        failures, locks_until = _count_failure(c, name_sha256, now)
+        failures, locks_until = _count_failure(c, name_sha256, now, policy)
         # the users row mirrors the count for the Users page (no row for an unknown name: nothing updated)
         c.execute(
             update(users)

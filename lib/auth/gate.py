@@ -74,12 +74,17 @@ ACTIONS: dict[str, Action] = {
     "keys.delete": Action(("keys:manage",), "delete a virtual key"),
     "keys.replace": Action(("keys:manage",), "replace a virtual key: a copy of its settings, the old key blocked"),
     "settings.change": Action(("settings:write",), "save a console setting (in effect at once, no restart)"),
+    "settings.test_notification": Action(
+        ("settings:write",), "send a test webhook and e-mail to the alert channels the settings configure"
+    ),
     # whoever may read the request logs may download them (as read-only admins may export usage)
     "logs.export": Action(("logs:read",), "download an export of request logs (every page of the filtered view)"),
     "budgets.create": Action(("budgets:write",), "set a console budget (amount per period, alert threshold)"),
     "budgets.update": Action(("budgets:write",), "change a console budget"),
     "budgets.delete": Action(("budgets:write",), "delete a console budget and its alerts"),
-    "budgets.push_to_litellm": Action(("budgets:write",), "set an API key's budget as its max_budget in LiteLLM"),
+    "budgets.push_to_litellm": Action(
+        ("budgets:write",), "set an API key's, team's or user's budget as its max_budget in LiteLLM"
+    ),
     "alerts.acknowledge": Action(("budgets:write",), "acknowledge a budget alert"),
 }
 assert all(p in PERMISSIONS for a in ACTIONS.values() for p in a.permissions), "an action names an unknown permission"

@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 
 from lib.budgets import notify
+from lib.budgets.projection import HISTORY_DAYS
 from lib.budgets.records import STATES, last_state, list_budgets, record_event, set_delivery
 from lib.budgets.status import status
 from lib.core.clock import utcnow
 from lib.core.jobs import record_job
+from lib.usage.store import UsageStore
 
 log = logging.getLogger(__name__)
 JOB = "budget_alerts"
@@ -63,14 +65,27 @@ def evaluate(engine, store, settings, today: date | None = None, sleep: Callable
 
 def run_after_refresh(rt, trigger: str) -> None:
     """The scheduled evaluation after a refresh, recorded as a job run when there is any budget; its failure is
-    logged and recorded, never the refresh's."""
+    logged and recorded, never the refresh's.
+
+    The CLI's runtime only writes the store (it loads no day into memory: the app's process serves it), so there
+    the evaluation reads the days it needs from a store of its own: the longest period and the projection's
+    history before it."""
+    own_store = None
     try:
         with rt.engine.connect() as conn:
             if not list_budgets(conn):
                 return
+        store = rt.store
+        if rt.store_mode != "serve":
+            today = utcnow().date()
+            window = (today - timedelta(days=HISTORY_DAYS + 31), today)
+            store = own_store = UsageStore(rt.settings.store_dir, window=window)
         with record_job(rt.engine, JOB, trigger) as run:
-            events = evaluate(rt.engine, rt.store, rt.settings)
+            events = evaluate(rt.engine, store, rt.settings)
             run.rows = len(events)
             run.details = {"alerts": [{k: e[k] for k in ("id", "budget", "state")} for e in events]}
     except Exception:
         log.exception("budget alert evaluation failed")
+    finally:
+        if own_store is not None:
+            own_store.close()

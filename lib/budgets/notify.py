@@ -39,10 +39,16 @@ def alert_payload(alert: dict) -> dict:
     return {"text": text, **{k: alert[k] for k in sorted(alert)}}
 
 
-def send_webhook(url: str, payload: dict, sleep: Callable[[float], None] = time.sleep, transport=None) -> dict:
+def send_webhook(
+    url: str,
+    payload: dict,
+    sleep: Callable[[float], None] = time.sleep,
+    transport=None,
+    attempts: int = WEBHOOK_ATTEMPTS,
+) -> dict:
     """POST the payload; a network error or a non-2xx answer is retried after each of WEBHOOK_BACKOFF_S."""
     error = None
-    for attempt in range(1, WEBHOOK_ATTEMPTS + 1):
+    for attempt in range(1, attempts + 1):
         try:
             with httpx.Client(timeout=WEBHOOK_TIMEOUT_S, transport=transport) as client:
                 r = client.post(url, json=payload)
@@ -51,9 +57,9 @@ def send_webhook(url: str, payload: dict, sleep: Callable[[float], None] = time.
             error = f"HTTP {r.status_code}"
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             error = f"{type(exc).__name__}"  # the exception text may quote the URL, whose path is a secret
-        if attempt < WEBHOOK_ATTEMPTS:
+        if attempt < attempts:
             sleep(WEBHOOK_BACKOFF_S[min(attempt - 1, len(WEBHOOK_BACKOFF_S) - 1)])
-    return {"status": "failed", "attempts": WEBHOOK_ATTEMPTS, "error": error}
+    return {"status": "failed", "attempts": attempts, "error": error}
 
 
 def send_email(settings: Settings, subject: str, body: str) -> dict:
@@ -74,7 +80,9 @@ def send_email(settings: Settings, subject: str, body: str) -> dict:
             smtp.send_message(msg)
         return {"status": "sent", "attempts": 1}
     except (OSError, smtplib.SMTPException) as exc:
-        return {"status": "failed", "attempts": 1, "error": type(exc).__name__}
+        # the exception's type and the server's reply code; its text may quote the login
+        code = getattr(exc, "smtp_code", None)
+        return {"status": "failed", "attempts": 1, "error": type(exc).__name__ + (f" (SMTP {code})" if code else "")}
 
 
 def channels(settings: Settings) -> list[str]:
@@ -96,4 +104,27 @@ def deliver(settings: Settings, alert: dict, sleep: Callable[[float], None] = ti
         else:
             subject = f"[LiteLLM Console] Budget {alert['budget']}: {alert['state']}"
             out[channel] = send_email(settings, subject, payload["text"])
+    return out
+
+
+def test_payload(sent_by: str, at: str) -> dict:
+    """The test webhook's JSON: `text` (what Slack shows), `test: true`, who sent it and when (ISO, UTC)."""
+    text = f"Test notification from LiteLLM Console, sent by {sent_by} at {at}: budget alerts will arrive here."
+    return {"text": text, "test": True, "sent_by": sent_by, "at": at}
+
+
+def send_test(settings: Settings, sent_by: str, at: str) -> dict[str, dict]:
+    """One test message to each channel the settings in effect configure, sent once (no retries: the person
+    waits for the answer). {channel: outcome}; a channel not configured: {"status": "not configured"}."""
+    configured = channels(settings)
+    payload = test_payload(sent_by, at)
+    out = {}
+    if "webhook" in configured:
+        out["webhook"] = send_webhook(settings.ALERT_WEBHOOK_URL, payload, attempts=1)
+    else:
+        out["webhook"] = {"status": "not configured"}
+    if "email" in configured:
+        out["email"] = send_email(settings, "[LiteLLM Console] Test notification", payload["text"])
+    else:
+        out["email"] = {"status": "not configured"}
     return out

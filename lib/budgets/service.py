@@ -7,8 +7,9 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from lib.auth.gate import actor_name, perform
-from lib.budgets import records
+from lib.budgets import notify, records
 from lib.budgets.records import Budget
+from lib.core.clock import utcnow
 
 
 def _public(b: Budget) -> dict:
@@ -63,6 +64,22 @@ def acknowledge_alert(engine, actor, event_id: int) -> None:
         "alerts.acknowledge",
         str(event_id),
         lambda conn: records.acknowledge(conn, event_id, actor_name(actor)),
+    )
+
+
+def send_test_notification(engine, actor, settings) -> dict[str, dict]:
+    """A test message to each alert channel the settings in effect configure (settings.test_notification, admins
+    only, audited with each channel's outcome: never an address, URL or password). {channel: outcome}."""
+    at = utcnow().replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return perform(
+        engine,
+        actor,
+        "settings.test_notification",
+        "notifications",
+        lambda: notify.send_test(settings, actor_name(actor), at),
+        transaction=False,
+        details=lambda out: {"channels": out},
+        outcome=lambda out: "failure" if any(o["status"] == "failed" for o in out.values()) else "success",
     )
 
 

@@ -136,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--api-key", action="append", type=value, metavar="HASH_OR_ALIAS")
     e.add_argument("--team", action="append", type=value)
     e.add_argument("--output", type=_output_path, help="write here instead of stdout")
-    e.set_defaults(func=cmd_export)
+    e.set_defaults(func=cmd_export, saved_settings=False)  # reads the store only: no app database to open
 
     from lib.cli.catalog import add_commands as add_model_commands
     from lib.cli.providers import add_commands as add_provider_commands
@@ -156,6 +156,10 @@ def main(argv: list[str] | None = None) -> int:
     rt = None
     try:
         rt = Runtime(load_settings(), store_mode="write")  # the process's one runtime; the app serves the store
+        if getattr(args, "saved_settings", True):
+            # what an admin saved on the Settings page counts here too (e.g. the alert channels refresh-today's
+            # budget alerts go to); only commands that use the app database anyway read it
+            rt.load_saved_settings()
         return args.func(args, rt)
     except ConsoleError as exc:  # refused, bad input (exit 2); LiteLLM down, ingest errors (exit 1): one line
         from lib.litellm.client import LiteLLMError, LiteLLMRefused

@@ -154,6 +154,22 @@ class Settings(BaseModel):
         "that admin's password (≥ 8 characters); only read while no enabled admin exists",
         secret=True,
     )
+    LOGIN_MAX_FAILURES: int = setting(
+        5,
+        "Security & logins",
+        "failed logins of one name within 24 hours that lock it (every refused login gets the same answer)",
+        editable=True,
+        ge=1,
+        le=100,
+    )
+    LOGIN_LOCKOUT_MINUTES: int = setting(
+        15,
+        "Security & logins",
+        "how long a name stays locked after that many failed logins (an admin may unlock it sooner)",
+        editable=True,
+        ge=1,
+        le=1440,
+    )
     DEMO_SEED: int = setting(
         42, "LiteLLM connection", "seed of demo mode's generated LiteLLM activity (the same seed, the same data)"
     )

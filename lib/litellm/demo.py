@@ -23,6 +23,7 @@ import httpx
 
 from lib.core.clock import utcnow
 from lib.core.settings import DEMO_HISTORY_DAYS
+from lib.litellm.demo_budgets import DemoOwners
 from lib.litellm.demo_health import DemoHealth
 from lib.litellm.demo_keys import DemoKeys
 from lib.litellm.demo_logs import DemoSpendLogs
@@ -98,6 +99,7 @@ class DemoLiteLLM:
         self.admin = DemoAdmin()  # credentials and database deployments, changed through the admin API
         self.health = DemoHealth(seed, self.model_info(), {group: m[4] for group, m in MODELS.items()})
         self.key_api = DemoKeys(self)  # /key/*: these keys' settings, stateful
+        self.owners = DemoOwners(self)  # /user/*, /team/*: these users' and teams' own budgets, stateful
         elapsed = _fraction_of_day_elapsed() if self.today == utcnow().date() else 0.55  # as _generate's today
         self.spend_logs = DemoSpendLogs(self, MODELS, elapsed)  # request logs of these rows (lib/litellm/demo_logs.py)
         self._seed_admin()
@@ -252,6 +254,9 @@ class DemoLiteLLM:
             )
         if path.startswith("/key/"):
             return self.key_api.handle(request)
+        answer = self.owners.handle(request, path)
+        if answer is not None:
+            return answer
         return _json(404, {"detail": "Not Found"})
 
     def _activity(self, request: httpx.Request, paged: bool) -> httpx.Response:

@@ -1,5 +1,6 @@
 """The Budgets page's parts: the budgets with spent / remaining / % and projection, their month view, the form to
-set one, the alerts with acknowledge, LiteLLM's own key limits, and the exceeded banner of the admin pages."""
+set one, edit, delete or enforce one in LiteLLM, the alerts with acknowledge, LiteLLM's own key, user and team
+limits, and the exceeded banner of the admin pages."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from lib.auth.accounts import User
 from lib.auth.permissions import has_permission
 from lib.budgets import service
 from lib.budgets.charts import month_view
-from lib.budgets.litellm_limits import key_limits, push_key_budget
+from lib.budgets.litellm_limits import NEAR, PUSHABLE, all_limits, fetch_owners, push_budget
 from lib.budgets.records import DEFAULT_THRESHOLD, MAX_AMOUNT, PERIODS, SCOPE_LABELS, SCOPES, Budget
 from lib.budgets.status import BudgetStatus, projection_text, status
 from lib.core.clock import utcnow
@@ -22,6 +23,7 @@ from lib.ui.actions import action_button
 
 log = logging.getLogger(__name__)
 DONE = "budgets_done"  # what the last action said, shown until the next one
+RANGES = "Daily budgets up to 10,000 USD, weekly up to 70,000, monthly up to 100,000; threshold 0.1–1.0."
 STATE_LABELS = {"ok": "OK", "projected": "Projected to exceed", "warning": "Warning", "exceeded": "Exceeded"}
 
 
@@ -106,7 +108,7 @@ def render_create(rt, user: User) -> None:
             step=0.05,
             key="budgets_new_threshold",
         )
-        st.caption("Daily budgets up to 10,000 USD, weekly up to 70,000, monthly up to 100,000; threshold 0.1–1.0.")
+        st.caption(RANGES)
         if action_button(user, "budgets.create", "Set budget", form=True):
             _run(
                 lambda: service.create_budget(rt.engine, user, scope, target, amount, period, threshold),
@@ -123,15 +125,63 @@ def render_manage(rt, user: User, budgets: list[Budget]) -> None:
     b = next(b for b in budgets if b.id == chosen)
     if action_button(user, "budgets.delete", "Delete", where=c[1], key="budgets_delete"):
         _run(lambda: service.delete_budget(rt.engine, user, b.id), f"Deleted the budget {b.label}.")
-    if b.scope == "api_key" and action_button(
+    if b.scope in PUSHABLE and action_button(
         user, "budgets.push_to_litellm", "Enforce in LiteLLM", where=c[2], key="budgets_push"
     ):
+        _push(rt, user, b)
+    render_edit(rt, user, b)
 
-        def push():
-            with rt.litellm_client() as client:
-                push_key_budget(rt.engine, client, user, b, rt.key_snapshots)
 
-        _run(push, f"LiteLLM now enforces {b.label} as the key's max budget.")
+def _push(rt, user: User, b: Budget) -> None:
+    """Push the budget to LiteLLM; say what LiteLLM now holds (read back after the write) or why it refused."""
+    holder = {}
+
+    def push():
+        with rt.litellm_client() as client:
+            holder["limit"] = push_budget(rt.engine, client, user, b, rt.key_snapshots)
+
+    try:
+        push()
+    except ConsoleError as exc:
+        st.session_state[DONE] = ("error", f"LiteLLM did not take the budget (nothing was pushed): {exc}")
+        st.rerun()
+    limit = holder["limit"]
+    st.session_state[DONE] = (
+        "ok",
+        f"LiteLLM now enforces {b.label}: its {SCOPE_LABELS[b.scope].lower()} {b.target} has max budget "
+        f"${limit.max_budget:,.2f} per {limit.budget_duration}, spend ${limit.spend:,.2f} (read back from LiteLLM).",
+    )
+    st.rerun()
+
+
+def render_edit(rt, user: User, b: Budget) -> None:
+    """Change the chosen budget's amount, period and alert threshold (scope and target stay: another scope is
+    another budget)."""
+    with st.form("budgets_edit"):
+        st.markdown(f"**Change {markdown_literal(b.label)}**")
+        c = st.columns(3)
+        period = c[0].selectbox("New period", PERIODS, index=PERIODS.index(b.period), key=f"budgets_edit_period_{b.id}")
+        amount = c[1].number_input(
+            "New amount (USD)",
+            min_value=0.0,
+            max_value=MAX_AMOUNT["month"],
+            value=b.amount,
+            key=f"budgets_edit_amount_{b.id}",
+        )
+        threshold = c[2].number_input(
+            "New alert threshold",
+            min_value=0.0,
+            max_value=1.0,
+            value=b.threshold,
+            step=0.05,
+            key=f"budgets_edit_threshold_{b.id}",
+        )
+        st.caption(RANGES)
+        if action_button(user, "budgets.update", "Save changes", form=True):
+            _run(
+                lambda: service.update_budget(rt.engine, user, b.id, b.scope, b.target, amount, period, threshold),
+                "Budget changed.",
+            )
 
 
 def render_alerts(rt, user: User) -> None:
@@ -164,23 +214,41 @@ def render_alerts(rt, user: User) -> None:
 
 
 def render_litellm_limits(rt) -> None:
+    """Keys, users and teams with their own max_budget in LiteLLM: the over and near lists, then all of them."""
+    keys = None
     try:
         keys = rt.key_snapshots.get(rt.litellm_client).keys
     except ConsoleError as exc:
         st.warning(f"LiteLLM's keys could not be read: {markdown_literal(str(exc))}")
-        return
-    limits = key_limits(keys)
+    users, teams = [], []
+    try:
+        with rt.litellm_client() as client:
+            users, teams = fetch_owners(client)
+    except ConsoleError as exc:
+        st.warning(f"LiteLLM's users and teams could not be read: {markdown_literal(str(exc))}")
+    limits = all_limits(keys, users, teams)
     if limits.empty:
-        st.caption("No LiteLLM key has a max budget.")
+        st.caption("No LiteLLM key, user or team has a max budget.")
         return
-    for state, title in (("over", "Over their limit"), ("near", "Near their limit (80% or more)")):
+    for state, title in (("over", "Over their limit"), ("near", f"Near their limit ({NEAR:.0%} or more)")):
         part = limits[limits["limit_state"] == state]
         st.markdown(f"**{title}**: {len(part)}")
-    st.dataframe(
-        limits.drop(columns=["token"]),
-        hide_index=True,
-        column_config={"used_pct": st.column_config.ProgressColumn("% used", format="%.0f%%", max_value=100)},
-    )
+        if not part.empty:
+            st.dataframe(
+                part[["kind", "name", "spend", "max_budget", "used_pct", "budget_reset_at"]],
+                hide_index=True,
+                column_config=LIMIT_CONFIG,
+                key=f"budgets_limits_{state}",
+            )
+    st.markdown("**Every key, user and team with a max budget**")
+    st.dataframe(limits.drop(columns=["id"]), hide_index=True, column_config=LIMIT_CONFIG, key="budgets_limits")
+
+
+LIMIT_CONFIG = {
+    "spend": st.column_config.NumberColumn("spend", format="$%.2f"),
+    "max_budget": st.column_config.NumberColumn("max budget", format="$%.2f"),
+    "used_pct": st.column_config.ProgressColumn("% used", format="%.0f%%", min_value=0, max_value=100),
+}
 
 
 def render_exceeded_banner(rt, user: User) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib.auth.accounts import User
+from lib.auth.accounts import LoginPolicy, User
 from lib.auth.permissions import has_permission
 from lib.ui.runtime import runtime
 from lib.ui.session import render_login, verified_user
@@ -19,7 +19,7 @@ def require_page(permission: str) -> User:
     user = verified_user()
     if user is None:
         rt = runtime()
-        render_login(rt.engine, demo_accounts=rt.settings.demo_mode)
+        render_login(rt.engine, demo_accounts=rt.settings.demo_mode, policy=lambda: LoginPolicy.of(rt.settings))
         st.stop()
     if not has_permission(user.role, permission):
         st.error("403 — admin access required")

@@ -8,6 +8,7 @@ copied or replayed cookie useless.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import jwt
@@ -110,9 +111,10 @@ def _forget(authenticator) -> None:
         pass
 
 
-def render_login(engine, demo_accounts: bool) -> None:
+def render_login(engine, demo_accounts: bool, policy: Callable[[], accounts.LoginPolicy] | None = None) -> None:
     """Our own login form: lockout, disabled accounts and audit live in lib.auth.accounts (one message for any
-    refusal)."""
+    refusal). `policy`: the lockout policy in effect when the form is sent (the runtime's settings, which an admin
+    may change without a restart); None: the defaults."""
     st.title("LiteLLM Console")
     if demo_accounts:
         st.info(
@@ -123,7 +125,9 @@ def render_login(engine, demo_accounts: bool) -> None:
         st.subheader("Log in")
         st.text_input("Username", key="login_username", autocomplete="username")
         st.text_input("Password", type="password", key=_password_key(), autocomplete="current-password")
-        st.form_submit_button("Log in", type="primary", on_click=_attempt_login, args=(engine, _login_attempt()))
+        st.form_submit_button(
+            "Log in", type="primary", on_click=_attempt_login, args=(engine, _login_attempt(), policy)
+        )
     if st.session_state.get("login_error"):  # stays until the next attempt (a rerun must not hide it)
         st.error(st.session_state["login_error"])
 
@@ -153,7 +157,7 @@ def _login_attempt() -> LoginAttempt:
     return st.session_state.setdefault(_LOGIN_KEY, LoginAttempt())
 
 
-def _attempt_login(engine, attempt: LoginAttempt) -> None:
+def _attempt_login(engine, attempt: LoginAttempt, policy=None) -> None:
     """Form callback (runs before the script): check the password, open the session, forget the password."""
     with attempt.lock:  # `attempt` comes as an argument: taking the lock is the callback's first step
         username = (st.session_state.get("login_username") or "").strip()
@@ -165,7 +169,7 @@ def _attempt_login(engine, attempt: LoginAttempt) -> None:
         st.session_state[_ATTEMPT_KEY] = st.session_state.get(_ATTEMPT_KEY, 0) + 1
         # No Streamlit call from here on (any could stop the callback half-way)
         try:
-            user = accounts.authenticate(engine, username, password)
+            user = accounts.authenticate(engine, username, password, policy=policy() if policy else None)
         except LoginError as exc:
             attempt.outcome = {"login_error": str(exc)}
             return

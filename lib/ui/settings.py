@@ -8,12 +8,15 @@ import streamlit as st
 from lib.auth.accounts import User
 from lib.auth.gate import refusal
 from lib.auth.permissions import PermissionDenied
+from lib.budgets.service import send_test_notification
 from lib.console_settings.effective import SettingValueError
 from lib.console_settings.service import change_setting
 from lib.console_settings.view import SettingRow, rows_table
 from lib.core.text_safety import markdown_literal
 from lib.ui.actions import action_button
 
+NOTIFICATIONS = "Notifications"  # the group whose channels "Send a test notification" tries
+CHANNEL_NAMES = {"webhook": "Webhook", "email": "E-mail"}
 SAVED = "settings_saved"  # what the save that just ended says, shown by the run after it
 
 
@@ -25,6 +28,8 @@ def render_outcome() -> None:
 def render_group(rt, user: User, group: str, rows: list[SettingRow]) -> None:
     st.subheader(group)
     st.dataframe(pd.DataFrame(rows_table(rows)), hide_index=True, width="stretch")
+    if group == NOTIFICATIONS:
+        render_test_notification(rt, user)
     editable = [r for r in rows if r.spec.editable]
     if not editable:
         return
@@ -64,3 +69,32 @@ def _setting_form(rt, user: User, row: SettingRow) -> None:
     st.session_state.pop(f"setting_{spec.name}", None)  # the field shows what is saved now; a secret is not kept
     st.session_state[SAVED] = f"Saved {spec.name}; in effect now."
     st.rerun()  # the table above still shows the value before the change
+
+
+def render_test_notification(rt, user: User) -> None:
+    """Send a test webhook and e-mail with the settings in effect; each channel's outcome (sent, failed with the
+    reason, not configured), never its address or secret."""
+    clicked = action_button(
+        user,
+        "settings.test_notification",
+        "Send a test notification",
+        icon=":material/send:",
+        key="settings_test_notification",
+    )
+    if not clicked:
+        return
+    try:
+        with st.spinner("Sending a test webhook and e-mail…"):
+            outcome = send_test_notification(rt.engine, user, rt.settings)
+    except PermissionDenied as exc:
+        st.error(markdown_literal(exc))
+        return
+    for channel, result in outcome.items():
+        name = CHANNEL_NAMES[channel]
+        if result["status"] == "sent":
+            st.success(f"{name}: sent.", icon=":material/check_circle:")
+        elif result["status"] == "failed":
+            st.error(f"{name}: failed ({markdown_literal(result.get('error') or 'no reason given')}).")
+        else:
+            hint = "ALERT_WEBHOOK_URL" if channel == "webhook" else "SMTP_HOST and ALERT_EMAIL_TO"
+            st.info(f"{name}: not configured (set {hint}).")
