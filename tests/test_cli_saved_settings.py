@@ -8,7 +8,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -82,3 +82,18 @@ def test_export_opens_no_app_database(env, tmp_path):
     done = cli(env, "export", "--start", "2026-01-01", "--end", "2026-01-02", "--breakdown", "model")
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "app.db").exists()
+
+
+def test_backfill_without_a_range_fills_the_backfill_days_saved_on_the_settings_page(env, tmp_path):
+    names = ("DATABASE_URL", "DUCKDB_PATH", "BACKGROUND_SERVICES", "METRICS_PORT")
+    rt = Runtime(load_settings({k: env[k] for k in names}, secrets_path=None), environ={})
+    try:
+        change_setting(rt, ADMIN, "BACKFILL_DAYS", "3")  # saved in the console; the demo has 120 days
+    finally:
+        rt.close()
+
+    done = cli(env, "backfill")
+    assert done.returncode == 0, done.stderr
+    today = datetime.now(timezone.utc).date()
+    stored = UsageStore(tmp_path / "usage").date_bounds()
+    assert stored == (today - timedelta(days=2), today)  # three days, today's included

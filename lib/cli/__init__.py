@@ -68,7 +68,11 @@ def _recover(rt) -> None:
 def cmd_backfill(args, rt) -> int:
     from lib.services import run_backfill
 
-    start, end = _range(args)
+    # without --start: the last BACKFILL_DAYS days up to --end (the setting in effect, saved in the console too)
+    end = args.end or utcnow().date()
+    start = args.start or end - timedelta(days=max(rt.settings.BACKFILL_DAYS - 1, 0))
+    if start > end:
+        raise CliError(f"--start {start} is after --end {end}")
     _recover(rt)
     summary = run_backfill(rt, "cli", start=start, end=end, force=args.force)
     print(json.dumps(summary.as_dict()))
@@ -116,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     b = sub.add_parser("backfill", help="fetch missing or partial days of a range from LiteLLM")
-    b.add_argument("--start", type=_date, required=True)
-    b.add_argument("--end", type=_date, required=True)
+    b.add_argument("--start", type=_date, help="default: BACKFILL_DAYS days before --end")
+    b.add_argument("--end", type=_date, help="default: today (UTC)")
     b.add_argument("--force", action="store_true", help="re-fetch complete days too (rebuild the range)")
     b.set_defaults(func=cmd_backfill)
 
