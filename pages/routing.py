@@ -37,7 +37,7 @@ desired["fallbacks"] = view.render_fallbacks(groups, why)
 try:
     desired["aliases"] = view.render_aliases(base, groups, why)
     desired["use_cases"] = view.render_use_cases(base, groups, why)
-    desired["power_levels"] = view.render_power_levels(base, groups, why)
+    desired["power_levels"] = view.render_power_levels(rt, base, groups, why)
     desired["smart"] = view.render_smart(base, groups, why)
     state = parse_state(desired)
 except RoutingInputError as exc:

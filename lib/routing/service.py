@@ -17,10 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lib.auth.gate import actor_name, perform
+from lib.core.clock import utcnow
 from lib.core.errors import ConsoleError
 from lib.providers.apply import ApplyResult
 from lib.providers.records import load_providers
-from lib.routing import document
+from lib.routing import document, power
 from lib.routing.apply import apply_plan, read_actual
 from lib.routing.plan import (
     DEFAULT_PARAMS,
@@ -211,6 +212,30 @@ def adopt(rt, actor) -> RoutingState:
         return state
 
     return perform(rt.engine, actor, "routing.adopt", "routing", change, details=lambda s: {"state": state_json(s)})
+
+
+# -- power levels' figures -------------------------------------------------------------------------------------
+def usage_of_groups(store, today=None) -> tuple[dict[str, power.GroupUse], power.TokenMix]:
+    """Each model group's requests and spend over the last 30 days, and the token mix of all that traffic."""
+    from lib.usage.queries import breakdown_sums
+
+    start, end = power.window(today or utcnow().date())
+    sums = breakdown_sums(store, start, end, by="model_group")
+    use = {
+        str(r["model_group"]): power.GroupUse(int(r["api_requests"] or 0), float(r["spend"] or 0.0))
+        for r in sums.to_dict("records")
+    }
+    prompt = int(sums["prompt_tokens"].sum()) if not sums.empty else 0
+    completion = int(sums["completion_tokens"].sum()) if not sums.empty else 0
+    return use, power.TokenMix.of(prompt, completion)
+
+
+def power_level_figures(rt, state: RoutingState, today=None) -> tuple[list[power.LevelFigures], power.TokenMix]:
+    """The power levels of `state`: price per 1M tokens (LiteLLM's prices now, the store's token mix) and 30-day
+    use (lib.routing.power)."""
+    actual = _with_client(rt, read_actual)
+    use, mix = usage_of_groups(rt.store, today)
+    return power.level_figures(state, actual, use, mix), mix
 
 
 # -- as code ----------------------------------------------------------------------------------------------------

@@ -324,7 +324,7 @@ def render_use_cases(base: dict, groups: list[str], why: str | None) -> list[dic
     return out
 
 
-def render_power_levels(base: dict, groups: list[str], why: str | None) -> dict:
+def render_power_levels(rt, base: dict, groups: list[str], why: str | None) -> dict:
     st.subheader("Power levels")
     st.caption("Each level is a public model group of its candidates, in order: the first serves, the next take over.")
     levels = {}
@@ -335,7 +335,43 @@ def render_power_levels(base: dict, groups: list[str], why: str | None) -> dict:
         )  # fmt: skip
         if chosen:
             levels[level] = chosen
+    render_power_figures(rt, levels)
     return levels
+
+
+def _money(value: float | None, digits: int = 2) -> str:
+    return "unknown" if value is None else f"${value:,.{digits}f}"
+
+
+def render_power_figures(rt, levels: dict) -> None:
+    """Each chosen level's price per 1M tokens (LiteLLM's prices, weighted by the recent token mix) and 30-day use."""
+    if not levels:
+        return
+    try:
+        figures, mix = service.power_level_figures(rt, parse_state({"power_levels": levels}))
+    except RoutingInputError:
+        return  # the editors' own error says why
+    except (ConsoleError, LiteLLMError) as exc:
+        st.caption(markdown_literal(f"Prices and use are not known: {exc}"))
+        return
+    rows = [
+        {
+            "Level": f.level,
+            "Price per 1M tokens": _money(f.per_1m, digits=4),
+            "Requests (30 d)": f"{f.requests:,}",
+            "Spend (30 d)": _money(f.spend),
+            "Candidates ($ per 1M tokens)": ", ".join(f"{c.group} {_money(c.per_1m, digits=4)}" for c in f.candidates),
+        }
+        for f in figures
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption(
+        markdown_literal(
+            "A level's price is its first candidate's (it serves while healthy); prices are LiteLLM's per token, "
+            + mix.describe()
+            + "."
+        )
+    )
 
 
 def render_smart(base: dict, groups: list[str], why: str | None) -> dict:
