@@ -69,11 +69,17 @@ def cmd_adopt(args, rt) -> int:
 
 
 def cmd_litellm_config(args, rt) -> int:
-    from lib.routing.service import litellm_config_yaml
+    from lib.routing.service import litellm_config_export
 
-    text, names = litellm_config_yaml(rt)
+    text, variables = litellm_config_export(rt)
     _write(args.output, text)
-    _print({"written": args.output, "key_variables": names})
+    _print(
+        {
+            "written": args.output,
+            "key_variables": [v.name for v in variables],
+            "variables": [v.as_dict() for v in variables],
+        }
+    )
     return 0
 
 

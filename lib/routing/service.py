@@ -253,11 +253,18 @@ def import_yaml(rt, actor, text: str) -> RoutingState:
     return set_desired(rt, actor, document.load_document(text))
 
 
-def litellm_config_yaml(rt) -> tuple[str, list[str]]:
-    """A LiteLLM config.yaml for LiteLLM's deployments now and the desired routing; the key variables it names."""
+def litellm_config_export(rt) -> tuple[str, list[document.KeyVariable]]:
+    """A LiteLLM config.yaml for LiteLLM's deployments now and the desired routing (its header lists the key
+    variables), and those variables."""
     with rt.engine.connect() as conn:
         records = load_providers(conn)
         state = load_routing(conn).desired
     actual = _with_client(rt, read_actual)
-    config, names = document.litellm_config(state, actual, records)
-    return document.dump_yaml(config), names
+    config, variables = document.litellm_config(state, actual, records)
+    return document.config_header(variables) + document.dump_yaml(config), variables
+
+
+def litellm_config_yaml(rt) -> tuple[str, list[str]]:
+    """litellm_config_export with the variables by name."""
+    text, variables = litellm_config_export(rt)
+    return text, [v.name for v in variables]

@@ -486,12 +486,15 @@ def render_downloads(rt) -> None:
         key="route_dl_yaml",
     )  # fmt: skip
     try:
-        config, names = service.litellm_config_yaml(rt)
+        config, variables = service.litellm_config_export(rt)
     except (ConsoleError, LiteLLMError) as exc:
         right.caption(markdown_literal(f"LiteLLM's config.yaml needs LiteLLM's deployments: {exc}"))
         return
     right.download_button(
         "Download LiteLLM config.yaml", config, file_name="config.yaml", mime="application/yaml", key="route_dl_config"
     )  # fmt: skip
-    if names:
-        right.caption("It reads the keys from: " + ", ".join(f"`{n}`" for n in names))
+    if variables:
+        right.caption(
+            "It reads the keys from: "
+            + ", ".join(f"`{v.name}`" + ("" if v.given else " (derived name)") for v in variables)
+        )
