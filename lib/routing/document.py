@@ -59,7 +59,7 @@ def dump_yaml(data: dict) -> str:
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
 
 
-def _line_of(node, loc: tuple) -> int | None:
+def line_of(node, loc: tuple) -> int | None:
     """The 1-based line of the YAML node at `loc` (keys and list indexes), or of the deepest one found."""
     line = node.start_mark.line + 1 if node is not None else None
     for part in loc:
@@ -89,7 +89,7 @@ def load_document(text: str) -> RoutingState:
     try:
         return parse_state(data["routing"])
     except RoutingInputError as exc:
-        line = _line_of(root, ("routing", *exc.loc))
+        line = line_of(root, ("routing", *exc.loc))
         raise RoutingInputError(f"line {line}: routing.{exc}" if line else f"routing.{exc}", exc.loc) from None
 
 

@@ -24,12 +24,10 @@ from lib.providers.records import load_providers
 from lib.routing import document, power
 from lib.routing.apply import apply_plan, read_actual
 from lib.routing.plan import (
-    DEFAULT_PARAMS,
-    FALLBACK_KEYS,
-    RETRY_KEYS,
     ROUTING_MARK,
     Plan,
     RoutingActual,
+    adopted_state,
     compute_plan,
 )
 from lib.routing.state import (
@@ -159,50 +157,6 @@ def apply(rt, actor, state: RoutingState | None = None, dry_run: bool = False) -
     )
 
 
-def adopted_state(actual: RoutingActual) -> RoutingState:
-    """LiteLLM's routing as a console state (LiteLLM's strategy by name: the plan of it against LiteLLM is empty)."""
-    values, sources = actual.settings, actual.sources
-    advanced = {
-        "routing_strategy": values.get("routing_strategy") or "simple-shuffle",
-        "routing_strategy_args": dict(values.get("routing_strategy_args") or {}),
-    }
-    for key in RETRY_KEYS:
-        if sources.get(key) in ("db", "config") and values.get(key) is not None:
-            advanced[key] = values[key]
-    fallbacks = []
-    for kind, key in FALLBACK_KEYS.items():
-        for entry in values.get(key) or []:
-            for group, chain in (entry or {}).items():
-                fallbacks.append({"group": group, "type": kind, "fallbacks": list(chain)})
-    use_cases, levels, smart = [], {}, {}
-    for d in sorted(actual.deployments, key=lambda d: (d.params.get("order") or 0, d.id)):
-        made = d.info.get(ROUTING_MARK)
-        if made == "use_case":
-            params = {k: d.params[k] for k in DEFAULT_PARAMS if d.params.get(k) is not None}
-            use_cases.append({"name": d.public_name, "model": d.info.get("console_target"), **params})
-        elif made == "power_level":
-            levels.setdefault(d.public_name, []).append(d.info.get("console_target"))
-        elif made == "smart":
-            tiers = (d.params.get("complexity_router_config") or {}).get("tiers") or {}
-            smart = {
-                "enabled": True,
-                "public_name": d.public_name,
-                **{t.lower(): m for t, m in tiers.items() if t.lower() in ("simple", "medium", "complex", "reasoning")},
-                "fallback": d.params.get("complexity_router_default_model"),
-            }
-    return parse_state(
-        {
-            "strategy": "advanced",
-            "advanced": advanced,
-            "fallbacks": fallbacks,
-            "aliases": dict(values.get("model_group_alias") or {}),
-            "use_cases": use_cases,
-            "power_levels": levels,
-            "smart": smart,
-        }
-    )
-
-
 def adopt(rt, actor) -> RoutingState:
     """Take LiteLLM's routing as the console's desired and applied state (LiteLLM is not changed)."""
 
@@ -251,6 +205,45 @@ def import_yaml(rt, actor, text: str) -> RoutingState:
     """Validate a routing.yaml document and store its routing as the desired state (not applied). Bad input:
     RoutingInputError naming the line and field; nothing stored."""
     return set_desired(rt, actor, document.load_document(text))
+
+
+def import_litellm_config(rt, actor, text: str, env=None, dry_run: bool = False) -> dict:
+    """An operator's LiteLLM config.yaml into the console (lib.routing.litellm_import): its providers are added
+    (applied to LiteLLM like `providers add`; one already in the console of that name is kept as it is) and its
+    routing becomes the desired state (not applied: review it with `routing plan`). Everything is validated first —
+    the file, the key variables, the providers and the routing's model groups (LiteLLM's plus the file's) — and on
+    any error nothing changes (RoutingInputError / ProviderInputError naming the field)."""
+    import os
+
+    from lib.providers import service as providers
+    from lib.providers.records import validate_api_base, validate_models, validate_name, validate_type
+    from lib.routing.litellm_import import read_config
+
+    imported = read_config(text, os.environ if env is None else env)
+    with rt.engine.connect() as conn:
+        existing = {p.name for p in load_providers(conn)}
+    new = [p for p in imported.providers if p.input.name not in existing]
+    for p in new:
+        ptype = validate_type(p.input.type)
+        validate_name(p.input.name)
+        validate_api_base(p.input.api_base, ptype)
+        validate_models(p.models, p.input.name)
+    groups = _with_client(rt, lambda c: known_groups(read_actual(c)))
+    check_groups(imported.routing, groups | {name for p in imported.providers for name, _ in p.models})
+    out = {
+        **imported.summary(),
+        "added": [p.input.name for p in new],
+        "kept": sorted(p.input.name for p in imported.providers if p.input.name in existing),
+        "desired": state_json(imported.routing),
+        "applied": False,
+        "dry_run": dry_run,
+    }
+    if dry_run:
+        return out
+    for p in new:
+        providers.add_provider(rt, actor, p.input, list(p.models))
+    set_desired(rt, actor, imported.routing)
+    return out
 
 
 def litellm_config_export(rt) -> tuple[str, list[document.KeyVariable]]:
