@@ -133,7 +133,12 @@ def litellm_config(
     (each once, the master key's last)."""
     by_name = {p.name: p for p in records}
     model_list, variables = [], []
+    aliases = set(state.aliases) | set(actual.settings.get("model_group_alias") or {})
+    seen: set[str] = set()
     for d in sorted(actual.deployments, key=lambda d: (d.public_name, d.params.get("order") or 0, d.id)):
+        if d.public_name in aliases or d.id in seen:
+            continue  # LiteLLM's /model/info lists an alias as its target's deployment: the alias is in router_settings
+        seen.add(d.id)
         params, var = _config_params(d, by_name)
         if var and var.name not in {v.name for v in variables}:
             variables.append(var)

@@ -11,7 +11,9 @@ and the environment in, what to import (or RoutingInputError naming the line and
   in a variable). A provider's priority is 10 × the lowest `order` of its deployments (1 when none), capped at 100,
   so the order of a group's providers stays as the file had it. Deployments the console's routing made
   (`model_info.console_routing`), the complexity router and ones without an endpoint to manage (`mock_response`)
-  are not providers' (routing reads the first two; the last are listed as skipped).
+  are not providers' (routing reads the first two; the last are listed as skipped). Nor is one the LiteLLM it goes
+  into serves already, from its config file (the same id, or the same public name and model) or its database (the
+  same id; `providers adopt` takes those over as they are): no deployment is made twice, none is changed.
 - `router_settings` (and `litellm_settings`' fallbacks, which LiteLLM also reads) → the routing: LiteLLM's strategy
   by name with its args, num_retries / timeout / allowed_fails / cooldown_time, `fallbacks`,
   `context_window_fallbacks`, `content_policy_fallbacks`, `model_group_alias`, and the use cases, power levels and
@@ -131,11 +133,27 @@ def _fallback_entries(value, loc: tuple) -> list:
     return value
 
 
-def _deployments(model_list, env: Mapping[str, str]) -> tuple[list[Deployment], dict, list[str]]:
+def _served_already(litellm: RoutingActual | None, dep_id: str, name: str, model: str, info: dict) -> str | None:
+    """Why a deployment of the file is not made a provider's because LiteLLM already serves it, or None."""
+    if litellm is None:
+        return None
+    for d in litellm.deployments:
+        same = d.id == dep_id or (d.public_name == name and d.params.get("model") == model and not d.in_database)
+        if not same:
+            continue
+        if not d.in_database:
+            return "served by LiteLLM's config file already (keep it there, or remove it from that file first)"
+        return "in LiteLLM's database already: `providers adopt` takes it over as it is"
+    return None
+
+
+def _deployments(
+    model_list, env: Mapping[str, str], litellm: RoutingActual | None = None, aliases: frozenset[str] = frozenset()
+) -> tuple[list[Deployment], dict, list[str]]:
     """The file's deployments (as /model/info would list them, without keys), the providers' parts, skipped notes."""
     if not isinstance(model_list, list):
         raise _Fail(("model_list",), "expected a list of deployments")
-    deployments, providers, skipped = [], {}, []
+    deployments, providers, skipped, seen = [], {}, [], set()
     for i, entry in enumerate(model_list):
         loc = ("model_list", i)
         entry = _mapping(entry, loc, "a deployment: model_name, litellm_params")
@@ -154,11 +172,24 @@ def _deployments(model_list, env: Mapping[str, str]) -> tuple[list[Deployment], 
         api_base = _resolve(params.get("api_base"), (*loc, "litellm_params", "api_base"), env, "api_base")
         if api_base is not None:
             params["api_base"] = api_base
+        if dep_id in seen or name in aliases:  # LiteLLM lists an alias as its target's deployment
+            skipped.append(f"{name} ({model}): an alias (model_group_alias) or a second entry of id {dep_id}")
+            continue
+        seen.add(dep_id)
         deployments.append(Deployment(dep_id, name, params, info))
         if info.get(ROUTING_MARK) or model.startswith("auto_router/"):
             continue  # routing's
         if "mock_response" in params:
             skipped.append(f"{name} ({model}): a mock_response deployment, no endpoint to manage")
+            continue
+        if key is not None and not str(key).startswith(ENV_REF):
+            raise _Fail(
+                (*loc, "litellm_params", "api_key"),
+                "a plaintext key is refused: put it in an environment variable and write os.environ/NAME",
+            )
+        why = _served_already(litellm, dep_id, name, model, info)
+        if why:
+            skipped.append(f"{name} ({model}): {why}")
             continue
         prefix, sep, backend = model.partition("/")
         if not sep or not backend:
@@ -166,11 +197,6 @@ def _deployments(model_list, env: Mapping[str, str]) -> tuple[list[Deployment], 
         ptype = _type_of(prefix, api_base, (*loc, "litellm_params", "model"))
         variable = None
         if key is not None:
-            if not str(key).startswith(ENV_REF):
-                raise _Fail(
-                    (*loc, "litellm_params", "api_key"),
-                    "a plaintext key is refused: put it in an environment variable and write os.environ/NAME",
-                )
             variable = str(key).removeprefix(ENV_REF)
             try:
                 validate_env_name(variable)
@@ -246,9 +272,10 @@ def _router_settings(data: dict) -> dict:
     return out
 
 
-def read_config(text: str, env: Mapping[str, str]) -> ImportedConfig:
+def read_config(text: str, env: Mapping[str, str], litellm: RoutingActual | None = None) -> ImportedConfig:
     """What a LiteLLM config.yaml holds for the console (see the module docstring); RoutingInputError names the
-    line and field of the first problem."""
+    line and field of the first problem. `litellm`: the LiteLLM it goes into, whose deployments are not made again
+    (one its config file serves, or a database one no console provider owns, is listed as skipped)."""
     try:
         data = yaml.safe_load(text)
         root = yaml.compose(text)
@@ -259,9 +286,10 @@ def read_config(text: str, env: Mapping[str, str]) -> ImportedConfig:
     if not isinstance(data, dict) or "model_list" not in data:
         raise RoutingInputError("line 1: not a LiteLLM config: it needs a `model_list`")
     try:
-        deployments, parts, skipped = _deployments(data["model_list"], env)
-        providers = _providers(parts, env)
         settings = _router_settings(data)
+        aliases = frozenset(settings.get("model_group_alias") or {})
+        deployments, parts, skipped = _deployments(data["model_list"], env, litellm, aliases)
+        providers = _providers(parts, env)
         actual = RoutingActual(settings, {k: "config" for k in settings}, tuple(deployments))
         try:
             routing = adopted_state(actual)

@@ -219,7 +219,8 @@ def import_litellm_config(rt, actor, text: str, env=None, dry_run: bool = False)
     from lib.providers.records import validate_api_base, validate_models, validate_name, validate_type
     from lib.routing.litellm_import import read_config
 
-    imported = read_config(text, os.environ if env is None else env)
+    actual = _with_client(rt, read_actual)
+    imported = read_config(text, os.environ if env is None else env, actual)
     with rt.engine.connect() as conn:
         existing = {p.name for p in load_providers(conn)}
     new = [p for p in imported.providers if p.input.name not in existing]
@@ -228,8 +229,7 @@ def import_litellm_config(rt, actor, text: str, env=None, dry_run: bool = False)
         validate_name(p.input.name)
         validate_api_base(p.input.api_base, ptype)
         validate_models(p.models, p.input.name)
-    groups = _with_client(rt, lambda c: known_groups(read_actual(c)))
-    check_groups(imported.routing, groups | {name for p in imported.providers for name, _ in p.models})
+    check_groups(imported.routing, known_groups(actual) | {name for p in imported.providers for name, _ in p.models})
     out = {
         **imported.summary(),
         "added": [p.input.name for p in new],
