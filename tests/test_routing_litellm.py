@@ -308,3 +308,30 @@ def test_an_exported_config_imported_into_a_fresh_console_leaves_nothing_to_plan
     finally:
         fresh.close()
         apply(rt, {})
+
+
+def test_the_scheduled_drift_check_flags_a_change_made_directly_in_litellm(rt, proxy):
+    from datetime import timedelta
+
+    from lib.core.jobs import last_run
+    from lib.services import build_scheduler
+
+    state = {"strategy": "cost", "aliases": {"fast-chat": "team-small"}}
+    apply(rt, state)
+    job = build_scheduler(rt).get_job("routing_drift")
+    assert job.trigger.interval == timedelta(minutes=rt.settings.ROUTING_DRIFT_INTERVAL_MINUTES)
+    job.func(*job.args)  # the scheduler's call
+    assert last_run(rt.engine, service.DRIFT_JOB)["details"]["changes"] == 0
+
+    proxy.post("/config/update", json={"router_settings": {"model_group_alias": {"fast-chat": "team-large"}}})
+    job.func(*job.args)
+    run = last_run(rt.engine, service.DRIFT_JOB)
+    assert (run["status"], run["trigger"], run["details"]["changes"]) == ("success", "scheduler", 1)
+    assert "team-large" in run["details"]["descriptions"][0]
+    shown = service.current_drift(rt)
+    assert (shown.scheduled, shown.changes, shown.descriptions) == (True, 1, tuple(run["details"]["descriptions"]))
+
+    apply(rt, state)  # re-applied after the check: its result is stale, the page checks LiteLLM itself
+    shown = service.current_drift(rt)
+    assert not shown.scheduled and shown.empty
+    apply(rt, {})

@@ -15,10 +15,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from lib.auth.gate import actor_name, perform
-from lib.core.clock import utcnow
+from lib.core.clock import as_aware, utcnow
 from lib.core.errors import ConsoleError
+from lib.core.jobs import last_run, record_job
 from lib.providers.apply import ApplyResult
 from lib.providers.records import load_providers
 from lib.routing import document, power
@@ -109,6 +111,59 @@ def drift(rt) -> Plan | None:
     if applied is None:
         return None
     return _with_client(rt, lambda c: compute_plan(applied, read_actual(c), priorities(rt)))
+
+
+DRIFT_JOB = "routing_drift"  # the scheduled drift check's job runs (lib.core.jobs)
+
+
+@dataclass(frozen=True)
+class DriftView:
+    """How LiteLLM differs from the last applied routing, as of `checked_at`; `scheduled`: the scheduled check's
+    recorded result (else a check made now)."""
+
+    changes: int
+    descriptions: tuple[str, ...]
+    checked_at: datetime
+    scheduled: bool
+
+    @property
+    def empty(self) -> bool:
+        return self.changes == 0
+
+
+def run_drift_check(rt, trigger: str) -> dict:
+    """The scheduled drift check: LiteLLM compared with the last applied routing, recorded as a job run
+    (DRIFT_JOB) whose details hold the result ({"applied", "changes", "descriptions"}). No Streamlit here: the
+    scheduler runs it."""
+    with record_job(rt.engine, DRIFT_JOB, trigger) as run:
+        plan = drift(rt)
+        run.rows = plan.change_count if plan is not None else 0
+        run.details = {
+            "applied": plan is not None,
+            "changes": run.rows,
+            "descriptions": plan.descriptions() if plan is not None else [],
+        }
+    return run.details
+
+
+def current_drift(rt, max_age: timedelta | None = None) -> DriftView | None:
+    """The drift the Routing page shows: the last scheduled check's result while it is fresh (finished within
+    `max_age`, default ROUTING_DRIFT_INTERVAL_MINUTES, and after the last apply or adopt), else a check now.
+    None: routing was never applied."""
+    stored = load(rt)
+    if stored.applied is None:
+        return None
+    max_age = max_age or timedelta(minutes=rt.settings.ROUTING_DRIFT_INTERVAL_MINUTES)
+    run = last_run(rt.engine, DRIFT_JOB, "success")
+    if run is not None and (run["details"] or {}).get("applied"):
+        started, finished = as_aware(run["started_at"]), as_aware(run["finished_at"] or run["started_at"])
+        if utcnow() - finished <= max_age and (stored.applied_at is None or started >= stored.applied_at):
+            details = run["details"]
+            return DriftView(int(details["changes"]), tuple(details["descriptions"]), finished, True)
+    plan = drift(rt)
+    if plan is None:
+        return None
+    return DriftView(plan.change_count, tuple(plan.descriptions()), utcnow(), False)
 
 
 def set_desired(rt, actor, data: dict | RoutingState) -> RoutingState:

@@ -454,19 +454,22 @@ def render_review(rt, user: User, state: RoutingState) -> None:
 
 
 def render_drift(rt, user: User, applied: RoutingState | None) -> None:
+    """The drift banner: the scheduled check's last result while fresh, else a check now (service.current_drift)."""
     try:
-        drift = service.drift(rt)
+        drift = service.current_drift(rt)
     except (ConsoleError, LiteLLMError) as exc:
         st.warning(markdown_literal(f"LiteLLM cannot be read, so drift is not known: {exc}"))
         return
-    if drift is None or drift.empty:
+    if drift is None or drift.empty or applied is None:
         return
     from lib.ui.actions import action_button
 
     with st.container(border=True, key="route_drift"):
-        n = drift.change_count
+        n = drift.changes
         st.warning(f"LiteLLM differs from the console: {n} change{'' if n == 1 else 's'}")
-        st.markdown("\n".join(f"- {markdown_literal(d)}" for d in drift.descriptions()))
+        st.markdown("\n".join(f"- {markdown_literal(d)}" for d in drift.descriptions))
+        how = "the scheduled check" if drift.scheduled else "a check on loading this page"
+        st.caption(f"Found by {how} at {drift.checked_at:%H:%M} UTC.")
         left, right = st.columns(2)
         action_button(
             user, "routing.apply", "Re-apply the console's routing", where=left, key="route_reapply",
