@@ -50,3 +50,4 @@ if state is not None:
         st.caption("Edited: not applied yet.")
     view.render_review(rt, user, state)
 view.render_downloads(rt)
+view.render_import(user)

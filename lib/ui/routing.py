@@ -501,3 +501,44 @@ def render_downloads(rt) -> None:
             "It reads the keys from: "
             + ", ".join(f"`{v.name}`" + ("" if v.given else " (derived name)") for v in variables)
         )
+
+
+def import_config(user: User) -> None:
+    """Button callback: import the uploaded LiteLLM config.yaml (keys from this app's environment variables)."""
+    upload = st.session_state.get("route_import_file")
+    if upload is None:
+        st.session_state.pop(FLASH, None)
+        flash("error", "Choose a LiteLLM config.yaml first.")
+        return
+    text = upload.getvalue().decode("utf-8", errors="replace")
+    holder: dict = {}
+
+    def work():
+        holder["out"] = service.import_litellm_config(_rt(), user, text)
+
+    if _run(work):
+        out = holder["out"]
+        added = ", ".join(out["added"]) or "none"
+        flash(
+            "success",
+            f"Imported: routing stored as desired (not applied: review it below). Providers added: {added}.",
+        )
+        for note in out["skipped"]:
+            flash("info", f"Skipped {note}")
+
+
+def render_import(user: User) -> None:
+    """Upload an operator's LiteLLM config.yaml: its providers are added, its routing becomes the desired one."""
+    why = refusal(user, "routing.import")
+    with st.expander("Import a LiteLLM config.yaml"):
+        st.caption(
+            "Its model_list becomes providers (keys only as os.environ/NAME, read from this app's environment; "
+            "plaintext keys are refused) and its router settings the desired routing, not applied. A bad file is "
+            "refused naming its line and field, and nothing changes."
+        )
+        st.file_uploader(
+            "LiteLLM config.yaml", type=["yaml", "yml"], key="route_import_file", disabled=bool(why), help=why
+        )  # fmt: skip
+        from lib.ui.actions import action_button
+
+        action_button(user, "routing.import", "Import", key="route_import", on_click=import_config, args=(user,))
