@@ -177,6 +177,10 @@ def _budgets(conn: Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
+def _provider_key_variables(conn: Connection) -> None:
+    add_missing_columns(conn, providers, ("api_key_env",))
+
+
 # Numbered from 1 in this order; append new migrations at the end, never edit or reorder applied ones.
 MIGRATIONS: tuple[Migration, ...] = (
     _job_runs,  # 1
@@ -189,4 +193,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     _routing,  # 8
     _setting_overrides,  # 9
     _budgets,  # 10
+    _provider_key_variables,  # 11
 )

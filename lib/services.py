@@ -19,6 +19,7 @@ from lib.core.clock import utcnow
 from lib.core.errors import ConsoleError
 from lib.core.jobs import record_job, sweep_abandoned
 from lib.core.settings import Settings
+from lib.routing.service import run_drift_check
 from lib.usage.database_source import open_source
 from lib.usage.ingest import IngestError, IngestSummary, backfill, refresh_today
 from lib.usage.store import UsageStore
@@ -157,7 +158,11 @@ JOB_OF_SCHEDULED = {"startup_backfill": "backfill"}
 
 
 # The scheduler's interval jobs and the setting each one's interval is.
-INTERVAL_SETTINGS = {"refresh_today": "REFRESH_INTERVAL_MINUTES", "model_sync": "MODEL_SYNC_INTERVAL_MINUTES"}
+INTERVAL_SETTINGS = {
+    "refresh_today": "REFRESH_INTERVAL_MINUTES",
+    "model_sync": "MODEL_SYNC_INTERVAL_MINUTES",
+    "routing_drift": "ROUTING_DRIFT_INTERVAL_MINUTES",
+}
 
 
 def reschedule_intervals(scheduler: BackgroundScheduler, before: Settings, after: Settings) -> list[str]:
@@ -173,7 +178,8 @@ def reschedule_intervals(scheduler: BackgroundScheduler, before: Settings, after
 
 
 def build_scheduler(rt) -> BackgroundScheduler:
-    """Startup backfill, then refresh_today and the model sync on their intervals (not started)."""
+    """Startup backfill, then refresh_today, the model sync and the routing drift check on their intervals (not
+    started)."""
     s = rt.settings
     scheduler = BackgroundScheduler(
         timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 300}
@@ -197,5 +203,14 @@ def build_scheduler(rt) -> BackgroundScheduler:
         minutes=s.REFRESH_INTERVAL_MINUTES,
         id="refresh_today",
         next_run_time=now + timedelta(minutes=s.REFRESH_INTERVAL_MINUTES),
+    )
+    # LiteLLM compared with the last applied routing; the Routing page shows the result (lib.routing.service)
+    scheduler.add_job(
+        _scheduled,
+        "interval",
+        args=[run_drift_check, rt, "scheduler"],
+        minutes=s.ROUTING_DRIFT_INTERVAL_MINUTES,
+        id="routing_drift",
+        next_run_time=now + timedelta(minutes=1),
     )
     return scheduler

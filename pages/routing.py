@@ -37,7 +37,7 @@ desired["fallbacks"] = view.render_fallbacks(groups, why)
 try:
     desired["aliases"] = view.render_aliases(base, groups, why)
     desired["use_cases"] = view.render_use_cases(base, groups, why)
-    desired["power_levels"] = view.render_power_levels(base, groups, why)
+    desired["power_levels"] = view.render_power_levels(rt, base, groups, why)
     desired["smart"] = view.render_smart(base, groups, why)
     state = parse_state(desired)
 except RoutingInputError as exc:
@@ -50,3 +50,4 @@ if state is not None:
         st.caption("Edited: not applied yet.")
     view.render_review(rt, user, state)
 view.render_downloads(rt)
+view.render_import(user)

@@ -28,6 +28,7 @@ VALID = {
     "MODEL_SYNC_INTERVAL_MINUTES": ("120", 120),
     "BACKFILL_DAYS": ("30", 30),
     "KEYS_CACHE_MINUTES": ("3", 3),
+    "ROUTING_DRIFT_INTERVAL_MINUTES": ("30", 30),
     "LOGS_EXPORT_MAX_ROWS": ("5000", 5000),
     "LOGIN_MAX_FAILURES": ("3", 3),
     "LOGIN_LOCKOUT_MINUTES": ("60", 60),
@@ -202,6 +203,9 @@ def test_a_new_interval_reschedules_the_running_jobs_without_a_restart(tmp_path)
 
         change_setting(rt, ADMIN, "MODEL_SYNC_INTERVAL_MINUTES", "120")
         assert scheduler.get_job("model_sync").trigger.interval == timedelta(minutes=120)
+        assert scheduler.get_job("routing_drift").trigger.interval == timedelta(minutes=15)
+        change_setting(rt, ADMIN, "ROUTING_DRIFT_INTERVAL_MINUTES", "45")
+        assert scheduler.get_job("routing_drift").trigger.interval == timedelta(minutes=45)
         assert rt.start_background_services() is scheduler  # the same scheduler: nothing restarted
     finally:
         rt.close()

@@ -85,3 +85,51 @@ def test_a_read_only_admin_sees_disabled_controls_with_the_reason(browser: Brows
     set_chain.hover(force=True)
     expect(page.get_by_text(READ_ONLY_HINT).first).to_be_visible(timeout=TIMEOUT)
     page.context.close()
+
+
+OPERATOR_CONFIG = b"""\
+model_list:
+  - model_name: canned
+    litellm_params: {model: openai/gpt-4o, mock_response: hi}
+router_settings:
+  routing_strategy: latency-based-routing
+  fallbacks: [{gpt-4o: [gpt-4o-mini]}]
+  model_group_alias: {quick: gpt-4o-mini}
+"""
+
+
+def desired(server):
+    with open_app_database(server.db_url).connect() as conn:
+        return load_routing(conn).desired
+
+
+def test_an_admin_imports_a_litellm_config_file_as_the_desired_routing(browser: Browser, streamlit_server, tmp_path):
+    page = browser.new_context().new_page()
+    login(page, streamlit_server.url, "admin", "admin", "routing")
+    expect(page.get_by_role("heading", name="Routing", exact=True)).to_be_visible(timeout=TIMEOUT)
+    click(page, page.get_by_text("Import a LiteLLM config.yaml"))
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(OPERATOR_CONFIG.replace(b"latency-based-routing", b"fastest"))
+    page.locator("input[type=file]").set_input_files(str(bad))
+    wait_idle(page)
+    click(page, page.get_by_role("button", name="Import", exact=True))
+    expect(page.get_by_text("is not one of LiteLLM's routing strategies", exact=False).first).to_be_visible(
+        timeout=TIMEOUT
+    )
+    assert desired(streamlit_server).aliases.get("quick") is None  # refused: nothing stored
+
+    click(page, page.get_by_text("Import a LiteLLM config.yaml"))
+    good = tmp_path / "config.yaml"
+    good.write_bytes(OPERATOR_CONFIG)
+    page.locator("input[type=file]").set_input_files(str(good))
+    wait_idle(page)
+    click(page, page.get_by_role("button", name="Import", exact=True))
+    expect(page.get_by_text("Imported: routing stored as desired").first).to_be_visible(timeout=TIMEOUT)
+    state = desired(streamlit_server)
+    assert (state.strategy, state.advanced.routing_strategy, state.aliases) == (
+        "advanced",
+        "latency-based-routing",
+        {"quick": "gpt-4o-mini"},
+    )
+    assert [(c.group, c.fallbacks) for c in state.fallbacks] == [("gpt-4o", ("gpt-4o-mini",))]
+    page.context.close()

@@ -3,6 +3,7 @@ with its line and field, exit 2, and nothing stored (the CLI as a subprocess, as
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -81,3 +82,52 @@ def test_routing_import_of_a_bad_file_exits_2_and_stores_nothing(tmp_path):
     assert proc.stderr.strip().splitlines() == ["error: line 3: routing.aliases: fast: an alias cannot point at itself"]
     with sqlite3.connect(tmp_path / "app.db") as db:
         assert db.execute("select count(*) from routing_state").fetchone() == (0,)
+
+
+def test_litellm_config_names_the_variable_given_to_providers_add_and_lists_every_variable(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
+    env |= {
+        "DUCKDB_PATH": str(tmp_path / "usage.duckdb"),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/app.db",
+        "LITELLM_BASE_URL": "",
+        "BACKGROUND_SERVICES": "false",
+        "PYTHONPATH": str(ROOT),
+        "ACME_PROD_KEY": "sk-acme-secret-0123456789",
+    }
+
+    def cli(*args):
+        proc = subprocess.run(
+            [sys.executable, "-m", "lib.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=180
+        )
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    cli("providers", "add", "--name", "acme-eu", "--type", "openai_compatible", "--api-base",
+        "http://llm.internal/v1", "--api-key-env", "ACME_PROD_KEY", "--model", "team-x=model-x")  # fmt: skip
+    listed = {p["name"]: p for p in cli("providers", "list")}
+    assert (listed["acme-eu"]["api_key_env"], listed["acme-eu"]["key_variable"]) == ("ACME_PROD_KEY", "ACME_PROD_KEY")
+    out = cli("litellm-config", "--output", str(tmp_path / "config.yaml"))
+    text = (tmp_path / "config.yaml").read_text()
+    assert "sk-acme-secret" not in text and "sk-acme-secret" not in json.dumps(out)
+    config = yaml.safe_load(text)
+    acme = [m for m in config["model_list"] if m["model_name"] == "team-x"]
+    assert [m["litellm_params"]["api_key"] for m in acme] == ["os.environ/ACME_PROD_KEY"]
+    variables = {v["name"]: v for v in out["variables"]}
+    assert variables["ACME_PROD_KEY"]["how"] == "given with --api-key-env"
+    assert set(out["key_variables"]) == set(variables) and "LITELLM_MASTER_KEY" in variables
+    # every os.environ reference in the file is listed, and the header comments name them too
+    referenced = {
+        str(v).removeprefix("os.environ/")
+        for m in config["model_list"]
+        for v in m["litellm_params"].values()
+        if str(v).startswith("os.environ/")
+    } | {"LITELLM_MASTER_KEY"}
+    assert referenced == set(variables)
+    # the demo's adopted providers were not added with --api-key-env: their names are derived, and said so
+    derived = [v for v in out["variables"] if v["how"].startswith("derived")]
+    assert derived and all(f"#   {v['name']}: " in text for v in out["variables"])
+    for v in derived:
+        provider = v["used_by"].removeprefix("provider ")
+        if provider in listed:
+            assert listed[provider]["api_key_env"] is None
+            assert v["name"] == provider.upper().replace("-", "_") + "_API_KEY"

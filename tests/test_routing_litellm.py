@@ -257,3 +257,76 @@ def test_a_refusal_midway_is_reported_as_litellm_really_is_and_a_retry_completes
     assert [s.kind for s in retry.plan.steps] == ["create_deployment", "router_settings"]
     assert service.preview_plan(rt, parse_state(state)).empty
     apply(rt, {})
+
+
+def test_an_exported_config_imported_into_a_fresh_console_leaves_nothing_to_plan(
+    rt, proxy, proxy_env, backend, tmp_path
+):
+    state = {
+        "strategy": "cost",
+        "aliases": {"fast-chat": "team-small"},
+        "fallbacks": [
+            {"group": "team-large", "fallbacks": ["team-small"]},
+            {"group": "team-small", "type": "context_window", "fallbacks": ["team-large"]},
+        ],
+        "power_levels": {"eco": ["team-small", "team-large"]},
+        "use_cases": [{"name": "sql-generation", "model": "team-large", "temperature": 0.2, "max_tokens": 123}],
+    }
+    apply(rt, state)
+    text, variables = service.litellm_config_yaml(rt)
+    before = proxy.get("/model/info").json()["data"]
+    settings = load_settings(
+        {
+            "LITELLM_BASE_URL": proxy_env["LITELLM_BASE_URL"],
+            "LITELLM_API_KEY": proxy_env["LITELLM_MASTER_KEY"],
+            "DATABASE_URL": f"sqlite:///{tmp_path}/fresh.db",
+            "DUCKDB_PATH": str(tmp_path / "usage.duckdb"),
+            "CONSOLE_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        },
+        secrets_path=None,
+    )
+    fresh = Runtime(settings)
+    try:
+        env = {name: FAKE_KEY for name in variables if name != "LITELLM_MASTER_KEY"}
+        out = service.import_litellm_config(fresh, None, text, env=env)
+        # everything the file serves is in LiteLLM already (config file or database): nothing is made twice
+        assert out["added"] == [] and any("config file" in s for s in out["skipped"])
+        assert any(s.startswith("team-large") and "database already" in s for s in out["skipped"])
+        assert service.preview_plan(fresh).empty, service.preview_plan(fresh).as_dict()
+        after = proxy.get("/model/info").json()["data"]
+        assert sorted(m["model_info"]["id"] for m in after) == sorted(m["model_info"]["id"] for m in before)
+        imported = service.load(fresh).desired
+        assert imported.aliases == {"fast-chat": "team-small"} and len(imported.fallbacks) == 2
+        assert [(u.name, u.temperature, u.max_tokens) for u in imported.use_cases] == [("sql-generation", 0.2, 123)]
+        assert imported.power_levels == {"eco": ("team-small", "team-large")}
+
+    finally:
+        fresh.close()
+        apply(rt, {})
+
+
+def test_the_scheduled_drift_check_flags_a_change_made_directly_in_litellm(rt, proxy):
+    from datetime import timedelta
+
+    from lib.core.jobs import last_run
+    from lib.services import build_scheduler
+
+    state = {"strategy": "cost", "aliases": {"fast-chat": "team-small"}}
+    apply(rt, state)
+    job = build_scheduler(rt).get_job("routing_drift")
+    assert job.trigger.interval == timedelta(minutes=rt.settings.ROUTING_DRIFT_INTERVAL_MINUTES)
+    job.func(*job.args)  # the scheduler's call
+    assert last_run(rt.engine, service.DRIFT_JOB)["details"]["changes"] == 0
+
+    proxy.post("/config/update", json={"router_settings": {"model_group_alias": {"fast-chat": "team-large"}}})
+    job.func(*job.args)
+    run = last_run(rt.engine, service.DRIFT_JOB)
+    assert (run["status"], run["trigger"], run["details"]["changes"]) == ("success", "scheduler", 1)
+    assert "team-large" in run["details"]["descriptions"][0]
+    shown = service.current_drift(rt)
+    assert (shown.scheduled, shown.changes, shown.descriptions) == (True, 1, tuple(run["details"]["descriptions"]))
+
+    apply(rt, state)  # re-applied after the check: its result is stale, the page checks LiteLLM itself
+    shown = service.current_drift(rt)
+    assert not shown.scheduled and shown.empty
+    apply(rt, {})

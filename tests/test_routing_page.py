@@ -122,3 +122,19 @@ def test_a_change_made_directly_in_litellm_shows_as_drift_and_can_be_adopted(env
         7,
     )
     assert at.radio(key="route_strategy").value == "advanced"  # the editors show what was adopted
+
+
+def test_the_page_shows_the_scheduled_checks_result_while_it_is_fresh(env):
+    rt = app_runtime(env)
+    service.apply(rt, None, service.load(rt).desired)
+    client = rt.litellm_client()
+    try:
+        client.update_router_settings({"routing_strategy": "least-busy"})
+        service.run_drift_check(rt, "scheduler")  # the job sees the change ...
+        client.update_router_settings({"routing_strategy": service.load(rt).applied.router_strategy()})
+    finally:
+        client.close()
+    assert service.drift(rt).empty  # ... LiteLLM is back as applied, but the page shows the check's result
+    at = app_as(env, "admin", "pages/routing.py")
+    assert "LiteLLM differs from the console: 1 change" in [w.value for w in at.warning]
+    assert any("Found by the scheduled check" in c.value for c in at.caption)

@@ -78,6 +78,7 @@ def cmd_add(args, rt) -> int:
         name=args.name,
         type=args.type,
         api_key=key,
+        api_key_env=args.api_key_env,
         api_base=args.api_base,
         priority=args.priority,
         auto_fallback=not args.no_auto_fallback,
@@ -151,7 +152,12 @@ def add_commands(subparsers) -> None:
     a.add_argument("--name", required=True, type=name)
     a.add_argument("--type", required=True, choices=sorted(PROVIDER_TYPES))
     a.add_argument("--api-base", type=text_arg(1024), help="default: the type's endpoint")
-    a.add_argument("--api-key-env", metavar="VAR", type=text_arg(256), help="environment variable holding the key")
+    a.add_argument(
+        "--api-key-env",
+        metavar="VAR",
+        type=text_arg(256),
+        help="environment variable holding the key (its name is kept: litellm-config writes os.environ/VAR)",
+    )
     a.add_argument("--priority", type=_priority_arg, default=50, help="1 (tried first) to 100; default 50")
     a.add_argument("--no-auto-fallback", action="store_true", help="take no part in failover")
     a.add_argument("--model", action="append", type=_model_arg, metavar="PUBLIC=PROVIDER_MODEL")

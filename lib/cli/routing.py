@@ -6,6 +6,7 @@ or a refusal (one line on stderr).
     python -m lib.cli routing plan
     python -m lib.cli routing apply [--dry-run]
     python -m lib.cli routing adopt
+    python -m lib.cli routing import-litellm-config --file config.yaml [--dry-run]
     python -m lib.cli litellm-config --output config.yaml
 """
 
@@ -68,12 +69,29 @@ def cmd_adopt(args, rt) -> int:
     return 0
 
 
-def cmd_litellm_config(args, rt) -> int:
-    from lib.routing.service import litellm_config_yaml
+def cmd_import_litellm_config(args, rt) -> int:
+    from lib.routing.service import import_litellm_config
 
-    text, names = litellm_config_yaml(rt)
+    try:
+        text = Path(args.file).read_text()
+    except OSError as exc:
+        raise RoutingInputError(f"--file: cannot read {args.file} ({exc.strerror or exc})") from None
+    _print(import_litellm_config(rt, None, text, dry_run=args.dry_run))
+    return 0
+
+
+def cmd_litellm_config(args, rt) -> int:
+    from lib.routing.service import litellm_config_export
+
+    text, variables = litellm_config_export(rt)
     _write(args.output, text)
-    _print({"written": args.output, "key_variables": names})
+    _print(
+        {
+            "written": args.output,
+            "key_variables": [v.name for v in variables],
+            "variables": [v.as_dict() for v in variables],
+        }
+    )
     return 0
 
 
@@ -96,6 +114,14 @@ def add_commands(subparsers) -> None:
     sub.add_parser("adopt", help="take LiteLLM's routing as the console's (LiteLLM unchanged)").set_defaults(
         func=cmd_adopt
     )
+    il = sub.add_parser(
+        "import-litellm-config",
+        help="read a LiteLLM config.yaml: add its providers (keys from its os.environ/NAME variables) and store its "
+        "routing as the desired routing (not applied)",
+    )
+    il.add_argument("--file", required=True, type=path)
+    il.add_argument("--dry-run", action="store_true", help="validate and show what would be imported; change nothing")
+    il.set_defaults(func=cmd_import_litellm_config)
     c = subparsers.add_parser("litellm-config", help="write a LiteLLM config.yaml for the current state")
     c.add_argument("--output", required=True, type=path)
     c.set_defaults(func=cmd_litellm_config)

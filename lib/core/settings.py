@@ -32,6 +32,7 @@ GROUPS = (
     "LiteLLM connection",
     "Data & refresh",
     "Models sync",
+    "Routing",
     "Security & logins",
     "Budgets & alerts",
     "Notifications",
@@ -102,6 +103,15 @@ class Settings(BaseModel):
         editable=True,
         ge=1,
         le=10080,
+    )
+    ROUTING_DRIFT_INTERVAL_MINUTES: int = setting(
+        15,
+        "Routing",
+        "how often LiteLLM is compared with the last applied routing (the Routing page shows the last result while it "
+        "is this fresh, else checks on load)",
+        editable=True,
+        ge=1,
+        le=1440,
     )
     BACKFILL_DAYS: int = setting(  # demo mode: DEMO_HISTORY_DAYS (see _demo_backfills_all)
         90,

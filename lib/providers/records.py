@@ -41,6 +41,7 @@ DEFAULT_PRIORITY = 50
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 MAX_PUBLIC_NAME, MAX_PROVIDER_MODEL, MAX_KEY = 256, 512, 4096
 _PRINTABLE = re.compile(r"[\x21-\x7e]+")  # printable ASCII, no spaces: what an HTTP header can carry
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,255}")
 
 providers = Table(
     "providers",
@@ -51,6 +52,9 @@ providers = Table(
     Column("api_base", String(1024)),
     Column("extra", JSON),  # the type's extra fields, e.g. {"api_version": "2024-10-21"}
     Column("api_key_encrypted", Text),  # Fernet token; NULL: no key (Ollama) or kept by LiteLLM only (adopted)
+    # the environment variable the operator gave the key in (`providers add --api-key-env NAME`): a name, never the
+    # key; litellm-config writes `os.environ/<it>`. NULL: added on the page (key_variable derives one)
+    Column("api_key_env", String(256)),
     Column("priority", Integer, nullable=False, default=DEFAULT_PRIORITY),  # 1..100, lower is tried first
     Column("auto_fallback", Boolean, nullable=False, default=True),
     Column("enabled", Boolean, nullable=False, default=True),
@@ -104,6 +108,7 @@ class Provider:
     display_name: str | None = None
     extra: dict = field(default_factory=dict)
     api_key_encrypted: str | None = field(default=None, repr=False)
+    api_key_env: str | None = None  # the operator's variable holding the key (a name); None: key_variable derives one
     priority: int = DEFAULT_PRIORITY
     auto_fallback: bool = True
     enabled: bool = True
@@ -123,6 +128,21 @@ class Provider:
     def label(self) -> str:
         return self.display_name or self.name
 
+    @property
+    def key_variable(self) -> str | None:
+        """The environment variable a LiteLLM config reads this provider's key from: the one the operator gave
+        (`--api-key-env`), else `default_key_variable(name)`; None for a type without keys."""
+        if not self.provider_type.needs_key:
+            return None
+        return self.api_key_env or default_key_variable(self.name)
+
+
+def default_key_variable(name: str) -> str:
+    """The derived variable name of a key nobody named (a provider added on the page, a config-file deployment):
+    the name upper-cased, every run of other characters an underscore, then `_API_KEY` (`acme-eu` → ACME_EU_API_KEY).
+    """
+    return re.sub(r"[^A-Z0-9]+", "_", name.upper()).strip("_") + "_API_KEY"
+
 
 @dataclass(frozen=True)
 class ProviderInput:
@@ -134,6 +154,7 @@ class ProviderInput:
     api_key: str | None = field(default=None, repr=False)
     api_base: str | None = None
     display_name: str | None = None
+    api_key_env: str | None = None  # the variable the key was read from (CLI); stored as a name
     extra: dict = field(default_factory=dict)
     priority: int = DEFAULT_PRIORITY
     auto_fallback: bool = True
@@ -192,6 +213,19 @@ def validate_key(api_key: str | None, ptype: ProviderType, have_stored: bool) ->
             "check that it was pasted whole"
         )
     return api_key
+
+
+def validate_env_name(name: str | None) -> str | None:
+    """An environment variable's name (letters, digits, underscores; not starting with a digit), or None."""
+    if name is None or not name.strip():
+        return None
+    name = name.strip()
+    if not ENV_NAME.fullmatch(name):
+        raise ProviderInputError(
+            f"API key variable: {name[:40]!r} is not an environment variable name (letters, digits and _, not "
+            "starting with a digit)"
+        )
+    return name
 
 
 def validate_extra(extra: dict | None, ptype: ProviderType) -> dict:
@@ -259,6 +293,7 @@ def save_provider(conn, p: Provider) -> None:
         "api_base": p.api_base,
         "extra": dict(p.extra),
         "api_key_encrypted": p.api_key_encrypted,
+        "api_key_env": p.api_key_env,
         "priority": p.priority,
         "auto_fallback": p.auto_fallback,
         "enabled": p.enabled,

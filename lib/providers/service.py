@@ -40,6 +40,7 @@ from lib.providers.records import (
     record_test,
     save_provider,
     validate_api_base,
+    validate_env_name,
     validate_extra,
     validate_key,
     validate_models,
@@ -117,6 +118,8 @@ class ProviderView:
     extra: dict
     masked_key: str  # "sk-…9f3a"; "" without a key
     key_held_by: str  # "console" | "litellm" (adopted: LiteLLM keeps it) | "none" (a type without keys)
+    api_key_env: str | None  # the variable the operator gave the key in (`--api-key-env`); None: not given
+    key_variable: str | None  # what litellm-config reads the key from: api_key_env, else the derived default
     priority: int
     auto_fallback: bool
     enabled: bool
@@ -201,6 +204,7 @@ def _public(p: Provider | None) -> dict | None:
         "display_name": p.display_name,
         "api_base": _shown_base(p.api_base),
         "extra": dict(p.extra),
+        "api_key_env": p.api_key_env,
         "priority": p.priority,
         "auto_fallback": p.auto_fallback,
         "enabled": p.enabled,
@@ -237,6 +241,7 @@ def _build(inp: ProviderInput, models, existing: Provider | None, rt) -> Provide
         display_name=(inp.display_name or "").strip() or None,
         extra=validate_extra(inp.extra, ptype),
         api_key_encrypted=encrypted,
+        api_key_env=validate_env_name(inp.api_key_env) or (existing.api_key_env if existing else None),
         priority=validate_priority(inp.priority),
         auto_fallback=bool(inp.auto_fallback),
         enabled=bool(inp.enabled),
@@ -374,6 +379,8 @@ def _view(p: Provider, state, plan, health, key, error, records) -> ProviderView
         extra=dict(p.extra),
         masked_key=crypto.mask(key),
         key_held_by="console" if p.api_key_encrypted else ("litellm" if p.provider_type.needs_key else "none"),
+        api_key_env=p.api_key_env,
+        key_variable=p.key_variable,
         priority=p.priority,
         auto_fallback=p.auto_fallback,
         enabled=p.enabled,

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from lib.providers.plan import ROUTED_ORDER, ROUTING_OWNED, Deployment, LiteLLMState
-from lib.routing.state import FALLBACK_TYPES, RoutingInputError, RoutingState
+from lib.routing.state import FALLBACK_TYPES, RoutingInputError, RoutingState, parse_state
 
 StepKind = Literal[
     "create_deployment", "update_deployment", "replace_deployment", "router_settings", "delete_deployment"
@@ -371,3 +371,47 @@ def compute_plan(state: RoutingState, actual: RoutingActual, priorities: Mapping
     steps += order_steps + settings_steps
     steps.sort(key=lambda s: STEP_ORDER.index(s.kind))
     return Plan(tuple(steps), tuple(settings_notes + order_notes + key_notes))
+
+
+def adopted_state(actual: RoutingActual) -> RoutingState:
+    """LiteLLM's routing as a console state (LiteLLM's strategy by name: the plan of it against LiteLLM is empty)."""
+    values, sources = actual.settings, actual.sources
+    advanced = {
+        "routing_strategy": values.get("routing_strategy") or "simple-shuffle",
+        "routing_strategy_args": dict(values.get("routing_strategy_args") or {}),
+    }
+    for key in RETRY_KEYS:
+        if sources.get(key) in ("db", "config") and values.get(key) is not None:
+            advanced[key] = values[key]
+    fallbacks = []
+    for kind, key in FALLBACK_KEYS.items():
+        for entry in values.get(key) or []:
+            for group, chain in (entry or {}).items():
+                fallbacks.append({"group": group, "type": kind, "fallbacks": list(chain)})
+    use_cases, levels, smart = [], {}, {}
+    for d in sorted(actual.deployments, key=lambda d: (d.params.get("order") or 0, d.id)):
+        made = d.info.get(ROUTING_MARK)
+        if made == "use_case":
+            params = {k: d.params[k] for k in DEFAULT_PARAMS if d.params.get(k) is not None}
+            use_cases.append({"name": d.public_name, "model": d.info.get("console_target"), **params})
+        elif made == "power_level":
+            levels.setdefault(d.public_name, []).append(d.info.get("console_target"))
+        elif made == "smart":
+            tiers = (d.params.get("complexity_router_config") or {}).get("tiers") or {}
+            smart = {
+                "enabled": True,
+                "public_name": d.public_name,
+                **{t.lower(): m for t, m in tiers.items() if t.lower() in ("simple", "medium", "complex", "reasoning")},
+                "fallback": d.params.get("complexity_router_default_model"),
+            }
+    return parse_state(
+        {
+            "strategy": "advanced",
+            "advanced": advanced,
+            "fallbacks": fallbacks,
+            "aliases": dict(values.get("model_group_alias") or {}),
+            "use_cases": use_cases,
+            "power_levels": levels,
+            "smart": smart,
+        }
+    )

@@ -15,20 +15,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from lib.auth.gate import actor_name, perform
+from lib.core.clock import as_aware, utcnow
 from lib.core.errors import ConsoleError
+from lib.core.jobs import last_run, record_job
 from lib.providers.apply import ApplyResult
 from lib.providers.records import load_providers
-from lib.routing import document
+from lib.routing import document, power
 from lib.routing.apply import apply_plan, read_actual
 from lib.routing.plan import (
-    DEFAULT_PARAMS,
-    FALLBACK_KEYS,
-    RETRY_KEYS,
     ROUTING_MARK,
     Plan,
     RoutingActual,
+    adopted_state,
     compute_plan,
 )
 from lib.routing.state import (
@@ -112,6 +113,59 @@ def drift(rt) -> Plan | None:
     return _with_client(rt, lambda c: compute_plan(applied, read_actual(c), priorities(rt)))
 
 
+DRIFT_JOB = "routing_drift"  # the scheduled drift check's job runs (lib.core.jobs)
+
+
+@dataclass(frozen=True)
+class DriftView:
+    """How LiteLLM differs from the last applied routing, as of `checked_at`; `scheduled`: the scheduled check's
+    recorded result (else a check made now)."""
+
+    changes: int
+    descriptions: tuple[str, ...]
+    checked_at: datetime
+    scheduled: bool
+
+    @property
+    def empty(self) -> bool:
+        return self.changes == 0
+
+
+def run_drift_check(rt, trigger: str) -> dict:
+    """The scheduled drift check: LiteLLM compared with the last applied routing, recorded as a job run
+    (DRIFT_JOB) whose details hold the result ({"applied", "changes", "descriptions"}). No Streamlit here: the
+    scheduler runs it."""
+    with record_job(rt.engine, DRIFT_JOB, trigger) as run:
+        plan = drift(rt)
+        run.rows = plan.change_count if plan is not None else 0
+        run.details = {
+            "applied": plan is not None,
+            "changes": run.rows,
+            "descriptions": plan.descriptions() if plan is not None else [],
+        }
+    return run.details
+
+
+def current_drift(rt, max_age: timedelta | None = None) -> DriftView | None:
+    """The drift the Routing page shows: the last scheduled check's result while it is fresh (finished within
+    `max_age`, default ROUTING_DRIFT_INTERVAL_MINUTES, and after the last apply or adopt), else a check now.
+    None: routing was never applied."""
+    stored = load(rt)
+    if stored.applied is None:
+        return None
+    max_age = max_age or timedelta(minutes=rt.settings.ROUTING_DRIFT_INTERVAL_MINUTES)
+    run = last_run(rt.engine, DRIFT_JOB, "success")
+    if run is not None and (run["details"] or {}).get("applied"):
+        started, finished = as_aware(run["started_at"]), as_aware(run["finished_at"] or run["started_at"])
+        if utcnow() - finished <= max_age and (stored.applied_at is None or started >= stored.applied_at):
+            details = run["details"]
+            return DriftView(int(details["changes"]), tuple(details["descriptions"]), finished, True)
+    plan = drift(rt)
+    if plan is None:
+        return None
+    return DriftView(plan.change_count, tuple(plan.descriptions()), utcnow(), False)
+
+
 def set_desired(rt, actor, data: dict | RoutingState) -> RoutingState:
     """Validate and store a desired state (nothing is sent to LiteLLM). Bad input: RoutingInputError, nothing stored."""
     state = data if isinstance(data, RoutingState) else parse_state(data)
@@ -158,50 +212,6 @@ def apply(rt, actor, state: RoutingState | None = None, dry_run: bool = False) -
     )
 
 
-def adopted_state(actual: RoutingActual) -> RoutingState:
-    """LiteLLM's routing as a console state (LiteLLM's strategy by name: the plan of it against LiteLLM is empty)."""
-    values, sources = actual.settings, actual.sources
-    advanced = {
-        "routing_strategy": values.get("routing_strategy") or "simple-shuffle",
-        "routing_strategy_args": dict(values.get("routing_strategy_args") or {}),
-    }
-    for key in RETRY_KEYS:
-        if sources.get(key) in ("db", "config") and values.get(key) is not None:
-            advanced[key] = values[key]
-    fallbacks = []
-    for kind, key in FALLBACK_KEYS.items():
-        for entry in values.get(key) or []:
-            for group, chain in (entry or {}).items():
-                fallbacks.append({"group": group, "type": kind, "fallbacks": list(chain)})
-    use_cases, levels, smart = [], {}, {}
-    for d in sorted(actual.deployments, key=lambda d: (d.params.get("order") or 0, d.id)):
-        made = d.info.get(ROUTING_MARK)
-        if made == "use_case":
-            params = {k: d.params[k] for k in DEFAULT_PARAMS if d.params.get(k) is not None}
-            use_cases.append({"name": d.public_name, "model": d.info.get("console_target"), **params})
-        elif made == "power_level":
-            levels.setdefault(d.public_name, []).append(d.info.get("console_target"))
-        elif made == "smart":
-            tiers = (d.params.get("complexity_router_config") or {}).get("tiers") or {}
-            smart = {
-                "enabled": True,
-                "public_name": d.public_name,
-                **{t.lower(): m for t, m in tiers.items() if t.lower() in ("simple", "medium", "complex", "reasoning")},
-                "fallback": d.params.get("complexity_router_default_model"),
-            }
-    return parse_state(
-        {
-            "strategy": "advanced",
-            "advanced": advanced,
-            "fallbacks": fallbacks,
-            "aliases": dict(values.get("model_group_alias") or {}),
-            "use_cases": use_cases,
-            "power_levels": levels,
-            "smart": smart,
-        }
-    )
-
-
 def adopt(rt, actor) -> RoutingState:
     """Take LiteLLM's routing as the console's desired and applied state (LiteLLM is not changed)."""
 
@@ -211,6 +221,30 @@ def adopt(rt, actor) -> RoutingState:
         return state
 
     return perform(rt.engine, actor, "routing.adopt", "routing", change, details=lambda s: {"state": state_json(s)})
+
+
+# -- power levels' figures -------------------------------------------------------------------------------------
+def usage_of_groups(store, today=None) -> tuple[dict[str, power.GroupUse], power.TokenMix]:
+    """Each model group's requests and spend over the last 30 days, and the token mix of all that traffic."""
+    from lib.usage.queries import breakdown_sums
+
+    start, end = power.window(today or utcnow().date())
+    sums = breakdown_sums(store, start, end, by="model_group")
+    use = {
+        str(r["model_group"]): power.GroupUse(int(r["api_requests"] or 0), float(r["spend"] or 0.0))
+        for r in sums.to_dict("records")
+    }
+    prompt = int(sums["prompt_tokens"].sum()) if not sums.empty else 0
+    completion = int(sums["completion_tokens"].sum()) if not sums.empty else 0
+    return use, power.TokenMix.of(prompt, completion)
+
+
+def power_level_figures(rt, state: RoutingState, today=None) -> tuple[list[power.LevelFigures], power.TokenMix]:
+    """The power levels of `state`: price per 1M tokens (LiteLLM's prices now, the store's token mix) and 30-day
+    use (lib.routing.power)."""
+    actual = _with_client(rt, read_actual)
+    use, mix = usage_of_groups(rt.store, today)
+    return power.level_figures(state, actual, use, mix), mix
 
 
 # -- as code ----------------------------------------------------------------------------------------------------
@@ -228,11 +262,57 @@ def import_yaml(rt, actor, text: str) -> RoutingState:
     return set_desired(rt, actor, document.load_document(text))
 
 
-def litellm_config_yaml(rt) -> tuple[str, list[str]]:
-    """A LiteLLM config.yaml for LiteLLM's deployments now and the desired routing; the key variables it names."""
+def import_litellm_config(rt, actor, text: str, env=None, dry_run: bool = False) -> dict:
+    """An operator's LiteLLM config.yaml into the console (lib.routing.litellm_import): its providers are added
+    (applied to LiteLLM like `providers add`; one already in the console of that name is kept as it is) and its
+    routing becomes the desired state (not applied: review it with `routing plan`). Everything is validated first —
+    the file, the key variables, the providers and the routing's model groups (LiteLLM's plus the file's) — and on
+    any error nothing changes (RoutingInputError / ProviderInputError naming the field)."""
+    import os
+
+    from lib.providers import service as providers
+    from lib.providers.records import validate_api_base, validate_models, validate_name, validate_type
+    from lib.routing.litellm_import import read_config
+
+    actual = _with_client(rt, read_actual)
+    imported = read_config(text, os.environ if env is None else env, actual)
+    with rt.engine.connect() as conn:
+        existing = {p.name for p in load_providers(conn)}
+    new = [p for p in imported.providers if p.input.name not in existing]
+    for p in new:
+        ptype = validate_type(p.input.type)
+        validate_name(p.input.name)
+        validate_api_base(p.input.api_base, ptype)
+        validate_models(p.models, p.input.name)
+    check_groups(imported.routing, known_groups(actual) | {name for p in imported.providers for name, _ in p.models})
+    out = {
+        **imported.summary(),
+        "added": [p.input.name for p in new],
+        "kept": sorted(p.input.name for p in imported.providers if p.input.name in existing),
+        "desired": state_json(imported.routing),
+        "applied": False,
+        "dry_run": dry_run,
+    }
+    if dry_run:
+        return out
+    for p in new:
+        providers.add_provider(rt, actor, p.input, list(p.models))
+    set_desired(rt, actor, imported.routing)
+    return out
+
+
+def litellm_config_export(rt) -> tuple[str, list[document.KeyVariable]]:
+    """A LiteLLM config.yaml for LiteLLM's deployments now and the desired routing (its header lists the key
+    variables), and those variables."""
     with rt.engine.connect() as conn:
         records = load_providers(conn)
         state = load_routing(conn).desired
     actual = _with_client(rt, read_actual)
-    config, names = document.litellm_config(state, actual, records)
-    return document.dump_yaml(config), names
+    config, variables = document.litellm_config(state, actual, records)
+    return document.config_header(variables) + document.dump_yaml(config), variables
+
+
+def litellm_config_yaml(rt) -> tuple[str, list[str]]:
+    """litellm_config_export with the variables by name."""
+    text, variables = litellm_config_export(rt)
+    return text, [v.name for v in variables]

@@ -324,7 +324,7 @@ def render_use_cases(base: dict, groups: list[str], why: str | None) -> list[dic
     return out
 
 
-def render_power_levels(base: dict, groups: list[str], why: str | None) -> dict:
+def render_power_levels(rt, base: dict, groups: list[str], why: str | None) -> dict:
     st.subheader("Power levels")
     st.caption("Each level is a public model group of its candidates, in order: the first serves, the next take over.")
     levels = {}
@@ -335,7 +335,43 @@ def render_power_levels(base: dict, groups: list[str], why: str | None) -> dict:
         )  # fmt: skip
         if chosen:
             levels[level] = chosen
+    render_power_figures(rt, levels)
     return levels
+
+
+def _money(value: float | None, digits: int = 2) -> str:
+    return "unknown" if value is None else f"${value:,.{digits}f}"
+
+
+def render_power_figures(rt, levels: dict) -> None:
+    """Each chosen level's price per 1M tokens (LiteLLM's prices, weighted by the recent token mix) and 30-day use."""
+    if not levels:
+        return
+    try:
+        figures, mix = service.power_level_figures(rt, parse_state({"power_levels": levels}))
+    except RoutingInputError:
+        return  # the editors' own error says why
+    except (ConsoleError, LiteLLMError) as exc:
+        st.caption(markdown_literal(f"Prices and use are not known: {exc}"))
+        return
+    rows = [
+        {
+            "Level": f.level,
+            "Price per 1M tokens": _money(f.per_1m, digits=4),
+            "Requests (30 d)": f"{f.requests:,}",
+            "Spend (30 d)": _money(f.spend),
+            "Candidates ($ per 1M tokens)": ", ".join(f"{c.group} {_money(c.per_1m, digits=4)}" for c in f.candidates),
+        }
+        for f in figures
+    ]
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.caption(
+        markdown_literal(
+            "A level's price is its first candidate's (it serves while healthy); prices are LiteLLM's per token, "
+            + mix.describe()
+            + "."
+        )
+    )
 
 
 def render_smart(base: dict, groups: list[str], why: str | None) -> dict:
@@ -418,19 +454,22 @@ def render_review(rt, user: User, state: RoutingState) -> None:
 
 
 def render_drift(rt, user: User, applied: RoutingState | None) -> None:
+    """The drift banner: the scheduled check's last result while fresh, else a check now (service.current_drift)."""
     try:
-        drift = service.drift(rt)
+        drift = service.current_drift(rt)
     except (ConsoleError, LiteLLMError) as exc:
         st.warning(markdown_literal(f"LiteLLM cannot be read, so drift is not known: {exc}"))
         return
-    if drift is None or drift.empty:
+    if drift is None or drift.empty or applied is None:
         return
     from lib.ui.actions import action_button
 
     with st.container(border=True, key="route_drift"):
-        n = drift.change_count
+        n = drift.changes
         st.warning(f"LiteLLM differs from the console: {n} change{'' if n == 1 else 's'}")
-        st.markdown("\n".join(f"- {markdown_literal(d)}" for d in drift.descriptions()))
+        st.markdown("\n".join(f"- {markdown_literal(d)}" for d in drift.descriptions))
+        how = "the scheduled check" if drift.scheduled else "a check on loading this page"
+        st.caption(f"Found by {how} at {drift.checked_at:%H:%M} UTC.")
         left, right = st.columns(2)
         action_button(
             user, "routing.apply", "Re-apply the console's routing", where=left, key="route_reapply",
@@ -450,12 +489,56 @@ def render_downloads(rt) -> None:
         key="route_dl_yaml",
     )  # fmt: skip
     try:
-        config, names = service.litellm_config_yaml(rt)
+        config, variables = service.litellm_config_export(rt)
     except (ConsoleError, LiteLLMError) as exc:
         right.caption(markdown_literal(f"LiteLLM's config.yaml needs LiteLLM's deployments: {exc}"))
         return
     right.download_button(
         "Download LiteLLM config.yaml", config, file_name="config.yaml", mime="application/yaml", key="route_dl_config"
     )  # fmt: skip
-    if names:
-        right.caption("It reads the keys from: " + ", ".join(f"`{n}`" for n in names))
+    if variables:
+        right.caption(
+            "It reads the keys from: "
+            + ", ".join(f"`{v.name}`" + ("" if v.given else " (derived name)") for v in variables)
+        )
+
+
+def import_config(user: User) -> None:
+    """Button callback: import the uploaded LiteLLM config.yaml (keys from this app's environment variables)."""
+    upload = st.session_state.get("route_import_file")
+    if upload is None:
+        st.session_state.pop(FLASH, None)
+        flash("error", "Choose a LiteLLM config.yaml first.")
+        return
+    text = upload.getvalue().decode("utf-8", errors="replace")
+    holder: dict = {}
+
+    def work():
+        holder["out"] = service.import_litellm_config(_rt(), user, text)
+
+    if _run(work):
+        out = holder["out"]
+        added = ", ".join(out["added"]) or "none"
+        flash(
+            "success",
+            f"Imported: routing stored as desired (not applied: review it below). Providers added: {added}.",
+        )
+        for note in out["skipped"]:
+            flash("info", f"Skipped {note}")
+
+
+def render_import(user: User) -> None:
+    """Upload an operator's LiteLLM config.yaml: its providers are added, its routing becomes the desired one."""
+    why = refusal(user, "routing.import")
+    with st.expander("Import a LiteLLM config.yaml"):
+        st.caption(
+            "Its model_list becomes providers (keys only as os.environ/NAME, read from this app's environment; "
+            "plaintext keys are refused) and its router settings the desired routing, not applied. A bad file is "
+            "refused naming its line and field, and nothing changes."
+        )
+        st.file_uploader(
+            "LiteLLM config.yaml", type=["yaml", "yml"], key="route_import_file", disabled=bool(why), help=why
+        )  # fmt: skip
+        from lib.ui.actions import action_button
+
+        action_button(user, "routing.import", "Import", key="route_import", on_click=import_config, args=(user,))
