@@ -22,6 +22,7 @@ from lib.core.text_safety import WORD_JOINER
 from lib.health.console_checks import check_usage_store, job_statuses
 from lib.health.litellm_checks import check_deployments, check_readiness, litellm_health
 from lib.litellm.client import LiteLLMClient
+from lib.routing.service import run_drift_check
 from lib.runtime import Runtime
 from lib.services import run_backfill, run_refresh_today
 from lib.ui.actions import export_auditor
@@ -68,7 +69,7 @@ def test_admin_sees_every_check_with_its_status_and_the_demos_broken_deployment(
     # an empty store and no job run yet: amber, with the reason
     assert ":orange-badge[" in _line(at, "Usage store") and "No usage data stored yet" in _line(at, "Usage store")
     jobs = at.dataframe[1].value
-    assert list(jobs["Job"]) == ["Refresh today", "Backfill", "Model sync"]
+    assert list(jobs["Job"]) == ["Refresh today", "Backfill", "Model sync", "Routing drift check"]
     assert set(jobs["Outcome"]) == {"never run"}
     assert not at.button(key="health_check_now").disabled
 
@@ -199,7 +200,10 @@ def test_a_failed_refresh_is_red_with_its_message_and_a_stale_store_amber(tmp_pa
         down.litellm_client = lambda **_: LiteLLMClient(down.settings.LITELLM_BASE_URL, None, retries=0)
         with pytest.raises(Exception, match="Cannot reach LiteLLM"):
             run_refresh_today(down, "scheduler")
-        refresh, backfill, sync = job_statuses(rt)
+        run_drift_check(rt, "scheduler")  # demo mode: nothing applied yet, so nothing differs
+        refresh, backfill, sync, drift = job_statuses(rt)
+        assert (drift.status, drift.label) == ("green", "Routing drift check")
+        assert drift.reason.startswith("Succeeded just now") and drift.reason.endswith(", 0 differences from LiteLLM")
         assert (refresh.status, refresh.outcome, refresh.trigger) == ("red", "failed", "scheduler")
         recorded = last_run(rt.engine, "refresh_today")["error"]
         assert "Cannot reach LiteLLM at http://127.0.0.1:" in recorded

@@ -27,7 +27,12 @@ SLOW_DATABASE_S = 1.0  # a `SELECT 1` slower than this is amber
 STALE_INTERVALS = 3  # data or a sync older than this many of its intervals is amber
 RUNNING_TOO_LONG = timedelta(minutes=15)  # the refresh's and the sync's lease: a run past it is stuck
 # The recorded jobs (lib.core.jobs names) in the order the page lists them: name -> label.
-JOBS = {"refresh_today": "Refresh today", "backfill": "Backfill", MODEL_SYNC: "Model sync"}
+JOBS = {
+    "refresh_today": "Refresh today",
+    "backfill": "Backfill",
+    MODEL_SYNC: "Model sync",
+    "routing_drift": "Routing drift check",
+}
 
 
 def check_app_database(rt) -> Check:
@@ -183,7 +188,7 @@ def _job_status(job: str, label: str, run: dict | None, next_runs: dict | None, 
         long = now - started > RUNNING_TOO_LONG
         status, reason = ("amber" if long else "green"), f"Running since {ago} ({format_duration(duration)})"
     elif outcome == "success":
-        unit = "models" if job == MODEL_SYNC else "rows"
+        unit = {MODEL_SYNC: "models", "routing_drift": "differences from LiteLLM"}.get(job, "rows")
         rows = f", {run['rows']:,} {unit}" if run["rows"] is not None else ""
         status, reason = "green", f"Succeeded {ago} in {format_duration(duration)}{rows}"
     elif outcome in UNFINISHED:
