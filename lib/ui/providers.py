@@ -187,6 +187,8 @@ def render_card(user: User, v: service.ProviderView, s: stats.ProviderStats, col
             "auto-fallback on" if v.auto_fallback else "auto-fallback off",
             f"key {key}",
         ]
+        if v.key_variable:  # where an exported LiteLLM config.yaml reads the key from (litellm-config)
+            facts.append(f"config.yaml reads it from {v.key_variable}")
         st.caption(markdown_literal(" · ".join(facts)))
         st.caption(markdown_literal(f"{v.api_base} · {_last_test(v)}"))
         with st.expander("Models"):
