@@ -94,11 +94,16 @@ def test_each_preset_shows_litellms_numbers(demo_env, litellm_rows, preset):
     start, end = _range(preset, today, rows.attrs["first"])
     total_users = rows["user_id"].nunique()
     assert_cards_show(at, oracle(rows, start, end), total_users)
-    # the trend is against the previous period of equal length (as far as the store reaches); a range that
-    # starts at the first stored day ("All time") or before has nothing to be compared with: no trend
-    length = (end - start).days + 1
-    now, before = oracle(rows, start, end), oracle(rows, start - timedelta(days=length), start - timedelta(days=1))
-    if start <= rows.attrs["first"]:
+    # the trend compares like with like: the range's whole days (today, partial, left out) against as many days
+    # just before them (as far as the store reaches); a range with no whole day ("Today") or nothing stored before
+    # it ("All time") has no trend
+    last_whole = min(end, today - timedelta(days=1))
+    length = (last_whole - start).days + 1
+    now, before = (
+        oracle(rows, start, last_whole),
+        oracle(rows, start - timedelta(days=length), start - timedelta(days=1)),
+    )
+    if start <= rows.attrs["first"] or last_whole < start:
         want = ""  # no delta
     elif before["requests"]:
         pct = (now["requests"] - before["requests"]) / before["requests"] * 100
@@ -106,6 +111,45 @@ def test_each_preset_shows_litellms_numbers(demo_env, litellm_rows, preset):
     else:
         want = "new" if now["requests"] else "stable"
     assert cards(at)["Requests"][1] == want
+
+
+def _help(at: AppTest, label: str) -> str:
+    return next(m.help for m in at.metric if m.label == label)
+
+
+def test_trends_compare_whole_days_only_and_say_so(demo_env, litellm_rows):
+    """Today is partial (the store keeps days, not hours): a range ending today shows its numbers with today in
+    them, but its trend compares only its whole days with as many days before; "Today" alone has no trend."""
+    rows, today = litellm_rows, litellm_rows.attrs["last"]
+    at = app_as(demo_env, "admin", USAGE, {"range": "7d"})
+    start, last_whole = today - timedelta(days=6), today - timedelta(days=1)
+    assert_cards_show(at, oracle(rows, start, today), rows["user_id"].nunique())  # today is in the values
+    now = oracle(rows, start, last_whole)
+    before = oracle(rows, start - timedelta(days=6), start - timedelta(days=1))
+    for label, metric in (("Requests", "requests"), ("Spend", "spend"), ("Total tokens", "total_tokens")):
+        pct = (now[metric] - before[metric]) / before[metric] * 100
+        assert cards(at)[label][1] == ("stable" if abs(pct) <= 1 else kpi_delta(pct, "up" if pct > 0 else "down"))
+        assert kpi_value(metric, now[metric]) in _help(at, label)
+        assert kpi_value(metric, before[metric]) in _help(at, label)
+    caption = at.main.caption[0].value
+    assert (
+        f"trends compare the 6 whole days {start:%-d %b} – {last_whole:%-d %b} with the 6 days before; "
+        "today is partial and not in the trend" in caption
+    )
+    # Today: its value, no badge, and the help says why
+    at.segmented_control(key="usage_range").set_value("Today").run()
+    assert_cards_show(at, oracle(rows, today, today), rows["user_id"].nunique())
+    assert all(delta == "" for _, delta in cards(at).values())
+    assert "today is partial" in _help(at, "Requests")
+    assert "today is partial" in at.main.caption[0].value
+    # a custom range of whole days compares all of them
+    start, end = today - timedelta(days=13), today - timedelta(days=7)
+    at = app_as(demo_env, "alice", MINE, {"range": "Custom", "start": str(start), "end": str(end)})
+    mine = rows[rows["user_id"] == "alice.martin"]
+    now, before = oracle(mine, start, end), oracle(mine, start - timedelta(days=7), start - timedelta(days=1))
+    pct = (now["requests"] - before["requests"]) / before["requests"] * 100
+    assert cards(at)["Requests"][1] == ("stable" if abs(pct) <= 1 else kpi_delta(pct, "up" if pct > 0 else "down"))
+    assert "trends compare these 7 days with the 7 days before" in at.main.caption[0].value
 
 
 def test_all_time_in_demo_mode_is_the_whole_demo_history_with_no_trend(tmp_path_factory):

@@ -12,7 +12,7 @@ from lib.core.formatting import kpi_delta, kpi_value
 from lib.core.text_safety import markdown_literal, plotly_label
 from lib.usage import charts
 from lib.usage.exports import FORMATS, export_filename, render_export
-from lib.usage.periods import PRESETS
+from lib.usage.periods import PRESETS, Comparison
 from lib.usage.queries import BREAKDOWNS, Filters, QueryError, check_breakdown, filter_options, usage_page_queries
 from lib.usage.view_state import ViewState, api_key_labels, parse_query
 
@@ -145,14 +145,13 @@ def _clear_keys(key: str) -> None:
     st.session_state[key] = []
 
 
-NOTHING_TO_COMPARE = "No stored days before this range to compare with."
 # Up is good (green) except: slower is worse, and more spend is neither good nor bad (grey).
 TREND_COLOUR = {"avg_latency_ms": "inverse", "spend": "off"}
 
 
-def render_kpis(trends: pd.DataFrame, total_users: int | None, compared: bool = True) -> None:
-    """`compared`: whether the previous period holds stored days (lib.usage.periods.has_stored_previous); if not,
-    the cards show no trend."""
+def render_kpis(trends: pd.DataFrame, total_users: int | None, comparison: Comparison) -> None:
+    """The KPI cards: each value over the whole range (today included); the trend badge only where `comparison`
+    (lib.usage.periods.comparison) has whole days to compare, and its help says which days against which."""
     t = trends.set_index("metric")
     for i, (label, metric) in enumerate(KPI_CARDS):
         if i % 4 == 0:  # one row of columns per 4 cards: on a narrow screen they stack in reading order
@@ -162,14 +161,23 @@ def render_kpis(trends: pd.DataFrame, total_users: int | None, compared: bool = 
         if metric == "active_users" and total_users:
             value = f"{value} of {total_users}"
         flat = row["direction"] in ("stable", "new", "none")
+        if comparison.compared:
+            (a, b), (pa, pb) = comparison.whole, comparison.previous
+            help_text = (
+                f"Trend: {a:%d %b} – {b:%d %b}: {kpi_value(metric, row['compared'])}, "
+                f"against {pa:%d %b} – {pb:%d %b}: {kpi_value(metric, row['previous'])}"
+                + (" (today is partial and not in the trend)" if comparison.partial_today else "")
+            )
+        else:
+            help_text = f"No trend: {comparison.reason}."
         cols[i % 4].metric(
             label,
             value,
-            kpi_delta(row["change_pct"], row["direction"]) if compared else None,
+            kpi_delta(row["change_pct"], row["direction"]) if comparison.compared else None,
             border=True,
             delta_color="off" if flat else TREND_COLOUR.get(metric, "normal"),
             delta_arrow="off" if flat else "auto",
-            help=f"Previous period: {kpi_value(metric, row['previous'])}" if compared else NOTHING_TO_COMPARE,
+            help=help_text,
         )
 
 
@@ -307,9 +315,9 @@ def load_options(store, owner: str | None = None) -> dict:
         return filter_options(store, owner=owner)
 
 
-def compute(store, start, end, f: Filters) -> dict:
+def compute(store, start, end, f: Filters, comparison: Comparison) -> dict:
     with st.spinner("Crunching usage…"):
-        return usage_page_queries(store, start, end, f)
+        return usage_page_queries(store, start, end, f, whole=comparison.whole)
 
 
 def render_empty_store() -> None:

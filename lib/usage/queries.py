@@ -222,15 +222,35 @@ def trend(current: float | None, previous: float | None) -> tuple[float | None, 
     return pct, "up" if pct > 0 else "down"
 
 
-def trends(store: UsageStore, start: date, end: date, f: Filters = Filters()) -> pd.DataFrame:
-    pstart, pend = previous_period(start, end)
-    cur, prev = _overviews(store, [(start, end), (pstart, pend)], f)
+def trends(
+    store: UsageStore, start: date, end: date, f: Filters = Filters(), whole: tuple[date, date] | None = None
+) -> pd.DataFrame:
+    """Each metric over [start, end] (`current`) and its trend: `whole` (default: the range itself; the page
+    passes the range's whole days, lib.usage.periods.comparison) against as many days just before it: `compared`
+    and `previous` are the metric over those two, `change_pct` and `direction` the change between them."""
+    whole = tuple(whole) if whole else (start, end)
+    pstart, pend = previous_period(*whole)
+    if whole == (start, end):
+        cur, prev = _overviews(store, [(start, end), (pstart, pend)], f)
+        now = cur
+    else:
+        cur, now, prev = _overviews(store, [(start, end), whole, (pstart, pend)], f)
     rows = []
     for m in TREND_METRICS:
-        pct, direction = trend(cur[m], prev[m])
-        rows.append({"metric": m, "current": cur[m], "previous": prev[m], "change_pct": pct, "direction": direction})
+        pct, direction = trend(now[m], prev[m])
+        rows.append(
+            {
+                "metric": m,
+                "current": cur[m],
+                "compared": now[m],
+                "previous": prev[m],
+                "change_pct": pct,
+                "direction": direction,
+            }
+        )
     df = pd.DataFrame(rows)
     df.attrs["previous_period"] = (pstart, pend)
+    df.attrs["compared_period"] = whole
     return df
 
 
@@ -464,13 +484,16 @@ def resolve_api_keys(store: UsageStore, keys_or_aliases: tuple[str, ...] | list[
     return tuple(sorted(out))
 
 
-def usage_page_queries(store: UsageStore, start: date, end: date, f: Filters = Filters()) -> dict:
-    """The whole Usage page's question set (also what the benchmark times).
+def usage_page_queries(
+    store: UsageStore, start: date, end: date, f: Filters = Filters(), whole: tuple[date, date] | None = None
+) -> dict:
+    """The whole Usage page's question set (also what the benchmark times); `whole`: the days the trends compare
+    (see trends).
 
     The queries run side by side (DuckDB works outside the GIL; each thread has its own cursor): most
     of them are small, and their fixed costs overlap instead of adding up."""
     store.sync()
-    jobs = {"trends": (trends, {})}
+    jobs = {"trends": (trends, {"whole": whole})}
     for by in PAGE_BREAKDOWNS:
         jobs[by] = (breakdown, {"by": by, "top_n": 10})
     jobs["daily"] = (daily_series, {})
