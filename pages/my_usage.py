@@ -42,7 +42,9 @@ if options["api_keys"].empty:
         st.info(f"LiteLLM has no usage recorded for your user id {markdown_literal(uid)} yet.")
     render_own_keys(rt, uid)
     st.stop()
-state, (start, end) = view.read_view("mine", options, today, bounds[0], show_users=False)
+state, (start, end) = view.read_view(
+    "mine", options, today, bounds[0], store, show_users=False, owner=uid, loading=loading
+)
 f = restrict_to_user(state.filters, uid, set(options["api_keys"]["api_key"]))
 versus = comparison(start, end, today, bounds[0])
 st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · UTC days · LiteLLM user {markdown_literal(uid)} · {versus.caption()}")

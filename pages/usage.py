@@ -27,7 +27,7 @@ if bounds is None:
 
 today = utcnow().date()
 options = view.load_options(store)
-state, (start, end) = view.read_view("usage", options, today, bounds[0])
+state, (start, end) = view.read_view("usage", options, today, bounds[0], store, loading=loading)
 versus = comparison(start, end, today, bounds[0])
 st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · UTC days · {versus.caption()}")
 

@@ -13,7 +13,18 @@ from lib.core.text_safety import markdown_literal, plotly_label
 from lib.usage import charts
 from lib.usage.exports import FORMATS, export_filename, render_export
 from lib.usage.periods import PRESETS, Comparison
-from lib.usage.queries import BREAKDOWNS, Filters, QueryError, check_breakdown, filter_options, usage_page_queries
+from lib.usage.queries import (
+    BREAKDOWNS,
+    CASCADE,
+    Filters,
+    QueryError,
+    cascade_choices,
+    check_breakdown,
+    filter_combinations,
+    filter_options,
+    prune_picks,
+    usage_page_queries,
+)
 from lib.usage.view_state import ViewState, api_key_labels, parse_query
 
 RANGE_CHOICES = list(PRESETS) + ["Custom"]
@@ -39,8 +50,18 @@ BREAKDOWN_LABELS = {
 }
 
 
-def read_view(prefix: str, options: dict, today, first_day, show_users: bool = True) -> tuple[ViewState, tuple]:
-    """Range and filter widgets, seeded from the URL on first load; the URL follows the widgets."""
+def read_view(
+    prefix: str,
+    options: dict,
+    today,
+    first_day,
+    store,
+    show_users: bool = True,
+    owner: str | None = None,
+    loading: bool = False,
+) -> tuple[ViewState, tuple]:
+    """Range and filter widgets, seeded from the URL on first load; the URL follows the widgets. Each filter offers
+    what occurs with the other filters' picks in the range (`owner`: of that LiteLLM user's keys)."""
     params = {k: st.query_params.get_all(k) for k in st.query_params}
     url_state = parse_query(params, options, bounds=(first_day, today))
     k = lambda name: f"{prefix}_{name}"  # noqa: E731
@@ -97,32 +118,35 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
             state.start = state.end = picked[0] if picked else today
     start, end = state.range(today, first_day)
 
-    with st.expander(
-        "Filters",
-        expanded=any(st.session_state.get(k(n)) for n in ("models", "providers", "users", "api_keys", "teams")),
-    ):
+    picks = _cascade(prefix, store, start, end, owner, loading, show_users)
+    with st.expander("Filters", expanded=any(picks.values())):
         c = st.columns(3)
-        models = c[0].multiselect("Models", options["models"], key=k("models"), placeholder="All models")
-        providers = c[1].multiselect("Providers", options["providers"], key=k("providers"), placeholder="All providers")
-        teams = c[2].multiselect("Teams", options["teams"], key=k("teams"), placeholder="All teams")
+        models = c[0].multiselect("Models", picks["models"], key=k("models"), placeholder="All models")
+        providers = c[1].multiselect("Providers", picks["providers"], key=k("providers"), placeholder="All providers")
+        teams = c[2].multiselect("Teams", picks["teams"], key=k("teams"), placeholder="All teams")
         c = st.columns(2)
         users: list[str] = []
         if show_users:
             users = c[0].multiselect(
                 "Users",
-                options["users"],
+                picks["users"],
                 key=k("users"),
                 placeholder="All users",
                 on_change=_clear_keys,
                 args=(k("api_keys"),),
             )
         keys = options["api_keys"]
-        if users:
-            keys = keys[keys["owner"].isin(users)]  # the API-key list cascades from the chosen users
-        labels = api_key_labels(keys)
-        st.session_state[k("api_keys")] = [x for x in st.session_state.get(k("api_keys"), []) if x in labels]
+        labels = api_key_labels(keys[keys["api_key"].isin(picks["api_keys"])])
         api_keys = c[1].multiselect(
             "API keys", list(labels), key=k("api_keys"), format_func=labels.get, placeholder="All API keys"
+        )
+        st.button(
+            "Clear all filters",
+            key=k("clear_filters"),
+            on_click=_clear_filters,
+            args=(prefix,),
+            disabled=not any(st.session_state.get(k(n)) for n in CASCADE),
+            icon=":material/filter_alt_off:",
         )
     state.filters = Filters.of(models=models, providers=providers, users=users, api_keys=api_keys, teams=teams)
     query = state.to_query()
@@ -143,6 +167,46 @@ def _within(picked, first, last) -> tuple | None:
 
 def _clear_keys(key: str) -> None:
     st.session_state[key] = []
+
+
+def _clear_filters(prefix: str) -> None:
+    for name in CASCADE:
+        st.session_state[f"{prefix}_{name}"] = []
+
+
+FILTER_LABELS = {
+    "models": "Models",
+    "providers": "Providers",
+    "teams": "Teams",
+    "users": "Users",
+    "api_keys": "API keys",
+}
+
+
+def _cascade(prefix: str, store, start, end, owner, loading: bool, show_users: bool) -> dict[str, list[str]]:
+    """Each filter's choices: the values that occur with the other filters' picks in [start, end]. A pick that no
+    longer does (the range or another pick changed, a link combined them) is dropped with a notice, except while
+    the history loads (its days may not have arrived yet). Returns the choices per filter, picks included."""
+    k = lambda name: f"{prefix}_{name}"  # noqa: E731
+    if not show_users:
+        st.session_state[k("users")] = []
+    picks = {name: list(st.session_state.get(k(name)) or []) for name in CASCADE}
+    combos = filter_combinations(store, start, end, owner)
+    if not loading:
+        picks, dropped = prune_picks(combos, picks)
+        for name, gone in dropped.items():
+            st.session_state[k(name)] = picks[name]
+            shown = gone if name != "api_keys" else [f"…{g[-6:]}" for g in gone]
+            st.info(
+                markdown_literal(
+                    f"{FILTER_LABELS[name]} filter dropped: {', '.join(shown[:5])}"
+                    + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+                    + " (no usage together with the other filters in this range)."
+                ),
+                icon=":material/filter_alt_off:",
+            )
+    choices = cascade_choices(combos, picks)
+    return {name: sorted(set(choices[name]) | set(picks[name])) for name in CASCADE}
 
 
 # Up is good (green) except: slower is worse, and more spend is neither good nor bad (grey).

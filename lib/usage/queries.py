@@ -457,6 +457,61 @@ def _filter_options(store: UsageStore, start: date | None, end: date | None, own
     }
 
 
+# The filters that narrow one another (Filters' fields), in the order the pages draw them.
+CASCADE = ("models", "providers", "teams", "users", "api_keys")
+
+
+def filter_combinations(store: UsageStore, start: date, end: date, owner: str | None = None) -> pd.DataFrame:
+    """The distinct (model, provider, team, user, API key) combinations with traffic in [start, end] (with `owner`,
+    of that LiteLLM user's keys): one DuckDB query, kept until the stored data changes. Users and teams are the
+    keys' owners and teams, as the filters read them (lib.usage.queries._where)."""
+
+    def compute() -> pd.DataFrame:
+        cond, params = "date BETWEEN ? AND ? AND api_requests > 0", [start, end]
+        if owner is not None:
+            cond += " AND key_user_id = ?"
+            params.append(owner)
+        return store.query(
+            f"SELECT DISTINCT value AS models, provider AS providers, team_id AS teams, "
+            f"{_user_expr('model')} AS users, api_key AS api_keys FROM activity_model WHERE {cond}",
+            params,
+        )
+
+    return store.cached(("filter_combinations", start, end, owner), compute)
+
+
+def cascade_choices(combos: pd.DataFrame, picks: dict[str, list[str]]) -> dict[str, list[str]]:
+    """For each filter of CASCADE, the values that occur together with the other filters' picks (an empty pick
+    is no constraint) in `combos` (filter_combinations). Pure."""
+    masks = {
+        name: combos[name].isin(list(values)) for name in CASCADE if (values := picks.get(name)) and name in combos
+    }
+    out = {}
+    for name in CASCADE:
+        keep = pd.Series(True, index=combos.index)
+        for other, mask in masks.items():
+            if other != name:
+                keep &= mask
+        out[name] = sorted(combos.loc[keep, name].dropna().unique().tolist())
+    return out
+
+
+def prune_picks(combos: pd.DataFrame, picks: dict[str, list[str]]) -> tuple[dict[str, list[str]], dict[str, list]]:
+    """The picks with every value that no longer occurs together with the other filters' picks dropped (filters
+    checked in CASCADE order, each against the others' picks as left so far), and what was dropped per filter."""
+    kept = {name: list(picks.get(name) or []) for name in CASCADE}
+    dropped: dict[str, list] = {}
+    for name in CASCADE:
+        if not kept[name]:
+            continue
+        possible = set(cascade_choices(combos, kept)[name])
+        gone = [v for v in kept[name] if v not in possible]
+        if gone:
+            dropped[name] = gone
+            kept[name] = [v for v in kept[name] if v in possible]
+    return kept, dropped
+
+
 def user_has_usage(store: UsageStore, user_id: str) -> bool:
     """Whether the store holds usage of API keys this LiteLLM user id owns: what My usage shows a login linked
     to it. False for a mistyped id, and for a LiteLLM user whose keys have no traffic yet."""
