@@ -56,11 +56,8 @@ view.render_kpis(data["trends"], total_users=None, comparison=versus)
 picked = view.render_charts(data, "mine")
 if picked:
     view.apply_picks("mine", picked)
-c = st.columns(2)
-with c[0]:
-    view.render_table("My models", data["model"], "model")
-with c[1]:
-    view.render_table("My API keys", data["api_key"], "api_key")
+view.render_table("My models", data["model"], "model")
+view.render_table("My API keys", data["api_key"], "api_key")
 st.subheader("Export")
 view.render_exports(store, start, end, f, "mine", "my-usage-export", export_auditor(rt, user, start, end, f))
 render_own_keys(rt, uid)

@@ -41,11 +41,8 @@ picked = view.render_charts(data, "usage")
 if picked:
     view.apply_picks("usage", picked)
 
-c = st.columns(2)
-with c[0]:
-    view.render_table("Top users", data["user"], "user")
-with c[1]:
-    view.render_table("Top models", data["model"], "model")
+view.render_table("Top users", data["user"], "user")
+view.render_table("Top models", data["model"], "model")
 view.render_table("Top API keys", data["api_key"], "api_key")
 for key in ("model_group", "provider"):
     note = getattr(data[key], "attrs", {}).get("note")

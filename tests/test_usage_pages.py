@@ -501,3 +501,53 @@ def test_while_the_history_loads_an_empty_view_shows_the_progress_not_zeros(quie
     assert cards(at)["Requests"][0] == "0" and not at.main.get("progress")
     assert at.multiselect(key="usage_models").value == []
     assert any("Widen the range or clear a filter" in i.value for i in at.main.info)
+
+
+def _figures(at: AppTest) -> dict[str, dict]:
+    import json
+
+    return {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def _hover_texts(figure: dict) -> list:
+    return [x for trace in figure["data"] for x in _flat(trace.get("customdata", []))]
+
+
+def _flat(values):
+    for v in values:
+        yield from (_flat(v) if isinstance(v, list) else [v])
+
+
+def test_one_value_reads_the_same_in_the_kpi_the_table_and_the_hover(demo_env, litellm_rows):
+    """One provider's and one model's view: its spend, requests, tokens and latency are written the same way on the
+    card, in the table row and in the chart hovers (oracle: LiteLLM's rows), and no table cell says None or nan."""
+    rows, today = litellm_rows, litellm_rows.attrs["last"]
+    start = today - timedelta(days=29)
+    d = rows[(rows["date"] >= start) & (rows["api_requests"] > 0)]
+    model = d.groupby("model")["spend"].sum().idxmax()
+    at = app_as(demo_env, "admin", USAGE, {"range": "30d", "model": model})
+    want = oracle(rows, start, today, model=[model])
+    assert_cards_show(at, want, rows["user_id"].nunique())
+    table = next(df.value for df in at.dataframe if "Model" in df.value.columns)
+    row = table[table["Model"] == model].iloc[0]
+    for heading, metric in (
+        ("Spend", "spend"),
+        ("Requests", "requests"),
+        ("Tokens", "total_tokens"),
+        ("Success", "success_rate"),
+        ("Avg latency", "avg_latency_ms"),
+    ):
+        assert row[heading] == kpi_value(metric, want[metric]), heading
+    figures = _figures(at).values()
+    cost = [f for f in figures if f["data"] and f["data"][0].get("orientation") == "h"]
+    assert cost and all(_hover_texts(f) == [kpi_value("spend", want["spend"])] for f in cost)
+    # the daily line's hovers: each day's requests written as the cards write counts
+    per_day = rows[(rows["date"] >= start) & (rows["model"] == model)].groupby("date")["api_requests"].sum()
+    line = next(f for f in figures if f["data"] and f["data"][0].get("mode") == "lines+markers")
+    shown = dict(zip(line["data"][0]["x"], line["data"][0]["customdata"]))
+    assert shown == {str(day): kpi_value("requests", per_day.get(day, 0)) for day in pd.date_range(start, today).date}
+    for df in at.dataframe:
+        cells = {str(v) for v in df.value.to_numpy().ravel()}
+        assert not cells & {"None", "nan", "NaN", "<NA>", "NaT"}, df.value
+    # full width: no table sits in a half-width column
+    assert all(not col.dataframe for col in at.main.columns)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib.core.formatting import kpi_delta, kpi_value
+from lib.core.formatting import kpi_delta, kpi_value, text
 from lib.core.text_safety import markdown_literal, plotly_label
 from lib.usage import charts
 from lib.usage.exports import FORMATS, export_filename, render_export
@@ -279,25 +279,23 @@ def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
                 key=f"{prefix}_by_{dim}",
             )
     c = st.columns(2)
-    for col, name, frame_key, label_col in (
-        (c[0], "providers", "provider", "provider"),
-        (c[1], "models", "model", "model"),
-    ):
-        frame = data[frame_key]
+    generation = st.session_state.get(f"{prefix}_picks_done", 0)  # a new chart after a pick: its selection is spent
+    for col, name, dim in ((c[0], "providers", "provider"), (c[1], "models", "model")):
+        frame = data[dim]
         with col:
-            st.markdown(f"**Cost by {frame_key}** · click a slice to filter")
+            st.markdown(f"**Cost by {dim}** · click a bar to filter")
             if isinstance(frame, QueryError) or frame["spend"].sum() == 0:
                 st.caption("No spend in this view.")
                 continue
             event = st.plotly_chart(
-                charts.cost_share(frame, label_col, colours=colours[frame_key]),
-                key=f"{prefix}_cost_{frame_key}",
+                charts.cost_bars(frame, dim, colours=colours[dim]),
+                key=f"{prefix}_cost_{dim}_{generation}",
                 on_select="rerun",
                 selection_mode="points",
             )
-            names = {plotly_label(n): n for n in frame[label_col]}  # a slice's label is the escaped name
+            names = {plotly_label(n): n for n in frame[dim]}  # a bar's label is the escaped name
             for point in event.selection.points if event and event.selection else []:
-                value = names.get(point.get("label"))
+                value = names.get(point.get("y", point.get("label")))
                 if value is not None and value != "other":
                     picked.append((name, value))
     c = st.columns(2)
@@ -313,23 +311,37 @@ def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
     return picked
 
 
-TABLE_CONFIG = {
-    "requests": st.column_config.NumberColumn("Requests", format="compact"),
-    "total_tokens": st.column_config.NumberColumn("Tokens", format="compact"),
-    "spend": st.column_config.NumberColumn("Spend", format="$%.4f"),
-    "success_rate": st.column_config.NumberColumn("Success", format="%.1f%%"),
-    "avg_latency_ms": st.column_config.NumberColumn("Avg latency", format="%.0f ms"),
-    "key_alias": st.column_config.TextColumn("Alias"),
-    "owner": st.column_config.TextColumn("Owner"),
-    "last_active": st.column_config.DateColumn("Last active", format="YYYY-MM-DD"),
-    "user_id": st.column_config.TextColumn("User"),
-    "model": st.column_config.TextColumn("Model"),
-    "user_email": st.column_config.TextColumn("Email"),
-}
+# Table columns: (heading, how a cell is written: lib.core.formatting's rule for that metric, or text).
 TABLE_COLUMNS = {"user": ["user_id", "user_email"], "model": ["model"], "api_key": ["key_alias", "owner"]}
+TABLE_METRICS = ["spend", "requests", "total_tokens", "success_rate", "avg_latency_ms"]
+TABLE_HEADINGS = {
+    "requests": "Requests",
+    "total_tokens": "Tokens",
+    "spend": "Spend",
+    "success_rate": "Success",
+    "avg_latency_ms": "Avg latency",
+    "key_alias": "Alias",
+    "owner": "Owner",
+    "last_active": "Last active",
+    "user_id": "User",
+    "model": "Model",
+    "user_email": "Email",
+}
+
+
+def table_text(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    """A breakdown as the table shows it: every number written as the KPI cards and chart hovers write it
+    (lib.core.formatting), nothing missing shown as "None" or "nan" ("—")."""
+    extra = ["last_active"] if by == "api_key" else []
+    out = {}
+    for col in TABLE_COLUMNS[by] + TABLE_METRICS + extra:
+        write = (lambda v, m=col: kpi_value(m, v)) if col in TABLE_METRICS else text
+        out[TABLE_HEADINGS[col]] = [write(v) for v in frame[col]]
+    return pd.DataFrame(out)
 
 
 def render_table(title: str, frame, by: str) -> None:
+    """Full width: a half-width table cut off its last columns."""
     st.markdown(f"**{title}**")
     if isinstance(frame, QueryError):
         st.info(markdown_literal(frame))
@@ -337,9 +349,13 @@ def render_table(title: str, frame, by: str) -> None:
     if frame.empty:
         st.caption("No rows in this view.")
         return
-    extra = ["last_active"] if by == "api_key" else []
-    cols = TABLE_COLUMNS[by] + ["spend", "requests", "total_tokens", "success_rate", "avg_latency_ms"] + extra
-    st.dataframe(frame[cols], hide_index=True, column_config=TABLE_CONFIG, width="stretch")
+    shown = table_text(frame, by)
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_config={h: st.column_config.TextColumn(h) for h in shown.columns},
+    )
 
 
 def render_exports(store, start, end, f: Filters, prefix: str, filename_prefix: str, on_export) -> None:
@@ -394,4 +410,5 @@ def render_empty_store() -> None:
 def apply_picks(prefix: str, picked: list[tuple[str, str]]) -> None:
     """A clicked chart slice becomes a filter: applied before the widgets are drawn on the rerun."""
     st.session_state[f"{prefix}_pending"] = picked
+    st.session_state[f"{prefix}_picks_done"] = st.session_state.get(f"{prefix}_picks_done", 0) + 1
     st.rerun()
