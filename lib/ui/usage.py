@@ -118,25 +118,27 @@ def read_view(
             state.start = state.end = picked[0] if picked else today
     start, end = state.range(today, first_day)
 
-    picks = _cascade(prefix, store, start, end, owner, loading, show_users)
-    with st.expander("Filters", expanded=any(picks.values())):
+    choices = _cascade(prefix, store, start, end, owner, loading, show_users)
+    # open while a filter is set, and after "Clear all filters" (a changed `expanded` would fold it under the click)
+    opened = any(st.session_state.get(k(n)) for n in CASCADE) or st.session_state.get(k("filters_cleared"), False)
+    with st.expander("Filters", expanded=opened):
         c = st.columns(3)
-        models = c[0].multiselect("Models", picks["models"], key=k("models"), placeholder="All models")
-        providers = c[1].multiselect("Providers", picks["providers"], key=k("providers"), placeholder="All providers")
-        teams = c[2].multiselect("Teams", picks["teams"], key=k("teams"), placeholder="All teams")
+        models = c[0].multiselect("Models", choices["models"], key=k("models"), placeholder="All models")
+        providers = c[1].multiselect("Providers", choices["providers"], key=k("providers"), placeholder="All providers")
+        teams = c[2].multiselect("Teams", choices["teams"], key=k("teams"), placeholder="All teams")
         c = st.columns(2)
         users: list[str] = []
         if show_users:
             users = c[0].multiselect(
                 "Users",
-                picks["users"],
+                choices["users"],
                 key=k("users"),
                 placeholder="All users",
                 on_change=_clear_keys,
                 args=(k("api_keys"),),
             )
         keys = options["api_keys"]
-        labels = api_key_labels(keys[keys["api_key"].isin(picks["api_keys"])])
+        labels = api_key_labels(keys[keys["api_key"].isin(choices["api_keys"])])
         api_keys = c[1].multiselect(
             "API keys", list(labels), key=k("api_keys"), format_func=labels.get, placeholder="All API keys"
         )
@@ -172,6 +174,7 @@ def _clear_keys(key: str) -> None:
 def _clear_filters(prefix: str) -> None:
     for name in CASCADE:
         st.session_state[f"{prefix}_{name}"] = []
+    st.session_state[f"{prefix}_filters_cleared"] = True
 
 
 FILTER_LABELS = {
