@@ -551,3 +551,22 @@ def test_one_value_reads_the_same_in_the_kpi_the_table_and_the_hover(demo_env, l
         assert not cells & {"None", "nan", "NaN", "<NA>", "NaT"}, df.value
     # full width: no table sits in a half-width column
     assert all(not col.dataframe for col in at.main.columns)
+
+
+def test_my_usage_tables_read_like_its_cards(demo_env, litellm_rows):
+    """My usage: her model table's spend is written as the Spend card writes it, and neither it nor her keys table
+    (LiteLLM's keys, some with no budget) shows None or nan."""
+    rows, today = _alice(litellm_rows), litellm_rows.attrs["last"]
+    start = today - timedelta(days=29)
+    model = rows[rows["date"] >= start].groupby("model")["spend"].sum().idxmax()
+    at = app_as(demo_env, "alice", MINE, {"range": "30d", "model": model})
+    want = oracle(rows, start, today, model=[model])
+    assert cards(at)["Spend"][0] == kpi_value("spend", want["spend"])
+    table = next(df.value for df in at.dataframe if "Model" in df.value.columns)
+    assert table.loc[table["Model"] == model, "Spend"].tolist() == [kpi_value("spend", want["spend"])]
+    for df in at.dataframe:
+        cells = {str(v) for v in df.value.drop(columns=["models"], errors="ignore").to_numpy().ravel()}
+        assert not cells & {"None", "nan", "NaN", "<NA>"}, df.value
+    own = next(df.value for df in at.dataframe if "key_name" in df.value.columns)
+    assert all(v == "—" or v.startswith(("$", "<$")) for v in own["spend"]), own["spend"]
+    assert all(v == "—" or v.startswith(("$", "<$")) for v in own["max_budget"]), own["max_budget"]
