@@ -118,7 +118,7 @@ def read_view(
             state.start = state.end = picked[0] if picked else today
     start, end = state.range(today, first_day)
 
-    choices = _cascade(prefix, store, start, end, owner, loading, show_users)
+    choices = _cascade(prefix, store, start, end, owner, loading, show_users, api_key_labels(options["api_keys"]))
     # open while a filter is set, and after "Clear all filters" (a changed `expanded` would fold it under the click)
     opened = any(st.session_state.get(k(n)) for n in CASCADE) or st.session_state.get(k("filters_cleared"), False)
     with st.expander("Filters", expanded=opened):
@@ -186,7 +186,9 @@ FILTER_LABELS = {
 }
 
 
-def _cascade(prefix: str, store, start, end, owner, loading: bool, show_users: bool) -> dict[str, list[str]]:
+def _cascade(
+    prefix: str, store, start, end, owner, loading: bool, show_users: bool, key_labels: dict[str, str]
+) -> dict[str, list[str]]:
     """Each filter's choices: the values that occur with the other filters' picks in [start, end]. A pick that no
     longer does (the range or another pick changed, a link combined them) is dropped with a notice, except while
     the history loads (its days may not have arrived yet). Returns the choices per filter, picks included."""
@@ -199,7 +201,7 @@ def _cascade(prefix: str, store, start, end, owner, loading: bool, show_users: b
         picks, dropped = prune_picks(combos, picks)
         for name, gone in dropped.items():
             st.session_state[k(name)] = picks[name]
-            shown = gone if name != "api_keys" else [f"…{g[-6:]}" for g in gone]
+            shown = gone if name != "api_keys" else [key_labels.get(g, f"key …{g[-6:]}") for g in gone]
             st.info(
                 markdown_literal(
                     f"{FILTER_LABELS[name]} filter dropped: {', '.join(shown[:5])}"
