@@ -14,7 +14,7 @@ from lib.ui.actions import export_auditor  # noqa: E402
 from lib.ui.freshness import render_history_progress  # noqa: E402
 from lib.ui.keys import render_own_keys  # noqa: E402
 from lib.ui.runtime import runtime  # noqa: E402
-from lib.usage.periods import has_stored_previous  # noqa: E402
+from lib.usage.periods import comparison  # noqa: E402
 from lib.usage.view_state import restrict_to_user  # noqa: E402
 
 st.title("My usage")
@@ -42,22 +42,22 @@ if options["api_keys"].empty:
         st.info(f"LiteLLM has no usage recorded for your user id {markdown_literal(uid)} yet.")
     render_own_keys(rt, uid)
     st.stop()
-state, (start, end) = view.read_view("mine", options, today, bounds[0], show_users=False)
+state, (start, end) = view.read_view(
+    "mine", options, today, bounds[0], store, show_users=False, owner=uid, loading=loading
+)
 f = restrict_to_user(state.filters, uid, set(options["api_keys"]["api_key"]))
-st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · UTC days · LiteLLM user {markdown_literal(uid)}")
+versus = comparison(start, end, today, bounds[0])
+st.caption(f"{start:%d %b %Y} – {end:%d %b %Y} · UTC days · LiteLLM user {markdown_literal(uid)} · {versus.caption()}")
 
-data = view.compute(store, start, end, f)
+data = view.compute(store, start, end, f, versus)
 if loading and data["trends"].set_index("metric").loc["requests", "current"] == 0:
     st.stop()  # this range's days have not arrived yet (the progress above): no zeros
-view.render_kpis(data["trends"], total_users=None, compared=has_stored_previous(start, bounds[0]))
+view.render_kpis(data["trends"], total_users=None, comparison=versus)
 picked = view.render_charts(data, "mine")
 if picked:
     view.apply_picks("mine", picked)
-c = st.columns(2)
-with c[0]:
-    view.render_table("My models", data["model"], "model")
-with c[1]:
-    view.render_table("My API keys", data["api_key"], "api_key")
+view.render_table("My models", data["model"], "model")
+view.render_table("My API keys", data["api_key"], "api_key")
 st.subheader("Export")
 view.render_exports(store, start, end, f, "mine", "my-usage-export", export_auditor(rt, user, start, end, f))
 render_own_keys(rt, uid)

@@ -62,6 +62,25 @@ def test_cost_donut_shares_are_the_spend_breakdown(view):
     assert drawn == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("dim", ["model", "provider"])
+def test_cost_bars_are_the_spend_breakdown_largest_first_in_each_names_colour(view, dim):
+    """The Usage page's cost chart: one clickable bar per name (a pie's slices send no selection to Streamlit), the
+    bars' amounts the spend breakdown, their hovers written as the cards write money, beyond 8 folded into other."""
+    from lib.core.formatting import money
+
+    frame = view[dim]
+    colours = charts.colour_map(set(frame[dim]))
+    fig = charts.cost_bars(frame, dim, top=3, colours=colours)
+    bars = fig.data[0]
+    assert bars.type == "bar" and bars.orientation == "h" and fig.layout.yaxis.autorange == "reversed"
+    spend = frame[frame["spend"] > 0].sort_values("spend", ascending=False)
+    assert list(bars.y[:3]) == list(spend[dim][:3]) and bars.y[3] == "other"
+    assert list(bars.x) == pytest.approx(list(spend["spend"][:3]) + [spend["spend"][3:].sum()])
+    assert list(bars.customdata) == [money(v) for v in bars.x]
+    assert list(bars.marker.color[:3]) == [colours[n] for n in spend[dim][:3]]
+    assert fig.layout.clickmode == "event+select"
+
+
 HTML_NAMES = ["<b>bold</b><a href=x>", "AT&T <br> model", "openai/gpt-4o"]
 
 

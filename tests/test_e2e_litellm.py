@@ -90,7 +90,7 @@ def test_the_master_key_and_a_bare_key_are_offered_by_name(browser: Browser, har
     page = browser.new_context(viewport={"width": 1440, "height": 1000}).new_page()
     login(page, harness_server.url, "root", PASSWORD, "usage")
     _assert_page_healthy(page, "Usage analytics")
-    page.get_by_text("Filters").click()
+    page.get_by_text("Filters", exact=True).click()
     offered = open_dropdown(page, "API keys")
     page.keyboard.press("Escape")
     assert "LiteLLM master key (default_user_id)" in offered, offered

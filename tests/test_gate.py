@@ -411,8 +411,18 @@ PAGE_BUTTONS = {
 }
 # the sidebar's Log out (an audited event, not a gated action); the Health page's Check again (a rerun); the
 # keys page's reload and Request logs' Refresh (reads of LiteLLM); Request logs' export (a gated, audited
-# download that read-only admins may make too, as they may export usage)
-NOT_STATE_CHANGING = {"console_logout", "health_recheck", "keys_reload", "keys_copied", "logs_refresh", "logs_export"}
+# download that read-only admins may make too, as they may export usage); the Usage pages' Clear all filters (view
+# state only)
+NOT_STATE_CHANGING = {
+    "console_logout",
+    "health_recheck",
+    "keys_reload",
+    "keys_copied",
+    "logs_refresh",
+    "logs_export",
+    "usage_clear_filters",
+    "mine_clear_filters",
+}
 
 
 @pytest.mark.parametrize("who", ["viewer", "admin"])

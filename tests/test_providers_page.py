@@ -95,10 +95,14 @@ def test_cards_30_day_figures_equal_the_stores_rows_of_each_providers_public_nam
     assert got["anthropic-prod"].requests > 0 and got["azure-backup"].requests == 0
 
     cards = {c.label: c for c in stats.header_cards(rt.store, views, today)}
-    pstart, pend = start - timedelta(days=30), start - timedelta(days=1)
-    before = expected(stored_rows(rt), views, pstart, pend)
-    assert cards["API calls (30 d)"].current == sum(w["requests"] for w in want.values())
-    assert cards["API calls (30 d)"].previous == sum(w["requests"] for w in before.values())
+    # the trend compares like with like: the 29 whole days before today (partial) with the 29 days before them
+    whole = expected(stored_rows(rt), views, start, today - timedelta(days=1))
+    before = expected(stored_rows(rt), views, start - timedelta(days=29), start - timedelta(days=1))
+    calls = cards["API calls (30 d)"]
+    assert calls.current == sum(w["requests"] for w in want.values())
+    assert calls.compared == sum(w["requests"] for w in whole.values())
+    assert calls.previous == sum(w["requests"] for w in before.values())
+    assert calls.change_pct == pytest.approx((calls.compared - calls.previous) / calls.previous * 100)
     assert cards["Cost (30 d)"].current == pytest.approx(sum(w["spend"] for w in want.values()), rel=1e-9)
     assert cards["Providers configured"].current == 5
 

@@ -94,11 +94,16 @@ def test_each_preset_shows_litellms_numbers(demo_env, litellm_rows, preset):
     start, end = _range(preset, today, rows.attrs["first"])
     total_users = rows["user_id"].nunique()
     assert_cards_show(at, oracle(rows, start, end), total_users)
-    # the trend is against the previous period of equal length (as far as the store reaches); a range that
-    # starts at the first stored day ("All time") or before has nothing to be compared with: no trend
-    length = (end - start).days + 1
-    now, before = oracle(rows, start, end), oracle(rows, start - timedelta(days=length), start - timedelta(days=1))
-    if start <= rows.attrs["first"]:
+    # the trend compares like with like: the range's whole days (today, partial, left out) against as many days
+    # just before them (as far as the store reaches); a range with no whole day ("Today") or nothing stored before
+    # it ("All time") has no trend
+    last_whole = min(end, today - timedelta(days=1))
+    length = (last_whole - start).days + 1
+    now, before = (
+        oracle(rows, start, last_whole),
+        oracle(rows, start - timedelta(days=length), start - timedelta(days=1)),
+    )
+    if start <= rows.attrs["first"] or last_whole < start:
         want = ""  # no delta
     elif before["requests"]:
         pct = (now["requests"] - before["requests"]) / before["requests"] * 100
@@ -106,6 +111,45 @@ def test_each_preset_shows_litellms_numbers(demo_env, litellm_rows, preset):
     else:
         want = "new" if now["requests"] else "stable"
     assert cards(at)["Requests"][1] == want
+
+
+def _help(at: AppTest, label: str) -> str:
+    return next(m.help for m in at.metric if m.label == label)
+
+
+def test_trends_compare_whole_days_only_and_say_so(demo_env, litellm_rows):
+    """Today is partial (the store keeps days, not hours): a range ending today shows its numbers with today in
+    them, but its trend compares only its whole days with as many days before; "Today" alone has no trend."""
+    rows, today = litellm_rows, litellm_rows.attrs["last"]
+    at = app_as(demo_env, "admin", USAGE, {"range": "7d"})
+    start, last_whole = today - timedelta(days=6), today - timedelta(days=1)
+    assert_cards_show(at, oracle(rows, start, today), rows["user_id"].nunique())  # today is in the values
+    now = oracle(rows, start, last_whole)
+    before = oracle(rows, start - timedelta(days=6), start - timedelta(days=1))
+    for label, metric in (("Requests", "requests"), ("Spend", "spend"), ("Total tokens", "total_tokens")):
+        pct = (now[metric] - before[metric]) / before[metric] * 100
+        assert cards(at)[label][1] == ("stable" if abs(pct) <= 1 else kpi_delta(pct, "up" if pct > 0 else "down"))
+        assert kpi_value(metric, now[metric]) in _help(at, label)
+        assert kpi_value(metric, before[metric]) in _help(at, label)
+    caption = at.main.caption[0].value
+    assert (
+        f"trends compare the 6 whole days {start:%-d %b} – {last_whole:%-d %b} with the 6 days before; "
+        "today is partial and not in the trend" in caption
+    )
+    # Today: its value, no badge, and the help says why
+    at.segmented_control(key="usage_range").set_value("Today").run()
+    assert_cards_show(at, oracle(rows, today, today), rows["user_id"].nunique())
+    assert all(delta == "" for _, delta in cards(at).values())
+    assert "today is partial" in _help(at, "Requests")
+    assert "today is partial" in at.main.caption[0].value
+    # a custom range of whole days compares all of them
+    start, end = today - timedelta(days=13), today - timedelta(days=7)
+    at = app_as(demo_env, "alice", MINE, {"range": "Custom", "start": str(start), "end": str(end)})
+    mine = rows[rows["user_id"] == "alice.martin"]
+    now, before = oracle(mine, start, end), oracle(mine, start - timedelta(days=7), start - timedelta(days=1))
+    pct = (now["requests"] - before["requests"]) / before["requests"] * 100
+    assert cards(at)["Requests"][1] == ("stable" if abs(pct) <= 1 else kpi_delta(pct, "up" if pct > 0 else "down"))
+    assert "trends compare these 7 days with the 7 days before" in at.main.caption[0].value
 
 
 def test_all_time_in_demo_mode_is_the_whole_demo_history_with_no_trend(tmp_path_factory):
@@ -213,14 +257,80 @@ def test_users_and_keys_filters_and_the_cascade(demo_env, litellm_rows):
     assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=29), today), litellm_rows["user_id"].nunique())
 
 
-def test_a_filter_matching_nothing_says_so(demo_env, litellm_rows):
-    at = app_as(demo_env, "admin", USAGE, {"range": "Today"})
-    at.multiselect(key="usage_models").set_value(["ollama/llama3"])
-    at.multiselect(key="usage_teams").set_value(["team-marketing"])
+def test_a_pick_that_no_longer_occurs_with_the_others_is_dropped_with_a_notice(demo_env, litellm_rows):
+    """A link (or a range change) can combine picks that never occur together: the page drops the impossible one,
+    says so, and shows the rest's numbers instead of an empty view."""
+    rows, today = litellm_rows, litellm_rows.attrs["last"]
+    start = today - timedelta(days=29)
+    openai_model = sorted(rows.loc[rows["custom_llm_provider"] == "openai", "model"])[0]
+    at = app_as(demo_env, "admin", USAGE, {"range": "30d", "model": openai_model, "provider": "anthropic"})
+    assert at.multiselect(key="usage_models").value == []
+    assert at.multiselect(key="usage_providers").value == ["anthropic"]
+    assert any("Models filter dropped" in i.value and openai_model in displayed(i.value) for i in at.info)
+    expected = oracle(rows, start, today, custom_llm_provider=["anthropic"])
+    assert expected["requests"] > 0
+    assert_cards_show(at, expected, rows["user_id"].nunique())
+    assert "model" not in at.query_params  # the link follows
+
+
+def _cooccurring(rows: pd.DataFrame, start: date, end: date, column: str, **filters) -> list[str]:
+    """Oracle: the distinct values of `column` in LiteLLM's rows with traffic in the range that match the filters."""
+    d = rows[(rows["date"] >= start) & (rows["date"] <= end) & (rows["api_requests"] > 0)]
+    for other, values in filters.items():
+        d = d[d[other].isin(values)]
+    return sorted(d[column].dropna().unique().tolist())
+
+
+def test_each_filter_offers_what_occurs_with_the_others_and_clear_all_empties_them(demo_env, litellm_rows):
+    rows, today = litellm_rows, litellm_rows.attrs["last"]
+    start = today - timedelta(days=6)
+    at = app_as(demo_env, "admin", USAGE, {"range": "7d"})
+    assert at.multiselect(key="usage_models").options == _cooccurring(rows, start, today, "model")
     at.multiselect(key="usage_providers").set_value(["anthropic"]).run()
-    assert not at.exception
-    assert cards(at)["Requests"][0] == "0"
-    assert any("No requests in this range" in i.value for i in at.info)
+    models = _cooccurring(rows, start, today, "model", custom_llm_provider=["anthropic"])
+    assert at.multiselect(key="usage_models").options == models
+    assert 0 < len(models) < len(_cooccurring(rows, start, today, "model"))
+    assert at.multiselect(key="usage_users").options == _cooccurring(
+        rows, start, today, "user_id", custom_llm_provider=["anthropic"]
+    )
+    # a team narrows the users (and the users' own choices are not narrowed by themselves)
+    team = rows.loc[rows["date"] >= start, "team_id"].dropna().value_counts().index[0]
+    at.multiselect(key="usage_providers").set_value([])
+    at.multiselect(key="usage_teams").set_value([team]).run()
+    users = _cooccurring(rows, start, today, "user_id", team_id=[team])
+    assert at.multiselect(key="usage_users").options == users
+    assert len(users) < rows.loc[rows["date"] >= start, "user_id"].nunique()
+    keys = rows.attrs["keys"]
+    team_keys = _cooccurring(rows, start, today, "api_key", team_id=[team])
+    assert sorted(at.multiselect(key="usage_api_keys").options) == sorted(
+        f"{keys[h]['alias']} ({keys[h]['user_id']})" if keys[h]["user_id"] else keys[h]["alias"] for h in team_keys
+    )
+    at.multiselect(key="usage_users").set_value([users[0]]).run()
+    assert at.multiselect(key="usage_teams").options == _cooccurring(rows, start, today, "team_id", user_id=[users[0]])
+    assert_cards_show(at, oracle(rows, start, today, team_id=[team], user_id=[users[0]]), rows["user_id"].nunique())
+    # Clear all filters: every filter empty, every choice back, the whole range's numbers
+    at.button(key="usage_clear_filters").click().run()
+    for name in ("models", "providers", "teams", "users", "api_keys"):
+        assert at.multiselect(key=f"usage_{name}").value == []
+    assert at.multiselect(key="usage_users").options == _cooccurring(rows, start, today, "user_id")
+    assert_cards_show(at, oracle(rows, start, today), rows["user_id"].nunique())
+    assert at.button(key="usage_clear_filters").disabled
+
+
+def test_my_usage_filters_cascade_over_her_keys_and_clear(demo_env, litellm_rows):
+    rows, today = _alice(litellm_rows), litellm_rows.attrs["last"]
+    start = today - timedelta(days=29)
+    at = app_as(demo_env, "alice", MINE, {"range": "30d"})
+    assert at.multiselect(key="mine_providers").options == _cooccurring(rows, start, today, "custom_llm_provider")
+    provider = rows.loc[rows["date"] >= start].groupby("custom_llm_provider")["api_requests"].sum().idxmax()
+    at.multiselect(key="mine_providers").set_value([provider]).run()
+    assert at.multiselect(key="mine_models").options == _cooccurring(
+        rows, start, today, "model", custom_llm_provider=[provider]
+    )
+    assert_cards_show(at, oracle(rows, start, today, custom_llm_provider=[provider]))
+    at.button(key="mine_clear_filters").click().run()
+    assert at.multiselect(key="mine_providers").value == []
+    assert_cards_show(at, oracle(rows, start, today))
 
 
 @pytest.mark.parametrize(
@@ -330,13 +440,25 @@ def test_any_link_however_malformed_yields_a_working_page(demo_env, litellm_rows
     assert_cards_show(at, oracle(litellm_rows, today - timedelta(days=6), today), litellm_rows["user_id"].nunique())
 
 
-def test_an_empty_view_draws_no_chart_that_could_pass_for_data(demo_env):
-    at = app_as(
-        demo_env,
-        "admin",
-        USAGE,
-        {"range": "Today", "model": "ollama/llama3", "team": "team-marketing", "provider": "anthropic"},
-    )
+@pytest.fixture(scope="module")
+def quiet_today_env(tmp_path_factory):
+    """A demo app whose stored today has no traffic yet (just after midnight UTC): an empty view that no filter
+    made (filters only offer what occurs together, so they never empty a view)."""
+    from datetime import datetime, timezone
+
+    from lib.usage.store import SCHEMA
+
+    settings = demo_settings(tmp_path_factory.mktemp("quiet_today"), BACKFILL_DAYS="3")
+    rt = app_runtime(settings)
+    run_backfill(rt, "test")
+    accounts.bootstrap_accounts(rt.engine, settings)
+    today = rt.store.date_bounds()[1]
+    rt.store.replace_days({today: SCHEMA.empty_table()}, {today: "partial"}, datetime.now(timezone.utc))
+    return settings
+
+
+def test_an_empty_view_draws_no_chart_that_could_pass_for_data(quiet_today_env):
+    at = app_as(quiet_today_env, "admin", USAGE, {"range": "Today"})
     assert cards(at)["Requests"][0] == "0"
     assert not at.get("plotly_chart")
     assert "No data to chart in this view." in [c.value for c in at.caption]
@@ -361,17 +483,90 @@ def test_after_refresh_today_the_sidebar_says_just_now(demo_env):
     assert any(t.value.startswith("Refreshed ") for t in at.success)
 
 
-def test_while_the_history_loads_an_empty_view_shows_the_progress_not_zeros(demo_env):
-    """A view none of whose days has arrived yet: the loading's progress, not zero KPIs and advice to widen it."""
-    progress = app_runtime(demo_env).backfill_progress
+def test_while_the_history_loads_an_empty_view_shows_the_progress_not_zeros(quiet_today_env, litellm_rows):
+    """A view none of whose days has arrived yet: the loading's progress, not zero KPIs and advice to widen it; the
+    link's filters are kept meanwhile (their days may be on the way)."""
+    progress = app_runtime(quiet_today_env).backfill_progress
     progress.running, progress.done_days, progress.total_days = True, 14, 90
+    model = sorted(litellm_rows["model"])[0]
     try:
-        at = app_as(demo_env, "admin", USAGE, {"range": "Today", "model": "ollama/llama3", "provider": "anthropic"})
+        at = app_as(quiet_today_env, "admin", USAGE, {"range": "Today", "model": model})
     finally:
         progress.running = False
     shown = [p.proto.text for p in at.main.get("progress")]
     assert shown == ["Loading history from LiteLLM: 14 of 90 days"]
     assert not at.metric and not at.main.info
-    at.run()  # loaded: the same view says it is empty, and how to widen it
+    assert at.multiselect(key="usage_models").value == [model]
+    at.run()  # loaded: the filter that has no traffic today is dropped, and the empty day says how to widen it
     assert cards(at)["Requests"][0] == "0" and not at.main.get("progress")
-    assert "Widen the range or clear a filter" in at.main.info[0].value
+    assert at.multiselect(key="usage_models").value == []
+    assert any("Widen the range or clear a filter" in i.value for i in at.main.info)
+
+
+def _figures(at: AppTest) -> dict[str, dict]:
+    import json
+
+    return {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
+
+
+def _hover_texts(figure: dict) -> list:
+    return [x for trace in figure["data"] for x in _flat(trace.get("customdata", []))]
+
+
+def _flat(values):
+    for v in values:
+        yield from (_flat(v) if isinstance(v, list) else [v])
+
+
+def test_one_value_reads_the_same_in_the_kpi_the_table_and_the_hover(demo_env, litellm_rows):
+    """One provider's and one model's view: its spend, requests, tokens and latency are written the same way on the
+    card, in the table row and in the chart hovers (oracle: LiteLLM's rows), and no table cell says None or nan."""
+    rows, today = litellm_rows, litellm_rows.attrs["last"]
+    start = today - timedelta(days=29)
+    d = rows[(rows["date"] >= start) & (rows["api_requests"] > 0)]
+    model = d.groupby("model")["spend"].sum().idxmax()
+    at = app_as(demo_env, "admin", USAGE, {"range": "30d", "model": model})
+    want = oracle(rows, start, today, model=[model])
+    assert_cards_show(at, want, rows["user_id"].nunique())
+    table = next(df.value for df in at.dataframe if "Model" in df.value.columns)
+    row = table[table["Model"] == model].iloc[0]
+    for heading, metric in (
+        ("Spend", "spend"),
+        ("Requests", "requests"),
+        ("Tokens", "total_tokens"),
+        ("Success", "success_rate"),
+        ("Avg latency", "avg_latency_ms"),
+    ):
+        assert row[heading] == kpi_value(metric, want[metric]), heading
+    figures = _figures(at).values()
+    cost = [f for f in figures if f["data"] and f["data"][0].get("orientation") == "h"]
+    assert cost and all(_hover_texts(f) == [kpi_value("spend", want["spend"])] for f in cost)
+    # the daily line's hovers: each day's requests written as the cards write counts
+    per_day = rows[(rows["date"] >= start) & (rows["model"] == model)].groupby("date")["api_requests"].sum()
+    line = next(f for f in figures if f["data"] and f["data"][0].get("mode") == "lines+markers")
+    shown = dict(zip(line["data"][0]["x"], line["data"][0]["customdata"]))
+    assert shown == {str(day): kpi_value("requests", per_day.get(day, 0)) for day in pd.date_range(start, today).date}
+    for df in at.dataframe:
+        cells = {str(v) for v in df.value.to_numpy().ravel()}
+        assert not cells & {"None", "nan", "NaN", "<NA>", "NaT"}, df.value
+    # full width: no table sits in a half-width column
+    assert all(not col.dataframe for col in at.main.columns)
+
+
+def test_my_usage_tables_read_like_its_cards(demo_env, litellm_rows):
+    """My usage: her model table's spend is written as the Spend card writes it, and neither it nor her keys table
+    (LiteLLM's keys, some with no budget) shows None or nan."""
+    rows, today = _alice(litellm_rows), litellm_rows.attrs["last"]
+    start = today - timedelta(days=29)
+    model = rows[rows["date"] >= start].groupby("model")["spend"].sum().idxmax()
+    at = app_as(demo_env, "alice", MINE, {"range": "30d", "model": model})
+    want = oracle(rows, start, today, model=[model])
+    assert cards(at)["Spend"][0] == kpi_value("spend", want["spend"])
+    table = next(df.value for df in at.dataframe if "Model" in df.value.columns)
+    assert table.loc[table["Model"] == model, "Spend"].tolist() == [kpi_value("spend", want["spend"])]
+    for df in at.dataframe:
+        cells = {str(v) for v in df.value.drop(columns=["models"], errors="ignore").to_numpy().ravel()}
+        assert not cells & {"None", "nan", "NaN", "<NA>"}, df.value
+    own = next(df.value for df in at.dataframe if "key_name" in df.value.columns)
+    assert all(v == "—" or v.startswith(("$", "<$")) for v in own["spend"]), own["spend"]
+    assert all(v == "—" or v.startswith(("$", "<$")) for v in own["max_budget"]), own["max_budget"]

@@ -88,3 +88,26 @@ def test_keys_without_alias_or_owner_get_readable_labels():
         "ab" * 32: "key …ababab",
         "cd" * 32: "ci-pipeline (bob)",
     }
+
+
+def test_a_trend_compares_whole_days_only():
+    from datetime import timedelta
+
+    from lib.usage.periods import comparison
+
+    today, first = date(2026, 12, 2), date(2026, 9, 1)
+    week = comparison(today - timedelta(days=6), today, today, first)
+    assert week.partial_today and week.whole == (date(2026, 11, 26), date(2026, 12, 1))
+    assert week.previous == (date(2026, 11, 20), date(2026, 11, 25))
+    assert week.caption() == (
+        "trends compare the 6 whole days 26 Nov – 1 Dec with the 6 days before; today is partial and not in the trend"
+    )
+    alone = comparison(today, today, today, first)
+    assert not alone.compared and alone.whole is None and "today is partial" in alone.caption()
+    past = comparison(date(2026, 11, 1), date(2026, 11, 30), today, first)
+    assert not past.partial_today and past.whole == (date(2026, 11, 1), date(2026, 11, 30))
+    assert past.previous == (date(2026, 10, 2), date(2026, 10, 31))
+    everything = comparison(first, today, today, first)
+    assert not everything.compared and everything.caption() == "nothing stored before it to compare with"
+    two = comparison(today - timedelta(days=1), today, today, first)
+    assert two.caption().startswith("trends compare the whole day 1 Dec with the 1 day before")

@@ -1,28 +1,93 @@
-"""Number formatting for KPI cards and tables (currency, compact counts, percentages)."""
+"""Number formatting, one rule per kind of number, for every place a number is shown: KPI cards, tables, chart
+hovers (as preformatted customdata) and exports meant for reading.
+
+- counts: compact, `999`, `47.2k`, `1.5M`, `2.1B` (one decimal from a thousand on);
+- money: `$0.00` for zero, two decimals from $1 on (`$1,234.57`), below $1 up to four decimals without trailing
+  zeros beyond the second (`$0.50`, `$0.0123`), and `<$0.0001` for a positive amount that would round to zero;
+- latency: whole milliseconds with thousands separators (`1,471 ms`);
+- percentages: one decimal (`98.5%`);
+- nothing (None, NaN): `—`.
+"""
 
 from __future__ import annotations
 
 import math
+from datetime import date, datetime
+
+MISSING = "—"
+_UNITS = (("B", 1e9), ("M", 1e6), ("k", 1e3))
 
 
-def compact(n: float | None) -> str:
-    if n is None or (isinstance(n, float) and math.isnan(n)):
-        return "—"
-    for unit, size in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+def is_missing(v) -> bool:
+    if v is None:
+        return True
+    try:
+        return bool(math.isnan(v))
+    except (TypeError, ValueError):
+        return str(v) in ("NaT", "<NA>")
+
+
+def compact(n) -> str:
+    """A count: `999`, `47.2k`, `1.5M`, `2.1B`."""
+    if is_missing(n):
+        return MISSING
+    for i, (unit, size) in enumerate(_UNITS):
         if abs(n) >= size:
-            return f"{n / size:.1f}{unit}"
+            scaled = round(n / size, 1)
+            if abs(scaled) >= 1000 and i:  # 999,960 is 1.0M, not 1000.0k (the units run from the largest)
+                unit, size = _UNITS[i - 1]
+                scaled = round(n / size, 1)
+            return f"{scaled:.1f}{unit}"
     return f"{n:,.0f}"
 
 
+def money(v) -> str:
+    """US dollars: `$0.00`, `$0.0123`, `$0.50`, `$115.84`, `$1,234.57`; `<$0.0001` for a crumb."""
+    if is_missing(v):
+        return MISSING
+    sign, a = ("-" if v < 0 else ""), abs(float(v))
+    if a == 0:
+        return "$0.00"
+    if round(a, 2) >= 1:
+        return f"{sign}${a:,.2f}"
+    if round(a, 4) == 0:
+        return f"{sign}<$0.0001"
+    text = f"{a:.4f}".rstrip("0")
+    if len(text.split(".")[1]) < 2:
+        text = f"{a:.2f}"
+    return f"{sign}${text}"
+
+
+def latency(ms) -> str:
+    return MISSING if is_missing(ms) else f"{ms:,.0f} ms"
+
+
+def percent(v) -> str:
+    return MISSING if is_missing(v) else f"{v:.1f}%"
+
+
+def text(v) -> str:
+    """A text or date cell: as it is, `—` when there is nothing."""
+    if is_missing(v) or v == "":
+        return MISSING
+    if isinstance(v, (date, datetime)):
+        return v.isoformat()
+    return str(v)
+
+
+MONEY_METRICS = frozenset({"spend"})
+PERCENT_METRICS = frozenset({"success_rate"})
+LATENCY_METRICS = frozenset({"avg_latency_ms"})
+
+
 def kpi_value(metric: str, v) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "—"
-    if metric == "spend":
-        return f"${v:,.2f}" if v >= 1 else f"${v:,.4f}"
-    if metric == "success_rate":
-        return f"{v:.1f}%"
-    if metric == "avg_latency_ms":
-        return f"{v:,.0f} ms"
+    """A metric's value as every view shows it (lib.usage.queries' metric names; anything else is a count)."""
+    if metric in MONEY_METRICS:
+        return money(v)
+    if metric in PERCENT_METRICS:
+        return percent(v)
+    if metric in LATENCY_METRICS:
+        return latency(v)
     return compact(v)
 
 

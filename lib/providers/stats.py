@@ -53,10 +53,11 @@ class ProviderStats:
 class Card:
     label: str
     metric: str  # lib.core.formatting.kpi_value's metric name
-    current: float
-    previous: float
+    current: float  # over the 30 days, today included
+    previous: float  # over the days the trend compares `compared` with
     change_pct: float | None
     direction: str  # lib.usage.queries.trend's
+    compared: float | None = None  # over the whole days the trend compares (today, partial, is not in it)
 
 
 def litellm_provider(view) -> str:
@@ -164,22 +165,29 @@ def provider_stats(
 
 
 def header_cards(store: UsageStore, views: Sequence, today: date) -> list[Card]:
-    """Providers configured, active models, API calls and cost over the last 30 days, each against the 30 before."""
+    """Providers configured, active models, API calls and cost over the last 30 days; the trend compares like with
+    like (lib.usage.periods.comparison): the 29 whole days before today with the 29 days before them (today is
+    partial: the store keeps days)."""
     start, end = window(today)
-    pstart, pend = previous_period(start, end)
+    whole = (start, today - timedelta(days=1))
+    pstart, pend = previous_period(*whole)
     now = provider_stats(store, views, start, end)
+    now_whole = provider_stats(store, views, *whole)
     before = provider_stats(store, views, pstart, pend)
     existed = sum(1 for v in views if v.created_at is None or v.created_at.date() < start)
 
-    def card(label: str, metric: str, current, previous) -> Card:
-        pct, direction = trend(current, previous)
-        return Card(label, metric, current, previous, pct, direction)
+    def card(label: str, metric: str, current, compared, previous) -> Card:
+        pct, direction = trend(compared, previous)
+        return Card(label, metric, current, previous, pct, direction, compared)
+
+    def total(stats: dict, field: str):
+        return sum(getattr(s, field) for s in stats.values())
 
     return [
-        card("Providers configured", "providers", len(views), existed),
-        card("Active models", "models", *(sum(s.active_models for s in x.values()) for x in (now, before))),
-        card("API calls (30 d)", "requests", *(sum(s.requests for s in x.values()) for x in (now, before))),
-        card("Cost (30 d)", "spend", *(sum(s.spend for s in x.values()) for x in (now, before))),
+        card("Providers configured", "providers", len(views), len(views), existed),
+        card("Active models", "models", *(total(x, "active_models") for x in (now, now_whole, before))),
+        card("API calls (30 d)", "requests", *(total(x, "requests") for x in (now, now_whole, before))),
+        card("Cost (30 d)", "spend", *(total(x, "spend") for x in (now, now_whole, before))),
     ]
 
 

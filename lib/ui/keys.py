@@ -15,6 +15,7 @@ import streamlit as st
 from lib.catalog.browse import catalogue
 from lib.core.clock import utcnow
 from lib.core.errors import ConsoleError
+from lib.core.formatting import money
 from lib.core.jobs import humanize_ago
 from lib.core.text_safety import markdown_literal
 from lib.keys.plans import BUDGET_PERIODS, KEEP, NEVER, POWER_LEVELS, KeyOutcome, KeyPlan, KeySettings, apply_plan
@@ -296,5 +297,11 @@ def render_own_keys(rt, litellm_user_id: str) -> None:
     own = own.sort_values(["status", "alias"]).assign(
         models=[list(m) if len(m) else ["all models"] for m in own["models"]]
     )
-    st.dataframe(own[OWN_COLUMNS], hide_index=True, column_config=TABLE_CONFIG, width="stretch", key="own_keys")
+    # money as the usage views above it write it (lib.core.formatting), "—" where LiteLLM has none
+    own = own.assign(spend=[money(v) for v in own["spend"]], max_budget=[money(v) for v in own["max_budget"]])
+    config = TABLE_CONFIG | {
+        "spend": st.column_config.TextColumn("Spend", help="LiteLLM's spend of the key"),
+        "max_budget": st.column_config.TextColumn("Max budget"),
+    }
+    st.dataframe(own[OWN_COLUMNS], hide_index=True, column_config=config, width="stretch", key="own_keys")
     st.caption("Ask an admin to create, change or block a key.")

@@ -137,7 +137,12 @@ def render_header(cards: list[stats.Card]) -> None:
             border=True,
             delta_color="off" if flat or c.metric == "spend" else "normal",
             delta_arrow="off" if flat else "auto",
-            help=f"Previous 30 days: {kpi_value(c.metric, c.previous)}",
+            help=(
+                f"Trend: {kpi_value(c.metric, c.compared)} in the 29 whole days before today against "
+                f"{kpi_value(c.metric, c.previous)} in the 29 days before them (today is partial and not in the trend)"
+                if c.metric != "providers"
+                else f"{c.previous} configured before these 30 days"
+            ),
         )
 
 

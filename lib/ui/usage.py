@@ -8,12 +8,23 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib.core.formatting import kpi_delta, kpi_value
+from lib.core.formatting import kpi_delta, kpi_value, text
 from lib.core.text_safety import markdown_literal, plotly_label
 from lib.usage import charts
 from lib.usage.exports import FORMATS, export_filename, render_export
-from lib.usage.periods import PRESETS
-from lib.usage.queries import BREAKDOWNS, Filters, QueryError, check_breakdown, filter_options, usage_page_queries
+from lib.usage.periods import PRESETS, Comparison
+from lib.usage.queries import (
+    BREAKDOWNS,
+    CASCADE,
+    Filters,
+    QueryError,
+    cascade_choices,
+    check_breakdown,
+    filter_combinations,
+    filter_options,
+    prune_picks,
+    usage_page_queries,
+)
 from lib.usage.view_state import ViewState, api_key_labels, parse_query
 
 RANGE_CHOICES = list(PRESETS) + ["Custom"]
@@ -39,8 +50,18 @@ BREAKDOWN_LABELS = {
 }
 
 
-def read_view(prefix: str, options: dict, today, first_day, show_users: bool = True) -> tuple[ViewState, tuple]:
-    """Range and filter widgets, seeded from the URL on first load; the URL follows the widgets."""
+def read_view(
+    prefix: str,
+    options: dict,
+    today,
+    first_day,
+    store,
+    show_users: bool = True,
+    owner: str | None = None,
+    loading: bool = False,
+) -> tuple[ViewState, tuple]:
+    """Range and filter widgets, seeded from the URL on first load; the URL follows the widgets. Each filter offers
+    what occurs with the other filters' picks in the range (`owner`: of that LiteLLM user's keys)."""
     params = {k: st.query_params.get_all(k) for k in st.query_params}
     url_state = parse_query(params, options, bounds=(first_day, today))
     k = lambda name: f"{prefix}_{name}"  # noqa: E731
@@ -97,32 +118,37 @@ def read_view(prefix: str, options: dict, today, first_day, show_users: bool = T
             state.start = state.end = picked[0] if picked else today
     start, end = state.range(today, first_day)
 
-    with st.expander(
-        "Filters",
-        expanded=any(st.session_state.get(k(n)) for n in ("models", "providers", "users", "api_keys", "teams")),
-    ):
+    choices = _cascade(prefix, store, start, end, owner, loading, show_users, api_key_labels(options["api_keys"]))
+    # open while a filter is set, and after "Clear all filters" (a changed `expanded` would fold it under the click)
+    opened = any(st.session_state.get(k(n)) for n in CASCADE) or st.session_state.get(k("filters_cleared"), False)
+    with st.expander("Filters", expanded=opened):
         c = st.columns(3)
-        models = c[0].multiselect("Models", options["models"], key=k("models"), placeholder="All models")
-        providers = c[1].multiselect("Providers", options["providers"], key=k("providers"), placeholder="All providers")
-        teams = c[2].multiselect("Teams", options["teams"], key=k("teams"), placeholder="All teams")
+        models = c[0].multiselect("Models", choices["models"], key=k("models"), placeholder="All models")
+        providers = c[1].multiselect("Providers", choices["providers"], key=k("providers"), placeholder="All providers")
+        teams = c[2].multiselect("Teams", choices["teams"], key=k("teams"), placeholder="All teams")
         c = st.columns(2)
         users: list[str] = []
         if show_users:
             users = c[0].multiselect(
                 "Users",
-                options["users"],
+                choices["users"],
                 key=k("users"),
                 placeholder="All users",
                 on_change=_clear_keys,
                 args=(k("api_keys"),),
             )
         keys = options["api_keys"]
-        if users:
-            keys = keys[keys["owner"].isin(users)]  # the API-key list cascades from the chosen users
-        labels = api_key_labels(keys)
-        st.session_state[k("api_keys")] = [x for x in st.session_state.get(k("api_keys"), []) if x in labels]
+        labels = api_key_labels(keys[keys["api_key"].isin(choices["api_keys"])])
         api_keys = c[1].multiselect(
             "API keys", list(labels), key=k("api_keys"), format_func=labels.get, placeholder="All API keys"
+        )
+        st.button(
+            "Clear all filters",
+            key=k("clear_filters"),
+            on_click=_clear_filters,
+            args=(prefix,),
+            disabled=not any(st.session_state.get(k(n)) for n in CASCADE),
+            icon=":material/filter_alt_off:",
         )
     state.filters = Filters.of(models=models, providers=providers, users=users, api_keys=api_keys, teams=teams)
     query = state.to_query()
@@ -145,14 +171,56 @@ def _clear_keys(key: str) -> None:
     st.session_state[key] = []
 
 
-NOTHING_TO_COMPARE = "No stored days before this range to compare with."
+def _clear_filters(prefix: str) -> None:
+    for name in CASCADE:
+        st.session_state[f"{prefix}_{name}"] = []
+    st.session_state[f"{prefix}_filters_cleared"] = True
+
+
+FILTER_LABELS = {
+    "models": "Models",
+    "providers": "Providers",
+    "teams": "Teams",
+    "users": "Users",
+    "api_keys": "API keys",
+}
+
+
+def _cascade(
+    prefix: str, store, start, end, owner, loading: bool, show_users: bool, key_labels: dict[str, str]
+) -> dict[str, list[str]]:
+    """Each filter's choices: the values that occur with the other filters' picks in [start, end]. A pick that no
+    longer does (the range or another pick changed, a link combined them) is dropped with a notice, except while
+    the history loads (its days may not have arrived yet). Returns the choices per filter, picks included."""
+    k = lambda name: f"{prefix}_{name}"  # noqa: E731
+    if not show_users:
+        st.session_state[k("users")] = []
+    picks = {name: list(st.session_state.get(k(name)) or []) for name in CASCADE}
+    combos = filter_combinations(store, start, end, owner)
+    if not loading:
+        picks, dropped = prune_picks(combos, picks)
+        for name, gone in dropped.items():
+            st.session_state[k(name)] = picks[name]
+            shown = gone if name != "api_keys" else [key_labels.get(g, f"key …{g[-6:]}") for g in gone]
+            st.info(
+                markdown_literal(
+                    f"{FILTER_LABELS[name]} filter dropped: {', '.join(shown[:5])}"
+                    + (f" and {len(shown) - 5} more" if len(shown) > 5 else "")
+                    + " (no usage together with the other filters in this range)."
+                ),
+                icon=":material/filter_alt_off:",
+            )
+    choices = cascade_choices(combos, picks)
+    return {name: sorted(set(choices[name]) | set(picks[name])) for name in CASCADE}
+
+
 # Up is good (green) except: slower is worse, and more spend is neither good nor bad (grey).
 TREND_COLOUR = {"avg_latency_ms": "inverse", "spend": "off"}
 
 
-def render_kpis(trends: pd.DataFrame, total_users: int | None, compared: bool = True) -> None:
-    """`compared`: whether the previous period holds stored days (lib.usage.periods.has_stored_previous); if not,
-    the cards show no trend."""
+def render_kpis(trends: pd.DataFrame, total_users: int | None, comparison: Comparison) -> None:
+    """The KPI cards: each value over the whole range (today included); the trend badge only where `comparison`
+    (lib.usage.periods.comparison) has whole days to compare, and its help says which days against which."""
     t = trends.set_index("metric")
     for i, (label, metric) in enumerate(KPI_CARDS):
         if i % 4 == 0:  # one row of columns per 4 cards: on a narrow screen they stack in reading order
@@ -162,14 +230,23 @@ def render_kpis(trends: pd.DataFrame, total_users: int | None, compared: bool = 
         if metric == "active_users" and total_users:
             value = f"{value} of {total_users}"
         flat = row["direction"] in ("stable", "new", "none")
+        if comparison.compared:
+            (a, b), (pa, pb) = comparison.whole, comparison.previous
+            help_text = (
+                f"Trend: {a:%d %b} – {b:%d %b}: {kpi_value(metric, row['compared'])}, "
+                f"against {pa:%d %b} – {pb:%d %b}: {kpi_value(metric, row['previous'])}"
+                + (" (today is partial and not in the trend)" if comparison.partial_today else "")
+            )
+        else:
+            help_text = f"No trend: {comparison.reason}."
         cols[i % 4].metric(
             label,
             value,
-            kpi_delta(row["change_pct"], row["direction"]) if compared else None,
+            kpi_delta(row["change_pct"], row["direction"]) if comparison.compared else None,
             border=True,
             delta_color="off" if flat else TREND_COLOUR.get(metric, "normal"),
             delta_arrow="off" if flat else "auto",
-            help=f"Previous period: {kpi_value(metric, row['previous'])}" if compared else NOTHING_TO_COMPARE,
+            help=help_text,
         )
 
 
@@ -207,25 +284,23 @@ def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
                 key=f"{prefix}_by_{dim}",
             )
     c = st.columns(2)
-    for col, name, frame_key, label_col in (
-        (c[0], "providers", "provider", "provider"),
-        (c[1], "models", "model", "model"),
-    ):
-        frame = data[frame_key]
+    generation = st.session_state.get(f"{prefix}_picks_done", 0)  # a new chart after a pick: its selection is spent
+    for col, name, dim in ((c[0], "providers", "provider"), (c[1], "models", "model")):
+        frame = data[dim]
         with col:
-            st.markdown(f"**Cost by {frame_key}** · click a slice to filter")
+            st.markdown(f"**Cost by {dim}** · click a bar to filter")
             if isinstance(frame, QueryError) or frame["spend"].sum() == 0:
                 st.caption("No spend in this view.")
                 continue
             event = st.plotly_chart(
-                charts.cost_share(frame, label_col, colours=colours[frame_key]),
-                key=f"{prefix}_cost_{frame_key}",
+                charts.cost_bars(frame, dim, colours=colours[dim]),
+                key=f"{prefix}_cost_{dim}_{generation}",
                 on_select="rerun",
                 selection_mode="points",
             )
-            names = {plotly_label(n): n for n in frame[label_col]}  # a slice's label is the escaped name
+            names = {plotly_label(n): n for n in frame[dim]}  # a bar's label is the escaped name
             for point in event.selection.points if event and event.selection else []:
-                value = names.get(point.get("label"))
+                value = names.get(point.get("y", point.get("label")))
                 if value is not None and value != "other":
                     picked.append((name, value))
     c = st.columns(2)
@@ -241,23 +316,37 @@ def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
     return picked
 
 
-TABLE_CONFIG = {
-    "requests": st.column_config.NumberColumn("Requests", format="compact"),
-    "total_tokens": st.column_config.NumberColumn("Tokens", format="compact"),
-    "spend": st.column_config.NumberColumn("Spend", format="$%.4f"),
-    "success_rate": st.column_config.NumberColumn("Success", format="%.1f%%"),
-    "avg_latency_ms": st.column_config.NumberColumn("Avg latency", format="%.0f ms"),
-    "key_alias": st.column_config.TextColumn("Alias"),
-    "owner": st.column_config.TextColumn("Owner"),
-    "last_active": st.column_config.DateColumn("Last active", format="YYYY-MM-DD"),
-    "user_id": st.column_config.TextColumn("User"),
-    "model": st.column_config.TextColumn("Model"),
-    "user_email": st.column_config.TextColumn("Email"),
-}
+# Table columns: (heading, how a cell is written: lib.core.formatting's rule for that metric, or text).
 TABLE_COLUMNS = {"user": ["user_id", "user_email"], "model": ["model"], "api_key": ["key_alias", "owner"]}
+TABLE_METRICS = ["spend", "requests", "total_tokens", "success_rate", "avg_latency_ms"]
+TABLE_HEADINGS = {
+    "requests": "Requests",
+    "total_tokens": "Tokens",
+    "spend": "Spend",
+    "success_rate": "Success",
+    "avg_latency_ms": "Avg latency",
+    "key_alias": "Alias",
+    "owner": "Owner",
+    "last_active": "Last active",
+    "user_id": "User",
+    "model": "Model",
+    "user_email": "Email",
+}
+
+
+def table_text(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    """A breakdown as the table shows it: every number written as the KPI cards and chart hovers write it
+    (lib.core.formatting), nothing missing shown as "None" or "nan" ("—")."""
+    extra = ["last_active"] if by == "api_key" else []
+    out = {}
+    for col in TABLE_COLUMNS[by] + TABLE_METRICS + extra:
+        write = (lambda v, m=col: kpi_value(m, v)) if col in TABLE_METRICS else text
+        out[TABLE_HEADINGS[col]] = [write(v) for v in frame[col]]
+    return pd.DataFrame(out)
 
 
 def render_table(title: str, frame, by: str) -> None:
+    """Full width: a half-width table cut off its last columns."""
     st.markdown(f"**{title}**")
     if isinstance(frame, QueryError):
         st.info(markdown_literal(frame))
@@ -265,9 +354,13 @@ def render_table(title: str, frame, by: str) -> None:
     if frame.empty:
         st.caption("No rows in this view.")
         return
-    extra = ["last_active"] if by == "api_key" else []
-    cols = TABLE_COLUMNS[by] + ["spend", "requests", "total_tokens", "success_rate", "avg_latency_ms"] + extra
-    st.dataframe(frame[cols], hide_index=True, column_config=TABLE_CONFIG, width="stretch")
+    shown = table_text(frame, by)
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_config={h: st.column_config.TextColumn(h) for h in shown.columns},
+    )
 
 
 def render_exports(store, start, end, f: Filters, prefix: str, filename_prefix: str, on_export) -> None:
@@ -307,9 +400,9 @@ def load_options(store, owner: str | None = None) -> dict:
         return filter_options(store, owner=owner)
 
 
-def compute(store, start, end, f: Filters) -> dict:
+def compute(store, start, end, f: Filters, comparison: Comparison) -> dict:
     with st.spinner("Crunching usage…"):
-        return usage_page_queries(store, start, end, f)
+        return usage_page_queries(store, start, end, f, whole=comparison.whole)
 
 
 def render_empty_store() -> None:
@@ -322,4 +415,5 @@ def render_empty_store() -> None:
 def apply_picks(prefix: str, picked: list[tuple[str, str]]) -> None:
     """A clicked chart slice becomes a filter: applied before the widgets are drawn on the rerun."""
     st.session_state[f"{prefix}_pending"] = picked
+    st.session_state[f"{prefix}_picks_done"] = st.session_state.get(f"{prefix}_picks_done", 0) + 1
     st.rerun()

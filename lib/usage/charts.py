@@ -14,6 +14,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
+from lib.core.formatting import compact, kpi_value, money
 from lib.core.text_safety import plotly_label
 
 # The app follows the browser's light or dark preference (Streamlit's themes; st.plotly_chart's theme="streamlit"
@@ -62,6 +63,27 @@ METRIC_LABELS = {
 }
 
 
+def _texts(metric: str, values) -> list[str]:
+    """Hover texts of a metric's values, formatted as the KPI cards and tables show them (lib.core.formatting)."""
+    return [kpi_value(metric, v) for v in values]
+
+
+def _value_axis(fig: go.Figure, metric: str, label: str | None = None, axis: str = "y") -> go.Figure:
+    """A metric's value axis in the same style as its numbers elsewhere: counts compact (20k), money with $,
+    latency with thousands separators and ms."""
+    style = {"title_text": label if label is not None else METRIC_LABELS.get(metric, metric)}
+    if metric == "spend":
+        style |= dict(tickprefix="$", separatethousands=True)
+    elif metric == "avg_latency_ms":
+        style |= dict(ticksuffix=" ms", separatethousands=True, tickformat=",.0f")
+    elif metric == "success_rate":
+        style |= dict(ticksuffix="%")
+    else:
+        style |= dict(tickformat="~s")  # 20k, 1.5M, as compact() writes them
+    (fig.update_yaxes if axis == "y" else fig.update_xaxes)(**style)
+    return fig
+
+
 def _layout(fig: go.Figure, height: int = 320) -> go.Figure:
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), legend_title_text="", hovermode="x unified")
     return fig
@@ -81,15 +103,14 @@ def _day_axis(fig: go.Figure, dates) -> go.Figure:
 def daily_metric(df: pd.DataFrame, metric: str = "requests") -> go.Figure:
     """The metric per day: a line over several days, a bar for a single one."""
     label = METRIC_LABELS.get(metric, metric)
+    hover = dict(customdata=_texts(metric, df[metric]), hovertemplate="%{customdata}<extra></extra>")
     if len(df) == 1:
-        trace = go.Bar(x=df["date"], y=df[metric], name=label, hovertemplate="%{y:,}<extra></extra>")
+        trace = go.Bar(x=df["date"], y=df[metric], name=label, **hover)
     else:
-        trace = go.Scatter(
-            x=df["date"], y=df[metric], mode="lines+markers", name=label, hovertemplate="%{y:,}<extra></extra>"
-        )
+        trace = go.Scatter(x=df["date"], y=df[metric], mode="lines+markers", name=label, **hover)
     fig = go.Figure(trace)
-    fig.update_yaxes(title_text=label, rangemode="tozero")
-    return _layout(_day_axis(fig, df["date"]))
+    fig.update_yaxes(rangemode="tozero")
+    return _layout(_day_axis(_value_axis(fig, metric), df["date"]))
 
 
 def empty_figure(message: str) -> go.Figure:
@@ -153,10 +174,16 @@ def stacked_daily(
     fig = go.Figure()
     for name in list(totals.index[:top]) + (["other"] if len(totals) > top else []):
         part = df[df[split_col] == name]
-        fig.add_bar(x=part["date"], y=part[metric], name=plotly_label(name), marker_color=(colours or {}).get(name))
-    fig.update_yaxes(title_text=METRIC_LABELS.get(metric, metric))
+        fig.add_bar(
+            x=part["date"],
+            y=part[metric],
+            name=plotly_label(name),
+            marker_color=(colours or {}).get(name),
+            customdata=_texts(metric, part[metric]),
+            hovertemplate="%{customdata}",
+        )
     fig.update_layout(barmode="stack", legend=LEGEND_BELOW)
-    return _layout(_day_axis(fig, df["date"]), 360)
+    return _layout(_day_axis(_value_axis(fig, metric), df["date"]), 360)
 
 
 def daily_lines(
@@ -173,19 +200,18 @@ def daily_lines(
             mode="lines+markers" if len(days) <= 31 else "lines",
             name=plotly_label(name),
             line=dict(color=(colours or {}).get(name)),
-            hovertemplate="%{y:,}<extra>" + plotly_label(name) + "</extra>",
+            customdata=_texts(metric, part.values),
+            hovertemplate="%{customdata}<extra>" + plotly_label(name) + "</extra>",
         )
-    fig.update_yaxes(title_text=METRIC_LABELS.get(metric, metric), rangemode="tozero")
+    fig.update_yaxes(rangemode="tozero")
+    _value_axis(fig, metric)
     fig.update_layout(legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     return _layout(_day_axis(fig, days), 360)
 
 
 def cost_share(df: pd.DataFrame, label_col: str, top: int = 8, colours: dict[str, str] | None = None) -> go.Figure:
     """Donut of spend by model or provider (top N, the rest as "other")."""
-    df = df[df["spend"] > 0].sort_values("spend", ascending=False)
-    if len(df) > top:
-        rest = pd.DataFrame({label_col: ["other"], "spend": [df["spend"].iloc[top:].sum()]})
-        df = pd.concat([df.head(top)[[label_col, "spend"]], rest])
+    df = _top_spend(df, label_col, top)
     marker = dict(colors=[colours.get(n, OTHER_COLOUR) for n in df[label_col]]) if colours else None
     fig = go.Figure(
         go.Pie(
@@ -193,10 +219,48 @@ def cost_share(df: pd.DataFrame, label_col: str, top: int = 8, colours: dict[str
         )
     )
     fig.update_traces(
-        textposition="inside", textinfo="percent", hovertemplate="%{label}<br>$%{value:,.4f}<extra></extra>"
+        textposition="inside",
+        textinfo="percent",
+        customdata=[money(v) for v in df["spend"]],
+        hovertemplate="%{label}<br>%{customdata}<extra></extra>",
     )
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.05, x=0))
     return _layout(fig, 360)
+
+
+def _top_spend(df: pd.DataFrame, label_col: str, top: int) -> pd.DataFrame:
+    """Rows with spend, largest first; beyond `top` summed into one "other" row."""
+    df = df[df["spend"] > 0].sort_values("spend", ascending=False)[[label_col, "spend"]]
+    if len(df) > top:
+        rest = pd.DataFrame({label_col: ["other"], "spend": [df["spend"].iloc[top:].sum()]})
+        df = pd.concat([df.head(top), rest])
+    return df
+
+
+def cost_bars(df: pd.DataFrame, label_col: str, top: int = 8, colours: dict[str, str] | None = None) -> go.Figure:
+    """Spend by model or provider as horizontal bars, largest on top (the rest as "other"), each bar its name's
+    colour, labelled with its amount and share. Bars, not a donut: a click on a bar is a point selection that
+    st.plotly_chart(on_select=...) receives (a pie's slices send none)."""
+    df = _top_spend(df, label_col, top)
+    total = df["spend"].sum()
+    names = [plotly_label(n) for n in df[label_col]]
+    amounts = [money(v) for v in df["spend"]]
+    fig = go.Figure(
+        go.Bar(
+            x=df["spend"],
+            y=names,
+            orientation="h",
+            marker_color=[(colours or {}).get(n, OTHER_COLOUR) for n in df[label_col]],
+            customdata=amounts,
+            text=[f"{a} · {v / total:.0%}" for a, v in zip(amounts, df["spend"])],
+            textposition="auto",
+            hovertemplate="%{y}: %{customdata}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(autorange="reversed", type="category")
+    _value_axis(fig, "spend", label="", axis="x")
+    fig.update_layout(hovermode="closest", clickmode="event+select", showlegend=False)
+    return _layout(fig, max(160, 60 + 34 * len(df)))
 
 
 def weekday_heatmap(grid: pd.DataFrame, metric: str = "requests") -> go.Figure:
@@ -206,7 +270,8 @@ def weekday_heatmap(grid: pd.DataFrame, metric: str = "requests") -> go.Figure:
             x=[f"{w:%d %b}" for w in grid.columns],
             y=list(grid.index),
             colorscale="Blues",
-            hovertemplate="week of %{x}, %{y}: %{z:,}<extra></extra>",
+            customdata=[[compact(v) for v in row] for row in grid.values],
+            hovertemplate="week of %{x}, %{y}: %{customdata}<extra></extra>",
             # the title along the bar, not above it where the plotly toolbar shows
             colorbar=dict(title=dict(text=METRIC_LABELS.get(metric, metric), side="right")),
         )
@@ -218,7 +283,17 @@ def weekday_heatmap(grid: pd.DataFrame, metric: str = "requests") -> go.Figure:
 
 def success_failure(daily: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
-    fig.add_bar(x=daily["date"], y=daily["successful_requests"], name="Successful", marker_color="#16a34a")
-    fig.add_bar(x=daily["date"], y=daily["failed_requests"], name="Failed", marker_color="#dc2626")
+    for column, name, colour in (
+        ("successful_requests", "Successful", "#16a34a"),
+        ("failed_requests", "Failed", "#dc2626"),
+    ):
+        fig.add_bar(
+            x=daily["date"],
+            y=daily[column],
+            name=name,
+            marker_color=colour,
+            customdata=_texts("requests", daily[column]),
+            hovertemplate="%{customdata}",
+        )
     fig.update_layout(barmode="stack", legend=LEGEND_BELOW)
-    return _layout(_day_axis(fig, daily["date"]), 320)
+    return _layout(_day_axis(_value_axis(fig, "requests"), daily["date"]), 320)

@@ -222,15 +222,35 @@ def trend(current: float | None, previous: float | None) -> tuple[float | None, 
     return pct, "up" if pct > 0 else "down"
 
 
-def trends(store: UsageStore, start: date, end: date, f: Filters = Filters()) -> pd.DataFrame:
-    pstart, pend = previous_period(start, end)
-    cur, prev = _overviews(store, [(start, end), (pstart, pend)], f)
+def trends(
+    store: UsageStore, start: date, end: date, f: Filters = Filters(), whole: tuple[date, date] | None = None
+) -> pd.DataFrame:
+    """Each metric over [start, end] (`current`) and its trend: `whole` (default: the range itself; the page
+    passes the range's whole days, lib.usage.periods.comparison) against as many days just before it: `compared`
+    and `previous` are the metric over those two, `change_pct` and `direction` the change between them."""
+    whole = tuple(whole) if whole else (start, end)
+    pstart, pend = previous_period(*whole)
+    if whole == (start, end):
+        cur, prev = _overviews(store, [(start, end), (pstart, pend)], f)
+        now = cur
+    else:
+        cur, now, prev = _overviews(store, [(start, end), whole, (pstart, pend)], f)
     rows = []
     for m in TREND_METRICS:
-        pct, direction = trend(cur[m], prev[m])
-        rows.append({"metric": m, "current": cur[m], "previous": prev[m], "change_pct": pct, "direction": direction})
+        pct, direction = trend(now[m], prev[m])
+        rows.append(
+            {
+                "metric": m,
+                "current": cur[m],
+                "compared": now[m],
+                "previous": prev[m],
+                "change_pct": pct,
+                "direction": direction,
+            }
+        )
     df = pd.DataFrame(rows)
     df.attrs["previous_period"] = (pstart, pend)
+    df.attrs["compared_period"] = whole
     return df
 
 
@@ -437,6 +457,61 @@ def _filter_options(store: UsageStore, start: date | None, end: date | None, own
     }
 
 
+# The filters that narrow one another (Filters' fields), in the order the pages draw them.
+CASCADE = ("models", "providers", "teams", "users", "api_keys")
+
+
+def filter_combinations(store: UsageStore, start: date, end: date, owner: str | None = None) -> pd.DataFrame:
+    """The distinct (model, provider, team, user, API key) combinations with traffic in [start, end] (with `owner`,
+    of that LiteLLM user's keys): one DuckDB query, kept until the stored data changes. Users and teams are the
+    keys' owners and teams, as the filters read them (lib.usage.queries._where)."""
+
+    def compute() -> pd.DataFrame:
+        cond, params = "date BETWEEN ? AND ? AND api_requests > 0", [start, end]
+        if owner is not None:
+            cond += " AND key_user_id = ?"
+            params.append(owner)
+        return store.query(
+            f"SELECT DISTINCT value AS models, provider AS providers, team_id AS teams, "
+            f"{_user_expr('model')} AS users, api_key AS api_keys FROM activity_model WHERE {cond}",
+            params,
+        )
+
+    return store.cached(("filter_combinations", start, end, owner), compute)
+
+
+def cascade_choices(combos: pd.DataFrame, picks: dict[str, list[str]]) -> dict[str, list[str]]:
+    """For each filter of CASCADE, the values that occur together with the other filters' picks (an empty pick
+    is no constraint) in `combos` (filter_combinations). Pure."""
+    masks = {
+        name: combos[name].isin(list(values)) for name in CASCADE if (values := picks.get(name)) and name in combos
+    }
+    out = {}
+    for name in CASCADE:
+        keep = pd.Series(True, index=combos.index)
+        for other, mask in masks.items():
+            if other != name:
+                keep &= mask
+        out[name] = sorted(combos.loc[keep, name].dropna().unique().tolist())
+    return out
+
+
+def prune_picks(combos: pd.DataFrame, picks: dict[str, list[str]]) -> tuple[dict[str, list[str]], dict[str, list]]:
+    """The picks with every value that no longer occurs together with the other filters' picks dropped (filters
+    checked in CASCADE order, each against the others' picks as left so far), and what was dropped per filter."""
+    kept = {name: list(picks.get(name) or []) for name in CASCADE}
+    dropped: dict[str, list] = {}
+    for name in CASCADE:
+        if not kept[name]:
+            continue
+        possible = set(cascade_choices(combos, kept)[name])
+        gone = [v for v in kept[name] if v not in possible]
+        if gone:
+            dropped[name] = gone
+            kept[name] = [v for v in kept[name] if v in possible]
+    return kept, dropped
+
+
 def user_has_usage(store: UsageStore, user_id: str) -> bool:
     """Whether the store holds usage of API keys this LiteLLM user id owns: what My usage shows a login linked
     to it. False for a mistyped id, and for a LiteLLM user whose keys have no traffic yet."""
@@ -464,13 +539,16 @@ def resolve_api_keys(store: UsageStore, keys_or_aliases: tuple[str, ...] | list[
     return tuple(sorted(out))
 
 
-def usage_page_queries(store: UsageStore, start: date, end: date, f: Filters = Filters()) -> dict:
-    """The whole Usage page's question set (also what the benchmark times).
+def usage_page_queries(
+    store: UsageStore, start: date, end: date, f: Filters = Filters(), whole: tuple[date, date] | None = None
+) -> dict:
+    """The whole Usage page's question set (also what the benchmark times); `whole`: the days the trends compare
+    (see trends).
 
     The queries run side by side (DuckDB works outside the GIL; each thread has its own cursor): most
     of them are small, and their fixed costs overlap instead of adding up."""
     store.sync()
-    jobs = {"trends": (trends, {})}
+    jobs = {"trends": (trends, {"whole": whole})}
     for by in PAGE_BREAKDOWNS:
         jobs[by] = (breakdown, {"by": by, "top_n": 10})
     jobs["daily"] = (daily_series, {})

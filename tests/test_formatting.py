@@ -1,0 +1,49 @@
+"""One rule per kind of number, wherever it is shown (KPI cards, tables, chart hovers)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from lib.core.formatting import MISSING, compact, kpi_value, latency, money, percent, text
+
+
+@pytest.mark.parametrize(
+    "n, shown",
+    [(0, "0"), (999, "999"), (1_000, "1.0k"), (20_000, "20.0k"), (47_213, "47.2k"), (999_960, "1.0M"),
+     (1_500_000, "1.5M"), (2_100_000_000, "2.1B")],
+)  # fmt: skip
+def test_counts_are_compact_one_way(n, shown):
+    assert compact(n) == shown == kpi_value("requests", n) == kpi_value("total_tokens", n)
+
+
+@pytest.mark.parametrize(
+    "v, shown",
+    [(0, "$0.00"), (0.0, "$0.00"), (0.5, "$0.50"), (0.5895, "$0.5895"), (0.01234, "$0.0123"), (0.00001, "<$0.0001"),
+     (0.99999, "$1.00"), (1, "$1.00"), (50.5895, "$50.59"), (115.84, "$115.84"), (1234.567, "$1,234.57")],
+)  # fmt: skip
+def test_money_has_one_rule(v, shown):
+    assert money(v) == shown == kpi_value("spend", v)
+
+
+@given(st.floats(min_value=0, max_value=1e9, allow_nan=False))
+def test_money_never_shows_more_than_four_decimals_nor_two_at_or_above_a_dollar(v):
+    shown = money(v)
+    assert shown.startswith(("$", "<$"))
+    decimals = shown.split(".")[1]
+    assert 2 <= len(decimals) <= 4
+    if v >= 1:
+        assert len(decimals) == 2
+    if 0 < v < 1 and not shown.startswith("<"):
+        assert math.isclose(float(shown[1:]), v, abs_tol=0.00005 if len(decimals) == 4 else 0.005)
+
+
+def test_latency_percent_text_and_nothing():
+    assert latency(1327.4) == "1,327 ms" == kpi_value("avg_latency_ms", 1327.4)
+    assert percent(98.456) == "98.5%" == kpi_value("success_rate", 98.456)
+    for nothing in (None, float("nan")):
+        assert {compact(nothing), money(nothing), latency(nothing), percent(nothing), text(nothing)} == {MISSING}
+    assert text("") == MISSING and text("alice") == "alice"
