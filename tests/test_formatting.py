@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib.core.formatting import MISSING, compact, kpi_value, latency, money, percent, text
+from lib.core.formatting import MISSING, compact, exact, kpi_value, latency, money, percent, styled, text, unit_money
 
 
 @pytest.mark.parametrize(
@@ -47,3 +48,29 @@ def test_latency_percent_text_and_nothing():
     for nothing in (None, float("nan")):
         assert {compact(nothing), money(nothing), latency(nothing), percent(nothing), text(nothing)} == {MISSING}
     assert text("") == MISSING and text("alice") == "alice"
+
+
+@pytest.mark.parametrize(
+    "v, shown",
+    [(0, "$0.00"), (0.00001234, "$0.00001234"), (0.000012345678, "$0.00001235"), (3e-7, "$0.0000003"),
+     (0.075, "$0.075"), (0.15, "$0.15"), (0.5, "$0.50"), (0.999999, "$1.00"), (2.5, "$2.50"), (1234.567, "$1,234.57")],
+)  # fmt: skip
+def test_unit_money_keeps_small_costs_and_prices_visible(v, shown):
+    assert unit_money(v) == shown
+
+
+@given(st.floats(min_value=1e-12, max_value=0.99, allow_nan=False))
+def test_unit_money_below_a_dollar_keeps_four_significant_digits(v):
+    shown = unit_money(v)
+    if shown == "$1.00":
+        return  # 0.99999... rounds up to a dollar
+    assert math.isclose(float(shown[1:]), v, rel_tol=5.01e-4)  # four significant digits, never "<$0.0001"
+    digits = shown[1:].replace(".", "").lstrip("0")
+    assert len(digits) <= 4
+
+
+def test_exact_counts_and_styled_tables():
+    assert exact(12_000) == "12,000" and exact(7) == "7" and exact(None) == MISSING
+    frame = pd.DataFrame({"spend": [50.5895, None], "owner": ["bob", None]}, index=[7, 3])
+    shown = styled(frame, {"spend": money})._translate(False, False)["body"]
+    assert [[c["display_value"] for c in row[1:]] for row in shown] == [["$50.59", "bob"], [MISSING, MISSING]]

@@ -1,9 +1,13 @@
 """Number formatting, one rule per kind of number, for every place a number is shown: KPI cards, tables, chart
 hovers (as preformatted customdata) and exports meant for reading.
 
-- counts: compact, `999`, `47.2k`, `1.5M`, `2.1B` (one decimal from a thousand on);
+- counts: compact, `999`, `47.2k`, `1.5M`, `2.1B` (one decimal from a thousand on), where a count is a summary;
+  exact, `12,000`, where a person needs the number itself (a limit such as an rpm limit, a request's tokens);
 - money: `$0.00` for zero, two decimals from $1 on (`$1,234.57`), below $1 up to four decimals without trailing
   zeros beyond the second (`$0.50`, `$0.0123`), and `<$0.0001` for a positive amount that would round to zero;
+- unit money, for exactly two kinds of small figures that `money` would hide as `<$0.0001`: the cost of one
+  request (Request logs) and a unit price ($ per 1M tokens: Models, Providers, Routing): four significant digits
+  below $1 (`$0.00001234`, `$0.075`), two decimals from $1 on (`$2.50`);
 - latency: whole milliseconds with thousands separators (`1,471 ms`);
 - percentages: one decimal (`98.5%`);
 - nothing (None, NaN): `—`.
@@ -56,6 +60,35 @@ def money(v) -> str:
     if len(text.split(".")[1]) < 2:
         text = f"{a:.2f}"
     return f"{sign}${text}"
+
+
+def exact(n) -> str:
+    """A count a person needs exactly (a limit, a request's tokens): `12,000`."""
+    return MISSING if is_missing(n) else f"{n:,.0f}"
+
+
+def unit_money(v) -> str:
+    """The cost of one request or a price per 1M tokens (and nothing else: amounts spent or budgeted are `money`):
+    `$0.00`, `$0.00001234`, `$0.075`, `$0.50`, `$2.50`, `$1,234.57`."""
+    if is_missing(v):
+        return MISSING
+    sign, a = ("-" if v < 0 else ""), abs(float(v))
+    if a == 0:
+        return "$0.00"
+    if round(a, 2) >= 1:
+        return f"{sign}${a:,.2f}"
+    decimals = max(2, 3 - math.floor(math.log10(a)))  # four significant digits
+    text = f"{a:.{decimals}f}".rstrip("0")
+    if len(text.split(".")[1]) < 2:
+        text = f"{a:.2f}"
+    return f"{sign}${text}"
+
+
+def styled(frame, formats: dict):
+    """A table for st.dataframe that shows each column of `formats` written by its rule while the browser still
+    sorts by the numbers underneath (Streamlit shows a pandas Styler's text in a NumberColumn given no `format`);
+    every missing cell, in any column, shows `—`."""
+    return frame.reset_index(drop=True).style.format(formats, na_rep=MISSING)
 
 
 def latency(ms) -> str:
