@@ -109,7 +109,7 @@ st.caption(
     "(UTC days, from the usage store) · click a row to manage its key"
 )
 event = st.dataframe(
-    ui.table_frame(shown, usage_range),
+    ui.table_styled(ui.table_frame(shown, usage_range)),
     hide_index=True,
     column_config=ui.TABLE_CONFIG,
     key=ui.table_key(shown),

@@ -88,3 +88,14 @@ def app_as(settings: Settings, username: str | None, page: str | None = None, qu
         at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
+
+
+def shown_table(element):
+    """A st.dataframe's cells as the browser writes them: the pandas Styler's text where the page sent a Styler
+    (lib.core.formatting.styled), else the values themselves (`element.value` stays the numbers underneath)."""
+    from streamlit import dataframe_util
+
+    styler = element.proto.arrow_data.styler
+    if styler.display_values:
+        return dataframe_util.convert_arrow_bytes_to_pandas_df(styler.display_values)
+    return element.value
