@@ -13,11 +13,11 @@ import pytest
 
 from lib.auth import accounts
 from lib.auth.audit import list_audit
+from lib.core.formatting import exact, latency, unit_money
 from lib.litellm.demo_logs import PROMPTS
 from lib.logs.query import LogWindow
 from lib.logs.rows import prompt_and_response
 from lib.services import run_backfill
-from lib.core.formatting import exact, latency, unit_money
 from tests.support.apptest import app_as, app_runtime, demo_settings, shown_table
 
 PAGE = "pages/logs.py"
