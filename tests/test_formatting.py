@@ -9,7 +9,19 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lib.core.formatting import MISSING, compact, exact, kpi_value, latency, money, percent, styled, text, unit_money
+from lib.core.formatting import (
+    MISSING,
+    compact,
+    duration,
+    exact,
+    kpi_value,
+    latency,
+    money,
+    percent,
+    styled,
+    text,
+    unit_money,
+)
 
 
 @pytest.mark.parametrize(
@@ -74,3 +86,7 @@ def test_exact_counts_and_styled_tables():
     frame = pd.DataFrame({"spend": [50.5895, None], "owner": ["bob", None]}, index=[7, 3])
     shown = styled(frame, {"spend": money})._translate(False, False)["body"]
     assert [[c["display_value"] for c in row[1:]] for row in shown] == [["$50.59", "bob"], [MISSING, MISSING]]
+
+
+def test_durations_of_work():
+    assert [duration(s) for s in (4.24, 185, 7800, None)] == ["4.2 s", "3 min 5 s", "2 h 10 min", MISSING]

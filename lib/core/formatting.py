@@ -9,6 +9,7 @@ hovers (as preformatted customdata) and exports meant for reading.
   request (Request logs) and a unit price ($ per 1M tokens: Models, Providers, Routing): four significant digits
   below $1 (`$0.00001234`, `$0.075`), two decimals from $1 on (`$2.50`);
 - latency: whole milliseconds with thousands separators (`1,471 ms`);
+- durations of work (a sync, a job): `4.2 s`, `3 min 5 s`, `2 h 10 min`;
 - percentages: one decimal (`98.5%`);
 - nothing (None, NaN): `—`.
 """
@@ -93,6 +94,16 @@ def styled(frame, formats: dict):
 
 def latency(ms) -> str:
     return MISSING if is_missing(ms) else f"{ms:,.0f} ms"
+
+
+def duration(seconds) -> str:
+    """How long a piece of work took: `4.2 s`, `3 min 5 s`, `2 h 10 min`."""
+    if is_missing(seconds):
+        return MISSING
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
 def percent(v) -> str:
