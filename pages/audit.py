@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import streamlit as st
 
+from lib.core.formatting import MISSING  # noqa: E402
 from lib.ui.guard import require_page
 
 user = require_page("audit:read")
@@ -44,6 +45,7 @@ else:
             "outcome": "Outcome",
             "details": st.column_config.JsonColumn("Details"),
         },
+        placeholder=MISSING,
     )
 
 

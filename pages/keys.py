@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from lib.core.formatting import MISSING  # noqa: E402
 from lib.ui.guard import require_page
 
 user = require_page("keys:read")
@@ -116,6 +117,7 @@ event = st.dataframe(
     on_select="rerun",
     selection_mode="single-row",
     width="stretch",
+    placeholder=MISSING,
 )
 st.download_button(
     "Download CSV",

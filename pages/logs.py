@@ -3,6 +3,7 @@ an export of every matching request."""
 
 import streamlit as st
 
+from lib.core.formatting import MISSING  # noqa: E402
 from lib.ui.guard import require_page
 
 user = require_page("logs:read")
@@ -101,6 +102,7 @@ table = st.dataframe(
         "error_message": st.column_config.TextColumn(COLUMNS["error_message"], width="large"),
         "request_id": COLUMNS["request_id"],
     },
+    placeholder=MISSING,
 )
 if view.pages > 1 or st.session_state.get(PAGE, 1) > 1:
     page_picker(view)

@@ -23,7 +23,7 @@ from lib.catalog.parse import CAPABILITY_LABELS
 from lib.catalog.probe import DEFAULT_TIMEOUT_S, test_configuration  # noqa: E402
 from lib.catalog.sync import ModelSyncError, SyncInProgress, sync_models_as
 from lib.core.clock import utcnow
-from lib.core.formatting import compact
+from lib.core.formatting import MISSING, compact
 from lib.core.jobs import humanize_ago  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.ui.actions import action_button  # noqa: E402
@@ -167,6 +167,7 @@ with manage_tab:
                 "duration_s": st.column_config.NumberColumn("Duration"),  # written by history_table
                 "error": "Failure",
             },
+            placeholder=MISSING,
         )
 
     st.subheader("Model browser")
@@ -245,6 +246,7 @@ with manage_tab:
                 "issues": st.column_config.ListColumn("Problems"),
                 "litellm_model_id": "LiteLLM model id",
             },
+            placeholder=MISSING,
         )
 
 with test_tab:

@@ -8,6 +8,7 @@ A role change and disabling are asked first and done only once confirmed.
 
 import streamlit as st
 
+from lib.core.formatting import MISSING  # noqa: E402
 from lib.ui.guard import require_page
 
 user = require_page("users:read")
@@ -161,6 +162,7 @@ st.dataframe(
         "created_at": st.column_config.DatetimeColumn("Created (UTC)"),
         "last_login_at": st.column_config.DatetimeColumn("Last login (UTC)"),
     },
+    placeholder=MISSING,
 )
 
 min_pw = "any length (demo mode)" if settings.demo_mode else f"at least {accounts.MIN_PASSWORD} characters"

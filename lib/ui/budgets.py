@@ -18,7 +18,7 @@ from lib.budgets.records import DEFAULT_THRESHOLD, MAX_AMOUNT, PERIODS, SCOPE_LA
 from lib.budgets.status import BudgetStatus, projection_text, status
 from lib.core.clock import utcnow
 from lib.core.errors import ConsoleError
-from lib.core.formatting import money, styled
+from lib.core.formatting import MISSING, money, styled
 from lib.core.text_safety import markdown_literal
 from lib.ui.actions import action_button
 
@@ -75,6 +75,7 @@ def render_budgets(items: list[BudgetStatus]) -> None:
         styled(budgets_table(items), MONEY_COLUMNS),
         hide_index=True,
         column_config={"% used": st.column_config.ProgressColumn(format="%.0f%%", min_value=0, max_value=100)},
+        placeholder=MISSING,
     )
 
 
@@ -205,6 +206,7 @@ def render_alerts(rt, user: User) -> None:
         styled(rows, MONEY_COLUMNS),
         hide_index=True,
         column_config={"id": None, "At": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm")},
+        placeholder=MISSING,
     )
     open_ids = [e["id"] for e in events if not e["acknowledged_by"]]
     if open_ids:
@@ -240,6 +242,7 @@ def render_litellm_limits(rt) -> None:
                 hide_index=True,
                 column_config=LIMIT_CONFIG,
                 key=f"budgets_limits_{state}",
+                placeholder=MISSING,
             )
     st.markdown("**Every key, user and team with a max budget**")
     st.dataframe(
@@ -247,6 +250,7 @@ def render_litellm_limits(rt) -> None:
         hide_index=True,
         column_config=LIMIT_CONFIG,
         key="budgets_limits",
+        placeholder=MISSING,
     )
 
 

@@ -10,7 +10,7 @@ from lib.auth.accounts import User
 from lib.auth.gate import refusal
 from lib.auth.permissions import PermissionDenied
 from lib.core.clock import utcnow
-from lib.core.formatting import duration, latency, styled
+from lib.core.formatting import MISSING, duration, latency, styled
 from lib.core.jobs import humanize_ago
 from lib.core.text_safety import markdown_literal
 from lib.health.console_checks import JobStatus, StoreFacts
@@ -46,7 +46,7 @@ def _table(frame: pd.DataFrame, formats: dict | None = None, **kwargs) -> None:
     table = styled(frame, formats or {}).map(
         lambda word: f"color: {COLOUR_OF_WORD.get(word, 'inherit')}; font-weight: 600", subset=["Status"]
     )
-    st.dataframe(table, hide_index=True, width="stretch", **kwargs)
+    st.dataframe(table, hide_index=True, width="stretch", **kwargs, placeholder=MISSING)
 
 
 def render_checks(checks: list[Check]) -> None:

@@ -15,7 +15,7 @@ import streamlit as st
 from lib.catalog.browse import catalogue
 from lib.core.clock import utcnow
 from lib.core.errors import ConsoleError
-from lib.core.formatting import compact, exact, money, percent, styled
+from lib.core.formatting import MISSING, compact, exact, money, percent, styled
 from lib.core.jobs import humanize_ago
 from lib.core.text_safety import markdown_literal
 from lib.keys.plans import BUDGET_PERIODS, KEEP, NEVER, POWER_LEVELS, KeyOutcome, KeyPlan, KeySettings, apply_plan
@@ -318,6 +318,11 @@ def render_own_keys(rt, litellm_user_id: str) -> None:
     )
     # numbers as the usage views above it write them (lib.core.formatting), "—" where LiteLLM has none
     st.dataframe(
-        table_styled(own[OWN_COLUMNS]), hide_index=True, column_config=TABLE_CONFIG, width="stretch", key="own_keys"
+        table_styled(own[OWN_COLUMNS]),
+        hide_index=True,
+        column_config=TABLE_CONFIG,
+        width="stretch",
+        key="own_keys",
+        placeholder=MISSING,
     )
     st.caption("Ask an admin to create, change or block a key.")

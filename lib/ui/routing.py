@@ -17,7 +17,7 @@ import streamlit as st
 from lib.auth.accounts import User
 from lib.auth.gate import refusal
 from lib.core.errors import ConsoleError
-from lib.core.formatting import compact, money, unit_money
+from lib.core.formatting import MISSING, compact, money, unit_money
 from lib.core.text_safety import markdown_literal
 from lib.litellm.client import LiteLLMError
 from lib.routing import service
@@ -366,7 +366,7 @@ def render_power_figures(rt, levels: dict) -> None:
         }
         for f in figures
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", placeholder=MISSING)
     st.caption(
         markdown_literal(
             "A level's price is its first candidate's (it serves while healthy); prices are LiteLLM's per token, "
