@@ -4,13 +4,13 @@ from datetime import timedelta
 
 import streamlit as st
 
-from lib.core.formatting import MISSING  # noqa: E402
 from lib.ui.guard import require_page
 
 user = require_page("audit:read")
 
 from lib.auth.audit import audit, audit_actions, audit_actors, audit_csv, list_audit  # noqa: E402
 from lib.core.clock import utcnow
+from lib.core.formatting import MISSING  # noqa: E402
 from lib.ui.runtime import runtime  # noqa: E402  (after the guard: nothing is read without a login)
 
 ANY = "(any)"

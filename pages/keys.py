@@ -2,12 +2,12 @@
 
 import streamlit as st
 
-from lib.core.formatting import MISSING  # noqa: E402
 from lib.ui.guard import require_page
 
 user = require_page("keys:read")
 
 from lib.core.clock import utcnow  # noqa: E402
+from lib.core.formatting import MISSING  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.keys import plans  # noqa: E402
 from lib.keys.records import label  # noqa: E402

@@ -3,13 +3,13 @@ an export of every matching request."""
 
 import streamlit as st
 
-from lib.core.formatting import MISSING  # noqa: E402
 from lib.ui.guard import require_page
 
 user = require_page("logs:read")
 
 from lib.auth.permissions import has_permission  # noqa: E402
 from lib.core.errors import ConsoleError  # noqa: E402
+from lib.core.formatting import MISSING  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.litellm.client import LiteLLMError  # noqa: E402
 from lib.logs import charts  # noqa: E402

@@ -8,7 +8,6 @@ A role change and disabling are asked first and done only once confirmed.
 
 import streamlit as st
 
-from lib.core.formatting import MISSING  # noqa: E402
 from lib.ui.guard import require_page
 
 user = require_page("users:read")
@@ -17,6 +16,7 @@ from lib.auth import accounts  # noqa: E402  (after the guard: nothing is read w
 from lib.auth.gate import refusal  # noqa: E402
 from lib.auth.permissions import ROLE_LABELS, ROLES  # noqa: E402
 from lib.core.errors import ConsoleError  # noqa: E402
+from lib.core.formatting import MISSING  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.ui.actions import action_button  # noqa: E402
 from lib.ui.runtime import runtime  # noqa: E402

@@ -81,11 +81,27 @@ def test_unit_money_below_a_dollar_keeps_four_significant_digits(v):
     assert len(digits) <= 4
 
 
+def _drawn_text(styler) -> pd.DataFrame:
+    """The text Streamlit sends the browser for a Styler (its own marshalling)."""
+    from streamlit import dataframe_util
+    from streamlit.elements.lib.pandas_styler_utils import marshall_styler
+    from streamlit.proto.ArrowData_pb2 import ArrowData
+
+    proto = ArrowData()
+    marshall_styler(proto, styler, "t")
+    return dataframe_util.convert_arrow_bytes_to_pandas_df(proto.styler.display_values)
+
+
 def test_exact_counts_and_styled_tables():
     assert exact(12_000) == "12,000" and exact(7) == "7" and exact(None) == MISSING
-    frame = pd.DataFrame({"spend": [50.5895, None], "owner": ["bob", None]}, index=[7, 3])
-    shown = styled(frame, {"spend": money})._translate(False, False)["body"]
-    assert [[c["display_value"] for c in row[1:]] for row in shown] == [["$50.59", "bob"], [MISSING, MISSING]]
+    frame = pd.DataFrame({"spend": [50.5895, None, 0.5], "requests": [47_213, 3, None], "owner": ["bob", None, "al"]})
+    frame.index = [7, 3, 9]
+    text = _drawn_text(styled(frame, {"spend": money, "requests": compact}))
+    assert text[["spend", "requests"]].values.tolist() == [["$50.59", "47.2k"], [MISSING, "3"], ["$0.50", MISSING]]
+    assert styled(frame, {}).data["spend"].tolist()[0] == 50.5895  # the numbers stay underneath, for sorting
+    # styled further, pandas renders the same text (and its CSS)
+    further = _drawn_text(styled(frame, {"spend": money, "requests": compact}).map(lambda v: "color: red"))
+    assert further[["spend", "requests"]].values.tolist() == text[["spend", "requests"]].values.tolist()
 
 
 def test_durations_of_work():
