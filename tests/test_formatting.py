@@ -106,3 +106,11 @@ def test_exact_counts_and_styled_tables():
 
 def test_durations_of_work():
     assert [duration(s) for s in (4.24, 185, 7800, None)] == ["4.2 s", "3 min 5 s", "2 h 10 min", MISSING]
+
+
+def test_a_count_reads_the_same_from_python_and_numpy():
+    import numpy as np
+
+    for n in (42_450, 1_050, 2_250_000):
+        assert compact(np.int64(n)) == compact(n) == compact(np.float64(n)) == compact(float(n))
+    assert compact(42_450) == "42.5k"

@@ -36,6 +36,7 @@ def compact(n) -> str:
     """A count: `999`, `47.2k`, `1.5M`, `2.1B`."""
     if is_missing(n):
         return MISSING
+    n = float(n)  # numpy's round halves to even on its own scalars (42,450 would be 42.4k there, 42.5k here)
     for i, (unit, size) in enumerate(_UNITS):
         if abs(n) >= size:
             scaled = round(n / size, 1)
