@@ -10,6 +10,7 @@ user = require_page("audit:read")
 
 from lib.auth.audit import audit, audit_actions, audit_actors, audit_csv, list_audit  # noqa: E402
 from lib.core.clock import utcnow
+from lib.core.formatting import MISSING  # noqa: E402
 from lib.ui.runtime import runtime  # noqa: E402  (after the guard: nothing is read without a login)
 
 ANY = "(any)"
@@ -44,6 +45,7 @@ else:
             "outcome": "Outcome",
             "details": st.column_config.JsonColumn("Details"),
         },
+        placeholder=MISSING,
     )
 
 

@@ -7,6 +7,7 @@ from lib.ui.guard import require_page
 user = require_page("keys:read")
 
 from lib.core.clock import utcnow  # noqa: E402
+from lib.core.formatting import MISSING  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.keys import plans  # noqa: E402
 from lib.keys.records import label  # noqa: E402
@@ -109,13 +110,14 @@ st.caption(
     "(UTC days, from the usage store) · click a row to manage its key"
 )
 event = st.dataframe(
-    ui.table_frame(shown, usage_range),
+    ui.table_styled(ui.table_frame(shown, usage_range)),
     hide_index=True,
     column_config=ui.TABLE_CONFIG,
     key=ui.table_key(shown),
     on_select="rerun",
     selection_mode="single-row",
     width="stretch",
+    placeholder=MISSING,
 )
 st.download_button(
     "Download CSV",

@@ -9,21 +9,24 @@ user = require_page("logs:read")
 
 from lib.auth.permissions import has_permission  # noqa: E402
 from lib.core.errors import ConsoleError  # noqa: E402
+from lib.core.formatting import MISSING  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.litellm.client import LiteLLMError  # noqa: E402
 from lib.logs import charts  # noqa: E402
 from lib.logs.export import FORMATS, export_logs  # noqa: E402
 from lib.logs.query import LogQueryError  # noqa: E402
-from lib.logs.rows import COLUMNS, TABLE_COLUMNS, prompt_and_response  # noqa: E402
+from lib.logs.rows import COLUMNS, prompt_and_response  # noqa: E402
 from lib.ui.actions import action_button  # noqa: E402
 from lib.ui.logs import (  # noqa: E402
     PAGE,
     cached_empty_reason,
     cached_payload,
     cached_view,
+    detail_facts,
     page_picker,
     read_query,
     source_id,
+    table_styled,
     when,
 )
 from lib.ui.runtime import runtime  # noqa: E402
@@ -77,7 +80,7 @@ for note in view.notes:
 if view.rows.empty:
     st.info("No requests on this page: the last page with requests is picked below.")
 table = st.dataframe(
-    view.rows[TABLE_COLUMNS],
+    table_styled(view.rows),
     hide_index=True,
     width="stretch",
     key="logs_table",
@@ -89,16 +92,17 @@ table = st.dataframe(
         "route": COLUMNS["route"],
         "key": COLUMNS["key"],
         "user": COLUMNS["user"],
-        "prompt_tokens": st.column_config.NumberColumn("Tokens in", format="localized"),
-        "completion_tokens": st.column_config.NumberColumn("Tokens out", format="localized"),
-        "spend": st.column_config.NumberColumn(COLUMNS["spend"], format="$%.6f"),
-        "duration_ms": st.column_config.NumberColumn(COLUMNS["duration_ms"], format="localized"),
-        "ttft_ms": st.column_config.NumberColumn("TTFT (ms)", format="localized"),
+        "prompt_tokens": st.column_config.NumberColumn("Tokens in"),  # numbers: written by table_styled
+        "completion_tokens": st.column_config.NumberColumn("Tokens out"),
+        "spend": st.column_config.NumberColumn(COLUMNS["spend"]),
+        "duration_ms": st.column_config.NumberColumn("Duration"),
+        "ttft_ms": st.column_config.NumberColumn("TTFT"),
         "cache_hit": st.column_config.CheckboxColumn(COLUMNS["cache_hit"]),
         "error_class": COLUMNS["error_class"],
         "error_message": st.column_config.TextColumn(COLUMNS["error_message"], width="large"),
         "request_id": COLUMNS["request_id"],
     },
+    placeholder=MISSING,
 )
 if view.pages > 1 or st.session_state.get(PAGE, 1) > 1:
     page_picker(view)
@@ -113,11 +117,8 @@ if picked:
     detail = view.details[row["request_id"]]
     st.subheader("Request detail")
     st.code(row["request_id"], language=None)
-    facts = st.columns(4)
-    facts[0].metric("Status", row["status"].capitalize())
-    facts[1].metric("Duration", f"{row['duration_ms']:,.0f} ms" if row["duration_ms"] == row["duration_ms"] else "—")
-    facts[2].metric("Tokens in / out", f"{row['prompt_tokens']:,} / {row['completion_tokens']:,}")
-    facts[3].metric("Spend", f"${row['spend']:,.6f}")
+    for col, (label, value) in zip(st.columns(4), detail_facts(row)):
+        col.metric(label, value)
     st.markdown(
         "  \n".join(
             f"**{label}:** {markdown_literal(value)}"

@@ -8,11 +8,22 @@ user = require_page("models:read")
 
 from lib.auth.gate import refusal  # noqa: E402
 from lib.auth.permissions import PermissionDenied  # noqa: E402
-from lib.catalog.browse import catalogue, facets, filter_catalogue, last_sync, sync_history, sync_running, with_usage
+from lib.catalog.browse import (
+    browser_table,
+    catalogue,
+    facets,
+    filter_catalogue,
+    history_table,
+    last_sync,
+    sync_history,
+    sync_running,
+    with_usage,
+)
 from lib.catalog.parse import CAPABILITY_LABELS
 from lib.catalog.probe import DEFAULT_TIMEOUT_S, test_configuration  # noqa: E402
 from lib.catalog.sync import ModelSyncError, SyncInProgress, sync_models_as
 from lib.core.clock import utcnow
+from lib.core.formatting import MISSING, compact
 from lib.core.jobs import humanize_ago  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.ui.actions import action_button  # noqa: E402
@@ -42,7 +53,7 @@ def _stats(result, key: str) -> None:
             ("Unavailable", result.unavailable),
         ],
     ):
-        col.metric(label, f"{value:,}", border=True)
+        col.metric(label, compact(value), border=True)
     st.caption(
         f"Synchronized {_when(result.finished_at)} · triggered by {markdown_literal(result.trigger)} · "
         f"run #{result.run_id}"
@@ -139,22 +150,8 @@ with manage_tab:
     if history.empty:
         st.caption("No runs yet.")
     else:
-        history = history.assign(duration_s=(history["finished_at"] - history["started_at"]).dt.total_seconds())
         st.dataframe(
-            history[
-                [
-                    "started_at",
-                    "trigger",
-                    "status",
-                    "total",
-                    "new",
-                    "updated",
-                    "unavailable",
-                    "error_count",
-                    "duration_s",
-                    "error",
-                ]
-            ],
+            history_table(history),
             hide_index=True,
             width="stretch",
             key="models_history",
@@ -167,9 +164,10 @@ with manage_tab:
                 "updated": "Updated",
                 "unavailable": "Unavailable",
                 "error_count": "Problems",
-                "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.2f"),
+                "duration_s": st.column_config.NumberColumn("Duration"),  # written by history_table
                 "error": "Failure",
             },
+            placeholder=MISSING,
         )
 
     st.subheader("Model browser")
@@ -220,32 +218,7 @@ with manage_tab:
             capabilities=shown["capabilities"].map(lambda cs: [CAPABILITY_LABELS.get(x, x) for x in cs])
         )
         st.dataframe(
-            shown[
-                [
-                    "name",
-                    "available",
-                    "provider",
-                    "mode",
-                    "input_cost_per_1m",
-                    "output_cost_per_1m",
-                    "max_input_tokens",
-                    "max_output_tokens",
-                    "requests_30d",
-                    "spend_30d",
-                    "capabilities",
-                    "underlying_model",
-                    "api_base",
-                    "alias_of",
-                    "tpm",
-                    "rpm",
-                    "deployments",
-                    "first_seen",
-                    "last_seen",
-                    "unavailable_since",
-                    "issues",
-                    "litellm_model_id",
-                ]
-            ],
+            browser_table(shown),
             hide_index=True,
             width="stretch",
             key="models_browser",
@@ -254,18 +227,18 @@ with manage_tab:
                 "available": st.column_config.CheckboxColumn("Available"),
                 "provider": "Provider",
                 "mode": "Mode",
-                "input_cost_per_1m": st.column_config.NumberColumn("Input $/1M", format="$%.4g"),
-                "output_cost_per_1m": st.column_config.NumberColumn("Output $/1M", format="$%.4g"),
-                "max_input_tokens": st.column_config.NumberColumn("Context (input)", format="localized"),
-                "max_output_tokens": st.column_config.NumberColumn("Max output", format="localized"),
-                "requests_30d": st.column_config.NumberColumn("Requests 30d", format="localized"),
-                "spend_30d": st.column_config.NumberColumn("Spend 30d", format="dollar"),
+                "input_cost_per_1m": st.column_config.NumberColumn("Input $/1M"),  # numbers: browser_table writes them
+                "output_cost_per_1m": st.column_config.NumberColumn("Output $/1M"),
+                "max_input_tokens": st.column_config.NumberColumn("Context (input)"),
+                "max_output_tokens": st.column_config.NumberColumn("Max output"),
+                "requests_30d": st.column_config.NumberColumn("Requests 30d"),
+                "spend_30d": st.column_config.NumberColumn("Spend 30d"),
                 "capabilities": st.column_config.ListColumn("Capabilities"),
                 "underlying_model": "Underlying model",
                 "api_base": "API base",
                 "alias_of": "Alias of",
-                "tpm": st.column_config.NumberColumn("TPM", format="localized"),
-                "rpm": st.column_config.NumberColumn("RPM", format="localized"),
+                "tpm": st.column_config.NumberColumn("TPM"),
+                "rpm": st.column_config.NumberColumn("RPM"),
                 "deployments": "Deployments",
                 "first_seen": st.column_config.DatetimeColumn("First seen", format="YYYY-MM-DD HH:mm"),
                 "last_seen": st.column_config.DatetimeColumn("Last seen", format="YYYY-MM-DD HH:mm"),
@@ -273,6 +246,7 @@ with manage_tab:
                 "issues": st.column_config.ListColumn("Problems"),
                 "litellm_model_id": "LiteLLM model id",
             },
+            placeholder=MISSING,
         )
 
 with test_tab:

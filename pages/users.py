@@ -16,6 +16,7 @@ from lib.auth import accounts  # noqa: E402  (after the guard: nothing is read w
 from lib.auth.gate import refusal  # noqa: E402
 from lib.auth.permissions import ROLE_LABELS, ROLES  # noqa: E402
 from lib.core.errors import ConsoleError  # noqa: E402
+from lib.core.formatting import MISSING  # noqa: E402
 from lib.core.text_safety import markdown_literal  # noqa: E402
 from lib.ui.actions import action_button  # noqa: E402
 from lib.ui.runtime import runtime  # noqa: E402
@@ -161,6 +162,7 @@ st.dataframe(
         "created_at": st.column_config.DatetimeColumn("Created (UTC)"),
         "last_login_at": st.column_config.DatetimeColumn("Last login (UTC)"),
     },
+    placeholder=MISSING,
 )
 
 min_pw = "any length (demo mode)" if settings.demo_mode else f"at least {accounts.MIN_PASSWORD} characters"

@@ -13,8 +13,9 @@ from lib.auth.audit import list_audit
 from lib.budgets import alerts, service
 from lib.budgets.status import projection_text, status
 from lib.core.clock import utcnow
+from lib.core.formatting import money
 from lib.core.text_safety import markdown_literal
-from tests.support.apptest import app_as, app_runtime, demo_settings
+from tests.support.apptest import app_as, app_runtime, demo_settings, shown_table
 from tests.support.usage_days import KeySpend, write_days
 
 PAGE = "pages/budgets.py"
@@ -50,6 +51,8 @@ def test_an_admin_sets_a_monthly_budget_and_sees_its_projection(env):
     table = at.dataframe[0].value
     assert list(table["Budget"]) == ["Team research, monthly"]
     assert table["Spent"].iloc[0] == pytest.approx(20.0 * utcnow().day)
+    text = shown_table(at.dataframe[0])  # money as everywhere: the usage store's spend, two decimals
+    assert text["Spent"].iloc[0] == money(20.0 * utcnow().day) and text["Amount"].iloc[0] == "$500.00"
     assert at.get("plotly_chart")  # the month view
 
 
@@ -166,6 +169,16 @@ def test_litellm_own_limits_list_keys_users_and_teams_over_and_near(env):
     for t in fake.owners.teams.values():
         if t["max_budget"] is not None:
             assert teams.loc[t["team_alias"], "max_budget"] == t["max_budget"]
+    text = shown_table(at.dataframe[-1])
+    shown_teams = text[text["kind"] == "Team"].set_index("name")
+    for t in fake.owners.teams.values():
+        if t["max_budget"] is not None:
+            assert shown_teams.loc[t["team_alias"], ["spend", "max_budget"]].tolist() == [
+                money(t["spend"]),
+                money(t["max_budget"]),
+            ]
+    cells = {str(v) for v in text.to_numpy().ravel()}
+    assert not cells & {"None", "nan", "NaN", "NaT", "<NA>"}
 
 
 def test_an_admin_enforces_a_team_budget_in_demo_litellm_and_sees_what_it_holds(env):
@@ -178,7 +191,7 @@ def test_an_admin_enforces_a_team_budget_in_demo_litellm_and_sees_what_it_holds(
     team = rt.demo_litellm().owners.teams["team-research"]
     assert (team["max_budget"], team["budget_duration"]) == (900, "7d")
     (said,) = [s.value for s in at.success]
-    expected = f"has max budget $900.00 per 7d, spend ${team['spend']:,.2f} (read back from LiteLLM)."
+    expected = f"has max budget $900.00 per 7d, spend {money(team['spend'])} (read back from LiteLLM)."
     assert said.endswith(markdown_literal(expected))
 
     ghost = service.create_budget(rt.engine, None, "team", "team-ghost", 50, "day", 0.8)

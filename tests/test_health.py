@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from lib.auth import accounts
 from lib.auth.audit import list_audit
+from lib.core.formatting import latency
 from lib.core.jobs import job_runs, last_run, record_job
 from lib.core.settings import load_settings
 from lib.core.text_safety import WORD_JOINER
@@ -27,7 +28,7 @@ from lib.runtime import Runtime
 from lib.services import run_backfill, run_refresh_today
 from lib.ui.actions import export_auditor
 from lib.usage.queries import Filters
-from tests.support.apptest import app_as, app_runtime, demo_settings
+from tests.support.apptest import app_as, app_runtime, demo_settings, shown_table
 from tests.support.metrics import parse, scrape, value
 from tests.support.ports import free_port
 
@@ -66,6 +67,12 @@ def test_admin_sees_every_check_with_its_status_and_the_demos_broken_deployment(
     row = table[table["Model"] == "llama3-local"].iloc[0]
     assert row["Status"].endswith("Failing") and "Connection refused" in row["Error"]
     assert set(table["Model"]) == set(demo.health.latest)
+    # response times as LiteLLM stored them, written by the latency rule; nothing shown as "None"
+    text = shown_table(at.dataframe[0]).set_index("Model")
+    for model, check in demo.health.latest.items():
+        assert text.loc[model, "Response"] == latency(check["response_time_ms"]), model
+    for frame in (text, shown_table(at.dataframe[1])):
+        assert not {str(v) for v in frame.to_numpy().ravel()} & {"None", "nan", "NaN", "NaT", "<NA>"}
     # an empty store and no job run yet: amber, with the reason
     assert ":orange-badge[" in _line(at, "Usage store") and "No usage data stored yet" in _line(at, "Usage store")
     jobs = at.dataframe[1].value

@@ -17,8 +17,9 @@ import pytest
 
 from lib.auth.audit import list_audit
 from lib.core.clock import utcnow
+from lib.core.formatting import compact, exact, money
 from lib.ui.keys import NEW_KEY
-from tests.support.apptest import app_as, app_runtime
+from tests.support.apptest import app_as, app_runtime, shown_table
 
 KEYS, MINE = "pages/keys.py", "pages/my_usage.py"
 CREATE = "FormSubmitter:keys_create-Create key"
@@ -33,6 +34,16 @@ def fake(demo_env):
 
 def _table(at) -> pd.DataFrame:
     return next(d.value for d in at.dataframe if "trend" in d.value.columns)
+
+
+def _shown(at) -> pd.DataFrame:
+    """The keys table as the browser writes it."""
+    return next(shown_table(d) for d in at.dataframe if "trend" in d.value.columns)
+
+
+def _no_none(text: pd.DataFrame) -> None:
+    cells = {str(v) for v in text.to_numpy().ravel()}
+    assert not cells & {"None", "nan", "NaN", "NaT", "<NA>"}, text
 
 
 def _tokens(table: pd.DataFrame) -> list[str]:
@@ -81,6 +92,19 @@ def test_the_table_lists_litellms_live_keys_with_their_usage(demo_env, fake):
     assert {t: shown[t] for t in expected.index if t in live} == {t: n for t, n in expected.items() if t in live}
     assert all(shown[t] == 0 for t in live if t not in expected.index)
     assert all(u.startswith("usage?key=") and u.endswith("&range=30d") for u in table["usage"])
+    # written one way (lib.core.formatting), from LiteLLM's own record; the numbers underneath stay for sorting
+    text = _shown(at)
+    by_token = {t: text.iloc[i] for i, t in enumerate(_tokens(table))}
+    assert {t: by_token[t]["spend"] for t in live} == {t: money(r["spend"]) for t, r in live.items()}
+    assert {t: by_token[t]["max_budget"] for t in live} == {t: money(r["max_budget"]) for t, r in live.items()}
+    assert {t: by_token[t]["rpm_limit"] for t in live} == {t: exact(r["rpm_limit"]) for t, r in live.items()}
+    assert {t: by_token[t]["requests"] for t in expected.index if t in live} == {
+        t: compact(n) for t, n in expected.items() if t in live
+    }
+    assert any(r["spend"] and money(r["spend"]) != f"${r['spend']:.4f}" for r in live.values())  # the old look
+    assert any(r["max_budget"] is None for r in live.values())  # a key without a budget shows "—", not None
+    _no_none(text.drop(columns=["models", "trend"]))
+    assert table["spend"].dtype.kind == "f"
 
 
 def test_a_page_load_reads_no_key_from_litellm_until_reloaded(demo_env, monkeypatch):
@@ -228,4 +252,8 @@ def test_a_user_gets_403_on_keys_and_sees_only_their_own_keys_on_my_usage(demo_e
     expected = sorted(f"sk-...{t[-4:]}" for t, r in fake._live.items() if r["user_id"] == "alice.martin")
     assert expected and sorted(own["key_name"]) == expected
     assert "user_id" not in own.columns and "trend" not in own.columns
+    text = next(shown_table(d) for d in at.dataframe if "key_name" in d.value.columns)
+    records = {f"sk-...{t[-4:]}": r for t, r in fake._live.items() if r["user_id"] == "alice.martin"}
+    assert dict(zip(text["key_name"], text["spend"])) == {k: money(r["spend"]) for k, r in records.items()}
+    _no_none(text.drop(columns=["models"]))
     assert not [b for b in at.button if b.key and b.key.startswith("keys_")]  # no actions

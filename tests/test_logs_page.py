@@ -13,11 +13,12 @@ import pytest
 
 from lib.auth import accounts
 from lib.auth.audit import list_audit
+from lib.core.formatting import exact, latency, unit_money
 from lib.litellm.demo_logs import PROMPTS
 from lib.logs.query import LogWindow
 from lib.logs.rows import prompt_and_response
 from lib.services import run_backfill
-from tests.support.apptest import app_as, app_runtime, demo_settings
+from tests.support.apptest import app_as, app_runtime, demo_settings, shown_table
 
 PAGE = "pages/logs.py"
 
@@ -72,6 +73,28 @@ def test_the_status_filter_shows_only_failures(logs_env):
     assert set(table["status"]) == {"failure"} and table["error_class"].notna().all()
     assert sorted(table["request_id"]) == sorted(failures.sort_values("t", ascending=False)["request_id"].head(50))
     assert any(f"· {len(failures):,} request" in c.replace("\\", "") for c in texts(at, "caption"))
+
+
+def test_numbers_are_written_one_way_and_keep_a_requests_small_cost(logs_env):
+    at = app_as(logs_env, "admin", PAGE)
+    text = shown_table(at.dataframe[0]).set_index("request_id")
+    fake = fake_rows(logs_env, at).set_index("request_id").loc[text.index]
+    assert list(text["spend"]) == [unit_money(v) for v in fake["spend"]]  # the fake's own cost, not "$%.6f"
+    assert list(text["duration_ms"]) == [latency(v) for v in fake["duration_ms"]]
+    assert list(text["prompt_tokens"]) == [exact(v) for v in fake["prompt_tokens"]]
+    assert list(text["ttft_ms"]) == [latency(v) for v in fake["ttft_ms"]]
+    cells = {str(v) for v in text.reset_index().to_numpy().ravel()}
+    assert not cells & {"None", "nan", "NaN", "NaT", "<NA>"}
+    assert shown(at)["spend"].dtype.kind == "f"  # sorted by the numbers underneath
+    small = fake[(fake["spend"] > 0) & (fake["spend"] < 0.0001)]
+    if len(small):  # a crumb shows its figure, never "<$0.0001"
+        assert all(not v.startswith("<") for v in text.loc[small.index, "spend"])
+    rid = _recent_request(logs_env, at)
+    at.text_input(key="logs_request_id").input(rid).run()
+    row = fake_rows(logs_env, at).set_index("request_id").loc[rid]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Spend"] == unit_money(row["spend"]) and metrics["Duration"] == latency(row["duration_ms"])
+    assert metrics["Tokens in / out"] == f"{exact(row['prompt_tokens'])} / {exact(row['completion_tokens'])}"
 
 
 def _recent_request(settings, at) -> str:

@@ -11,9 +11,11 @@ import pytest
 
 from lib.auth.audit import list_audit
 from lib.catalog.sync import ModelSyncError, acquire_sync_lease, sync_models
+from lib.core.formatting import compact, money, unit_money
 from lib.core.leases import release
 from lib.litellm.client import LiteLLMUnreachable
-from tests.support.apptest import app_as, app_runtime
+from lib.litellm.demo import MODELS
+from tests.support.apptest import app_as, app_runtime, shown_table
 from tests.support.models_endpoint import KEY
 from tests.test_model_catalog import BASE, FakeClient, dep
 from tests.test_text_safety import displayed, live_markup, rewrites
@@ -78,6 +80,21 @@ def test_admin_refresh_shows_the_last_synchronization(demo_env):
     assert browser["requests_30d"].sum() > 0  # usage of the last 30 days, from the store
     row = browser.set_index("name").loc["gpt-4o"]
     assert row["input_cost_per_1m"] == pytest.approx(2.5)
+    # prices per 1M as the demo LiteLLM's own table has them, written by unit_money; usage by the one rule
+    text = shown_table(at.dataframe[1]).set_index("name")
+    for name, (_, _, per_1m_in, per_1m_out, *_rest) in MODELS.items():
+        if name in text.index:
+            assert text.loc[name, ["input_cost_per_1m", "output_cost_per_1m"]].tolist() == [
+                unit_money(per_1m_in),
+                unit_money(per_1m_out),
+            ]
+    assert text.loc["gpt-4o-mini", "input_cost_per_1m"] == "$0.15"
+    assert text.loc["text-embedding-3-small", "input_cost_per_1m"] == "$0.02"
+    assert list(text["requests_30d"]) == [compact(n) for n in browser["requests_30d"]]
+    assert list(text["spend_30d"]) == [money(v) for v in browser["spend_30d"]]
+    cells = {str(v) for v in text.drop(columns=["capabilities", "issues", "available"]).to_numpy().ravel()}
+    assert not cells & {"None", "nan", "NaN", "NaT", "<NA>"}
+    assert shown_table(at.dataframe[0])["duration_s"].iloc[0].endswith(" s")
     audit = list_audit(app_runtime(demo_env).engine, actor="admin", action="models.sync")
     assert audit["outcome"].tolist()[0] == "success"
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from lib.core.clock import utcnow
-from lib.core.formatting import kpi_value
+from lib.core.formatting import kpi_value, unit_money
 from lib.core.text_safety import markdown_literal
 from lib.providers import demo, service, stats
 from lib.providers.records import ProviderInput
@@ -168,6 +168,9 @@ def test_admin_sees_a_card_per_provider_with_its_figures_and_the_failover_rule(s
     assert f"**{markdown_literal(kpi_value('spend', figures['anthropic-prod'].spend))}**" in shown
     captions = " ".join(c.value for c in at.caption)
     assert markdown_literal(service.FAILOVER_RULE) in captions
+    for v in views:  # a price per 1M tokens written by unit_money: its small figure stays ("—" without prices)
+        assert markdown_literal(f"avg {unit_money(figures[v.name].avg_cost_per_1m)} per 1M tokens") in captions
+    assert not {"None", "nan"} & set(captions.replace("·", " ").split())
     # a key given on the page: an exported config.yaml reads it from the derived variable, said on the card
     assert markdown_literal("config.yaml reads it from OPENAI_BACKUP_API_KEY") in captions
     assert "mistral" in text and "Adopt 1 provider(s)" in [b.label for b in at.button]

@@ -13,6 +13,7 @@ import pyarrow.dataset as ds
 import pytest
 
 from lib.core.clock import utcnow
+from lib.core.formatting import unit_money
 from lib.core.text_safety import markdown_literal
 from lib.routing import power, service
 from lib.routing.plan import RoutingActual
@@ -128,7 +129,7 @@ def test_the_page_shows_each_levels_price_per_1m_as_recomputed_from_prices_and_t
     assert prompt > 0 and completion > 0  # the demo's traffic: the mix is real, not the default
     for level, group in (("eco", "gpt-4o-mini"), ("precision", "gpt-4o")):
         expected = recompute(*litellm_price(rt, group), prompt, completion)
-        assert table.loc[level, "Price per 1M tokens"] == f"${expected:,.4f}"
+        assert table.loc[level, "Price per 1M tokens"] == unit_money(expected)  # the one rule for prices per 1M
     captions = " ".join(c.value for c in at.caption)
     assert markdown_literal(f"{prompt:,} input and {completion:,} output tokens") in captions
     assert table.loc["eco", "Requests (30 d)"] == "0"  # nobody has called `eco` in the demo's history

@@ -17,7 +17,7 @@ from lib.auth import accounts
 from lib.core.formatting import kpi_delta, kpi_value
 from lib.litellm.demo import UNASSIGNED_ENTITY
 from lib.services import run_backfill
-from tests.support.apptest import app_as, app_runtime, demo_settings
+from tests.support.apptest import app_as, app_runtime, demo_settings, shown_table
 from tests.test_text_safety import displayed, live_markup, rewrites
 
 USAGE, MINE = "pages/usage.py", "pages/my_usage.py"
@@ -565,8 +565,8 @@ def test_my_usage_tables_read_like_its_cards(demo_env, litellm_rows):
     table = next(df.value for df in at.dataframe if "Model" in df.value.columns)
     assert table.loc[table["Model"] == model, "Spend"].tolist() == [kpi_value("spend", want["spend"])]
     for df in at.dataframe:
-        cells = {str(v) for v in df.value.drop(columns=["models"], errors="ignore").to_numpy().ravel()}
-        assert not cells & {"None", "nan", "NaN", "<NA>"}, df.value
-    own = next(df.value for df in at.dataframe if "key_name" in df.value.columns)
+        cells = {str(v) for v in shown_table(df).drop(columns=["models"], errors="ignore").to_numpy().ravel()}
+        assert not cells & {"None", "nan", "NaN", "<NA>"}, shown_table(df)
+    own = next(shown_table(df) for df in at.dataframe if "key_name" in df.value.columns)
     assert all(v == "—" or v.startswith(("$", "<$")) for v in own["spend"]), own["spend"]
     assert all(v == "—" or v.startswith(("$", "<$")) for v in own["max_budget"]), own["max_budget"]

@@ -15,6 +15,7 @@ from lib.catalog.sync import JOB_NAME, SyncResult
 from lib.catalog.tables import model_catalog
 from lib.core import leases
 from lib.core.clock import as_aware
+from lib.core.formatting import compact, duration, exact, money, styled, unit_money
 from lib.core.jobs import job_runs
 from lib.usage.queries import Filters, breakdown
 
@@ -223,3 +224,64 @@ def models_with_backend(engine: Engine, backend_model: str) -> list[str] | None:
         if available
         and any(m == backend_model or m.split("/", 1)[-1] == backend_model for m in (underlying or "").split(", "))
     )
+
+
+# -- how the Models page writes the numbers (lib.core.formatting) ------------------------------------------------
+BROWSER_COLUMNS = [
+    "name",
+    "available",
+    "provider",
+    "mode",
+    "input_cost_per_1m",
+    "output_cost_per_1m",
+    "max_input_tokens",
+    "max_output_tokens",
+    "requests_30d",
+    "spend_30d",
+    "capabilities",
+    "underlying_model",
+    "api_base",
+    "alias_of",
+    "tpm",
+    "rpm",
+    "deployments",
+    "first_seen",
+    "last_seen",
+    "unavailable_since",
+    "issues",
+    "litellm_model_id",
+]
+BROWSER_FORMATS = {
+    "input_cost_per_1m": unit_money,  # a price per 1M tokens keeps its small figure
+    "output_cost_per_1m": unit_money,
+    "max_input_tokens": exact,  # limits: the number itself
+    "max_output_tokens": exact,
+    "tpm": exact,
+    "rpm": exact,
+    "requests_30d": compact,  # a summary
+    "spend_30d": money,
+}
+HISTORY_TABLE_COLUMNS = [
+    "started_at",
+    "trigger",
+    "status",
+    "total",
+    "new",
+    "updated",
+    "unavailable",
+    "error_count",
+    "duration_s",
+    "error",
+]
+HISTORY_FORMATS = {"duration_s": duration}
+
+
+def browser_table(shown: pd.DataFrame):
+    """The model browser's rows for st.dataframe: numbers written by BROWSER_FORMATS, still sorted as numbers."""
+    return styled(shown[BROWSER_COLUMNS], BROWSER_FORMATS)
+
+
+def history_table(history: pd.DataFrame):
+    """The sync runs for st.dataframe, each with how long it took."""
+    runs = history.assign(duration_s=(history["finished_at"] - history["started_at"]).dt.total_seconds())
+    return styled(runs[HISTORY_TABLE_COLUMNS], HISTORY_FORMATS)

@@ -17,6 +17,7 @@ from lib.catalog.sync import JOB_NAME as MODEL_SYNC
 from lib.catalog.tables import model_catalog
 from lib.core.clock import as_aware, utcnow
 from lib.core.db import schema_version
+from lib.core.formatting import duration
 from lib.core.jobs import UNFINISHED, freshness, humanize_ago, last_run, sweep_abandoned
 from lib.health.status import Check, Status
 from lib.litellm.database import LiteLLMDatabase
@@ -198,13 +199,7 @@ def _job_status(job: str, label: str, run: dict | None, next_runs: dict | None, 
     return JobStatus(job, label, status, reason, started, run["trigger"], duration, outcome, error, next_run, next_text)
 
 
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, rest = divmod(int(seconds), 60)
-    return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
+format_duration = duration  # one rule for durations (lib.core.formatting)
 
 
 # -- the model sync ------------------------------------------------------------------------------------------

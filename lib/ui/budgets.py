@@ -18,12 +18,14 @@ from lib.budgets.records import DEFAULT_THRESHOLD, MAX_AMOUNT, PERIODS, SCOPE_LA
 from lib.budgets.status import BudgetStatus, projection_text, status
 from lib.core.clock import utcnow
 from lib.core.errors import ConsoleError
+from lib.core.formatting import MISSING, money, styled
 from lib.core.text_safety import markdown_literal
 from lib.ui.actions import action_button
 
 log = logging.getLogger(__name__)
 DONE = "budgets_done"  # what the last action said, shown until the next one
 RANGES = "Daily budgets up to 10,000 USD, weekly up to 70,000, monthly up to 100,000; threshold 0.1–1.0."
+MONEY_COLUMNS = {"Amount": money, "Spent": money, "Remaining": money}  # every amount as the usage views write it
 STATE_LABELS = {"ok": "OK", "projected": "Projected to exceed", "warning": "Warning", "exceeded": "Exceeded"}
 
 
@@ -70,14 +72,10 @@ def render_budgets(items: list[BudgetStatus]) -> None:
         st.info("No budgets yet.")
         return
     st.dataframe(
-        budgets_table(items),
+        styled(budgets_table(items), MONEY_COLUMNS),
         hide_index=True,
-        column_config={
-            "Amount": st.column_config.NumberColumn(format="$%.2f"),
-            "Spent": st.column_config.NumberColumn(format="$%.2f"),
-            "Remaining": st.column_config.NumberColumn(format="$%.2f"),
-            "% used": st.column_config.ProgressColumn(format="%.0f%%", min_value=0, max_value=100),
-        },
+        column_config={"% used": st.column_config.ProgressColumn(format="%.0f%%", min_value=0, max_value=100)},
+        placeholder=MISSING,
     )
 
 
@@ -149,7 +147,7 @@ def _push(rt, user: User, b: Budget) -> None:
     st.session_state[DONE] = (
         "ok",
         f"LiteLLM now enforces {b.label}: its {SCOPE_LABELS[b.scope].lower()} {b.target} has max budget "
-        f"${limit.max_budget:,.2f} per {limit.budget_duration}, spend ${limit.spend:,.2f} (read back from LiteLLM).",
+        f"{money(limit.max_budget)} per {limit.budget_duration}, spend {money(limit.spend)} (read back from LiteLLM).",
     )
     st.rerun()
 
@@ -204,7 +202,12 @@ def render_alerts(rt, user: User) -> None:
             for e in events
         ]
     )
-    st.dataframe(rows, hide_index=True, column_config={"id": None})
+    st.dataframe(
+        styled(rows, MONEY_COLUMNS),
+        hide_index=True,
+        column_config={"id": None, "At": st.column_config.DatetimeColumn("At (UTC)", format="YYYY-MM-DD HH:mm")},
+        placeholder=MISSING,
+    )
     open_ids = [e["id"] for e in events if not e["acknowledged_by"]]
     if open_ids:
         c = st.columns([3, 1], vertical_alignment="bottom")
@@ -235,19 +238,29 @@ def render_litellm_limits(rt) -> None:
         st.markdown(f"**{title}**: {len(part)}")
         if not part.empty:
             st.dataframe(
-                part[["kind", "name", "spend", "max_budget", "used_pct", "budget_reset_at"]],
+                styled(part[["kind", "name", "spend", "max_budget", "used_pct", "budget_reset_at"]], LIMIT_FORMATS),
                 hide_index=True,
                 column_config=LIMIT_CONFIG,
                 key=f"budgets_limits_{state}",
+                placeholder=MISSING,
             )
     st.markdown("**Every key, user and team with a max budget**")
-    st.dataframe(limits.drop(columns=["id"]), hide_index=True, column_config=LIMIT_CONFIG, key="budgets_limits")
+    st.dataframe(
+        styled(limits.drop(columns=["id"]), LIMIT_FORMATS),
+        hide_index=True,
+        column_config=LIMIT_CONFIG,
+        key="budgets_limits",
+        placeholder=MISSING,
+    )
 
 
+# Money columns carry no `format`: the Styler writes them (lib.core.formatting.money), sorting stays numeric.
+LIMIT_FORMATS = {"spend": money, "max_budget": money}
 LIMIT_CONFIG = {
-    "spend": st.column_config.NumberColumn("spend", format="$%.2f"),
-    "max_budget": st.column_config.NumberColumn("max budget", format="$%.2f"),
+    "spend": st.column_config.NumberColumn("spend"),
+    "max_budget": st.column_config.NumberColumn("max budget"),
     "used_pct": st.column_config.ProgressColumn("% used", format="%.0f%%", min_value=0, max_value=100),
+    "budget_reset_at": st.column_config.DatetimeColumn("budget resets (UTC)", format="YYYY-MM-DD HH:mm"),
 }
 
 

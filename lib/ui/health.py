@@ -10,9 +10,10 @@ from lib.auth.accounts import User
 from lib.auth.gate import refusal
 from lib.auth.permissions import PermissionDenied
 from lib.core.clock import utcnow
+from lib.core.formatting import MISSING, duration, latency, styled
 from lib.core.jobs import humanize_ago
 from lib.core.text_safety import markdown_literal
-from lib.health.console_checks import JobStatus, StoreFacts, format_duration
+from lib.health.console_checks import JobStatus, StoreFacts
 from lib.health.litellm_checks import DeploymentHealth, check_now
 from lib.health.status import Check
 from lib.litellm.client import LiteLLMError
@@ -39,12 +40,13 @@ def status_text(status: str) -> str:
     return LOOK[status][1]
 
 
-def _table(frame: pd.DataFrame, **kwargs) -> None:
-    """A table whose Status column is coloured like the badges."""
-    styled = frame.style.map(
+def _table(frame: pd.DataFrame, formats: dict | None = None, **kwargs) -> None:
+    """A table whose Status column is coloured like the badges, its numbers written by `formats`
+    (lib.core.formatting) and "—" for anything missing (never "None")."""
+    table = styled(frame, formats or {}).map(
         lambda word: f"color: {COLOUR_OF_WORD.get(word, 'inherit')}; font-weight: 600", subset=["Status"]
     )
-    st.dataframe(styled, hide_index=True, width="stretch", **kwargs)
+    st.dataframe(table, hide_index=True, width="stretch", **kwargs, placeholder=MISSING)
 
 
 def render_checks(checks: list[Check]) -> None:
@@ -61,16 +63,17 @@ def render_deployments(rows: list[DeploymentHealth]) -> None:
             "Model": [r.label for r in rows],
             "LiteLLM says": [r.result for r in rows],
             "Last checked (UTC)": [r.checked_at for r in rows],
-            "Response (ms)": [r.response_ms for r in rows],
+            "Response": [r.response_ms for r in rows],
             "Healthy / unhealthy": [f"{r.healthy} / {r.unhealthy}" for r in rows],
             "Error": [r.error for r in rows],
         }
     )
     _table(
         frame,
+        {"Response": latency},
         column_config={
             "Last checked (UTC)": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm"),
-            "Response (ms)": st.column_config.NumberColumn(format="%.0f"),
+            "Response": st.column_config.NumberColumn(),  # written by latency, sorted by the number
         },
     )
 
@@ -146,7 +149,7 @@ def render_jobs(jobs: list[JobStatus]) -> None:
                 "Job": [j.label for j in jobs],
                 "Last run (UTC)": [j.last_started for j in jobs],
                 "Triggered by": [j.trigger or "" for j in jobs],
-                "Duration": [format_duration(j.duration_s) for j in jobs],
+                "Duration": [duration(j.duration_s) for j in jobs],
                 "Outcome": [j.outcome or "never run" for j in jobs],
                 "Next run": [j.next_run_text for j in jobs],
             }

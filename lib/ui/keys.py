@@ -15,7 +15,7 @@ import streamlit as st
 from lib.catalog.browse import catalogue
 from lib.core.clock import utcnow
 from lib.core.errors import ConsoleError
-from lib.core.formatting import money
+from lib.core.formatting import MISSING, compact, exact, money, percent, styled
 from lib.core.jobs import humanize_ago
 from lib.core.text_safety import markdown_literal
 from lib.keys.plans import BUDGET_PERIODS, KEEP, NEVER, POWER_LEVELS, KeyOutcome, KeyPlan, KeySettings, apply_plan
@@ -61,20 +61,21 @@ TABLE_CONFIG = {
     "user_email": st.column_config.TextColumn("Owner e-mail"),
     "team_id": st.column_config.TextColumn("Team"),
     "models": st.column_config.ListColumn("Models"),
-    "spend": st.column_config.NumberColumn("Spend", format="$%.4f", help="LiteLLM's spend of the key"),
-    "max_budget": st.column_config.NumberColumn("Max budget", format="dollar"),
+    # numbers without a `format`: the Styler of table_frame writes them (lib.core.formatting), sorting stays numeric
+    "spend": st.column_config.NumberColumn("Spend", help="LiteLLM's spend of the key"),
+    "max_budget": st.column_config.NumberColumn("Max budget"),
     "budget_used_pct": st.column_config.ProgressColumn("Budget used", min_value=0, max_value=100, format="%.0f%%"),
     "budget_duration": st.column_config.TextColumn("Budget period"),
     "budget_reset_at": st.column_config.DatetimeColumn("Budget resets (UTC)", format="YYYY-MM-DD HH:mm"),
-    "rpm_limit": st.column_config.NumberColumn("RPM limit", format="localized"),
-    "tpm_limit": st.column_config.NumberColumn("TPM limit", format="localized"),
+    "rpm_limit": st.column_config.NumberColumn("RPM limit"),
+    "tpm_limit": st.column_config.NumberColumn("TPM limit"),
     "expires": st.column_config.DatetimeColumn("Expires (UTC)", format="YYYY-MM-DD HH:mm"),
     "blocked": st.column_config.CheckboxColumn("Blocked"),
     "created_at": st.column_config.DatetimeColumn("Created (UTC)", format="YYYY-MM-DD"),
     "last_active": st.column_config.DateColumn("Last active", format="YYYY-MM-DD", help="Last day with requests"),
-    "requests": st.column_config.NumberColumn("Requests", format="localized", help="In the usage range"),
-    "range_spend": st.column_config.NumberColumn("Spend in range", format="$%.4f"),
-    "success_rate": st.column_config.NumberColumn("Success", format="%.1f%%", help="In the usage range"),
+    "requests": st.column_config.NumberColumn("Requests", help="In the usage range"),
+    "range_spend": st.column_config.NumberColumn("Spend in range"),
+    "success_rate": st.column_config.NumberColumn("Success", help="In the usage range"),
     "trend": st.column_config.LineChartColumn("Requests per day", y_min=0),
     "usage": st.column_config.LinkColumn("Usage", display_text="Open", help="The Usage page filtered on this key"),
 }
@@ -123,6 +124,18 @@ def snapshot_caption(snap: KeySnapshot, max_age_minutes: int) -> str:
 
 
 # -- the table ---------------------------------------------------------------------------------------------------
+# How the table writes its numbers: money as the usage views, requests as a summary count, limits exactly.
+TABLE_FORMATS = {
+    "spend": money,
+    "max_budget": money,
+    "range_spend": money,
+    "requests": compact,
+    "success_rate": percent,
+    "rpm_limit": exact,
+    "tpm_limit": exact,
+}
+
+
 def table_frame(shown: pd.DataFrame, usage_range: str) -> pd.DataFrame:
     """The shown keys as the table draws them: "all models" for a key limited to none, a link to its usage."""
     out = shown.assign(
@@ -130,6 +143,12 @@ def table_frame(shown: pd.DataFrame, usage_range: str) -> pd.DataFrame:
         usage=[f"usage?key={t}&range={usage_range}" for t in shown["token"]],
     )
     return out[TABLE_COLUMNS]
+
+
+def table_styled(table: pd.DataFrame):
+    """table_frame's rows for st.dataframe: numbers written by TABLE_FORMATS, still sorted as numbers; "—" for
+    anything missing."""
+    return styled(table, TABLE_FORMATS)
 
 
 def table_key(shown: pd.DataFrame) -> str:
@@ -297,11 +316,13 @@ def render_own_keys(rt, litellm_user_id: str) -> None:
     own = own.sort_values(["status", "alias"]).assign(
         models=[list(m) if len(m) else ["all models"] for m in own["models"]]
     )
-    # money as the usage views above it write it (lib.core.formatting), "—" where LiteLLM has none
-    own = own.assign(spend=[money(v) for v in own["spend"]], max_budget=[money(v) for v in own["max_budget"]])
-    config = TABLE_CONFIG | {
-        "spend": st.column_config.TextColumn("Spend", help="LiteLLM's spend of the key"),
-        "max_budget": st.column_config.TextColumn("Max budget"),
-    }
-    st.dataframe(own[OWN_COLUMNS], hide_index=True, column_config=config, width="stretch", key="own_keys")
+    # numbers as the usage views above it write them (lib.core.formatting), "—" where LiteLLM has none
+    st.dataframe(
+        table_styled(own[OWN_COLUMNS]),
+        hide_index=True,
+        column_config=TABLE_CONFIG,
+        width="stretch",
+        key="own_keys",
+        placeholder=MISSING,
+    )
     st.caption("Ask an admin to create, change or block a key.")

@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from lib.core.clock import utcnow
+from lib.core.formatting import exact, latency, styled, unit_money
 from lib.litellm.logs_api import RequestPayload
 from lib.logs.options import filter_choices, key_labels, resolve_key
 from lib.logs.query import (
@@ -26,6 +27,7 @@ from lib.logs.query import (
     LogQuery,
     LogWindow,
 )
+from lib.logs.rows import TABLE_COLUMNS
 from lib.logs.view import LogsView, empty_reason, load_view
 from lib.ui.runtime import runtime
 from lib.usage.queries import overview
@@ -35,6 +37,31 @@ CACHE_TTL_S = 300
 ANCHOR = "logs_anchor"
 PAGE = "logs_page"
 SIGNATURE = "logs_signature"
+# How the table writes its numbers (lib.core.formatting): a request's cost keeps its small figure (unit_money),
+# tokens exactly, durations as latency.
+TABLE_FORMATS = {
+    "prompt_tokens": exact,
+    "completion_tokens": exact,
+    "spend": unit_money,
+    "duration_ms": latency,
+    "ttft_ms": latency,
+}
+
+
+def table_styled(rows: pd.DataFrame):
+    """A page of rows for st.dataframe: numbers written by TABLE_FORMATS while the browser sorts by the numbers
+    underneath; "—" for anything missing."""
+    return styled(rows[TABLE_COLUMNS], TABLE_FORMATS)
+
+
+def detail_facts(row) -> list[tuple[str, str]]:
+    """The picked request's headline facts, written as the table writes them."""
+    return [
+        ("Status", str(row["status"]).capitalize()),
+        ("Duration", latency(row["duration_ms"])),
+        ("Tokens in / out", f"{exact(row['prompt_tokens'])} / {exact(row['completion_tokens'])}"),
+        ("Spend", unit_money(row["spend"])),
+    ]
 
 
 def source_id() -> str:

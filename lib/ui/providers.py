@@ -18,7 +18,7 @@ import streamlit as st
 from lib.auth.accounts import User
 from lib.auth.gate import refusal
 from lib.core.errors import ConsoleError
-from lib.core.formatting import kpi_delta, kpi_value
+from lib.core.formatting import kpi_delta, kpi_value, latency, unit_money
 from lib.core.text_safety import markdown_literal
 from lib.litellm.client import LiteLLMError
 from lib.providers import demo, service, stats
@@ -159,9 +159,9 @@ def _title(v: service.ProviderView, colour: str) -> None:
 def _last_test(v: service.ProviderView) -> str:
     if v.last_test_at is None:
         return "Never tested"
-    latency = f" · {v.last_test_latency_ms:,.0f} ms" if v.last_test_latency_ms is not None else ""
+    took = f" · {latency(v.last_test_latency_ms)}" if v.last_test_latency_ms is not None else ""
     label = RESULT_LABELS.get(v.last_test_result or "", v.last_test_result or "")
-    return f"Last test {v.last_test_at:%Y-%m-%d %H:%M} UTC{latency} · {label}"
+    return f"Last test {v.last_test_at:%Y-%m-%d %H:%M} UTC{took} · {label}"
 
 
 def render_card(user: User, v: service.ProviderView, s: stats.ProviderStats, colour: str) -> None:
@@ -183,7 +183,7 @@ def render_card(user: User, v: service.ProviderView, s: stats.ProviderStats, col
         for col, (label, value) in zip(st.columns(4), figures):
             col.caption(label)
             col.markdown(f"**{markdown_literal(value)}**")
-        cost = f"${s.avg_cost_per_1m:,.2f}" if s.avg_cost_per_1m is not None else "—"
+        cost = unit_money(s.avg_cost_per_1m)  # a price per 1M tokens: its small figure stays
         key = {"console": v.masked_key, "litellm": "kept by LiteLLM", "none": "no key"}[v.key_held_by]
         facts = [
             f"{v.model_count} model(s)",
@@ -439,7 +439,7 @@ def _fields(rt, user: User, kind: str) -> None:
         title = RESULT_LABELS.get(tested.result, tested.result)
         if tested.success:
             st.success(
-                markdown_literal(f"{title}: {tested.latency_ms:,.0f} ms, {len(tested.models_available)} model(s)"),
+                markdown_literal(f"{title}: {latency(tested.latency_ms)}, {len(tested.models_available)} model(s)"),
                 icon=":material/check_circle:",
             )
         else:

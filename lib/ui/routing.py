@@ -17,6 +17,7 @@ import streamlit as st
 from lib.auth.accounts import User
 from lib.auth.gate import refusal
 from lib.core.errors import ConsoleError
+from lib.core.formatting import MISSING, compact, money, unit_money
 from lib.core.text_safety import markdown_literal
 from lib.litellm.client import LiteLLMError
 from lib.routing import service
@@ -339,8 +340,9 @@ def render_power_levels(rt, base: dict, groups: list[str], why: str | None) -> d
     return levels
 
 
-def _money(value: float | None, digits: int = 2) -> str:
-    return "unknown" if value is None else f"${value:,.{digits}f}"
+def _per_1m(value: float | None) -> str:
+    """A price per 1M tokens (lib.core.formatting.unit_money); "unknown" where LiteLLM has no price."""
+    return "unknown" if value is None else unit_money(value)
 
 
 def render_power_figures(rt, levels: dict) -> None:
@@ -357,14 +359,14 @@ def render_power_figures(rt, levels: dict) -> None:
     rows = [
         {
             "Level": f.level,
-            "Price per 1M tokens": _money(f.per_1m, digits=4),
-            "Requests (30 d)": f"{f.requests:,}",
-            "Spend (30 d)": _money(f.spend),
-            "Candidates ($ per 1M tokens)": ", ".join(f"{c.group} {_money(c.per_1m, digits=4)}" for c in f.candidates),
+            "Price per 1M tokens": _per_1m(f.per_1m),
+            "Requests (30 d)": compact(f.requests),
+            "Spend (30 d)": money(f.spend),
+            "Candidates ($ per 1M tokens)": ", ".join(f"{c.group} {_per_1m(c.per_1m)}" for c in f.candidates),
         }
         for f in figures
     ]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch", placeholder=MISSING)
     st.caption(
         markdown_literal(
             "A level's price is its first candidate's (it serves while healthy); prices are LiteLLM's per token, "

@@ -12,6 +12,7 @@ from lib.budgets.service import send_test_notification
 from lib.console_settings.effective import SettingValueError
 from lib.console_settings.service import change_setting
 from lib.console_settings.view import SettingRow, rows_table
+from lib.core.formatting import MISSING
 from lib.core.text_safety import markdown_literal
 from lib.ui.actions import action_button
 
@@ -27,7 +28,7 @@ def render_outcome() -> None:
 
 def render_group(rt, user: User, group: str, rows: list[SettingRow]) -> None:
     st.subheader(group)
-    st.dataframe(pd.DataFrame(rows_table(rows)), hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame(rows_table(rows)), hide_index=True, width="stretch", placeholder=MISSING)
     if group == NOTIFICATIONS:
         render_test_notification(rt, user)
     editable = [r for r in rows if r.spec.editable]

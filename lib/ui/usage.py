@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from lib.core.formatting import kpi_delta, kpi_value, text
+from lib.core.formatting import MISSING, kpi_delta, kpi_value, text
 from lib.core.text_safety import markdown_literal, plotly_label
 from lib.usage import charts
 from lib.usage.exports import FORMATS, export_filename, render_export
@@ -360,6 +360,7 @@ def render_table(title: str, frame, by: str) -> None:
         hide_index=True,
         width="stretch",
         column_config={h: st.column_config.TextColumn(h) for h in shown.columns},
+        placeholder=MISSING,
     )
 
 

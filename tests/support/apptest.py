@@ -88,3 +88,28 @@ def app_as(settings: Settings, username: str | None, page: str | None = None, qu
         at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
+
+
+def shown_table(element):
+    """A st.dataframe's cells as the browser writes them: the pandas Styler's text where the page sent a Styler
+    (lib.core.formatting.styled), else the values themselves; a missing value as the table's placeholder (Streamlit
+    draws "None" without one). `element.value` stays the numbers underneath."""
+    import numpy as np
+    import pandas as pd
+    from streamlit import dataframe_util
+
+    values = element.value.reset_index(drop=True)
+    styler = element.proto.arrow_data.styler
+    text = dataframe_util.convert_arrow_bytes_to_pandas_df(styler.display_values) if styler.display_values else values
+    text = text.reset_index(drop=True).astype(object)
+    placeholder = element.proto.placeholder if element.proto.HasField("placeholder") else "None"
+    missing = np.array([[_missing(v) for v in row] for row in values.itertuples(index=False)], dtype=bool)
+    if missing.size:
+        text = pd.DataFrame(np.where(missing, placeholder, text.to_numpy()), columns=text.columns)
+    return text
+
+
+def _missing(v) -> bool:
+    from lib.core.formatting import is_missing
+
+    return not isinstance(v, (list, tuple)) and getattr(v, "ndim", 0) == 0 and is_missing(v)
