@@ -47,8 +47,9 @@ def compact(n) -> str:
     return f"{n:,.0f}"
 
 
-def money(v) -> str:
-    """US dollars: `$0.00`, `$0.0123`, `$0.50`, `$115.84`, `$1,234.57`; `<$0.0001` for a crumb."""
+def _dollars(v, below_one) -> str:
+    """The rules all dollar figures share: `—`, `$0.00`, two decimals from $1 on; `below_one(amount)` writes the
+    rest (without the sign)."""
     if is_missing(v):
         return MISSING
     sign, a = ("-" if v < 0 else ""), abs(float(v))
@@ -56,12 +57,22 @@ def money(v) -> str:
         return "$0.00"
     if round(a, 2) >= 1:
         return f"{sign}${a:,.2f}"
-    if round(a, 4) == 0:
-        return f"{sign}<$0.0001"
-    text = f"{a:.4f}".rstrip("0")
-    if len(text.split(".")[1]) < 2:
-        text = f"{a:.2f}"
-    return f"{sign}${text}"
+    return sign + below_one(a)
+
+
+def _at_least_two_decimals(text: str, a: float) -> str:
+    return text if len(text.split(".")[1]) >= 2 else f"{a:.2f}"
+
+
+def money(v) -> str:
+    """US dollars: `$0.00`, `$0.0123`, `$0.50`, `$115.84`, `$1,234.57`; `<$0.0001` for a crumb."""
+
+    def below_one(a: float) -> str:
+        if round(a, 4) == 0:
+            return "<$0.0001"
+        return "$" + _at_least_two_decimals(f"{a:.4f}".rstrip("0"), a)
+
+    return _dollars(v, below_one)
 
 
 def exact(n) -> str:
@@ -72,18 +83,12 @@ def exact(n) -> str:
 def unit_money(v) -> str:
     """The cost of one request or a price per 1M tokens (and nothing else: amounts spent or budgeted are `money`):
     `$0.00`, `$0.00001234`, `$0.075`, `$0.50`, `$2.50`, `$1,234.57`."""
-    if is_missing(v):
-        return MISSING
-    sign, a = ("-" if v < 0 else ""), abs(float(v))
-    if a == 0:
-        return "$0.00"
-    if round(a, 2) >= 1:
-        return f"{sign}${a:,.2f}"
-    decimals = max(2, 3 - math.floor(math.log10(a)))  # four significant digits
-    text = f"{a:.{decimals}f}".rstrip("0")
-    if len(text.split(".")[1]) < 2:
-        text = f"{a:.2f}"
-    return f"{sign}${text}"
+
+    def below_one(a: float) -> str:
+        decimals = max(2, 3 - math.floor(math.log10(a)))  # four significant digits
+        return "$" + _at_least_two_decimals(f"{a:.{decimals}f}".rstrip("0"), a)
+
+    return _dollars(v, below_one)
 
 
 def styled(frame, formats: dict):

@@ -75,15 +75,19 @@ def line_of(node, loc: tuple) -> int | None:
     return line
 
 
-def load_document(text: str) -> RoutingState:
-    """The routing of a YAML document (see the module docstring); RoutingInputError names the line and field."""
+def parse_yaml(text: str):
+    """A YAML text's data and its node tree (for `line_of`); RoutingInputError with the line when it is not YAML."""
     try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
+        return yaml.safe_load(text), yaml.compose(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}: " if mark is not None else ""
         raise RoutingInputError(f"{where}not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+
+
+def load_document(text: str) -> RoutingState:
+    """The routing of a YAML document (see the module docstring); RoutingInputError names the line and field."""
+    data, root = parse_yaml(text)
     if not isinstance(data, dict) or "routing" not in data:
         raise RoutingInputError("line 1: the document needs a `routing:` mapping (see README, Routing as code)")
     try:

@@ -27,12 +27,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-import yaml
-
 from lib.providers.plan import Deployment
 from lib.providers.records import ProviderInput, ProviderInputError, validate_env_name
 from lib.providers.types import PROVIDER_TYPES
-from lib.routing.document import line_of
+from lib.routing.document import line_of, parse_yaml
 from lib.routing.plan import FALLBACK_KEYS, RETRY_KEYS, ROUTING_MARK, RoutingActual, adopted_state
 from lib.routing.state import RoutingInputError, RoutingState
 
@@ -276,13 +274,7 @@ def read_config(text: str, env: Mapping[str, str], litellm: RoutingActual | None
     """What a LiteLLM config.yaml holds for the console (see the module docstring); RoutingInputError names the
     line and field of the first problem. `litellm`: the LiteLLM it goes into, whose deployments are not made again
     (one its config file serves, or a database one no console provider owns, is listed as skipped)."""
-    try:
-        data = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark is not None else ""
-        raise RoutingInputError(f"{where}not valid YAML ({getattr(exc, 'problem', None) or exc})") from None
+    data, root = parse_yaml(text)
     if not isinstance(data, dict) or "model_list" not in data:
         raise RoutingInputError("line 1: not a LiteLLM config: it needs a `model_list`")
     try:
