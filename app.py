@@ -16,7 +16,6 @@ from lib.ui.runtime import current_settings, runtime
 
 log = logging.getLogger("litellm_console.app")
 LOGOUT_REQUESTED = "console_logout_requested"
-COOKIE_TRIES = "console_cookie_tries"
 
 st.set_page_config(page_title="LiteLLM Console", page_icon=":material/monitoring:", layout="wide")
 
@@ -48,31 +47,17 @@ except SQLAlchemyError as exc:
     )
     st.stop()
 
+rt.preload_usage()  # once per process, in the background: the first page after a restart does not wait for it
 if settings.BACKGROUND_SERVICES:
     rt.start_background_services()  # once per process; cheap on every later run
 else:
     rt.start_console_endpoints()  # /healthz, /readyz, /metrics even when cron does the jobs
 
 
-def keep_login_cookie(authenticator, secret: str, cookie_secure: str) -> None:
-    """The login cookie is written by a browser component, and a rerun right after the login can drop it.
-    The browser reports its cookies (the authenticator's getAll component): while ours is missing, write the
-    same cookie again, a few times per login (a browser refusing cookies simply logs in per tab)."""
-    manager = authenticator.cookie_controller.cookie_model.cookie_manager
-    seen = manager.cookies if isinstance(manager.cookies, dict) else {}
-    username, exp = st.session_state.get("username"), st.session_state.get(session._EXP_KEY)
-    if not seen or session.COOKIE_NAME in seen or not username or not exp:
-        return  # not reported yet, or present
-    tries = st.session_state.get(COOKIE_TRIES, 0)
-    if tries >= 3:
-        return
-    st.session_state[COOKIE_TRIES] = tries + 1
-    session.set_login_cookie(authenticator, username, exp, secret, cookie_secure, key="console_cookie_retry")
-
-
-# The authenticator's cookie components live in this first, fixed slot of the page, so that whether a run
-# draws them or not never shifts the page's own elements (a shift re-mounts them: duplicates flash).
+# The login cookie's writer lives in this first, fixed slot of the page, so that whether a run draws it or not
+# never shifts the page's own elements (a shift re-mounts them: duplicates flash).
 with st.container():
+    session.use_browser_cookies()  # no cookie component that reruns the page (lib.ui.session.BrowserCookies)
     # Built once per run, from a fresh credentials dict of the users table (never the YAML-path mode).
     authenticator = stauth.Authenticate(
         accounts.credentials(engine),
@@ -92,16 +77,11 @@ with st.container():
         st.session_state.update(authentication_status=None, name=None, username=None, roles=None, logout=True)
         authenticator.cookie_controller.delete_cookie()
     from_cookie = bool(st.session_state.get("authentication_status"))
-    just_logged_in = bool(st.session_state.get(session._PENDING_KEY))  # resolve_user writes the cookie now
     user = session.resolve_user(
         engine, authenticator, secret, settings.COOKIE_SECURE
     )  # the sessions table decides, not the cookie
     if user is None and from_cookie:
         st.session_state["logout"] = True  # a refused cookie is not read again in this browser session
-    if just_logged_in:
-        st.session_state[COOKIE_TRIES] = 0
-    elif user is not None:
-        keep_login_cookie(authenticator, secret, settings.COOKIE_SECURE)
 
 pages = build_navigation(user.role if user else None)
 nav = st.navigation(pages, position="hidden")  # the menu is render_sidebar's (see lib/ui/navigation.render_menu)

@@ -79,6 +79,7 @@ class Runtime:
         self._store: UsageStore | None = None
         self._scheduler = None
         self._endpoints: ConsoleEndpoints | None = None
+        self._usage_preload: threading.Thread | None = None
         self._demo: tuple[date, httpx.MockTransport] | None = None
         self.metrics = ConsoleMetrics(self)  # its own registry: two runtimes (tests) never share counters
         self._key_snapshots: KeySnapshots | None = None
@@ -197,6 +198,21 @@ class Runtime:
                 self.start_console_endpoints()
             return self._scheduler
 
+    def preload_usage(self) -> None:
+        """Load the stored usage into memory now, in the background, once per process (the app, at its first run):
+        otherwise the first page that reads it loads it, and the first user after a restart waits for it."""
+        with self._lock:
+            if self._usage_preload is not None or self.store_mode != "serve":
+                return
+            self._usage_preload = threading.Thread(target=self._preload_usage, name="usage-preload", daemon=True)
+            self._usage_preload.start()
+
+    def _preload_usage(self) -> None:
+        try:
+            self.store.sync()  # a page reading meanwhile waits for this load instead of starting its own
+        except Exception:  # the page's own read tries again, and reports what is wrong
+            log.exception("could not load the stored usage into memory")
+
     def start_console_endpoints(self) -> ConsoleEndpoints | None:
         """Serve /healthz, /readyz and /metrics on METRICS_PORT (0: not served), once per process: a port in use
         is logged once and the app runs on without them. Also for an app whose background services are off."""
@@ -229,6 +245,8 @@ class Runtime:
 
     def close(self) -> None:
         self.stop_background_services()
+        if self._usage_preload is not None:
+            self._usage_preload.join()  # not closing the store under a load
         if self._store is not None:
             self._store.close()
         if self._engine is not None:

@@ -3,7 +3,6 @@ the login form, logout and server-side session checks."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -300,7 +299,9 @@ def test_a_first_start_keeps_the_database_and_the_generated_secret_private(tmp_p
     monkeypatch.setattr("lib.core.settings.DATA_DIR", data)
     at = new_app(demo_settings(data)).run()
     assert not at.exception and texts(at, "title") == ["LiteLLM Console"]
-    assert {p.name: p.stat().st_mode & 0o777 for p in data.iterdir()} == {
+    modes = {p.name: p.stat().st_mode & 0o777 for p in data.iterdir()}
+    assert modes.pop("usage", 0o700) == 0o700  # the usage store's folder, once its background load has begun
+    assert modes == {
         "app.db": 0o600,
         "app.db-wal": 0o600,
         "app.db-shm": 0o600,
@@ -311,23 +312,22 @@ def test_a_first_start_keeps_the_database_and_the_generated_secret_private(tmp_p
 
 @pytest.fixture
 def cookies_set(monkeypatch) -> list[dict]:
-    """What the browser's cookie component is asked to set: its arguments, options included."""
-    component = sys.modules["extra_streamlit_components.CookieManager"]
+    """The cookies the page asks the browser to write (lib.ui.session's cookie writer's data)."""
+    import lib.ui.session
+
     calls = []
 
-    def record(**kwargs):
-        if kwargs.get("method") == "set":
-            calls.append(kwargs)
-        return kwargs.get("default")
+    def record(key=None, data=None, **_):
+        calls.append(data)
 
-    monkeypatch.setattr(component, "_component_func", record)
+    monkeypatch.setattr(lib.ui.session, "_login_cookie_writer", record)
     return calls
 
 
 def test_the_login_cookie_is_same_site_strict_and_secure_when_configured(app_env, engine, cookies_set):
     _login(app_as(app_env.model_copy(update={"COOKIE_SECURE": "true"}), None), "viewer", "viewer")
-    [login_cookie] = [c for c in cookies_set if c["cookie"] == COOKIE_NAME]
-    assert login_cookie["options"]["sameSite"] == "strict" and login_cookie["options"]["secure"] is True
+    login_cookie = [c for c in cookies_set if c["name"] == COOKIE_NAME][-1]
+    assert login_cookie["sameSite"] == "strict" and login_cookie["secure"] is True
 
 
 @pytest.mark.parametrize(

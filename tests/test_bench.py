@@ -165,3 +165,25 @@ def test_the_sources_bench_runs_on_the_harness_and_both_stores_agree(litellm_har
     with psycopg.connect(db_url) as conn:
         left = conn.execute("SELECT count(*) FROM \"LiteLLM_DailyUserSpend\" WHERE id LIKE 'bench-%%'").fetchone()
         assert left[0] == 0
+
+
+@pytest.mark.browser
+def test_the_page_timing_bench_times_logins_and_changes_against_a_baseline(demo_store):
+    """tests/bench/page_timing.py on the session's 30-day demo store, with HEAD's checkout as the baseline."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "tests.bench.page_timing", "--store", str(demo_store.with_suffix(""))]
+        + ["--logins", "2", "--changes", "1", "--baseline", "HEAD", "--json"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    for name in ("current", "baseline HEAD"):
+        first, later = out[name]["first_login"], out[name]["login"]
+        assert 0 < first["kpis_s"] <= first["ready_s"] and 0 < later["kpis_s"] <= later["ready_s"], out
+        assert out[name]["filter"]["n"] == out[name]["range"]["n"] == 1
+    assert out["ratios"]["login_ready"] > 0
+    worktrees = subprocess.run(["git", "worktree", "list"], cwd=ROOT, capture_output=True, text=True).stdout
+    assert "page-timing-" not in worktrees  # the baseline's checkout is removed

@@ -13,6 +13,7 @@ from lib.appdb import open_app_database
 from lib.auth import accounts
 from lib.auth.audit import list_audit
 from lib.ui.navigation import available_pages
+from lib.ui.session import COOKIE_DAYS
 from tests.support.browser import (
     ADMIN_MENU,
     TIMEOUT,
@@ -24,6 +25,9 @@ from tests.support.browser import (
     wait_for_cookie,
     wait_idle,
 )
+from tests.support.metrics import scrape, value
+from tests.support.ports import free_port
+from tests.support.streamlit_server import StreamlitServer
 
 pytestmark = pytest.mark.browser
 DATA = ("stMetric", "stDataFrame", "stPlotlyChart", "stTable", "stDownloadButton")
@@ -102,6 +106,9 @@ def test_a_cookie_works_until_logout_and_never_after(browser: Browser, streamlit
     login(page, streamlit_server.url, "admin", "admin", "users")
     expect(page.get_by_role("heading", name="Users")).to_be_visible(timeout=TIMEOUT)
     cookie = wait_for_cookie(page)
+    # as the browser keeps it: same-site only, for the whole app, and expiring with the server-side session
+    assert cookie["sameSite"] == "Strict" and cookie["path"] == "/" and not cookie["secure"]
+    assert abs(cookie["expires"] - (time.time() + COOKIE_DAYS * 86400)) < 600
 
     other = browser.new_context()  # the cookie alone logs in ...
     other.add_cookies([cookie])
@@ -174,3 +181,32 @@ def test_lockout_and_no_secret_in_pages_logs_or_audit(browser: Browser, streamli
         assert secret not in streamlit_server.log_text(), "a secret in the server log"
         assert secret not in audit_rows, "a secret in the audit log"
     page.context.close()
+
+
+def test_a_login_or_a_reload_runs_the_page_once(browser: Browser, demo_store, tmp_path):
+    """A login runs its page once, and so does a page load logged in by the cookie. No cookie component reruns the
+    page: the cookie library's reported the browser's cookies back on every page load and after every login, and
+    each report cut the page's first run short (about a second; a click in it was lost). Counted by the console's
+    own metrics: each page run is timed, however it ends."""
+    server = StreamlitServer(tmp_path, store_path=demo_store)
+    server.env["METRICS_PORT"] = str(free_port())
+    server.env["BACKGROUND_SERVICES"] = "false"  # no startup refresh, whose end reruns the page to show it
+    server.start()
+
+    def usage_runs() -> float:
+        wait_idle(page, quiet_ms=1500)
+        samples = scrape(f"http://127.0.0.1:{server.env['METRICS_PORT']}")
+        return value(samples, "litellm_console_page_render_seconds_count", page="usage")
+
+    try:
+        page = browser.new_context().new_page()
+        login(page, server.url, "admin", "admin", "usage")
+        expect(page.get_by_role("heading", name="Usage analytics")).to_be_visible(timeout=TIMEOUT)
+        wait_for_cookie(page)
+        assert usage_runs() == 1
+        page.reload()  # a new browser session, logged in by the cookie
+        expect(page.get_by_role("heading", name="Usage analytics")).to_be_visible(timeout=TIMEOUT)
+        assert usage_runs() == 2
+        page.context.close()
+    finally:
+        server.stop()

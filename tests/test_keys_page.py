@@ -149,7 +149,7 @@ def test_a_new_key_is_shown_once_then_nowhere(demo_env, fake, caplog):
     )
     assert (record["budget_duration"], record["tpm_limit"], record["models"]) == ("7d", None, [])
 
-    at.run()  # a rerun nobody asked for (the login cookie's component, a chart): still shown, to be copied
+    at.run()  # a rerun nobody asked for (a chart's selection, a background refresh ending): still shown, to be copied
     assert [c.value for c in at.code] == [plaintext]
     at.button(key="keys_reload").click().run()  # the next action on the page: gone for good
     assert not at.code and plaintext not in _rendered(at) and NEW_KEY not in at.session_state

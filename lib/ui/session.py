@@ -7,9 +7,12 @@ copied or replayed cookie useless.
 
 from __future__ import annotations
 
+import functools
 import threading
+import types
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import jwt
 import streamlit as st
@@ -21,7 +24,7 @@ COOKIE_NAME = "litellm_console_auth"
 COOKIE_DAYS = 7
 _USER_KEY = "console_user"
 _EXP_KEY = "console_cookie_exp"
-_PENDING_KEY = "console_pending_cookie"
+_DELETE_KEY = "console_cookie_delete"
 _ATTEMPT_KEY = "login_attempt"
 _LOGIN_KEY = "console_login"
 
@@ -59,6 +62,7 @@ def resolve_user(engine, authenticator, secret: str, cookie_secure: str) -> User
     """Run once per script run in app.py, right after authenticator.login('unrendered')."""
     if not st.session_state.get("authentication_status"):
         st.session_state.pop(_USER_KEY, None)
+        _delete_cookie_if_asked(cookie_secure)
         return None
     username, exp = st.session_state.get("username"), st.session_state.get(_EXP_KEY)
     if exp is None:  # logged in from a cookie in a new browser session: find its expiry stamp
@@ -70,14 +74,11 @@ def resolve_user(engine, authenticator, secret: str, cookie_secure: str) -> User
     user = accounts.session_user(engine, username, exp) if username and exp else None
     if user is None:
         _forget(authenticator)
+        _delete_cookie_if_asked(cookie_secure)
         return None
     st.session_state[_EXP_KEY] = exp
     st.session_state[_USER_KEY] = user
-    if st.session_state.get(_PENDING_KEY):
-        # Just logged in with a password: the cookie is set in a normal run that renders the cookie
-        # component (a rerun right after setting it would drop it).
-        set_login_cookie(authenticator, username, exp, secret, cookie_secure)
-        st.session_state[_PENDING_KEY] = False
+    write_login_cookie(username, exp, secret, cookie_secure)
     return user
 
 
@@ -88,27 +89,88 @@ def login_cookie_options(cookie_secure: str, page_url: str | None) -> dict:
     return {"same_site": "strict", "secure": secure}
 
 
-def set_login_cookie(
-    authenticator, username: str, exp: float, secret: str, cookie_secure: str, key: str = "set"
-) -> None:
-    """Write the login cookie (the library's token format) through its cookie component: JavaScript sets it."""
-    token = jwt.encode({"username": username, "exp_date": exp}, secret, algorithm="HS256")
-    authenticator.cookie_controller.cookie_model.cookie_manager.set(
-        COOKIE_NAME,
-        token,
-        key=key,
-        expires_at=datetime.fromtimestamp(exp),
-        **login_cookie_options(cookie_secure, st.context.url),
-    )
+# The login cookie is written (and deleted) from the page itself, by this component, which reports nothing back:
+# a component that reports reruns the page. It is drawn in every run with what the cookie should be (the login's,
+# or a deletion after a logout), so a run replaced before the browser ran it leaves the writing to the next one.
+_COOKIE_JS = """
+export default function ({ data }) {
+  if (!data || !data.name) return;
+  let cookie = `${data.name}=${data.value}; Path=/; Expires=${new Date(data.expires * 1000).toUTCString()}`;
+  cookie += `; SameSite=${data.sameSite}` + (data.secure ? "; Secure" : "");
+  document.cookie = cookie;
+}
+"""
+_login_cookie_writer = st.components.v2.component("console_login_cookie", js=_COOKIE_JS)
+
+
+def login_cookie(username: str, exp: float, secret: str, cookie_secure: str, page_url: str | None) -> dict:
+    """The login cookie the browser is asked to keep: the library's token format (a signed username + expiry stamp),
+    expiring with the server-side session."""
+    options = login_cookie_options(cookie_secure, page_url)
+    return {
+        "name": COOKIE_NAME,
+        "value": jwt.encode({"username": username, "exp_date": exp}, secret, algorithm="HS256"),
+        "expires": exp,
+        "sameSite": options["same_site"],
+        "secure": options["secure"],
+    }
+
+
+def write_login_cookie(username: str, exp: float, secret: str, cookie_secure: str) -> None:
+    st.session_state.pop(_DELETE_KEY, None)
+    _write_cookie(login_cookie(username, exp, secret, cookie_secure, st.context.url))
+
+
+def _write_cookie(data: dict) -> None:
+    _login_cookie_writer(key="console_login_cookie", data=data)
+
+
+def _delete_cookie_if_asked(cookie_secure: str) -> None:
+    """After a logout (or a refused cookie), in every run of this browser session until the next login."""
+    name = st.session_state.get(_DELETE_KEY)
+    if name:
+        options = login_cookie_options(cookie_secure, st.context.url)
+        _write_cookie({"name": name, "value": "", "expires": 0, "sameSite": "strict", "secure": options["secure"]})
+
+
+class BrowserCookies:
+    """What streamlit-authenticator gets in place of extra_streamlit_components' CookieManager (see
+    `use_browser_cookies`): the cookies the browser sent with this session's request, and writes through the page's
+    cookie writer. That manager draws a browser component in every run which reports the browser's cookies back each
+    time they change, and each report reruns the page: once on every page load and once after every login, the first
+    run cut short (about a second) and a click in it lost. The library reads the login cookie from the request anyway
+    (st.context.cookies)."""
+
+    def __init__(self, key: str = "init") -> None:
+        self.cookies = dict(st.context.cookies)
+
+    def get(self, cookie: str):
+        return self.cookies.get(cookie)
+
+    def get_all(self, key: str = "get_all") -> dict:
+        return self.cookies
+
+    def set(self, cookie: str, val, key: str = "set", **_options) -> None:
+        raise NotImplementedError("the console writes its login cookie itself (write_login_cookie)")
+
+    def delete(self, cookie: str, key: str = "delete") -> None:
+        st.session_state[_DELETE_KEY] = cookie  # deleted by resolve_user's writer, in this run or the next
+        self.cookies.pop(cookie, None)
+
+
+def use_browser_cookies() -> None:
+    """streamlit-authenticator (0.4.2) builds its cookie manager as `stx.CookieManager()` in its cookie model: that
+    name now builds a BrowserCookies. Idempotent; app.py calls it before building the authenticator."""
+    from streamlit_authenticator.models import cookie_model
+
+    if getattr(cookie_model.stx, "CookieManager", None) is not BrowserCookies:
+        cookie_model.stx = types.SimpleNamespace(CookieManager=BrowserCookies)
 
 
 def _forget(authenticator) -> None:
-    for k in ("authentication_status", "name", "username", "roles", _USER_KEY, _EXP_KEY, _PENDING_KEY):
+    for k in ("authentication_status", "name", "username", "roles", _USER_KEY, _EXP_KEY):
         st.session_state[k] = None
-    try:
-        authenticator.cookie_controller.delete_cookie()
-    except Exception:  # the cookie component may be absent (tests); the session row is what counts
-        pass
+    authenticator.cookie_controller.delete_cookie()
 
 
 def render_login(engine, demo_accounts: bool, policy: Callable[[], accounts.LoginPolicy] | None = None) -> None:
@@ -130,6 +192,35 @@ def render_login(engine, demo_accounts: bool, policy: Callable[[], accounts.Logi
         )
     if st.session_state.get("login_error"):  # stays until the next attempt (a rerun must not hide it)
         st.error(st.session_state["login_error"])
+    _preload_page_modules()
+
+
+# The browser loads Streamlit's code for charts (plotly, ~4.7 MB) and tables (~1.2 MB) only when a page first draws
+# one: the first page after the login waited about 1.5 s more for its charts. The login page asks for both modules
+# while the form is filled in; the page's own lazy import then finds them loaded (one module per URL).
+_PRELOAD_JS = """
+export default function ({ data }) {
+  const app = document.querySelector('script[type="module"][src*="/static/js/index."]');
+  if (!app || !data) return;
+  for (const name of data.modules || []) import(new URL(name, app.src).href).catch(() => {});
+}
+"""
+_module_preloader = st.components.v2.component("console_module_preload", js=_PRELOAD_JS)
+
+
+@functools.cache
+def chart_and_table_modules() -> tuple[str, ...]:
+    """The file names of Streamlit's frontend modules for charts and tables (named with a build hash, so found in
+    the installed package; none when its layout differs: nothing is preloaded, nothing breaks)."""
+    from streamlit import file_util
+
+    folder = Path(file_util.get_static_dir()) / "static" / "js"
+    found = [sorted(folder.glob(f"{name}.*.js")) for name in ("PlotlyChart", "DataFrame")]
+    return tuple(files[0].name for files in found if len(files) == 1)
+
+
+def _preload_page_modules() -> None:
+    _module_preloader(key="console_module_preload", data={"modules": list(chart_and_table_modules())})
 
 
 def _password_key() -> str:
@@ -175,7 +266,7 @@ def _attempt_login(engine, attempt: LoginAttempt, policy=None) -> None:
             return
         exp = (datetime.now() + timedelta(days=COOKIE_DAYS)).timestamp()
         accounts.open_session(engine, user.username, exp)
-        attempt.outcome = logged_in_state(user, exp) | {_PENDING_KEY: True}
+        attempt.outcome = logged_in_state(user, exp)
 
 
 def apply_login_outcome() -> None:

@@ -1,7 +1,7 @@
 """Steps shared by the browser tests, made to hold on a loaded 2-core machine.
 
-A Streamlit page keeps the previous run's elements on screen while a run is in flight, and the cookie
-component asks for a rerun just after a page load: a click that lands in such a rerun can be lost (a form
+A Streamlit page keeps the previous run's elements on screen while a run is in flight, and a page can rerun by
+itself (the end of the server's startup refresh reruns it): a click that lands in such a rerun can be lost (a form
 redrawn between typing and clicking, a dropdown closed as it opens). Each step here waits for a quiet page,
 acts, and checks that the action took before it returns.
 """

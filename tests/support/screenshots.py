@@ -14,8 +14,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from tests.support.page_timing import LAUNCH_ARGS, _settled
-from tests.support.streamlit_server import CHROMIUM, StreamlitServer, _days_ago
+from tests.support.streamlit_server import CHROMIUM, LAUNCH_ARGS, StreamlitServer, _days_ago
 
 WIDTHS = (1400, 390)  # a desktop; a phone (iPhone 12-15: 390 x 844)
 SCHEMES = ("light", "dark")  # the browser's prefers-color-scheme, which the app follows
@@ -25,11 +24,11 @@ PAGES = ("usage", "models", "users", "keys", "providers")
 def shoot(url: str, out: Path, log=print) -> list[Path]:
     from playwright.sync_api import sync_playwright
 
-    from tests.support.browser import login, wait_for_cookie
+    from tests.support.browser import login, wait_for_cookie, wait_idle
 
     saved = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
         for scheme, width in [(scheme, width) for scheme in SCHEMES for width in WIDTHS]:
             page = browser.new_page(viewport={"width": width, "height": 900}, color_scheme=scheme)
             try:
@@ -42,7 +41,7 @@ def shoot(url: str, out: Path, log=print) -> list[Path]:
             for name in PAGES:
                 page.goto(f"{url}/{name}")
                 page.wait_for_timeout(1500)
-                _settled(page, 300)
+                wait_idle(page, timeout_ms=300_000)
                 page.wait_for_timeout(1000)  # plotly finishes its layout after the run
                 # The page scrolls inside Streamlit's main section, not the document: grow the viewport to it,
                 # again while it still grows (charts drawn late, widths reflowing in the taller window).

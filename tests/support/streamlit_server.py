@@ -28,6 +28,16 @@ from tests.support.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium, headless, with flags for a closed network (the tests' browser and the development tools')
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 STORE_DAYS = 30
 
 
@@ -40,8 +50,10 @@ def _clean_env() -> dict[str, str]:
 
 
 class StreamlitServer:
-    def __init__(self, tmp: Path, store_path: Path | None = None, backfill_days: int = STORE_DAYS):
+    def __init__(self, tmp: Path, store_path: Path | None = None, backfill_days: int = STORE_DAYS, root: Path = ROOT):
+        """`root`: the checkout whose app.py runs (a benchmark's baseline runs another commit's)."""
         self.tmp = tmp
+        self.root = root
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_url = f"sqlite:///{tmp}/app.db"
@@ -53,7 +65,7 @@ class StreamlitServer:
             "BACKFILL_DAYS": str(backfill_days),
             "APP_SECRET_KEY": self.secret,
             "METRICS_PORT": "0",  # a test that scrapes the console sets a free port of its own
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(root),
         }
         self.proc = None
         self.log = None
@@ -94,7 +106,7 @@ class StreamlitServer:
                 "--browser.gatherUsageStats",
                 "false",
             ],
-            cwd=ROOT,
+            cwd=self.root,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
@@ -178,15 +190,7 @@ def browser_type_launch_args(browser_type_launch_args):
         **browser_type_launch_args,
         "executable_path": CHROMIUM,
         "headless": True,
-        "args": [
-            "--no-sandbox",
-            "--disable-background-networking",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-component-update",
-            "--disable-sync",
-            "--disable-dev-shm-usage",
-        ],
+        "args": LAUNCH_ARGS,
     }
 
 
