@@ -17,7 +17,14 @@ from tests.support.colours import luminance
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
-CHARTS = 7  # the Usage page's plotly charts over the demo's 30 days (series, 2 stacked, 2 donuts, heatmap, outcomes)
+# The Usage page's chart tabs (written out, not read from lib.ui.usage) and a heading in each; over the demo's 30 days
+# each shows two charts under the metric over time.
+CHART_TABS = {
+    "Cost": "Cost by provider",
+    "By model and provider": "By model",
+    "Weekday and outcomes": "Success vs failure",
+}
+CHARTS = 3
 
 
 def _usage_page(browser: Browser, base: str, **context) -> Page:
@@ -27,6 +34,19 @@ def _usage_page(browser: Browser, base: str, **context) -> Page:
     expect(page.locator(".js-plotly-plot")).to_have_count(CHARTS, timeout=TIMEOUT)
     wait_idle(page)
     return page
+
+
+def _each_chart_tab(page: Page):
+    """Open each chart tab in turn (the first is open already); yields its name once its charts are drawn."""
+    for n, (tab, heading) in enumerate(CHART_TABS.items()):
+        if n:
+            wait_idle(page)
+            page.get_by_role("tab", name=tab).click()
+        expect(page.get_by_role("tab", name=tab)).to_have_attribute("aria-selected", "true", timeout=TIMEOUT)
+        expect(page.get_by_text(heading, exact=True).first).to_be_visible(timeout=TIMEOUT)
+        wait_idle(page)
+        expect(page.locator(".js-plotly-plot")).to_have_count(CHARTS, timeout=TIMEOUT)
+        yield tab
 
 
 # What the browser paints: the app's background, and for each chart its paper, plot area and texts' fill.
@@ -44,11 +64,14 @@ PAINTED = """() => ({
 @pytest.mark.parametrize("scheme", ["dark", "light"])
 def test_page_and_charts_follow_the_browsers_colour_scheme(browser: Browser, streamlit_server, scheme):
     page = _usage_page(browser, streamlit_server.url, color_scheme=scheme)
-    painted = page.evaluate(PAINTED)
     dark = scheme == "dark"
-    assert (luminance(painted["app"]) < 0.05) is dark, painted["app"]
-    assert painted["charts"][0]["plot"], "the daily series has a plot area"
-    for chart in painted["charts"]:
+    painted = {tab: page.evaluate(PAINTED) for tab in _each_chart_tab(page)}
+    charts = [chart for shown in painted.values() for chart in shown["charts"]]
+    assert len(charts) == CHARTS * len(CHART_TABS)
+    app = painted["Cost"]["app"]
+    assert (luminance(app) < 0.05) is dark, app
+    assert charts[0]["plot"], "the daily series has a plot area"
+    for chart in charts:
         for background in filter(None, (chart["paper"], chart["plot"])):
             assert (luminance(background) < 0.05) is dark, chart  # in dark: not white, dark
         assert chart["texts"], chart
@@ -122,9 +145,10 @@ TOOLBAR_SHOWN = (
 
 def test_phone_chart_toolbar_covers_no_chart_text(browser: Browser, streamlit_server):
     page = _usage_page(browser, streamlit_server.url, viewport=PHONE)
-    for i in range(CHARTS):
-        plot = page.locator(".js-plotly-plot").nth(i)
-        plot.scroll_into_view_if_needed()
-        plot.hover(position={"x": 2, "y": 2})  # shows the toolbar, away from any data point's hover label
-        page.wait_for_function(TOOLBAR_SHOWN, arg=i, timeout=TIMEOUT)  # it fades in
-        assert page.evaluate(UNDER_TOOLBAR, i) == [], i
+    for tab in _each_chart_tab(page):
+        for i in range(CHARTS):
+            plot = page.locator(".js-plotly-plot").nth(i)
+            plot.scroll_into_view_if_needed()
+            plot.hover(position={"x": 2, "y": 2})  # shows the toolbar, away from any data point's hover label
+            page.wait_for_function(TOOLBAR_SHOWN, arg=i, timeout=TIMEOUT)  # it fades in
+            assert page.evaluate(UNDER_TOOLBAR, i) == [], (tab, i)

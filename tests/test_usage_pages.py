@@ -570,3 +570,27 @@ def test_my_usage_tables_read_like_its_cards(demo_env, litellm_rows):
     own = next(shown_table(df) for df in at.dataframe if "key_name" in df.value.columns)
     assert all(v == "—" or v.startswith(("$", "<$")) for v in own["spend"]), own["spend"]
     assert all(v == "—" or v.startswith(("$", "<$")) for v in own["max_budget"]), own["max_budget"]
+
+
+def test_only_the_open_chart_tab_is_drawn_and_another_tab_draws_its_own(demo_env):
+    """Under the metric over time, the chart tabs: a first view draws the cost bars only, and opening another tab
+    (a rerun) draws that tab's charts instead, on Usage analytics and on My usage."""
+    for page, user, prefix in ((USAGE, "admin", "usage"), (MINE, "alice", "mine")):
+        at = app_as(demo_env, user, page, {"range": "30d"})
+
+        def drawn(at=at) -> list[str]:
+            kinds = []
+            for f in _figures(at).values():
+                trace = f["data"][0]
+                kinds.append("cost bars" if trace.get("orientation") == "h" else trace.get("type", "scatter"))
+            return sorted(kinds)
+
+        assert drawn() == ["cost bars", "cost bars", "scatter"], page
+        at.session_state[f"{prefix}_chart_tab"] = "Weekday and outcomes"
+        at.run()
+        assert not at.exception
+        assert drawn() == ["bar", "heatmap", "scatter"], page
+        at.session_state[f"{prefix}_chart_tab"] = "By model and provider"
+        at.run()
+        assert [len(f["data"]) > 1 for f in _figures(at).values()].count(True) >= 1  # stacked: a trace per name
+        assert "heatmap" not in drawn() and "cost bars" not in drawn(), page

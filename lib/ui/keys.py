@@ -277,7 +277,7 @@ def remember(outcome: KeyOutcome) -> None:
 def show_results() -> None:
     """The previous run's action: its message, and a new key's plaintext until the next action on the page ("I
     have copied the key", Reload, any change) or another page: never again after that. Not "one run only": a
-    rerun nobody asked for (a chart's selection, a background refresh ending) would hide it before it could be copied."""
+    rerun nobody asked for (a chart's selection, a background refresh ending) would hide it before it was copied."""
     done = st.session_state.pop(DONE, None)
     if any(st.session_state.get(button) for button in ENDS_DISPLAY):
         st.session_state.pop(NEW_KEY, None)

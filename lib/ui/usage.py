@@ -258,7 +258,7 @@ def _names(data: dict, dim: str) -> set:
 
 
 def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
-    """Charts of the view; returns (filter name, value) picked by clicking a donut slice."""
+    """Charts of the view: the metric over time, then tabs; returns the (filter name, value) of a clicked cost bar."""
     picked: list[tuple[str, str]] = []
     daily = data["daily"]
     if not daily["requests"].sum():
@@ -274,15 +274,19 @@ def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
     )
     st.plotly_chart(charts.daily_metric(daily, metric), key=f"{prefix}_series")
     colours = {dim: charts.colour_map(_names(data, dim)) for dim in ("model", "provider")}
-    stacked_metric = metric if metric != "avg_latency_ms" else "requests"  # latencies do not stack
-    c = st.columns(2)
-    for col, dim, title in ((c[0], "model", "By model"), (c[1], "provider", "By provider")):
-        with col:
-            st.markdown(f"**{title}**")
-            st.plotly_chart(
-                charts.stacked_daily(data[f"daily_by_{dim}"], dim, stacked_metric, colours=colours[dim]),
-                key=f"{prefix}_by_{dim}",
-            )
+    # Only the open tab's charts are drawn: each plotly chart costs the browser ~80 ms a view change, and seven of
+    # them kept a filter change over a second, click to quiet page (tests/bench/page_timing).
+    tabs = st.tabs(list(CHART_TABS), key=f"{prefix}_chart_tab", on_change="rerun")
+    for tab, draw in zip(tabs, CHART_TABS.values()):
+        if tab.open:
+            with tab:
+                picked += draw(data, prefix, metric, colours)
+    return picked
+
+
+def _cost_bars(data: dict, prefix: str, metric: str, colours: dict) -> list[tuple[str, str]]:
+    """Cost by provider and by model; returns the (filter name, value) of a clicked bar."""
+    picked = []
     c = st.columns(2)
     generation = st.session_state.get(f"{prefix}_picks_done", 0)  # a new chart after a pick: its selection is spent
     for col, name, dim in ((c[0], "providers", "provider"), (c[1], "models", "model")):
@@ -303,6 +307,25 @@ def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
                 value = names.get(point.get("y", point.get("label")))
                 if value is not None and value != "other":
                     picked.append((name, value))
+    return picked
+
+
+def _stacked(data: dict, prefix: str, metric: str, colours: dict) -> list:
+    """The metric over time split by model and by provider."""
+    stacked_metric = metric if metric != "avg_latency_ms" else "requests"  # latencies do not stack
+    c = st.columns(2)
+    for col, dim, title in ((c[0], "model", "By model"), (c[1], "provider", "By provider")):
+        with col:
+            st.markdown(f"**{title}**")
+            st.plotly_chart(
+                charts.stacked_daily(data[f"daily_by_{dim}"], dim, stacked_metric, colours=colours[dim]),
+                key=f"{prefix}_by_{dim}",
+            )
+    return []
+
+
+def _patterns(data: dict, prefix: str, metric: str, colours: dict) -> list:
+    """Requests by weekday and week, and the requests that succeeded and failed each day."""
     c = st.columns(2)
     with c[0]:
         st.markdown("**Requests by weekday and week**")
@@ -312,8 +335,12 @@ def render_charts(data: dict, prefix: str) -> list[tuple[str, str]]:
             st.plotly_chart(charts.weekday_heatmap(data["heatmap"]), key=f"{prefix}_heatmap")
     with c[1]:
         st.markdown("**Success vs failure**")
-        st.plotly_chart(charts.success_failure(daily), key=f"{prefix}_success")
-    return picked
+        st.plotly_chart(charts.success_failure(data["daily"]), key=f"{prefix}_success")
+    return []
+
+
+# The charts under the metric over time, one tab each; the first is open on a page's first view.
+CHART_TABS = {"Cost": _cost_bars, "By model and provider": _stacked, "Weekday and outcomes": _patterns}
 
 
 # Table columns: (heading, how a cell is written: lib.core.formatting's rule for that metric, or text).

@@ -14,8 +14,9 @@ Builds a store of `--rows` stored rows with the benchmark's generator (or uses a
 - **filter and range changes**, `--changes` of each: from the keystroke or click to the new KPIs, and to the page
   settled (charts, tables and export buttons drawn).
 
-`--baseline REF` measures a checkout of the git ref REF (e.g. `HEAD~3`) in the same run, its logins alternating
-with this checkout's, and reports ratios (the machines are shared and noisy: only figures of one run compare).
+`--baseline REF` measures a checkout of the git ref REF (e.g. `HEAD~3`) in the same run, its logins and changes
+alternating with this checkout's, and reports ratios (the machines are shared and noisy: only one run's figures
+compare).
 Prints medians; a measurement, not a test: nothing asserts a time.
 """
 
@@ -107,38 +108,44 @@ def _time_change(page, prepare, trigger) -> tuple[float, float]:
     return kpis, time.perf_counter() - t0
 
 
-def time_changes(browser, url: str, changes: int) -> dict[str, list[tuple[float, float]]]:
-    """`changes` provider-filter changes and as many range changes, on one logged-in page."""
-    context = browser.new_context(viewport=VIEWPORT)
-    page = context.new_page()
-    page.goto(f"{url}/usage")
-    _login_page_loaded(page)
-    page.get_by_role("textbox", name="Username").fill("admin")
-    page.get_by_role("textbox", name="Password").fill("admin")
-    page.get_by_role("button", name="Log in").click()
-    _ready(page)
-    expander = page.get_by_test_id("stExpander").filter(has_text="Filters").locator("summary")
-    box = page.get_by_test_id("stMultiSelect").filter(has_text="Providers").locator("input")
+class UsageView:
+    """A logged-in Usage page whose view is changed by typing a provider filter and clicking range presets."""
 
-    def open_box():
-        if not box.is_visible():
-            expander.click()
-        box.click()
-        if "provider=" not in page.url:
-            box.fill("anthropic")
+    RANGES = ["90d", "30d", "All time", "7d"]
 
-    def toggle_provider():  # add the typed provider, or remove it again (Backspace, empty input)
-        box.press("Backspace" if "provider=" in page.url else "Enter")
+    def __init__(self, browser, url: str):
+        self.context = browser.new_context(viewport=VIEWPORT)
+        self.page = page = self.context.new_page()
+        page.goto(f"{url}/usage")
+        _login_page_loaded(page)
+        page.get_by_role("textbox", name="Username").fill("admin")
+        page.get_by_role("textbox", name="Password").fill("admin")
+        page.get_by_role("button", name="Log in").click()
+        _ready(page)
+        self.expander = page.get_by_test_id("stExpander").filter(has_text="Filters").locator("summary")
+        self.box = page.get_by_test_id("stMultiSelect").filter(has_text="Providers").locator("input")
 
-    ranges = ["90d", "30d", "All time", "7d"]
-    out: dict[str, list] = {"filter": [], "range": []}
-    for i in range(changes):
-        out["filter"].append(_time_change(page, open_box, toggle_provider))
-        box.press("Escape")
-        radio = page.get_by_role("radio", name=ranges[i % len(ranges)])
-        out["range"].append(_time_change(page, radio.wait_for, radio.click))
-    context.close()
-    return out
+    def _open_box(self) -> None:
+        if not self.box.is_visible():
+            self.expander.click()
+        self.box.click()
+        if "provider=" not in self.page.url:
+            self.box.fill("anthropic")
+
+    def _toggle_provider(self) -> None:  # add the typed provider, or remove it again (Backspace, empty input)
+        self.box.press("Backspace" if "provider=" in self.page.url else "Enter")
+
+    def change_filter(self) -> tuple[float, float]:
+        timed = _time_change(self.page, self._open_box, self._toggle_provider)
+        self.box.press("Escape")
+        return timed
+
+    def change_range(self, i: int) -> tuple[float, float]:
+        radio = self.page.get_by_role("radio", name=self.RANGES[i % len(self.RANGES)])
+        return _time_change(self.page, radio.wait_for, radio.click)
+
+    def close(self) -> None:
+        self.context.close()
 
 
 def _medians(pairs: list[tuple[float, float]]) -> dict:
@@ -150,7 +157,7 @@ def _medians(pairs: list[tuple[float, float]]) -> dict:
 
 
 def measure(urls: dict[str, str], logins: int, changes: int, log=print) -> dict:
-    """`urls`: checkout name -> its server. Logins alternate between the servers."""
+    """`urls`: checkout name -> its server. Logins and changes alternate between the servers."""
     from playwright.sync_api import sync_playwright
 
     times: dict[str, list] = {name: [] for name in urls}
@@ -162,13 +169,21 @@ def measure(urls: dict[str, str], logins: int, changes: int, log=print) -> dict:
                 kpis, ready = time_login(browser, url)
                 times[name].append((kpis, ready))
                 log(f"{name}: login {i + 1}: KPIs after {kpis:.2f} s, ready after {ready:.2f} s")
-        for name, url in urls.items():
+        for name in urls:
             result[name] = {
                 "first_login": {"kpis_s": round(times[name][0][0], 3), "ready_s": round(times[name][0][1], 3)},
                 "login": _medians(times[name][1:] or times[name]),
             }
-            if changes:
-                result[name] |= {kind: _medians(v) for kind, v in time_changes(browser, url, changes).items()}
+        if changes:
+            views = {name: UsageView(browser, url) for name, url in urls.items()}
+            timed: dict[str, dict[str, list]] = {name: {"filter": [], "range": []} for name in urls}
+            for i in range(changes):  # alternating between the checkouts, as the logins
+                for name, view in views.items():
+                    timed[name]["filter"].append(view.change_filter())
+                    timed[name]["range"].append(view.change_range(i))
+            for name, view in views.items():
+                view.close()
+                result[name] |= {kind: _medians(v) for kind, v in timed[name].items()}
         browser.close()
     return result
 
