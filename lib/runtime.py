@@ -24,6 +24,7 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from lib.appdb import open_app_database
+from lib.budgets.litellm_limits import OwnerSnapshots
 from lib.console_settings.effective import effective_settings
 from lib.console_settings.saved import saved_values
 from lib.core.settings import Settings, load_settings
@@ -83,6 +84,7 @@ class Runtime:
         self._demo: tuple[date, httpx.MockTransport] | None = None
         self.metrics = ConsoleMetrics(self)  # its own registry: two runtimes (tests) never share counters
         self._key_snapshots: KeySnapshots | None = None
+        self._owner_snapshots: OwnerSnapshots | None = None
 
     # Opened on first use, so a command that needs neither (an export, a configuration test) works without them.
     # -- settings -----------------------------------------------------------------------------------------
@@ -106,8 +108,9 @@ class Runtime:
             before, self._settings, self._setting_sources = self._settings, settings, sources
             if self._scheduler is not None:
                 reschedule_intervals(self._scheduler, before, settings)
-            if self._key_snapshots is not None:
-                self._key_snapshots.max_age = timedelta(minutes=settings.KEYS_CACHE_MINUTES)
+            for kept in (self._key_snapshots, self._owner_snapshots):
+                if kept is not None:
+                    kept.max_age = timedelta(minutes=settings.KEYS_CACHE_MINUTES)
         return settings
 
     def load_saved_settings(self) -> None:
@@ -140,6 +143,14 @@ class Runtime:
             if self._key_snapshots is None:
                 self._key_snapshots = KeySnapshots(timedelta(minutes=self.settings.KEYS_CACHE_MINUTES))
             return self._key_snapshots
+
+    @property
+    def owner_snapshots(self) -> OwnerSnapshots:
+        """LiteLLM's users and teams, read once and kept as the keys are (the Budgets page's LiteLLM limits)."""
+        with self._lock:
+            if self._owner_snapshots is None:
+                self._owner_snapshots = OwnerSnapshots(timedelta(minutes=self.settings.KEYS_CACHE_MINUTES))
+            return self._owner_snapshots
 
     @classmethod
     def from_environment(cls, **kwargs) -> Runtime:

@@ -201,3 +201,32 @@ def test_an_admin_enforces_a_team_budget_in_demo_litellm_and_sees_what_it_holds(
     (said,) = _errors(at)
     assert "nothing was pushed" in said and "Team not found" in said
     assert "team-ghost" not in rt.demo_litellm().owners.teams
+
+
+def test_litellm_users_and_teams_are_kept_until_a_reload_or_a_push(env):
+    """LiteLLM's users and teams are read once and kept (one request per 100 users, not on every page load): a spend
+    LiteLLM changed meanwhile shows after "Reload from LiteLLM", and a budget pushed from the page shows at once."""
+    rt = app_runtime(env)
+    team = next(t for t in rt.demo_litellm().owners.teams.values() if t["max_budget"] is not None)
+    name, spend = team["team_alias"], team["spend"]
+
+    def shown(at) -> list:
+        table = shown_table(at.dataframe[-1])
+        return table[table["kind"] == "Team"].set_index("name").loc[name, ["spend", "max_budget"]].tolist()
+
+    at = app_as(env, "admin", PAGE)
+    before = shown(at)
+    try:
+        team["spend"] = spend + 123.45  # LiteLLM counts more spend
+        at.run()
+        assert shown(at) == before  # the kept reading
+        at.button(key="budgets_reload_limits").click().run()
+        assert shown(at) == [money(spend + 123.45), money(team["max_budget"])]
+        b = service.create_budget(rt.engine, None, "team", team["team_id"], 4321, "day", 0.8)
+        at.run()
+        at.selectbox(key="budgets_manage").set_value(b.id).run()
+        at.button(key="budgets_push").click().run()
+        assert not at.exception and shown(at) == [money(spend + 123.45), money(4321)]
+    finally:
+        team["spend"] = spend
+        rt.owner_snapshots.forget()

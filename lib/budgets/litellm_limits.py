@@ -4,19 +4,22 @@ LiteLLM as its `max_budget` + `budget_duration`, so LiteLLM enforces it (refuses
 passes), not only the console watches it.
 
 Keys come from the process's snapshot of LiteLLM's keys (lib.keys.snapshot), patched with the key as LiteLLM
-answers after a push; users and teams are read from LiteLLM (`/user/list`, `/team/list`) when shown. A push is
+answers after a push; users and teams likewise from a kept reading of `/user/list` and `/team/list` (OwnerSnapshots:
+one request per 100 users, so not on every page load), read again after a team's or user's push. A push is
 read back from LiteLLM after the write (`/key/info`, `/team/info`, `/user/info`): what is shown is what LiteLLM
 holds, and a refusal is audited as a failure with LiteLLM's reason (nothing pushed)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pandas as pd
 
 from lib.auth.gate import perform
 from lib.budgets.records import SCOPE_LABELS, Budget, BudgetInputError
+from lib.core.clock import utcnow
+from lib.core.kept import Kept
 from lib.keys.snapshot import KeySnapshots
 from lib.litellm.budgets_api import (
     LiteLLMTeam,
@@ -107,6 +110,24 @@ def fetch_owners(client: LiteLLMClient) -> tuple[list[LiteLLMUser], list[LiteLLM
     return list_users(client), list_teams(client)
 
 
+@dataclass(frozen=True)
+class OwnerSnapshot:
+    users: list[LiteLLMUser]
+    teams: list[LiteLLMTeam]
+    fetched_at: datetime
+
+    def age(self) -> timedelta:
+        return utcnow() - self.fetched_at
+
+
+class OwnerSnapshots(Kept[OwnerSnapshot]):
+    """The process's reading of LiteLLM's users and teams (one per Runtime; kept KEYS_CACHE_MINUTES, as the keys)."""
+
+    def read(self, client: LiteLLMClient) -> OwnerSnapshot:
+        users, teams = fetch_owners(client)
+        return OwnerSnapshot(users, teams, utcnow())
+
+
 def all_limits(
     keys: pd.DataFrame | None, users: list[LiteLLMUser], teams: list[LiteLLMTeam], near: float = NEAR
 ) -> pd.DataFrame:
@@ -175,7 +196,12 @@ def push_key_budget(engine, client: LiteLLMClient, actor, budget: Budget, snapsh
 
 
 def push_budget(
-    engine, client: LiteLLMClient, actor, budget: Budget, snapshots: KeySnapshots | None = None
+    engine,
+    client: LiteLLMClient,
+    actor,
+    budget: Budget,
+    snapshots: KeySnapshots | None = None,
+    owners: OwnerSnapshots | None = None,
 ) -> PushedLimit:
     """Push an API-key, team or user budget to LiteLLM (`/key/update`, `/team/update`, `/user/update` with
     max_budget = the amount and budget_duration = the period), through the gate (budgets.push_to_litellm,
@@ -210,7 +236,7 @@ def push_budget(
             budget.scope, budget.target, now.max_budget, now.budget_duration, now.budget_reset_at, now.spend
         )
 
-    return perform(
+    pushed = perform(
         engine,
         actor,
         "budgets.push_to_litellm",
@@ -223,6 +249,9 @@ def push_budget(
             "litellm_now": {"max_budget": pushed.max_budget, "budget_duration": pushed.budget_duration},
         },
     )
+    if owners is not None:
+        owners.forget()  # the next view reads the users and teams as LiteLLM now holds them
+    return pushed
 
 
 def _changes(budget: Budget) -> dict:

@@ -201,8 +201,8 @@ class Settings(BaseModel):
     KEYS_CACHE_MINUTES: int = setting(
         15,
         "Data & refresh",
-        "the Virtual keys page keeps its copy of LiteLLM's keys this long (**Reload from LiteLLM** reads them now; "
-        "changes made in the console show at once)",
+        "the console keeps its copy of LiteLLM's keys (Virtual keys, Budgets) and of its users and teams (Budgets) "
+        "this long (**Reload from LiteLLM** reads them now; changes made in the console show at once)",
         editable=True,
         ge=1,
         le=1440,

@@ -9,9 +9,7 @@ LiteLLM) instead.
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -19,6 +17,7 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from lib.core.clock import utcnow
+from lib.core.kept import Kept
 from lib.keys.records import COLUMNS, key_row, keys_frame, typed
 from lib.litellm.client import LiteLLMClient
 from lib.litellm.keys_api import MAX_PAGE_SIZE, LiteLLMKey, list_keys_page
@@ -70,36 +69,15 @@ def load_snapshot(client: LiteLLMClient, concurrency: int = CONCURRENCY) -> KeyS
     return KeySnapshot(keys_frame(keys, now), now, time.perf_counter() - t0, requests)
 
 
-class KeySnapshots:
-    """The process's snapshot of LiteLLM's keys (one per Runtime). Thread-safe: sessions share it, and one
-    reads LiteLLM while the others wait for its result rather than reading it too."""
+class KeySnapshots(Kept[KeySnapshot]):
+    """The process's snapshot of LiteLLM's keys (one per Runtime; lib.core.kept)."""
 
     def __init__(self, max_age: timedelta, concurrency: int = CONCURRENCY):
-        self.max_age = max_age
+        super().__init__(max_age)
         self.concurrency = concurrency
-        self._current: KeySnapshot | None = None
-        self._lock = threading.Lock()  # guards _current
-        self._loading = threading.Lock()  # one read of LiteLLM at a time
 
-    def peek(self) -> KeySnapshot | None:
-        with self._lock:
-            return self._current
-
-    def get(self, client_factory: Callable[[], LiteLLMClient], reload: bool = False) -> KeySnapshot:
-        """The kept snapshot; read from LiteLLM first when there is none, it is older than `max_age`, or `reload`
-        (a reload asked while another is running takes that one's result)."""
-        seen = self.peek()
-        if seen is not None and not reload and seen.age() < self.max_age:
-            return seen
-        with self._loading:
-            current = self.peek()
-            if current is not None and current is not seen and current.age() < self.max_age:
-                return current  # read by another session while this one waited
-            with client_factory() as client:
-                fresh = load_snapshot(client, self.concurrency)
-            with self._lock:
-                self._current = fresh
-            return fresh
+    def read(self, client: LiteLLMClient) -> KeySnapshot:
+        return load_snapshot(client, self.concurrency)
 
     def patch(self, key: LiteLLMKey) -> None:
         """Put one key as LiteLLM now has it (re-read after a change) into the kept snapshot."""
@@ -116,7 +94,3 @@ class KeySnapshots:
                 parts = [df, row]
             df = typed(pd.concat([p for p in parts if len(p)], ignore_index=True))
             self._current = replace(self._current, keys=df)
-
-    def forget(self) -> None:
-        with self._lock:
-            self._current = None

@@ -13,12 +13,13 @@ from lib.auth.accounts import User
 from lib.auth.permissions import has_permission
 from lib.budgets import service
 from lib.budgets.charts import month_view
-from lib.budgets.litellm_limits import NEAR, PUSHABLE, all_limits, fetch_owners, push_budget
+from lib.budgets.litellm_limits import NEAR, PUSHABLE, all_limits, push_budget
 from lib.budgets.records import DEFAULT_THRESHOLD, MAX_AMOUNT, PERIODS, SCOPE_LABELS, SCOPES, Budget
 from lib.budgets.status import BudgetStatus, projection_text, status
 from lib.core.clock import utcnow
 from lib.core.errors import ConsoleError
 from lib.core.formatting import MISSING, money, styled
+from lib.core.jobs import humanize_ago
 from lib.core.text_safety import markdown_literal
 from lib.ui.actions import action_button
 
@@ -136,7 +137,7 @@ def _push(rt, user: User, b: Budget) -> None:
 
     def push():
         with rt.litellm_client() as client:
-            holder["limit"] = push_budget(rt.engine, client, user, b, rt.key_snapshots)
+            holder["limit"] = push_budget(rt.engine, client, user, b, rt.key_snapshots, rt.owner_snapshots)
 
     try:
         push()
@@ -224,9 +225,15 @@ def render_litellm_limits(rt) -> None:
     except ConsoleError as exc:
         st.warning(f"LiteLLM's keys could not be read: {markdown_literal(str(exc))}")
     users, teams = [], []
+    reload = st.button("Reload from LiteLLM", key="budgets_reload_limits", icon=":material/refresh:")
     try:
-        with rt.litellm_client() as client:
-            users, teams = fetch_owners(client)
+        with st.spinner("Reading LiteLLM's users and teams…"):
+            owners = rt.owner_snapshots.get(rt.litellm_client, reload=reload)
+        users, teams = owners.users, owners.teams
+        st.caption(
+            f"Users and teams read from LiteLLM {humanize_ago(owners.fetched_at, utcnow())}, kept for "
+            f"{rt.settings.KEYS_CACHE_MINUTES} min; a push from here shows at once."
+        )
     except ConsoleError as exc:
         st.warning(f"LiteLLM's users and teams could not be read: {markdown_literal(str(exc))}")
     limits = all_limits(keys, users, teams)
