@@ -94,7 +94,7 @@ table = st.dataframe(
         "user": COLUMNS["user"],
         "prompt_tokens": st.column_config.NumberColumn("Tokens in"),  # numbers: written by table_styled
         "completion_tokens": st.column_config.NumberColumn("Tokens out"),
-        "spend": st.column_config.NumberColumn(COLUMNS["spend"]),
+        "spend": st.column_config.NumberColumn("Spend"),  # its cells carry the $ (table_styled); the CSV says USD
         "duration_ms": st.column_config.NumberColumn("Duration"),
         "ttft_ms": st.column_config.NumberColumn("TTFT"),
         "cache_hit": st.column_config.CheckboxColumn(COLUMNS["cache_hit"]),
