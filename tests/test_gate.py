@@ -410,9 +410,9 @@ PAGE_BUTTONS = {
     "pages/budgets.py": {"FormSubmitter:budgets_create-Set budget": "budgets.create"},
 }
 # the sidebar's Log out (an audited event, not a gated action); the Health page's Check again (a rerun); the
-# keys page's and the Budgets page's reloads and Request logs' Refresh (reads of LiteLLM); Request logs' export (a gated, audited
-# download that read-only admins may make too, as they may export usage); the Usage pages' Clear all filters (view
-# state only)
+# keys page's and the Budgets page's reloads and Request logs' Refresh (reads of LiteLLM); Request logs' export (a
+# gated, audited download that read-only admins may make too, as they may export usage); the Usage pages' Clear all
+# filters (view state only)
 NOT_STATE_CHANGING = {
     "console_logout",
     "health_recheck",
